@@ -1,0 +1,25 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// No Swift package dependencies: everything below is this repository's own code,
+// plus the C library (glibc) reached through the small CSupport shim.
+let package = Package(
+    name: "hadjango",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "emperor", targets: ["Emperor"]),
+        .library(name: "Shared", targets: ["Shared"]),
+    ],
+    targets: [
+        // C glue for what Swift cannot call directly: variadic prctl, the packed
+        // epoll_event, signalfd, sockaddr building, and the fork+exec child path.
+        .target(name: "CSupport"),
+        // Syscall wrappers, the uWSGI ini language, logging, JSON: used by every process.
+        .target(name: "Shared", dependencies: ["CSupport"]),
+        .executableTarget(name: "Emperor", dependencies: ["Shared", "CSupport"]),
+        // Fixtures are read from the source tree (they include symlinks, which
+        // resource copying would flatten).
+        .testTarget(name: "SharedTests", dependencies: ["Shared"], exclude: ["Fixtures"]),
+        .testTarget(name: "EmperorTests", dependencies: ["Shared", "Emperor"], exclude: ["Support/instance.py"]),
+    ]
+)

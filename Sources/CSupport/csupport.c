@@ -1,0 +1,234 @@
+#define _GNU_SOURCE
+#include "csupport.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define NEG_ERRNO(expr) ((expr) < 0 ? -errno : 0)
+
+int cs_epoll_create(void) {
+    int fd = epoll_create1(EPOLL_CLOEXEC);
+    return fd < 0 ? -errno : fd;
+}
+
+int cs_epoll_ctl(int epfd, int op, int fd, uint32_t events, uint64_t data) {
+    struct epoll_event ev;
+    memset(&ev, 0, sizeof(ev));
+    ev.events = events;
+    ev.data.u64 = data;
+    return NEG_ERRNO(epoll_ctl(epfd, op, fd, &ev));
+}
+
+int cs_epoll_wait(int epfd, cs_epoll_event *out, int max, int timeout_ms) {
+    struct epoll_event evs[64];
+    if (max > 64) max = 64;
+    int n = epoll_wait(epfd, evs, max, timeout_ms);
+    if (n < 0) return -errno;
+    for (int i = 0; i < n; i++) {
+        out[i].events = evs[i].events;
+        out[i].data = evs[i].data.u64;
+    }
+    return n;
+}
+
+int cs_signalfd(const int *signals, int count) {
+    sigset_t set;
+    sigemptyset(&set);
+    for (int i = 0; i < count; i++) sigaddset(&set, signals[i]);
+    int rc = pthread_sigmask(SIG_BLOCK, &set, NULL);
+    if (rc != 0) return -rc;
+    int fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+    return fd < 0 ? -errno : fd;
+}
+
+int cs_signalfd_read(int fd) {
+    struct signalfd_siginfo info;
+    for (;;) {
+        ssize_t n = read(fd, &info, sizeof(info));
+        if (n == (ssize_t)sizeof(info)) return (int)info.ssi_signo;
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && errno == EAGAIN) return 0;
+        return n < 0 ? -errno : -EIO;
+    }
+}
+
+int cs_set_child_subreaper(void) { return NEG_ERRNO(prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)); }
+int cs_set_pdeathsig(int sig) { return NEG_ERRNO(prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0)); }
+int cs_set_process_name(const char *name) { return NEG_ERRNO(prctl(PR_SET_NAME, name, 0, 0, 0)); }
+
+int cs_listen_unix(const char *path, int backlog) {
+    struct sockaddr_un addr;
+    memset(&addr, 0, sizeof(addr));
+    addr.sun_family = AF_UNIX;
+    if (strlen(path) >= sizeof(addr.sun_path)) return -ENAMETOOLONG;
+    strcpy(addr.sun_path, path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) return -errno;
+    unlink(path); /* a stale socket file from an earlier run */
+    if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 || listen(fd, backlog) < 0) {
+        int err = errno;
+        close(fd);
+        return -err;
+    }
+    return fd;
+}
+
+int cs_listen_tcp(const char *host, int port, int backlog) {
+    struct sockaddr_in addr;
+    memset(&addr, 0, sizeof(addr));
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons((uint16_t)port);
+    if (host == NULL || host[0] == '\0' || strcmp(host, "0.0.0.0") == 0) {
+        addr.sin_addr.s_addr = htonl(INADDR_ANY);
+    } else if (strcmp(host, "localhost") == 0) {
+        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    } else if (inet_pton(AF_INET, host, &addr.sin_addr) != 1) {
+        return -EINVAL;
+    }
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) return -errno;
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 || listen(fd, backlog) < 0) {
+        int err = errno;
+        close(fd);
+        return -err;
+    }
+    return fd;
+}
+
+int cs_local_port(int fd) {
+    struct sockaddr_in addr;
+    socklen_t len = sizeof(addr);
+    if (getsockname(fd, (struct sockaddr *)&addr, &len) < 0) return -errno;
+    return ntohs(addr.sin_port);
+}
+
+int cs_socketpair(int fds[2]) {
+    return NEG_ERRNO(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds));
+}
+
+int cs_accept(int fd) {
+    for (;;) {
+        int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+        if (c >= 0) return c;
+        if (errno == EINTR) continue;
+        return -errno;
+    }
+}
+
+/* The child side of cs_spawn: async-signal-safe calls only. */
+static void spawn_child(int err_fd, pid_t parent, const char *path, char *const argv[],
+                        char *const envp[], const char *cwd, const int *fd_map,
+                        int fd_map_count, int new_pgroup, int pdeathsig) {
+    int err = 0;
+    if (new_pgroup && setpgid(0, 0) < 0) goto fail;
+    if (pdeathsig > 0) {
+        if (prctl(PR_SET_PDEATHSIG, pdeathsig, 0, 0, 0) < 0) goto fail;
+        /* The parent may have died before prctl took effect. */
+        if (getppid() != parent) _exit(127);
+    }
+    for (int sig = 1; sig < NSIG; sig++) {
+        if (sig == SIGKILL || sig == SIGSTOP) continue;
+        signal(sig, SIG_DFL);
+    }
+    sigset_t empty;
+    sigemptyset(&empty);
+    sigprocmask(SIG_SETMASK, &empty, NULL);
+
+    /* Move the error pipe and every source above all targets first, so that
+     * dup2 never clobbers something that is still needed. */
+    if (fd_map_count > 64) { errno = E2BIG; goto fail; }
+    int high = 2;
+    for (int i = 0; i < fd_map_count; i++)
+        if (fd_map[2 * i + 1] > high) high = fd_map[2 * i + 1];
+    int moved_err = fcntl(err_fd, F_DUPFD_CLOEXEC, high + 1);
+    if (moved_err < 0) goto fail;
+    err_fd = moved_err;
+    int moved[64];
+    for (int i = 0; i < fd_map_count; i++) {
+        moved[i] = fcntl(fd_map[2 * i], F_DUPFD_CLOEXEC, high + 1);
+        if (moved[i] < 0) goto fail;
+    }
+    for (int fd = 0; fd <= high; fd++) close(fd);
+    for (int i = 0; i < fd_map_count; i++) {
+        if (dup2(moved[i], fd_map[2 * i + 1]) < 0) goto fail; /* clears CLOEXEC */
+    }
+    /* Everything above the targets goes, except the error pipe (CLOEXEC: exec closes it). */
+    if (err_fd > high + 1) syscall(SYS_close_range, (unsigned)(high + 1), (unsigned)(err_fd - 1), 0);
+    syscall(SYS_close_range, (unsigned)(err_fd + 1), ~0U, 0);
+
+    if (cwd != NULL && chdir(cwd) < 0) goto fail;
+    execve(path, argv, envp);
+fail:
+    err = errno;
+    while (write(err_fd, &err, sizeof(err)) < 0 && errno == EINTR) {}
+    _exit(127);
+}
+
+pid_t cs_spawn(const char *path, char *const argv[], char *const envp[],
+               const char *cwd, const int *fd_map, int fd_map_count,
+               int new_pgroup, int pdeathsig) {
+    int pipefd[2];
+    if (pipe2(pipefd, O_CLOEXEC) < 0) return -errno;
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid < 0) {
+        int err = errno;
+        close(pipefd[0]);
+        close(pipefd[1]);
+        return -err;
+    }
+    if (pid == 0) {
+        close(pipefd[0]);
+        spawn_child(pipefd[1], parent, path, argv, envp, cwd, fd_map, fd_map_count,
+                    new_pgroup, pdeathsig);
+    }
+    close(pipefd[1]);
+    /* Also set the group from the parent side: whichever runs first wins the
+     * race, so a killpg right after spawn always reaches the child. */
+    if (new_pgroup) setpgid(pid, pid);
+    int child_err = 0;
+    ssize_t n;
+    do {
+        n = read(pipefd[0], &child_err, sizeof(child_err));
+    } while (n < 0 && errno == EINTR);
+    close(pipefd[0]);
+    if (n == (ssize_t)sizeof(child_err)) {
+        int status;
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+        return -child_err;
+    }
+    return pid;
+}
+
+pid_t cs_reap_any(int *status) {
+    for (;;) {
+        pid_t pid = waitpid(-1, status, WNOHANG);
+        if (pid >= 0) return pid;
+        if (errno == EINTR) continue;
+        return -errno;
+    }
+}
+
+int cs_wifexited(int status) { return WIFEXITED(status); }
+int cs_wexitstatus(int status) { return WEXITSTATUS(status); }
+int cs_wifsignaled(int status) { return WIFSIGNALED(status); }
+int cs_wtermsig(int status) { return WTERMSIG(status); }
+
+int cs_pipe(int fds[2]) { return NEG_ERRNO(pipe2(fds, O_CLOEXEC)); }

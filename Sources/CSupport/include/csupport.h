@@ -1,0 +1,67 @@
+#ifndef CSUPPORT_H
+#define CSUPPORT_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Every function returns >= 0 on success and -errno on failure, so Swift can
+ * turn the result into a typed error without reading a thread-local errno. */
+
+/* epoll: struct epoll_event is packed on x86_64, which Swift cannot import
+ * faithfully; these take and return an unpacked copy. */
+typedef struct {
+    uint32_t events;
+    uint64_t data;
+} cs_epoll_event;
+
+enum {
+    CS_EPOLLIN = 0x001,
+    CS_EPOLLERR = 0x008,
+    CS_EPOLLHUP = 0x010,
+    CS_EPOLL_CTL_ADD = 1,
+    CS_EPOLL_CTL_DEL = 2,
+};
+
+int cs_epoll_create(void);
+int cs_epoll_ctl(int epfd, int op, int fd, uint32_t events, uint64_t data);
+int cs_epoll_wait(int epfd, cs_epoll_event *events, int max, int timeout_ms);
+
+/* signalfd: blocks `signals` for the calling thread (and so for threads it
+ * starts later) and returns a CLOEXEC, non-blocking signalfd for them. */
+int cs_signalfd(const int *signals, int count);
+/* Reads one pending signal; returns the signal number, 0 when none, -errno. */
+int cs_signalfd_read(int fd);
+
+/* prctl is variadic. */
+int cs_set_child_subreaper(void);
+int cs_set_pdeathsig(int sig);
+int cs_set_process_name(const char *name);
+
+/* Sockets: the listening helpers create CLOEXEC, non-blocking sockets. */
+int cs_listen_unix(const char *path, int backlog);
+int cs_listen_tcp(const char *host, int port, int backlog);
+/* Port of a bound TCP socket (for `:0` listeners). */
+int cs_local_port(int fd);
+int cs_socketpair(int fds[2]);
+/* pipe2(O_CLOEXEC). */
+int cs_pipe(int fds[2]);
+int cs_accept(int fd);
+
+/* Starts `path` with fork+exec; only async-signal-safe calls run in the child.
+ * fd_map holds pairs (source fd, target fd) that the child gets; every other
+ * fd is closed. The child gets its own process group (when new_pgroup),
+ * PR_SET_PDEATHSIG=pdeathsig (when > 0), default signal dispositions and an
+ * empty signal mask, and cwd (when not NULL). Returns the pid or -errno; an
+ * exec failure is reported as -errno of execve, not as a child that exits. */
+pid_t cs_spawn(const char *path, char *const argv[], char *const envp[],
+               const char *cwd, const int *fd_map, int fd_map_count,
+               int new_pgroup, int pdeathsig);
+
+/* waitpid(-1, WNOHANG): returns pid (>0) with *status set, 0 for none, -errno. */
+pid_t cs_reap_any(int *status);
+int cs_wifexited(int status);
+int cs_wexitstatus(int status);
+int cs_wifsignaled(int status);
+int cs_wtermsig(int status);
+
+#endif

@@ -1,0 +1,267 @@
+/// Loads a program's configuration the way uWSGI does: `UWSGI_<OPTION>`
+/// environment variables first, then the command line in order, with every
+/// `--ini`/`ini =`/`include =` spliced in where it appears, `inherit` files last;
+/// then the late passes; then validation against the option registry.
+public struct ConfigLoader {
+    /// The program reading the configuration: options meant for another program are reported.
+    public var role: ProcessRole
+    public var environment: [String: String]
+    public var context: MagicContext
+    /// Run `@(exec://...)`; off where a user script must not block the caller.
+    public var allowExec = true
+    /// Report options that belong to other programs (off when inspecting someone else's config).
+    public var reportForeignOptions = true
+
+    public init(role: ProcessRole, environment: [String: String] = Host.environment(),
+                context: MagicContext = .current()) {
+        self.role = role
+        self.environment = environment
+        self.context = context
+    }
+
+    /// Loads from command-line arguments (without argv[0]).
+    public func load(arguments: [String]) throws(ConfigError) -> Configuration {
+        var state = LoadState(loader: self)
+        state.readEnvironment()
+        try state.readArguments(arguments)
+        try state.readInherited()
+        return try state.finish()
+    }
+
+    /// Loads one ini file (`path[:section]`), as `--ini path` would.
+    public func load(file: String) throws(ConfigError) -> Configuration {
+        try load(arguments: ["--ini", file])
+    }
+}
+
+/// The work of one load.
+struct LoadState {
+    let loader: ConfigLoader
+    var entries: [ConfigEntry] = []
+    var warnings: [ConfigDiagnostic] = []
+    var problems: [ConfigDiagnostic] = []
+    var topFile: MagicVariables?
+    var lastFile: String?
+    var inherited: [(String, Origin)] = []
+    var depth = 0
+    let passes: LatePasses
+    var referenced: Set<String> = []
+
+    init(loader: ConfigLoader) {
+        self.loader = loader
+        passes = LatePasses(environment: loader.environment, allowExec: loader.allowExec,
+                            workingDirectory: loader.context.currentDirectory)
+    }
+
+    static let maxIncludeDepth = 16
+    /// Control variables of the emperor protocol, not options.
+    static let reservedEnvironment: Set<String> = [
+        "UWSGI_EMPEROR_FD", "UWSGI_EMPEROR_FD_CONFIG", "UWSGI_BROODLORD_NUM", "UWSGI_RELOADS", "UWSGI_ORIGINAL_PROC_NAME",
+    ]
+
+    mutating func readEnvironment() {
+        for (name, value) in loader.environment.sorted(by: { $0.key < $1.key }) where name.hasPrefix("UWSGI_") {
+            guard !Self.reservedEnvironment.contains(name), !name.hasPrefix("UWSGI_VASSAL_") else { continue }
+            let key = name.dropFirst("UWSGI_".count).lowercased().replacingAll("_", with: "-")
+            // Only known options: many UWSGI_* variables are internal to other tools.
+            guard OptionTable.spec(key) != nil else { continue }
+            add(key: key, value: value, origin: .environment(variable: name))
+        }
+    }
+
+    mutating func readArguments(_ args: [String]) throws(ConfigError) {
+        var i = 0
+        while i < args.count {
+            let arg = args[i]
+            let origin = Origin.commandLine(index: i + 1)
+            if arg.hasPrefix("--") && arg.count > 2 {
+                let body = String(arg.dropFirst(2))
+                let (name, inline) = body.splitOnce("=").map { ($0.0, Optional($0.1)) } ?? (body, nil)
+                guard let spec = OptionTable.spec(name) else {
+                    let hint = OptionTable.suggestion(for: name).map { " (did you mean `--\($0)`?)" } ?? ""
+                    throw ConfigError(origin, "unknown option `--\(name)`\(hint)")
+                }
+                var value = ""
+                if let inline {
+                    value = inline
+                } else if spec.type != .bool {
+                    guard i + 1 < args.count else { throw ConfigError(origin, "option `--\(name)` needs a value") }
+                    i += 1
+                    value = args[i]
+                }
+                add(key: name, value: value, origin: origin)
+            } else if arg.hasPrefix("-") && arg.count > 1 {
+                throw ConfigError(origin, "unknown option `\(arg)` (options are written `--name value`)")
+            } else if MagicVariables.splitSection(arg).0.hasSuffix(".ini") {
+                add(key: "ini", value: arg, origin: origin)
+            } else {
+                throw ConfigError(origin, "unexpected argument `\(arg)` (config files must end in .ini)")
+            }
+            i += 1
+            if !problems.isEmpty { throw ConfigError(problems) }
+        }
+    }
+
+    mutating func readInherited() throws(ConfigError) {
+        let files = inherited
+        inherited = []
+        for (file, origin) in files { loadFile(file, from: origin) }
+        if !problems.isEmpty { throw ConfigError(problems) }
+    }
+
+    /// Adds one key/value; immediate options act here.
+    mutating func add(key: String, value: String, origin: Origin) {
+        switch OptionTable.spec(key)?.name {
+        case "ini", "include":
+            loadFile(expandImmediate(value), from: origin)
+        case "inherit":
+            inherited.append((expandImmediate(value), origin))
+        case "set", "set-placeholder":
+            guard let (k, v) = value.splitOnce("="), !k.trimmed().isEmpty else {
+                problems.append(ConfigDiagnostic(origin, "`\(key) = \(value)`: expected `name=value`"))
+                return
+            }
+            let isPlaceholder = OptionTable.spec(key)?.name == "set-placeholder"
+            if isPlaceholder {
+                entries.append(ConfigEntry(key: k.trimmed(), raw: v.trimmed(), origin: origin, isDeclaredPlaceholder: true))
+            } else {
+                add(key: k.trimmed(), value: v.trimmed(), origin: origin)
+            }
+        default:
+            entries.append(ConfigEntry(key: key, raw: value, origin: origin))
+        }
+    }
+
+    /// Immediate options see the entries loaded so far (uWSGI expands them before acting).
+    func expandImmediate(_ value: String) -> String {
+        var v = passes.substituteEnvironment(value)
+        v = passes.substituteSources(v)
+        let snapshot = entries
+        return passes.substitutePlaceholders(v) { key in snapshot.first { $0.key == key }?.value }.0
+    }
+
+    mutating func loadFile(_ argument: String, from origin: Origin) {
+        var (path, section) = MagicVariables.splitSection(argument)
+        if path.isEmpty {
+            guard let last = lastFile else {
+                problems.append(ConfigDiagnostic(origin, "`\(argument)`: no ini file was loaded before, so there is no file to take section `\(section)` from"))
+                return
+            }
+            path = last
+        }
+        if section.isEmpty { section = "uwsgi" }
+        guard depth < Self.maxIncludeDepth else {
+            problems.append(ConfigDiagnostic(origin, "`\(argument)`: includes nest deeper than \(Self.maxIncludeDepth) (does a file include itself?)"))
+            return
+        }
+        let text: String
+        // Relative paths are relative to the loader's directory (the process's cwd in production).
+        let readable = path.hasPrefix("/") ? path : FileSystem.joined(loader.context.currentDirectory, path)
+        do {
+            let status = try FileSystem.status(readable)
+            if status.isDirectory {
+                problems.append(ConfigDiagnostic(origin, "cannot read \(path): it is a directory"))
+                return
+            }
+            text = try FileSystem.readText(readable)
+        } catch {
+            problems.append(ConfigDiagnostic(origin, "cannot read config \(path): \((error as? SystemError)?.reason ?? "\(error)")"))
+            return
+        }
+        let file = MagicVariables(argument: path + (section == "uwsgi" ? "" : ":" + section),
+                                  currentDirectory: loader.context.currentDirectory)
+        if topFile == nil { topFile = file }
+        lastFile = path
+        var fileWarnings: [ConfigDiagnostic] = []
+        let parsed = IniParser.parse(
+            text, section: section, file: file, top: topFile!, context: loader.context, displayPath: path,
+            warn: { fileWarnings.append($0) })
+        warnings += fileWarnings
+        if !parsed.sectionFound {
+            let what = text.trimmed().isEmpty ? "the file is empty" : "no [\(section)] section"
+            warnings.append(ConfigDiagnostic(.file(path: path, line: 1), "\(what); nothing loaded from it"))
+        }
+        depth += 1
+        for line in parsed.lines {
+            add(key: line.key, value: line.value, origin: .file(path: path, line: line.number))
+        }
+        depth -= 1
+    }
+
+    /// Runs the late passes over every entry, then validates.
+    mutating func finish() throws(ConfigError) -> Configuration {
+        var resolving: Set<Int> = []
+        for index in entries.indices {
+            resolve(index, resolving: &resolving)
+        }
+        validate()
+        if !problems.isEmpty { throw ConfigError(problems) }
+        return Configuration(entries: entries, warnings: warnings)
+    }
+
+    /// Resolves one entry; a placeholder pointing at an unresolved entry resolves that first.
+    mutating func resolve(_ index: Int, resolving: inout Set<Int>) {
+        guard !entries[index].isResolved, !resolving.contains(index) else { return }
+        resolving.insert(index)
+        var value = passes.substituteEnvironment(entries[index].raw)
+        value = passes.substituteSources(value)
+        // Resolve what this value refers to first, so `%(x)` sees x's final value
+        // even when x is defined later (uWSGI would see x's raw text there).
+        for key in Self.placeholderKeys(in: value) {
+            if let target = entries.firstIndex(where: { $0.key == key }), target != index {
+                resolve(target, resolving: &resolving)
+            }
+        }
+        let snapshot = entries
+        let (result, keys) = passes.substitutePlaceholders(value) { key in
+            guard let target = snapshot.firstIndex(where: { $0.key == key }), snapshot[target].isResolved || target == index
+            else { return nil }
+            return target == index ? nil : snapshot[target].value
+        }
+        referenced.formUnion(keys)
+        entries[index].value = result
+        entries[index].isResolved = true
+        resolving.remove(index)
+    }
+
+    /// Names inside `%(...)`, including the words of a math expression.
+    static func placeholderKeys(in text: String) -> [String] {
+        var keys: [String] = []
+        _ = LatePasses(environment: [:], allowExec: false, workingDirectory: "/")
+            .replaceGroups(in: text, opener: "%") { inside in
+                keys += inside.split(separator: " ").map(String.init)
+                return nil
+            }
+        return keys
+    }
+
+    mutating func validate() {
+        let strict = entries.last { OptionTable.spec($0.key)?.name == "strict" }
+            .map { OptionSpec.parseBool($0.value) ?? false } ?? false
+        for entry in entries {
+            guard let spec = OptionTable.spec(entry.key) else {
+                if entry.isDeclaredPlaceholder { continue }
+                let hint = OptionTable.suggestion(for: entry.key)
+                if strict {
+                    let extra = hint.map { " (did you mean `\($0)`?)" } ?? " (declare placeholders with `set-placeholder` under strict)"
+                    problems.append(ConfigDiagnostic(entry.origin, "unknown option `\(entry.key)`\(extra)"))
+                } else if let hint, !referenced.contains(entry.key) {
+                    warnings.append(ConfigDiagnostic(entry.origin, "unknown option `\(entry.key)`, kept as a placeholder (did you mean `\(hint)`?)"))
+                }
+                continue
+            }
+            if case .unsupported(let reason) = spec.support {
+                problems.append(ConfigDiagnostic(entry.origin, "option `\(entry.key)` is not supported: \(reason)"))
+                continue
+            }
+            if !loader.allowExec && entry.value.contains("@(exec://") { continue }
+            if let problem = spec.check(entry.value) {
+                problems.append(ConfigDiagnostic(entry.origin, problem))
+            }
+            if loader.reportForeignOptions, spec.roles.intersection(loader.role).isEmpty {
+                let users = spec.roles.names.joined(separator: "/")
+                warnings.append(ConfigDiagnostic(entry.origin, "option `\(entry.key)` is used by the \(users), not here; ignored"))
+            }
+        }
+    }
+}

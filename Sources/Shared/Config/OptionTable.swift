@@ -1,0 +1,166 @@
+/// Every option this implementation knows, with its type, default, use and
+/// status. The docs' option reference (docs/options.md) is generated from this
+/// table (`emperor --options-markdown`), so the two cannot drift apart.
+public enum OptionTable {
+    static let vassalLater = OptionSupport.planned("the vassal arrives with the vassal/zerg issue")
+    static let zergLater = OptionSupport.planned("the zerg workers arrive with the zerg issue")
+    static let lifecycleLater = OptionSupport.planned("worker lifecycle arrives with the lifecycle issue")
+    static let statsLater = OptionSupport.planned("stats for vassals and zergs arrive with the observability issue")
+
+    public static let all: [OptionSpec] = language + emperor + compatibility + unsupported + vassal + zerg + lifecycle
+
+    /// The configuration language itself.
+    static let language: [OptionSpec] = [
+        OptionSpec("ini", .path, list: true, roles: .all, "Load another ini file (`file.ini[:section]`, or `:section` of the last file) at this point."),
+        OptionSpec("include", .path, list: true, roles: .all, "Same as `ini`: splice another file's options in here."),
+        OptionSpec("inherit", .path, list: true, roles: .all, "Load a file's options after everything else (they act as defaults for placeholders)."),
+        OptionSpec("set", .string, list: true, roles: .all, "`set = key=value` sets an option (useful on the command line)."),
+        OptionSpec("set-placeholder", .string, list: true, aliases: ["set-ph"], roles: .all, "`set-placeholder = name=value` declares a placeholder (allowed with `strict`)."),
+        OptionSpec("strict", .bool, default: "false", roles: .all, "Unknown keys become errors instead of placeholders."),
+        OptionSpec("env", .string, list: true, roles: .all, support: zergLater, "`env = KEY=VALUE` for the process (and its app); `env = KEY` unsets."),
+        OptionSpec("unenv", .string, list: true, roles: .all, support: zergLater, "Remove a variable from the environment."),
+        OptionSpec("logto", .path, roles: .all, "Append this process's log to a file instead of stderr."),
+    ]
+
+    static let emperor: [OptionSpec] = [
+        OptionSpec("emperor", .string, list: true, roles: .emperor,
+                   difference: "Only directories and globs (no `pg://`, `amqp://`, ... monitors); only `.ini` configs are started.",
+                   "A directory or glob of instance configs to run; repeatable."),
+        OptionSpec("emperor-freq", .int, default: "3", roles: .emperor,
+                   difference: "A safety-net rescan only: changes are seen through inotify within milliseconds.",
+                   "Seconds between full rescans of every watched glob."),
+        OptionSpec("emperor-nofollow", .bool, default: "false", roles: .emperor,
+                   "Watch symlinks themselves (lstat): a touch on the link, not its target, reloads."),
+        OptionSpec("emperor-wrapper", .path, roles: .emperor,
+                   difference: "Replaces our per-kind choice (`vassal` or `zerg` beside the emperor binary).",
+                   "Program to run for every config instead of `vassal`/`zerg`."),
+        OptionSpec("binary-path", .path, roles: .emperor, "Directory holding the `vassal` and `zerg` binaries (default: the emperor's own directory)."),
+        OptionSpec("emperor-stats", .address, aliases: ["emperor-stats-server"], roles: .emperor,
+                   "Serve the emperor's stats JSON on a unix socket path or `host:port`."),
+        OptionSpec("emperor-throttle", .int, default: "1000", roles: .emperor,
+                   difference: "The first step of a per-instance respawn backoff (doubling), run as a timer: the emperor never sleeps.",
+                   "Milliseconds: first respawn delay after a crash; each further quick crash doubles it."),
+        OptionSpec("emperor-max-throttle", .int, default: "180000", roles: .emperor, "Milliseconds: cap of the respawn backoff."),
+        OptionSpec("emperor-stable-time", .int, default: "10", roles: .emperor,
+                   difference: "Ours. uWSGI resets its blacklist only after a served request (loyalty).",
+                   "Seconds an instance must run before a crash counts as a fresh failure (backoff reset)."),
+        OptionSpec("reload-mercy", .int, default: "30", roles: .all,
+                   "Seconds a stopping instance gets before SIGKILL (emperor), or the overall budget of a graceful stop."),
+        OptionSpec("emperor-graceful-shutdown", .bool, default: "true", roles: .emperor,
+                   difference: "Default true: removal and SIGTERM ask for a graceful stop (byte 2); uWSGI sends a brutal stop (byte 0) unless set.",
+                   "Stop instances with the graceful-stop message (false: the immediate-stop message)."),
+        OptionSpec("emperor-pidfile", .path, roles: .emperor, "Write the emperor's pid to this file."),
+        OptionSpec("emperor-procname", .string, roles: .emperor, "Process name of the emperor."),
+        OptionSpec("vassal-set", .string, list: true, roles: .emperor, "`vassal-set = key=value`: passed to every instance as `--set key=value`."),
+        OptionSpec("emperor-no-blacklist", .bool, roles: .emperor, support: .noEffect("there is no blacklist: crashing instances back off per instance and never stop the others"), "uWSGI: disable the blacklist."),
+    ]
+
+    /// Accepted so existing uWSGI files load, with no effect here.
+    static let compatibility: [OptionSpec] = [
+        OptionSpec("master", .bool, roles: .all, support: .noEffect("every program here is its own master; there is no masterless mode"), "uWSGI: enable the master process."),
+        OptionSpec("thunder-lock", .bool, roles: .all, support: .noEffect("the vassal hands accepted connections to ready workers, so there is no accept() to serialise"), "uWSGI: serialise accept() across workers."),
+        OptionSpec("plugins", .string, list: true, aliases: ["plugin"], roles: .all, support: .noEffect("HTTP and the Python WSGI support are built in"), "uWSGI: load plugins."),
+        OptionSpec("vacuum", .bool, roles: .all, support: .noEffect("sockets and pid files we create are always removed on exit"), "uWSGI: remove created files on exit."),
+        OptionSpec("die-on-term", .bool, roles: .all, support: .noEffect("SIGTERM always means graceful stop here (uWSGI 2.1 semantics)"), "uWSGI 2.0: make SIGTERM stop instead of reload."),
+        OptionSpec("enable-threads", .bool, roles: .zerg, support: .noEffect("the embedded interpreter always allows Python threads"), "uWSGI: enable the GIL for app threads."),
+        OptionSpec("single-interpreter", .bool, roles: .zerg, support: .noEffect("each worker always runs one interpreter"), "uWSGI: use one interpreter per worker."),
+    ]
+
+    /// Known uWSGI options that we refuse with a reason rather than mis-run.
+    static let unsupported: [OptionSpec] = [
+        OptionSpec("socket", .address, list: true, aliases: ["uwsgi-socket"], roles: .all, support: .unsupported("the uwsgi binary protocol is not implemented; use `http-socket` (or `http` on a vassal)"), "uWSGI: bind a uwsgi-protocol socket."),
+        OptionSpec("emperor-tyrant", .bool, roles: .emperor, support: .unsupported("tyrant mode (run as the config owner) is not implemented"), "uWSGI: run each vassal as its config file's owner."),
+        OptionSpec("emperor-broodlord", .int, roles: .emperor, support: .unsupported("broodlord mode is not implemented; the zerg's adaptive worker count covers load"), "uWSGI: spawn extra zergs on demand."),
+        OptionSpec("emperor-on-demand-extension", .string, aliases: ["emperor-on-demand-ext", "emperor-on-demand-directory", "emperor-on-demand-dir", "emperor-on-demand-exec"], roles: .emperor, support: .unsupported("socket-activated vassals are not implemented"), "uWSGI: on-demand vassals."),
+        OptionSpec("for", .string, aliases: ["for-glob", "for-times", "for-readline", "endfor", "if-env", "if-not-env", "if-exists", "if-not-exists", "if-file", "if-not-file", "if-dir", "if-not-dir", "if-opt", "if-not-opt", "if-reload", "if-not-reload", "if-hostname", "if-not-hostname", "endif", "else", "end"], roles: .all, support: .unsupported("config logic blocks (for/if-*) are not implemented yet"), "uWSGI: config logic."),
+    ]
+
+    static let vassal: [OptionSpec] = [
+        OptionSpec("http", .address, roles: .vassal, support: vassalLater, "`[addr]:port` (or a unix path) the vassal listens on for clients."),
+        OptionSpec("zerg-server", .path, roles: .vassal, support: vassalLater, "Unix socket zerg workers attach to, to receive accepted connections."),
+        OptionSpec("listen", .int, default: "100", roles: [.vassal, .zerg], support: vassalLater, "Listen backlog of the client socket."),
+        OptionSpec("chmod-socket", .string, roles: [.vassal, .zerg], support: vassalLater, "Mode of created unix sockets (e.g. 666)."),
+        OptionSpec("chown-socket", .string, roles: [.vassal, .zerg], support: vassalLater, "`user[:group]` owner of created unix sockets."),
+        OptionSpec("uid", .string, roles: [.vassal, .zerg], support: vassalLater, "User (name or id) to run as after binding sockets."),
+        OptionSpec("gid", .string, roles: [.vassal, .zerg], support: vassalLater, "Group (name or id) to run as after binding sockets."),
+        OptionSpec("http-timeout", .int, default: "60", roles: .vassal, support: vassalLater, "Seconds of inactivity before a client or backend connection is dropped."),
+        OptionSpec("queue-timeout", .int, default: "30", roles: .vassal, support: vassalLater, "Seconds a connection may wait for a free worker before a 503."),
+        OptionSpec("stats", .address, aliases: ["stats-server"], roles: [.vassal, .zerg], support: statsLater, "Serve uWSGI-compatible stats JSON on a unix path or `host:port`."),
+        OptionSpec("stats-http", .bool, roles: [.vassal, .zerg], support: statsLater, "Answer the stats socket with an HTTP response."),
+        OptionSpec("buffer-size", .size, default: "4096", roles: [.vassal, .zerg], support: zergLater, "Largest request head accepted, in bytes."),
+    ]
+
+    static let zerg: [OptionSpec] = [
+        OptionSpec("zerg", .path, list: true, roles: .zerg, support: vassalLater, "Attach to a vassal's zerg-server socket and serve the connections it hands over."),
+        OptionSpec("http-socket", .address, list: true, roles: .zerg, support: zergLater, "Serve HTTP directly on `[addr]:port` (standalone mode)."),
+        OptionSpec("workers", .int, aliases: ["processes"], default: "1", roles: [.vassal, .zerg], support: zergLater, "Number of worker processes (the maximum with `cheaper`); a vassal has none (`processes = 0` in uWSGI files)."),
+        OptionSpec("wsgi-file", .path, aliases: ["file"], roles: .zerg, support: zergLater, "Python file defining the WSGI callable."),
+        OptionSpec("module", .string, aliases: ["wsgi"], roles: .zerg, support: zergLater, "`package.module[:callable]` holding the WSGI callable."),
+        OptionSpec("callable", .string, default: "application", roles: .zerg, support: zergLater, "Name of the WSGI callable."),
+        OptionSpec("python-path", .path, list: true, aliases: ["pythonpath", "pp"], roles: .zerg, support: zergLater, "Directory added to sys.path; repeatable."),
+        OptionSpec("home", .path, aliases: ["virtualenv", "venv", "pyhome"], roles: .zerg, support: zergLater, "Virtualenv whose packages the app imports."),
+        OptionSpec("chdir", .path, roles: .all, support: zergLater, "Directory to change to before loading the app."),
+        OptionSpec("lazy-apps", .bool, default: "false", roles: .zerg, support: zergLater, "Load the app in each worker after it starts (not in the master)."),
+        OptionSpec("log-format", .string, aliases: ["logformat"], roles: .zerg, support: zergLater, "Request log line format with `%(var)` tokens."),
+        OptionSpec("log-x-forwarded-for", .bool, roles: .zerg, support: zergLater, "Log the X-Forwarded-For address as the client address."),
+        OptionSpec("req-logger", .string, list: true, roles: .zerg, support: zergLater, "Where request log lines go (`file:PATH`)."),
+        OptionSpec("logger", .string, list: true, roles: .all, support: zergLater, "Where other log lines go (`file:PATH`)."),
+        OptionSpec("procname-master", .string, roles: .zerg, support: zergLater, "Process name of the master."),
+        OptionSpec("procname", .string, roles: .zerg, support: zergLater, "Process name of the workers."),
+        OptionSpec("auto-procname", .bool, roles: .zerg, support: zergLater, "Give workers descriptive process names."),
+        OptionSpec("pidfile", .path, roles: [.vassal, .zerg], support: zergLater, "Write the master's pid to this file."),
+    ]
+
+    static let lifecycle: [OptionSpec] = [
+        OptionSpec("memory-report", .bool, roles: .zerg, support: lifecycleLater, "Add RSS/VSZ to request log lines and stats."),
+        OptionSpec("cheaper", .int, default: "0", roles: .zerg, support: lifecycleLater, "Minimum number of workers kept (0: adaptive count off)."),
+        OptionSpec("cheaper-initial", .int, roles: .zerg, support: lifecycleLater, "Workers started at boot (default: `cheaper`)."),
+        OptionSpec("cheaper-step", .int, default: "1", roles: .zerg, support: lifecycleLater, difference: "Default 1 for every algorithm (uWSGI's spare2 never spawns with its default 0).", "Workers added per step."),
+        OptionSpec("cheaper-overload", .int, default: "3", roles: .zerg, support: lifecycleLater, "Seconds between adaptive checks."),
+        OptionSpec("cheaper-algo", .string, default: "busyness", roles: .zerg, support: lifecycleLater, "spare, spare2, backlog, busyness or manual."),
+        OptionSpec("cheaper-busyness-min", .int, default: "25", roles: .zerg, support: lifecycleLater, "Busyness % below which a worker is retired."),
+        OptionSpec("cheaper-busyness-max", .int, default: "50", roles: .zerg, support: lifecycleLater, "Busyness % above which a worker is added."),
+        OptionSpec("cheaper-busyness-multiplier", .int, default: "10", roles: .zerg, support: lifecycleLater, "Checks of low busyness before a worker is retired."),
+        OptionSpec("cheaper-busyness-penalty", .int, default: "1", roles: .zerg, support: lifecycleLater, "Added to the multiplier when a retired worker had to come back soon."),
+        OptionSpec("cheaper-busyness-backlog-alert", .int, default: "33", roles: .zerg, support: lifecycleLater, "Queue depth that adds workers regardless of busyness."),
+        OptionSpec("cheaper-busyness-backlog-multiplier", .int, default: "3", roles: .zerg, support: lifecycleLater, "Checks over the backlog alert before adding workers."),
+        OptionSpec("cheaper-busyness-backlog-step", .int, default: "1", roles: .zerg, support: lifecycleLater, "Workers added on a backlog alert."),
+        OptionSpec("cheaper-busyness-backlog-nonzero", .int, default: "60", roles: .zerg, support: lifecycleLater, "Seconds of a non-empty queue before a worker is added."),
+        OptionSpec("max-requests", .int, default: "0", roles: .zerg, support: lifecycleLater, "Recycle a worker after this many requests."),
+        OptionSpec("max-requests-delta", .int, default: "0", roles: .zerg, support: lifecycleLater, "Spread `max-requests` by worker id times this."),
+        OptionSpec("max-worker-lifetime", .int, default: "0", roles: .zerg, support: lifecycleLater, "Recycle a worker after this many seconds."),
+        OptionSpec("min-worker-lifetime", .int, default: "10", roles: .zerg, support: lifecycleLater, "Seconds a worker runs before it may be recycled."),
+        OptionSpec("reload-on-rss", .int, default: "0", roles: .zerg, support: lifecycleLater, "Recycle a worker above this many MB of RSS."),
+        OptionSpec("reload-on-as", .int, default: "0", roles: .zerg, support: lifecycleLater, "Recycle a worker above this many MB of address space."),
+        OptionSpec("evil-reload-on-rss", .int, default: "0", roles: .zerg, support: lifecycleLater, "Kill a worker above this many MB of RSS (checked by the master)."),
+        OptionSpec("harakiri", .int, default: "0", roles: .zerg, support: lifecycleLater, "Seconds a request may run before its worker is killed."),
+        OptionSpec("touch-reload", .path, list: true, roles: [.vassal, .zerg], support: lifecycleLater, "Gracefully reload when this file is touched."),
+        OptionSpec("touch-workers-reload", .path, list: true, roles: .zerg, support: lifecycleLater, "Rolling worker reload when this file is touched."),
+        OptionSpec("touch-chain-reload", .path, list: true, roles: .zerg, support: lifecycleLater, "Chain reload (one worker at a time) when touched."),
+        OptionSpec("touch-logreopen", .path, list: true, roles: .all, support: lifecycleLater, "Reopen log files when touched."),
+        OptionSpec("warmup", .string, list: true, roles: .zerg, support: lifecycleLater, "Path requested in-process by each new worker before it takes traffic."),
+    ]
+
+    /// Name or alias → spec.
+    public static let byName: [String: OptionSpec] = {
+        var map: [String: OptionSpec] = [:]
+        for spec in all {
+            map[spec.name] = spec
+            for alias in spec.aliases { map[alias] = spec }
+        }
+        return map
+    }()
+
+    public static func spec(_ name: String) -> OptionSpec? { byName[name] }
+
+    /// The known option nearest to an unknown key, when it is a plausible typo.
+    public static func suggestion(for key: String) -> String? {
+        let limit = key.count <= 4 ? 1 : 2
+        var best: (String, Int)?
+        for name in byName.keys {
+            let d = EditDistance.between(key, name, limit: limit)
+            if d <= limit, best == nil || d < best!.1 || (d == best!.1 && name < best!.0) { best = (name, d) }
+        }
+        return best?.0
+    }
+}

@@ -1,0 +1,136 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CSupport
+
+/// How a child ended, from waitpid's status.
+public enum ExitStatus: Equatable, Sendable, CustomStringConvertible {
+    case exited(Int32)
+    case signaled(Int32)
+
+    init(raw: Int32) {
+        if cs_wifsignaled(raw) != 0 {
+            self = .signaled(cs_wtermsig(raw))
+        } else {
+            self = .exited(cs_wexitstatus(raw))
+        }
+    }
+
+    public var isSuccess: Bool { self == .exited(0) }
+
+    public var description: String {
+        switch self {
+        case .exited(let code): return "exited with status \(code)"
+        case .signaled(let sig): return "killed by \(SignalChannel.name(sig))"
+        }
+    }
+}
+
+/// Starting, signalling and reaping child processes. Children start with
+/// fork+exec in C (CSupport's cs_spawn): no Swift code runs in the child, and
+/// unlike posix_spawn it can set PR_SET_PDEATHSIG before exec.
+public enum ChildProcess {
+    public struct Spec {
+        public var executable: String
+        public var arguments: [String]  // argv, including argv[0]
+        public var environment: [String: String]
+        public var workingDirectory: String?
+        /// (fd in this process, fd number in the child); 0, 1 and 2 must be listed to be kept.
+        public var fdMap: [(FileDescriptor, Int32)]
+        public var newProcessGroup = true
+        public var deathSignal: Int32 = SIGKILL
+
+        public init(executable: String, arguments: [String], environment: [String: String],
+                    workingDirectory: String? = nil, fdMap: [(FileDescriptor, Int32)]) {
+            self.executable = executable
+            self.arguments = arguments
+            self.environment = environment
+            self.workingDirectory = workingDirectory
+            self.fdMap = fdMap
+        }
+    }
+
+    /// Starts the child; an exec failure (missing binary, no permission) is
+    /// thrown here as a SystemError naming execve and the path.
+    public static func spawn(_ spec: Spec) throws -> pid_t {
+        let argv = spec.arguments.map { strdup($0) } + [nil]
+        let envp = spec.environment.sorted { $0.key < $1.key }.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer {
+            argv.forEach { free($0) }
+            envp.forEach { free($0) }
+        }
+        let map = spec.fdMap.flatMap { [$0.0.rawValue, $0.1] }
+        let rc: pid_t = map.withUnsafeBufferPointer { mapBuf in
+            if let cwd = spec.workingDirectory {
+                return cs_spawn(spec.executable, argv, envp, cwd, mapBuf.baseAddress, Int32(spec.fdMap.count),
+                                spec.newProcessGroup ? 1 : 0, spec.deathSignal)
+            }
+            return cs_spawn(spec.executable, argv, envp, nil, mapBuf.baseAddress, Int32(spec.fdMap.count),
+                            spec.newProcessGroup ? 1 : 0, spec.deathSignal)
+        }
+        if rc < 0 { throw SystemError("execve", spec.executable, errno: -rc) }
+        return rc
+    }
+
+    /// Every child that has ended, without blocking (waitpid(-1, WNOHANG) until 0/ECHILD).
+    public static func reapAll() -> [(pid: pid_t, status: ExitStatus)] {
+        var out: [(pid_t, ExitStatus)] = []
+        while true {
+            var raw: Int32 = 0
+            let pid = cs_reap_any(&raw)
+            if pid <= 0 { return out }
+            out.append((pid, ExitStatus(raw: raw)))
+        }
+    }
+
+    /// kill(2); false when the process is already gone.
+    @discardableResult
+    public static func signal(_ pid: pid_t, _ sig: Int32) -> Bool {
+        kill(pid, sig) == 0
+    }
+
+    /// killpg(2) on the child's own process group, which reaches its workers too.
+    @discardableResult
+    public static func signalGroup(_ pgid: pid_t, _ sig: Int32) -> Bool {
+        kill(-pgid, sig) == 0
+    }
+
+    /// Direct children of this process according to /proc (adopted orphans included).
+    public static func children(of parent: pid_t = getpid()) -> [pid_t] {
+        guard let entries = try? FileSystem.list("/proc") else { return [] }
+        var out: [pid_t] = []
+        for name in entries {
+            guard let pid = pid_t(name), let stat = try? FileSystem.readText("/proc/\(name)/stat") else { continue }
+            // Fields after the parenthesised command: state, ppid, ...
+            guard let close = stat.lastIndex(of: ")") else { continue }
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            if fields.count > 1, pid_t(fields[1]) == parent { out.append(pid) }
+        }
+        return out
+    }
+
+    /// Marks this process as a subreaper: orphaned descendants are reparented
+    /// to it (so it can reap them) instead of to PID 1.
+    public static func becomeSubreaper() {
+        _ = cs_set_child_subreaper()
+    }
+
+    /// Resident set size of a process in bytes, from /proc/PID/statm.
+    public static func residentBytes(_ pid: pid_t) -> Int? {
+        guard let text = try? FileSystem.readText("/proc/\(pid)/statm") else { return nil }
+        let fields = text.split(separator: " ")
+        guard fields.count > 1, let pages = Int(fields[1]) else { return nil }
+        return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
+    }
+}
+
+extension ChildProcess {
+    /// waitpid(pid, 0): blocks until that one child ends (for short helper commands).
+    public static func wait(_ pid: pid_t) -> ExitStatus? {
+        var raw: Int32 = 0
+        while waitpid(pid, &raw, 0) < 0 {
+            if errno != EINTR { return nil }
+        }
+        return ExitStatus(raw: raw)
+    }
+}

@@ -1,0 +1,163 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What stat(2)/lstat(2) says about a path, with nanosecond timestamps.
+public struct FileStatus: Equatable, Sendable {
+    public let device: UInt64
+    public let inode: UInt64
+    public let mode: UInt32
+    public let size: Int64
+    public let modified: Timestamp
+    public let uid: UInt32
+    public let gid: UInt32
+
+    public var isDirectory: Bool { mode & S_IFMT == S_IFDIR }
+    public var isRegularFile: Bool { mode & S_IFMT == S_IFREG }
+    public var isSymlink: Bool { mode & S_IFMT == S_IFLNK }
+}
+
+/// Seconds + nanoseconds since the epoch.
+public struct Timestamp: Comparable, Hashable, Sendable {
+    public let seconds: Int64
+    public let nanoseconds: Int64
+    public init(seconds: Int64, nanoseconds: Int64) {
+        self.seconds = seconds
+        self.nanoseconds = nanoseconds
+    }
+    public static func < (a: Timestamp, b: Timestamp) -> Bool {
+        (a.seconds, a.nanoseconds) < (b.seconds, b.nanoseconds)
+    }
+    /// clock_gettime(CLOCK_REALTIME).
+    public static func now() -> Timestamp {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Timestamp(seconds: Int64(ts.tv_sec), nanoseconds: Int64(ts.tv_nsec))
+    }
+    public var microseconds: Int64 { seconds * 1_000_000 + nanoseconds / 1000 }
+}
+
+/// Path-level file system calls, all through `Syscall`.
+public enum FileSystem {
+    /// stat(2) (follows symlinks) or lstat(2) when `followSymlinks` is false.
+    public static func status(_ path: String, followSymlinks: Bool = true) throws -> FileStatus {
+        var st = stat()
+        if followSymlinks {
+            try Syscall.retrying("stat", path) { stat(path, &st) }
+        } else {
+            try Syscall.retrying("lstat", path) { lstat(path, &st) }
+        }
+        return FileStatus(
+            device: UInt64(st.st_dev), inode: UInt64(st.st_ino), mode: st.st_mode, size: Int64(st.st_size),
+            modified: Timestamp(seconds: Int64(st.st_mtim.tv_sec), nanoseconds: Int64(st.st_mtim.tv_nsec)),
+            uid: st.st_uid, gid: st.st_gid)
+    }
+
+    public static func exists(_ path: String) -> Bool {
+        (try? status(path)) != nil
+    }
+
+    public static func isDirectory(_ path: String) -> Bool {
+        (try? status(path))?.isDirectory ?? false
+    }
+
+    /// readlink(2); nil when `path` is not a symlink.
+    public static func symlinkTarget(_ path: String) -> String? {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let n = readlink(path, &buffer, buffer.count - 1)
+        guard n >= 0 else { return nil }
+        return String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// realpath(3).
+    public static func realPath(_ path: String) throws -> String {
+        guard let p = realpath(path, nil) else { throw SystemError("realpath", path, errno: errno) }
+        defer { free(p) }
+        return String(cString: p)
+    }
+
+    /// Entry names of a directory, without "." and "..".
+    public static func list(_ path: String) throws -> [String] {
+        guard let dir = opendir(path) else { throw SystemError("opendir", path, errno: errno) }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafePointer(to: entry.pointee.d_name) {
+                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
+    }
+
+    /// The whole file. Refuses more than `limit` bytes (configs are small; /dev/zero is not).
+    public static func readFile(_ path: String, limit: Int = 16 << 20) throws -> [UInt8] {
+        let fd = try FileDescriptor.open(path, O_RDONLY)
+        defer { fd.close() }
+        var out: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = try chunk.withUnsafeMutableBytes { buf in try fd.read(into: buf) }
+            if n == 0 { return out }
+            out += chunk[0..<n]
+            if out.count > limit { throw SystemError("read", path, errno: EFBIG) }
+        }
+    }
+
+    public static func readText(_ path: String) throws -> String {
+        String(decoding: try readFile(path), as: UTF8.self)
+    }
+
+    /// Writes a file whole (create/truncate).
+    public static func writeFile(_ path: String, _ text: String, mode: mode_t = 0o644) throws {
+        let fd = try FileDescriptor.open(path, O_WRONLY | O_CREAT | O_TRUNC, mode: mode)
+        defer { fd.close() }
+        try fd.writeAll(text)
+    }
+
+    public static func unlink(_ path: String) {
+        _ = Glibc.unlink(path)
+    }
+
+    /// getcwd(3).
+    public static func currentDirectory() -> String {
+        guard let p = getcwd(nil, 0) else { return "/" }
+        defer { free(p) }
+        return String(cString: p)
+    }
+
+    /// `path` made absolute against the current directory (symlinks not resolved).
+    public static func absolute(_ path: String) -> String {
+        path.hasPrefix("/") ? path : joined(currentDirectory(), path)
+    }
+
+    /// `a/b`, with exactly one slash between.
+    public static func joined(_ a: String, _ b: String) -> String {
+        if a.isEmpty { return b }
+        if a.hasSuffix("/") { return a + b }
+        return a + "/" + b
+    }
+
+    /// The parent directory of a path ("." for a bare name, "/" for "/x").
+    public static func directoryName(_ path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        if slash == path.startIndex { return "/" }
+        return String(path[..<slash])
+    }
+
+    /// The last path component.
+    public static func baseName(_ path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return path }
+        return String(path[path.index(after: slash)...])
+    }
+
+    /// fnmatch(3) with FNM_PERIOD, as glob(3) matches one path component.
+    public static func matches(pattern: String, name: String) -> Bool {
+        fnmatch(pattern, name, FNM_PERIOD) == 0
+    }
+
+    /// True when a path component contains glob metacharacters.
+    public static func hasGlobCharacters(_ component: String) -> Bool {
+        component.contains { $0 == "*" || $0 == "?" || $0 == "[" }
+    }
+}

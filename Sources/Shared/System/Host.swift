@@ -1,0 +1,53 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Facts about the running process and machine (the magic variables use them).
+public enum Host {
+    public static func hostname() -> String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count - 1) == 0 else { return "localhost" }
+        return String(cString: buffer)
+    }
+
+    public static var cpuCount: Int { Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))) }
+    public static var uid: UInt32 { getuid() }
+    public static var gid: UInt32 { getgid() }
+    public static var pid: Int32 { getpid() }
+
+    /// The user name for the uid, else the uid as text (as uWSGI's %U).
+    public static func userName(_ uid: UInt32) -> String {
+        guard let pw = getpwuid(uid), let name = pw.pointee.pw_name else { return String(uid) }
+        return String(cString: name)
+    }
+
+    /// The group name for the gid, else the gid as text (as uWSGI's %G).
+    public static func groupName(_ gid: UInt32) -> String {
+        guard let gr = getgrgid(gid), let name = gr.pointee.gr_name else { return String(gid) }
+        return String(cString: name)
+    }
+
+    /// The environment as a dictionary.
+    public static func environment() -> [String: String] {
+        var env: [String: String] = [:]
+        var p = environ
+        while let entry = p.pointee {
+            let s = String(cString: entry)
+            if let (k, v) = s.splitOnce("=") { env[k] = v }
+            p += 1
+        }
+        return env
+    }
+
+    /// The path of the running executable (/proc/self/exe).
+    public static func executablePath() -> String {
+        FileSystem.symlinkTarget("/proc/self/exe") ?? CommandLine.arguments[0]
+    }
+
+    /// Monotonic nanoseconds (clock_gettime(CLOCK_MONOTONIC)), for timers and durations.
+    public static func monotonicNanoseconds() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+    }
+}

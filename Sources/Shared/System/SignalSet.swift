@@ -1,0 +1,47 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CSupport
+
+/// Signals delivered as readable events on a signalfd instead of handlers, so
+/// the event loop handles them in order with everything else.
+public struct SignalChannel {
+    public let fd: FileDescriptor
+
+    /// Blocks `signals` for this thread and the threads it starts, and opens the signalfd.
+    public init(_ signals: [Int32]) throws {
+        fd = FileDescriptor(rawValue: try Syscall.checked("signalfd") { cs_signalfd(signals, Int32(signals.count)) })
+    }
+
+    /// The next pending signal, nil when none.
+    public func next() throws -> Int32? {
+        let sig = try Syscall.checked("read", "signalfd") { cs_signalfd_read(fd.rawValue) }
+        return sig == 0 ? nil : sig
+    }
+
+    /// SIGPIPE ignored: a peer that closes must never kill the process.
+    public static func ignoreBrokenPipe() {
+        signal(SIGPIPE, SIG_IGN)
+    }
+
+    public static func name(_ sig: Int32) -> String {
+        switch sig {
+        case SIGHUP: return "SIGHUP"
+        case SIGINT: return "SIGINT"
+        case SIGQUIT: return "SIGQUIT"
+        case SIGKILL: return "SIGKILL"
+        case SIGTERM: return "SIGTERM"
+        case SIGUSR1: return "SIGUSR1"
+        case SIGUSR2: return "SIGUSR2"
+        case SIGCHLD: return "SIGCHLD"
+        case SIGSEGV: return "SIGSEGV"
+        case SIGABRT: return "SIGABRT"
+        case SIGBUS: return "SIGBUS"
+        case SIGURG: return "SIGURG"
+        case SIGWINCH: return "SIGWINCH"
+        case SIGTSTP: return "SIGTSTP"
+        case SIGPIPE: return "SIGPIPE"
+        default: return "signal \(sig)"
+        }
+    }
+}

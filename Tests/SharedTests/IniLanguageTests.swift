@@ -1,0 +1,281 @@
+import Testing
+@testable import Shared
+
+/// uWSGI's ini rules, one behaviour per test.
+@Suite struct IniLanguageTests {
+    func load(_ dir: TempDirectory, _ args: [String], env: [String: String] = [:], role: ProcessRole = .zerg) throws -> Configuration {
+        var loader = ConfigLoader(role: role, environment: env)
+        loader.context.currentDirectory = dir.path
+        loader.context.hostname = "testhost"
+        return try loader.load(arguments: args)
+    }
+
+    func loadText(_ text: String, env: [String: String] = [:]) throws -> Configuration {
+        let dir = try TempDirectory()
+        defer { dir.remove() }
+        try dir.write("app.ini", text)
+        return try load(dir, ["app.ini"], env: env)
+    }
+
+    func expectError(_ text: String, contains needle: String, sourceLocation: SourceLocation = #_sourceLocation) {
+        do {
+            _ = try loadText(text)
+            Issue.record("expected an error containing \(needle)", sourceLocation: sourceLocation)
+        } catch {
+            #expect("\(error)".contains(needle), "\(error)", sourceLocation: sourceLocation)
+        }
+    }
+
+    @Test func commentsBareKeysAndNoInlineComments() throws {
+        let c = try loadText("""
+            ; comment
+            # another
+              [uwsgi]
+            master
+            chdir = /srv ; not a comment
+            callable =app=x
+            lazy-apps = false
+            """)
+        #expect(c.bool("master"))
+        #expect(c.string("chdir") == "/srv ; not a comment")
+        #expect(c.string("callable") == "app=x")
+        #expect(!c.bool("lazy-apps"))
+        #expect(c.entries.count == 4)
+    }
+
+    @Test func noContinuationLines() throws {
+        let c = try loadText("[uwsgi]\nchdir = /a \\\nmodule = x\n")
+        #expect(c.string("chdir") == "/a \\")
+        #expect(c.string("module") == "x")
+    }
+
+    @Test func onlyTheRequestedSectionCounts() throws {
+        let dir = try TempDirectory()
+        defer { dir.remove() }
+        try dir.write("app.ini", """
+            workers = 9
+            [other]
+            workers = 2
+            [uwsgi]
+            workers = 3
+            [uwsgi]
+            callable = again
+            """)
+        let c = try load(dir, ["--ini", "app.ini"])
+        #expect(c.int("workers") == 3)
+        #expect(c.string("callable") == "again")
+        let other = try load(dir, ["app.ini:other"])
+        #expect(other.int("workers") == 2)
+        let missing = try load(dir, ["app.ini:nope"])
+        #expect(missing.warnings.contains { $0.message.contains("no [nope] section") })
+    }
+
+    @Test func repeatedKeysAppendForListsAndLastWinsForScalars() throws {
+        let c = try loadText("[uwsgi]\nenv = A=1\nworkers = 2\nenv = B=2\nworkers = 5\nprocesses = 7\n")
+        #expect(c.strings("env") == ["A=1", "B=2"])
+        #expect(c.int("workers") == 7)  // `processes` is an alias: same option
+    }
+
+    @Test func includesSpliceInPlaceWithTheirOwnMagicVariables() throws {
+        let dir = try TempDirectory()
+        defer { dir.remove() }
+        try dir.write("common/base.ini", "[uwsgi]\nchdir = %d\nprocname = %s-%S\nworkers = 2\n[extra]\ncallable = fromextra\n")
+        try dir.write("app.ini", "[uwsgi]\nworkers = 1\ninclude = common/base.ini\nmodule = m\nini = :extra\n")
+        let c = try load(dir, ["app.ini"])
+        #expect(c.entries.map(\.key) == ["workers", "chdir", "procname", "workers", "module", "callable"])
+        #expect(c.int("workers") == 2)
+        #expect(c.string("chdir") == dir.path + "/common/")
+        #expect(c.string("procname") == "base.ini-app.ini")
+        #expect(c.string("callable") == "fromextra")
+    }
+
+    @Test func includeCyclesAreReported() throws {
+        let dir = try TempDirectory()
+        defer { dir.remove() }
+        try dir.write("loop.ini", "[uwsgi]\ninclude = loop.ini\n")
+        #expect(throws: ConfigError.self) { try load(dir, ["loop.ini"]) }
+        do { _ = try load(dir, ["loop.ini"]) } catch { #expect("\(error)".contains("nest deeper")) }
+    }
+
+    @Test func magicVariablesDescribeTheLinkNotItsTarget() throws {
+        let dir = try TempDirectory()
+        defer { dir.remove() }
+        try dir.write("skel/template.ini", """
+            [uwsgi]
+            set-ph = p=%p
+            set-ph = s=%s
+            set-ph = n=%n
+            set-ph = e=%e
+            set-ph = d=%d
+            set-ph = c=%c
+            set-ph = zero=%0
+            set-ph = last=%2
+            set-ph = x=%x
+            set-ph = o=%o
+            set-ph = v=%v
+            set-ph = h=%h
+            set-ph = k=%k
+            set-ph = u=%u
+            set-ph = g=%g
+            set-ph = pct=100%%
+            set-ph = keep=%(p)
+            set-ph = i=%i
+            set-ph = j=%j
+            set-ph = t=%t
+            """)
+        try dir.symlink("builds/a/vassal.ini", to: "../../skel/template.ini")
+        let c = try load(dir, ["builds/a/vassal.ini"])
+        let abs = dir.path + "/builds/a/vassal.ini"
+        #expect(c.placeholder("p") == abs)
+        #expect(c.placeholder("s") == "vassal.ini")
+        #expect(c.placeholder("n") == "vassal")
+        #expect(c.placeholder("e") == "ini")
+        #expect(c.placeholder("d") == dir.path + "/builds/a/")
+        #expect(c.placeholder("c") == "a")
+        #expect(c.placeholder("zero") == "tmp")
+        #expect(c.placeholder("last") == "builds")
+        #expect(c.placeholder("x") == "")
+        #expect(c.placeholder("o") == "builds/a/vassal.ini")
+        #expect(c.placeholder("v") == dir.path)
+        #expect(c.placeholder("h") == "testhost")
+        #expect(c.placeholder("k") == String(Host.cpuCount))
+        #expect(c.placeholder("u") == String(Host.uid))
+        #expect(c.placeholder("g") == String(Host.gid))
+        #expect(c.placeholder("pct") == "100%")
+        #expect(c.placeholder("keep") == abs)  // %(p) refers to the placeholder p
+        let inode = try FileSystem.status(abs, followSymlinks: false).inode
+        #expect(c.placeholder("i") == String(inode))
+        #expect(c.placeholder("j")?.isEmpty == false)
+        #expect(Int64(c.placeholder("t") ?? "") ?? 0 > 1_700_000_000)
+    }
+
+    @Test func unknownMagicVariableIsDroppedWithAWarning() throws {
+        let c = try loadText("[uwsgi]\nlog-format = %Y-%m\n")
+        #expect(c.string("log-format") == "-")
+        #expect(c.warnings.contains { $0.message.contains("unknown magic variable %Y") && "\($0.origin)".hasSuffix("app.ini:2") })
+    }
+
+    @Test func latePassesRunInOrder() throws {
+        let dir = try TempDirectory()
+        defer { dir.remove() }
+        try dir.write("port.txt", "8123\n\n")
+        try dir.write("app.ini", """
+            [uwsgi]
+            set-ph = home=$(HOME_DIR)
+            set-ph = fallback=$(NOPE:-dflt)
+            set-ph = unset=$(NOPE)
+            set-ph = file=@(port.txt)
+            set-ph = cmd=@(exec://printf 'x%%sy\\n\\n' 1)
+            chdir = %(home)/srv
+            http-socket = :%(port)
+            port = 9000
+            port = 9001
+            set-ph = total=%(port + 10 * 2)
+            set-ph = concat=%(port port)
+            set-ph = incr=%(port ++)
+            set-ph = unknown=%(nothing)
+            """)
+        let c = try load(dir, ["app.ini"], env: ["HOME_DIR": "/home/u"])
+        #expect(c.string("chdir") == "/home/u/srv")
+        #expect(c.placeholder("fallback") == "dflt")
+        #expect(c.placeholder("unset") == "$(NOPE)")
+        #expect(c.placeholder("file") == "8123\n")  // exactly one trailing newline removed
+        #expect(c.placeholder("cmd") == "x1y\n")
+        #expect(c.strings("http-socket") == [":9000"])  // first match, even when defined later
+        #expect(c.placeholder("total") == "18020")  // ((9000 + 10) * 2)
+        #expect(c.placeholder("concat") == "90009000")
+        #expect(c.placeholder("incr") == "9001")
+        #expect(c.placeholder("unknown") == "%(nothing)")
+    }
+
+    @Test func execIsSkippedWhenNotAllowed() throws {
+        let dir = try TempDirectory()
+        defer { dir.remove() }
+        try dir.write("app.ini", "[uwsgi]\nworkers = @(exec://echo 3)\n")
+        var loader = ConfigLoader(role: .zerg, environment: [:])
+        loader.context.currentDirectory = dir.path
+        loader.allowExec = false
+        let c = try loader.load(file: "app.ini")
+        #expect(c.string("workers") == "@(exec://echo 3)")  // left for the instance; not a type error
+        loader.allowExec = true
+        #expect(try loader.load(file: "app.ini").int("workers") == 3)
+    }
+
+    @Test func commandLineAndEnvironmentSetTheSameOptions() throws {
+        let dir = try TempDirectory()
+        defer { dir.remove() }
+        try dir.write("app.ini", "[uwsgi]\nworkers = 2\n")
+        let c = try load(dir, ["--master", "--thunder-lock", "--emperor", "a/*.ini", "--emperor=b/*.ini", "--ini", "app.ini", "--callable=app2", "--cheaper", "1"],
+                         env: ["UWSGI_WORKERS": "6", "UWSGI_HARAKIRI": "30", "UWSGI_EMPEROR_FD": "3", "UWSGI_NOT_AN_OPTION": "x"])
+        #expect(c.strings("emperor") == ["a/*.ini", "b/*.ini"])
+        #expect(c.int("workers") == 2)  // the file comes after the environment
+        #expect(c.int("harakiri") == 30)
+        #expect(c.string("callable") == "app2")
+        #expect(c.int("cheaper") == 1)
+        #expect(c.bool("master") && c.bool("thunder-lock"))
+        #expect(!c.has("not-an-option"))
+    }
+
+    @Test func commandLineErrorsAreClear() throws {
+        let dir = try TempDirectory()
+        defer { dir.remove() }
+        #expect(throws: ConfigError.self) { try load(dir, ["--wokers", "3"]) }
+        do { _ = try load(dir, ["--wokers", "3"]) } catch { #expect("\(error)".contains("did you mean `--workers`?")) }
+        do { _ = try load(dir, ["--workers"]) } catch { #expect("\(error)".contains("needs a value")) }
+        do { _ = try load(dir, ["missing.ini"]) } catch { #expect("\(error)".contains("cannot read config missing.ini: No such file")) }
+    }
+
+    @Test func typosAreWarnedAndReferencedPlaceholdersAreNot() throws {
+        let c = try loadText("[uwsgi]\nwokers = 4\nbuild = a\nprocname = %(build)\nmy_custom_thing = 1\n")
+        #expect(c.warnings.count == 1)
+        #expect(c.warnings.first?.description.hasSuffix("app.ini:2: unknown option `wokers`, kept as a placeholder (did you mean `workers`?)") == true)
+        #expect(c.int("workers") == 1)  // default, untouched
+    }
+
+    @Test func strictMakesUnknownKeysErrors() throws {
+        expectError("[uwsgi]\nstrict = true\nwokers = 4\n", contains: "app.ini:3: unknown option `wokers` (did you mean `workers`?)")
+        let ok = try loadText("[uwsgi]\nstrict = true\nset-placeholder = build=a\nprocname = %(build)\n")
+        #expect(ok.string("procname") == "a")
+    }
+
+    @Test func badValuesNameFileAndLine() throws {
+        expectError("[uwsgi]\n\nworkers = many\n", contains: "app.ini:3: `workers = many`: expected a whole number")
+        expectError("[uwsgi]\nlazy-apps = maybe\n", contains: "app.ini:2: `lazy-apps = maybe`: expected a boolean")
+        expectError("[uwsgi]\nbuffer-size = 12q\n", contains: "app.ini:2: `buffer-size = 12q`: expected a size")
+        expectError("[uwsgi]\nworkers = 99999999999999999999999\n", contains: "expected a whole number")
+        expectError("[uwsgi]\nsocket = :3031\n", contains: "app.ini:2: option `socket` is not supported")
+        let c = try loadText("[uwsgi]\nbuffer-size = 64k\nharakiri =\n")
+        #expect(c.size("buffer-size") == 65536)
+        #expect(c.int("harakiri") == 1)  // an int option without a value is 1, as in uWSGI
+    }
+
+    @Test func noEffectOptionsAreSummarisedOnce() throws {
+        let c = try loadText("[uwsgi]\nthunder-lock = true\nmaster = true\nplugin = python3\nplugins = python3\n")
+        let summary = try #require(c.noEffectSummary)
+        #expect(summary.hasPrefix("accepted, no effect: thunder-lock ("))
+        #expect(c.noEffectOptions.map(\.name) == ["thunder-lock", "master", "plugins"])
+    }
+
+    @Test func foreignOptionsAreReported() throws {
+        let dir = try TempDirectory()
+        defer { dir.remove() }
+        try dir.write("e.ini", "[uwsgi]\nemperor = x/*.ini\nharakiri = 3\n")
+        let c = try load(dir, ["e.ini"], role: .emperor)
+        #expect(c.warnings.map(\.message) == ["option `harakiri` is used by the zerg, not here; ignored"])
+    }
+
+    @Test func neverCrashesOnOddInput() throws {
+        for text in ["", "[", "]", "=", "==", "[uwsgi", "%", "%(", "$(", "@(", "%(a", "[uwsgi]\n=x\n", "[uwsgi]\nset = \n", "[uwsgi]\n\u{0}\u{1}=\u{ff}"] {
+            _ = try? loadText(text)
+        }
+    }
+
+    @Test func editDistance() {
+        #expect(EditDistance.between("wokers", "workers") == 1)
+        #expect(EditDistance.between("", "abc") == 3)
+        #expect(EditDistance.between("abc", "") == 3)
+        #expect(EditDistance.between("kitten", "sitting") == 3)
+        #expect(OptionTable.suggestion(for: "harakri") == "harakiri")
+        #expect(OptionTable.suggestion(for: "zzzzzzzz") == nil)
+    }
+}
