@@ -232,3 +232,20 @@ int cs_wifsignaled(int status) { return WIFSIGNALED(status); }
 int cs_wtermsig(int status) { return WTERMSIG(status); }
 
 int cs_pipe(int fds[2]) { return NEG_ERRNO(pipe2(fds, O_CLOEXEC)); }
+
+int cs_connect_unix(const char *path) {
+    struct sockaddr_un addr;
+    memset(&addr, 0, sizeof(addr));
+    addr.sun_family = AF_UNIX;
+    if (strlen(path) >= sizeof(addr.sun_path)) return -ENAMETOOLONG;
+    strcpy(addr.sun_path, path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -errno;
+    for (;;) {
+        if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0) return fd;
+        if (errno == EINTR) continue;
+        int err = errno;
+        close(fd);
+        return -err;
+    }
+}

@@ -1,1 +1,63 @@
-print("x")
+#if canImport(Glibc)
+import Glibc
+#endif
+import Shared
+
+// emperor: watches instance configs and keeps one process running per config.
+// Accepts uWSGI's command line (`--emperor GLOB`, `--master --thunder-lock ...`)
+// and ini files (`emperor = ...` lines).
+
+Log.setProgram("emperor")
+let arguments = Array(CommandLine.arguments.dropFirst())
+
+if arguments.contains("--help") || arguments.contains("-h") {
+    print("""
+        usage: emperor --emperor 'deploy/builds/[a-z]*/vassal.ini' [--emperor GLOB|DIR ...] [options]
+               emperor emperor.ini
+        Starts one vassal or zerg per config the globs match, reloads it when the
+        config changes, stops it when the config goes. Options: docs/options.md.
+        Signals: HUP reload all, TERM graceful stop, INT/QUIT fast stop, USR1 list.
+        --options-markdown   print the option reference (docs/options.md)
+        """)
+    exit(0)
+}
+if arguments.contains("--version") {
+    print(Version.string)
+    exit(0)
+}
+if arguments.contains("--options-markdown") {
+    print(OptionReference.markdown(), terminator: "")
+    exit(0)
+}
+
+let config: Configuration
+do {
+    config = try ConfigLoader(role: .emperor).load(arguments: arguments)
+} catch {
+    Log.info("configuration error:\n\(error)")
+    exit(2)
+}
+let settings: EmperorSettings
+do {
+    settings = try EmperorSettings(config)
+} catch {
+    Log.info("configuration error:\n\(error)")
+    exit(2)
+}
+if let logto = settings.logto {
+    do { try Log.redirect(toFile: logto) } catch { Log.info("cannot open logto file: \(error)"); exit(2) }
+}
+for warning in config.warnings { Log.info("warning: \(warning)") }
+if let summary = config.noEffectSummary { Log.info(summary) }
+guard !settings.patterns.isEmpty else {
+    Log.info("nothing to watch: give at least one `--emperor GLOB` (or `emperor = GLOB` in an ini file)")
+    exit(2)
+}
+
+do {
+    let emperor = try Emperor(settings: settings)
+    exit(emperor.run())
+} catch {
+    Log.info("cannot start: \(error)")
+    exit(1)
+}

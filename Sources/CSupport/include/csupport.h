@@ -16,6 +16,7 @@ typedef struct {
 
 enum {
     CS_EPOLLIN = 0x001,
+    CS_EPOLLOUT = 0x004,
     CS_EPOLLERR = 0x008,
     CS_EPOLLHUP = 0x010,
     CS_EPOLL_CTL_ADD = 1,
@@ -42,6 +43,8 @@ int cs_listen_unix(const char *path, int backlog);
 int cs_listen_tcp(const char *host, int port, int backlog);
 /* Port of a bound TCP socket (for `:0` listeners). */
 int cs_local_port(int fd);
+/* A blocking, CLOEXEC client connection to a unix stream socket. */
+int cs_connect_unix(const char *path);
 int cs_socketpair(int fds[2]);
 /* pipe2(O_CLOEXEC). */
 int cs_pipe(int fds[2]);

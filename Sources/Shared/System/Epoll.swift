@@ -11,6 +11,7 @@ public struct Epoll {
         public let token: UInt64
         public let events: UInt32
         public var isReadable: Bool { events & UInt32(CS_EPOLLIN) != 0 }
+        public var isWritable: Bool { events & UInt32(CS_EPOLLOUT) != 0 }
         public var isHangup: Bool { events & UInt32(CS_EPOLLHUP | CS_EPOLLERR) != 0 }
     }
 
@@ -18,14 +19,15 @@ public struct Epoll {
         fd = FileDescriptor(rawValue: try Syscall.checked("epoll_create1") { cs_epoll_create() })
     }
 
-    /// epoll_ctl(Int32(CS_EPOLL_CTL_ADD)) for readability.
-    public func add(_ target: FileDescriptor, token: UInt64) throws {
+    /// epoll_ctl(EPOLL_CTL_ADD) for readability, or writability when `writable`.
+    public func add(_ target: FileDescriptor, token: UInt64, writable: Bool = false) throws {
+        let events = UInt32(writable ? CS_EPOLLOUT : CS_EPOLLIN)
         try Syscall.checked("epoll_ctl", target.description) {
-            cs_epoll_ctl(fd.rawValue, Int32(CS_EPOLL_CTL_ADD), target.rawValue, UInt32(CS_EPOLLIN), token)
+            cs_epoll_ctl(fd.rawValue, Int32(CS_EPOLL_CTL_ADD), target.rawValue, events, token)
         }
     }
 
-    /// epoll_ctl(Int32(CS_EPOLL_CTL_DEL)); errors (already closed) are ignored.
+    /// epoll_ctl(EPOLL_CTL_DEL); errors (already closed) are ignored.
     public func remove(_ target: FileDescriptor) {
         _ = cs_epoll_ctl(fd.rawValue, Int32(CS_EPOLL_CTL_DEL), target.rawValue, 0, 0)
     }

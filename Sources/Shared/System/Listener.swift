@@ -48,3 +48,21 @@ extension FileDescriptor {
         Int(try Syscall.checked("getsockname", description) { cs_local_port(rawValue) })
     }
 }
+
+extension FileDescriptor {
+    /// A blocking client connection to a unix stream socket.
+    public static func connect(unixPath path: String) throws -> FileDescriptor {
+        FileDescriptor(rawValue: try Syscall.checked("connect", path) { cs_connect_unix(path) })
+    }
+
+    /// Reads until end of file (blocking fds).
+    public func readToEnd(limit: Int = 64 << 20) throws -> [UInt8] {
+        var out: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = try chunk.withUnsafeMutableBytes { try read(into: $0) }
+            if n == 0 || out.count > limit { return out }
+            out += chunk[0..<n]
+        }
+    }
+}

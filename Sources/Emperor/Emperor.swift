@@ -1,0 +1,169 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Shared
+
+/// The emperor: one thread, one epoll loop. Everything that happens —
+/// signals, inotify, control-channel reports, stats clients, timers — is an
+/// event handled here in order, so no state is shared and nothing blocks.
+final class Emperor {
+    enum Handler {
+        case signals
+        case inotify
+        case statsListener
+        case control(String)
+        case statsClient
+    }
+
+    enum ShutdownMode: String {
+        case graceful
+        case fast
+    }
+
+    let settings: EmperorSettings
+    let scanner: ConfigScanner
+    let launcher: InstanceLauncher
+    let epoll: Epoll
+    let inotify: Inotify
+    let signals: SignalChannel
+    var statsListener: FileDescriptor?
+    var statsServer = StatsWriter()
+
+    var instances: [String: Instance] = [:]
+    var watches: [String: Int32] = [:]
+    var timers = TimerQueue()
+    var handlers: [UInt64: Handler] = [:]
+    var nextToken: UInt64 = 100
+    var shutdown: ShutdownMode?
+    var scanPending = false
+    var nextRescanNs: UInt64 = 0
+    var loggedNotes: Set<String> = []
+    let startedAt = Timestamp.now()
+
+    /// How long a burst of file system events may settle before the rescan.
+    static let settleMs = 15
+
+    static let handledSignals: [Int32] = [SIGHUP, SIGTERM, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2, SIGCHLD, SIGURG, SIGWINCH]
+
+    init(settings: EmperorSettings) throws {
+        self.settings = settings
+        let cwd = FileSystem.currentDirectory()
+        scanner = ConfigScanner(patterns: settings.patterns, followSymlinks: settings.followSymlinks, currentDirectory: cwd)
+        launcher = InstanceLauncher(settings: settings, workingDirectory: cwd, environment: Host.environment())
+        signals = try SignalChannel(Self.handledSignals)
+        SignalChannel.ignoreBrokenPipe()
+        epoll = try Epoll()
+        inotify = try Inotify()
+        try register(signals.fd, .signals)
+        try register(inotify.fd, .inotify)
+        if let address = settings.statsAddress {
+            let fd = try address.listen()
+            statsListener = fd
+            try register(fd, .statsListener)
+        }
+    }
+
+    func register(_ fd: FileDescriptor, _ handler: Handler, writable: Bool = false) throws -> UInt64 {
+        let token = nextToken
+        nextToken += 1
+        try epoll.add(fd, token: token, writable: writable)
+        handlers[token] = handler
+        return token
+    }
+
+    @discardableResult
+    func register(_ fd: FileDescriptor, _ handler: Handler) throws -> UInt64 {
+        try register(fd, handler, writable: false)
+    }
+
+    func unregister(_ fd: FileDescriptor, token: UInt64) {
+        epoll.remove(fd)
+        handlers[token] = nil
+    }
+
+    /// Runs until a stop signal has stopped every instance; returns the exit status.
+    func run() -> Int32 {
+        ChildProcess.becomeSubreaper()
+        if let pidfile = settings.pidfile {
+            do { try FileSystem.writeFile(pidfile, "\(getpid())\n") } catch { Log.info("cannot write pidfile: \(error)") }
+        }
+        let where_ = settings.statsAddress.map { "; stats on \($0)" } ?? ""
+        Log.info("emperor \(Version.string) watching \(settings.patterns.map { "`\($0)`" }.joined(separator: ", "))\(where_)")
+        scan()
+        nextRescanNs = Host.monotonicNanoseconds() + UInt64(settings.rescanSeconds) * 1_000_000_000
+
+        while true {
+            let now = Host.monotonicNanoseconds()
+            var wakeAt = nextRescanNs
+            if let t = timers.nextDeadline { wakeAt = min(wakeAt, t) }
+            let timeoutMs = wakeAt <= now ? 0 : Int32(min(UInt64(Int32.max), (wakeAt - now + 999_999) / 1_000_000))
+            let events: [Epoll.Event]
+            do {
+                events = try epoll.wait(timeoutMilliseconds: timeoutMs)
+            } catch {
+                Log.info("epoll_wait failed: \(error); exiting")
+                return 1
+            }
+            for event in events {
+                guard let handler = handlers[event.token] else { continue }
+                handle(handler, token: event.token, event: event)
+            }
+            let after = Host.monotonicNanoseconds()
+            for action in timers.popDue(now: after) { fire(action) }
+            if after >= nextRescanNs {
+                if shutdown == nil { scan() }
+                nextRescanNs = after + UInt64(settings.rescanSeconds) * 1_000_000_000
+            }
+            if shutdown != nil && instances.isEmpty {
+                finishShutdown()
+                return 0
+            }
+        }
+    }
+
+    func handle(_ handler: Handler, token: UInt64, event: Epoll.Event) {
+        switch handler {
+        case .signals:
+            while let sig = try? signals.next() { handleSignal(sig) }
+        case .inotify:
+            _ = inotify.drain()
+            scheduleScan()
+        case .statsListener:
+            acceptStatsClients()
+        case .control(let name):
+            readControl(name: name, token: token)
+        case .statsClient:
+            statsServer.continueWriting(token: token, emperor: self)
+        }
+    }
+
+    func fire(_ action: TimerAction) {
+        switch action {
+        case .scan:
+            scanPending = false
+            if shutdown == nil { scan() }
+        case .respawn(let name, let generation):
+            guard let instance = instances[name], instance.generation == generation, instance.state == .throttled,
+                  shutdown == nil else { return }
+            instance.respawns += 1
+            start(instance)
+        case .kill(let name, let pid):
+            guard let instance = instances[name], instance.pid == pid else { return }
+            let waited = Timestamp.now().seconds - instance.stoppingSince
+            Log.info("\(name) pid \(pid) did not stop within \(waited) s; SIGKILL")
+            ChildProcess.signalGroup(pid, SIGKILL)
+            ChildProcess.signal(pid, SIGKILL)
+        }
+    }
+
+    func scheduleScan() {
+        guard !scanPending else { return }
+        scanPending = true
+        timers.schedule(afterMs: Self.settleMs, .scan)
+    }
+
+    /// Logs a line once per distinct text (notes repeat on every rescan).
+    func noteOnce(_ text: String) {
+        if loggedNotes.insert(text).inserted { Log.info(text) }
+    }
+}

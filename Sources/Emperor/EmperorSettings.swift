@@ -1,0 +1,41 @@
+import Shared
+
+/// The emperor's own options, typed, from its configuration.
+struct EmperorSettings {
+    var patterns: [String]
+    var rescanSeconds: Int
+    var followSymlinks: Bool
+    var wrapper: String?
+    var binaryDirectory: String
+    var statsAddress: ListenAddress?
+    var backoffStepMs: Int
+    var backoffCapMs: Int
+    var stableSeconds: Int
+    var reloadMercySeconds: Int
+    var gracefulStop: Bool
+    var pidfile: String?
+    var vassalSet: [String]
+    var logto: String?
+
+    init(_ config: Configuration) throws(ConfigError) {
+        patterns = config.strings("emperor")
+        rescanSeconds = max(1, config.int("emperor-freq") ?? 3)
+        followSymlinks = !config.bool("emperor-nofollow")
+        wrapper = config.string("emperor-wrapper")
+        binaryDirectory = config.string("binary-path") ?? FileSystem.directoryName(Host.executablePath())
+        if let text = config.string("emperor-stats") {
+            guard let address = ListenAddress(parsing: text) else {
+                throw ConfigError(config.origin("emperor-stats") ?? .builtIn, "`emperor-stats = \(text)`: expected a unix socket path or host:port")
+            }
+            statsAddress = address
+        }
+        backoffStepMs = max(1, config.int("emperor-throttle") ?? 1000)
+        backoffCapMs = max(backoffStepMs, config.int("emperor-max-throttle") ?? 180_000)
+        stableSeconds = max(0, config.int("emperor-stable-time") ?? 10)
+        reloadMercySeconds = max(0, config.int("reload-mercy") ?? 30)
+        gracefulStop = config.bool("emperor-graceful-shutdown")
+        pidfile = config.string("emperor-pidfile")
+        vassalSet = config.strings("vassal-set")
+        logto = config.string("logto")
+    }
+}

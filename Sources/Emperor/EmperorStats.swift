@@ -1,0 +1,109 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Shared
+
+extension Emperor {
+    /// uWSGI's `emperor-stats` document (same keys, types and units: epoch
+    /// seconds, -1 for no pid), plus ours after them: `state`, `kind`, `config`
+    /// (the absolute path), `next_spawn_in_ms`, `last_exit`, `problem`.
+    func statsDocument() -> JSON {
+        let now = Host.monotonicNanoseconds()
+        let vassals: [JSON] = instances.values.sorted { $0.name < $1.name }.map { v in
+            var members: [(String, JSON)] = [
+                ("id", .string(v.name)),
+                ("pid", .number(v.pid ?? -1)),
+                ("born", .int(v.born)),
+                ("last_mod", .int(v.lastModified)),
+                ("last_heartbeat", .int(v.lastHeartbeat)),
+                ("loyal", .number(v.loyal ? 1 : 0)),
+                ("ready", .number(v.ready ? 1 : 0)),
+                ("accepting", .number(v.accepting ? 1 : 0)),
+                ("last_loyal", .int(v.lastLoyal)),
+                ("last_ready", .int(v.lastReady)),
+                ("last_accepting", .int(v.lastAccepting)),
+                ("first_run", .int(v.firstRun)),
+                ("last_run", .int(v.lastRun)),
+                ("cursed", .int(v.state == .stopping ? v.stoppingSince : 0)),
+                ("zerg", .number(v.kind == .zerg ? 1 : 0)),
+                ("on_demand", .string("")),
+                ("uid", .number(getuid())),
+                ("gid", .number(getgid())),
+                ("monitor", .string(v.pattern)),
+                ("respawns", .number(v.respawns)),
+                ("state", .string(v.state.rawValue)),
+                ("kind", v.kind.map { .string($0.rawValue) } ?? .null),
+                ("config", .string(absolute(v.name))),
+            ]
+            if let at = v.nextSpawnAtNs, v.state == .throttled {
+                members.append(("next_spawn_in_ms", .number(at > now ? (at - now) / 1_000_000 : 0)))
+            }
+            if let exit = v.lastExit { members.append(("last_exit", .string(exit.description))) }
+            if let problem = v.lastProblem { members.append(("problem", .string(problem))) }
+            return .object(members)
+        }
+        return .object([
+            ("version", .string(Version.string)),
+            ("pid", .number(getpid())),
+            ("uid", .number(getuid())),
+            ("gid", .number(getgid())),
+            ("cwd", .string(launcher.workingDirectory)),
+            ("emperor", .array(settings.patterns.map { .string($0) })),
+            ("emperor_tyrant", .int(0)),
+            ("throttle_level", .int(0)),
+            ("vassals", .array(vassals)),
+            ("blacklist", .array([])),
+        ])
+    }
+
+    func acceptStatsClients() {
+        guard let listener = statsListener else { return }
+        while let client = try? listener.accept() {
+            let body = Array(statsDocument().serialized().utf8)
+            statsServer.start(client: client, bytes: body, emperor: self)
+        }
+    }
+}
+
+/// Writes a stats document to each client without blocking the loop: what
+/// does not fit in the socket buffer waits for EPOLLOUT.
+struct StatsWriter {
+    private var pending: [UInt64: (fd: FileDescriptor, bytes: [UInt8], offset: Int)] = [:]
+
+    mutating func start(client: FileDescriptor, bytes: [UInt8], emperor: Emperor) {
+        let written = write(client, bytes, from: 0)
+        guard let offset = written, offset < bytes.count else {
+            client.close()
+            return
+        }
+        guard let token = try? emperor.register(client, .statsClient, writable: true) else {
+            client.close()
+            return
+        }
+        pending[token] = (client, bytes, offset)
+    }
+
+    mutating func continueWriting(token: UInt64, emperor: Emperor) {
+        guard let entry = pending[token] else { return }
+        if let offset = write(entry.fd, entry.bytes, from: entry.offset), offset < entry.bytes.count {
+            pending[token] = (entry.fd, entry.bytes, offset)
+            return
+        }
+        emperor.unregister(entry.fd, token: token)
+        entry.fd.close()
+        pending[token] = nil
+    }
+
+    /// Writes what the socket takes; returns the new offset, nil on error.
+    private func write(_ fd: FileDescriptor, _ bytes: [UInt8], from start: Int) -> Int? {
+        var offset = start
+        while offset < bytes.count {
+            let n = bytes.withUnsafeBytes { Glibc.write(fd.rawValue, $0.baseAddress! + offset, bytes.count - offset) }
+            if n > 0 { offset += n; continue }
+            if n < 0 && errno == EINTR { continue }
+            if n < 0 && errno == EAGAIN { return offset }
+            return nil
+        }
+        return offset
+    }
+}

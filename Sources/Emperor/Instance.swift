@@ -1,0 +1,89 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Shared
+
+/// Which program runs a config.
+enum InstanceKind: String {
+    /// Owns a port (`http`/`http-socket`) and a `zerg-server` socket.
+    case vassal
+    /// Attaches to a vassal (`zerg`) and runs the workers.
+    case zerg
+
+    /// `zerg` wins (a zerg may also serve `http-socket` itself); then `zerg-server`, `http`, `http-socket`.
+    static func of(_ config: Configuration) -> InstanceKind? {
+        if config.has("zerg") { return .zerg }
+        if config.has("zerg-server") || config.has("http") || config.has("http-socket") { return .vassal }
+        return nil
+    }
+}
+
+/// The lifecycle of one config's process, as the emperor sees it.
+///
+///     invalid ──(config fixed)──▶ starting ──(ready)──▶ ready ──(touch/HUP)──▶ reloading ──(ready)──▶ ready
+///        ▲                           │  ▲                  │                       │
+///        │                      (crash)  └──(timer)── throttled ◀──(crash)─────────┘
+///     (config broken)                                      │
+///                               (removed / TERM) ──▶ stopping ──(exit)──▶ gone
+enum InstanceState: String {
+    /// The config does not load; not started until it changes.
+    case invalid
+    /// Spawned; waiting for its ready report.
+    case starting
+    /// Reported ready (and maybe accepting).
+    case ready
+    /// Asked to reload gracefully; waiting for ready again.
+    case reloading
+    /// Asked to stop; SIGKILL when the deadline passes.
+    case stopping
+    /// Crashed; a timer respawns it after the backoff delay.
+    case throttled
+}
+
+/// One config under the emperor's care.
+final class Instance {
+    let name: String
+    let pattern: String
+    var kind: InstanceKind?
+    var state: InstanceState = .starting
+    var stamp: ConfigStamp?
+
+    var pid: pid_t?
+    var control: FileDescriptor?
+    var controlToken: UInt64?
+
+    var backoff: Backoff
+    /// Invalidates timers set for an earlier run.
+    var generation = 0
+
+    // uWSGI's emperor stats fields (epoch seconds).
+    var born: Int64 = 0
+    var lastModified: Int64 = 0
+    var firstRun: Int64 = 0
+    var lastRun: Int64 = 0
+    var lastReady: Int64 = 0
+    var lastAccepting: Int64 = 0
+    var lastLoyal: Int64 = 0
+    var lastHeartbeat: Int64 = 0
+    var stoppingSince: Int64 = 0
+    var ready = false
+    var accepting = false
+    var loyal = false
+    var respawns = 0
+    var startedAtNs: UInt64 = 0
+    var nextSpawnAtNs: UInt64?
+    var lastExit: ExitStatus?
+    /// The config was removed (or the emperor is stopping): do not respawn on exit.
+    var retiring = false
+    /// Stop, then start again with the new config (its kind changed).
+    var restartAfterExit = false
+    var lastProblem: String?
+
+    init(name: String, pattern: String, backoff: Backoff) {
+        self.name = name
+        self.pattern = pattern
+        self.backoff = backoff
+    }
+
+    var isRunning: Bool { pid != nil }
+}
