@@ -17,6 +17,7 @@ if arguments.contains("--help") || arguments.contains("-h") {
         Starts one vassal or zerg per config the globs match, reloads it when the
         config changes, stops it when the config goes. Options: docs/options.md.
         Signals: HUP reload all, TERM graceful stop, INT/QUIT fast stop, USR1 list.
+        --show-config FILE   print FILE's options after every substitution pass
         --options-markdown   print the option reference (docs/options.md)
         """)
     exit(0)
@@ -28,6 +29,21 @@ if arguments.contains("--version") {
 if arguments.contains("--options-markdown") {
     print(OptionReference.markdown(), terminator: "")
     exit(0)
+}
+
+// `emperor --show-config FILE.ini[:section] [--more options]`: the options as an
+// instance will see them after every pass (uWSGI's --show-config), then exit.
+if arguments.first == "--show-config" {
+    do {
+        let shown = try ConfigLoader(role: .all).load(arguments: Array(arguments.dropFirst()))
+        for warning in shown.warnings { Log.info("warning: \(warning)") }
+        print("[uwsgi]")
+        for entry in shown.entries { print("\(entry.key) = \(entry.value)") }
+        exit(0)
+    } catch {
+        Log.info("configuration error:\n\(error)")
+        exit(2)
+    }
 }
 
 let config: Configuration

@@ -1,0 +1,252 @@
+import Foundation
+import Testing
+@testable import Shared
+
+/// The emperor as a real process, with real configs, signals and children.
+/// Serialized: latency and CPU figures must not compete with each other.
+@Suite(.serialized) struct EmperorTests {
+    static let glob = "builds/[a-z]*/vassal.ini"
+
+    /// The seed's supervisord command line with only the binary changed; a
+    /// symlink dropped into a new build directory starts its instance fast.
+    @Test func droppedSymlinkStartsWithinMilliseconds() throws {
+        let e = try EmperorHarness(["--master", "--thunder-lock", "--emperor", Self.glob]) { dir in
+            try FileManager.default.createDirectory(atPath: dir + "/builds", withIntermediateDirectories: true)
+        }
+        defer { e.cleanup() }
+        try e.write("conf/vassal.skel", e.configText())
+        #expect(e.waitUntil { e.log().contains("watching `\(Self.glob)`") })
+        #expect(e.log().contains("accepted, no effect: master"))
+
+        var latenciesMs: [Double] = []
+        for i in 0..<20 {
+            let build = "t" + String(UnicodeScalar(UInt8(97 + i)))
+            try e.mkdir("builds/\(build)")  // a build directory that did not exist at start
+            let before = monotonicNow()
+            try e.symlink("builds/\(build)/vassal.ini", to: "../../conf/vassal.skel")
+            let config = "builds/\(build)/vassal.ini"
+            #expect(e.waitUntil(5) { !e.events("start", config: config).isEmpty }, "\(config) did not start\n\(e.log())")
+            guard let started = e.events("start", config: config).first, let t = UInt64(started.detail) else { continue }
+            latenciesMs.append(Double(t - before) / 1e6)
+        }
+        let sorted = latenciesMs.sorted()
+        let median = sorted[sorted.count / 2]
+        print("symlink → instance running, 20 tries: median \(String(format: "%.1f", median)) ms, min \(String(format: "%.1f", sorted.first!)) ms, max \(String(format: "%.1f", sorted.last!)) ms")
+        #expect(latenciesMs.count == 20)
+        #expect(median < 100)
+        #expect(e.waitUntil { e.vassals().count == 20 && e.vassals().allSatisfy { $0["ready"] as? Int == 1 } })
+    }
+
+    @Test func touchReloadsGracefullyAndRemovalStopsWithoutZombie() throws {
+        let e = try EmperorHarness(["--emperor", Self.glob])
+        defer { e.cleanup() }
+        try e.write("builds/a/vassal.ini", e.configText())
+        let config = "builds/a/vassal.ini"
+        #expect(e.waitUntil { e.vassal(config)?["state"] as? String == "ready" }, "\(e.log())")
+        let pid = try #require(e.events("start", config: config).first?.pid)
+
+        // touch: graceful reload in the same process (uWSGI vassals re-exec themselves).
+        let before = monotonicNow()
+        #expect(utimensat(AT_FDCWD, e.path(config), nil, 0) == 0)  // touch
+        #expect(e.waitUntil { !e.events("reloaded", config: config).isEmpty }, "\(e.log())")
+        let reload = try #require(e.events("reload", config: config).first)
+        print("touch → reload message received in \(String(format: "%.1f", Double(reload.ns - before) / 1e6)) ms")
+        #expect(reload.pid == pid)
+        #expect(e.events("reloaded", config: config).first?.pid == pid)
+        #expect(e.waitUntil { e.vassal(config)?["state"] as? String == "ready" })
+        #expect(e.vassal(config)?["respawns"] as? Int == 1)
+        #expect(e.log().contains("\(config) pid \(pid): graceful reload (config changed)"))
+
+        // rm: graceful stop (message 2), the process is reaped, the instance forgotten.
+        try e.remove(config)
+        #expect(e.waitUntil { e.events("stop", config: config).first?.detail == "2" }, "\(e.log())")
+        #expect(e.waitUntil { !EmperorHarness.alive(pid) }, "pid \(pid) still exists (state \(String(describing: EmperorHarness.state(pid))))")
+        #expect(e.waitUntil { e.vassals().isEmpty })
+        #expect(e.log().contains("\(config) pid \(pid) stopped (exited with status 0)"))
+    }
+
+    @Test func stopDeadlineEndsInSigkill() throws {
+        let e = try EmperorHarness(["--emperor", Self.glob, "--reload-mercy", "1"])
+        defer { e.cleanup() }
+        try e.write("builds/a/vassal.ini", e.configText("test-ignore-stop = true"))
+        #expect(e.waitUntil { e.vassal("builds/a/vassal.ini")?["ready"] as? Int == 1 })
+        let pid = try #require(e.events("start").first?.pid)
+        try e.remove("builds/a/vassal.ini")
+        #expect(e.waitUntil { !e.events("stop").isEmpty })
+        #expect(e.waitUntil(5) { !EmperorHarness.alive(pid) })
+        #expect(e.log().contains("builds/a/vassal.ini pid \(pid) did not stop within 1 s; SIGKILL"))
+        #expect(e.log().contains("stopped (killed by SIGKILL)"))
+    }
+
+    @Test func crashingInstanceBacksOffWhileAnotherStartsAtOnce() throws {
+        let e = try EmperorHarness(["--emperor", Self.glob, "--emperor-throttle", "200"])
+        defer { e.cleanup() }
+        try e.write("builds/crash/vassal.ini", e.configText("test-crash = true"))
+        let crash = "builds/crash/vassal.ini"
+        #expect(e.waitUntil(10) { e.events("start", config: crash).count >= 3 }, "\(e.log())")
+
+        // Meanwhile a healthy config starts at once, not behind the crashing one.
+        let before = monotonicNow()
+        try e.write("builds/good/vassal.ini", e.configText())
+        #expect(e.waitUntil { !e.events("start", config: "builds/good/vassal.ini").isEmpty })
+        let goodStart = try #require(e.events("start", config: "builds/good/vassal.ini").first)
+        let goodMs = Double(goodStart.ns - before) / 1e6
+        print("healthy config started \(String(format: "%.1f", goodMs)) ms after it appeared, beside a crash loop")
+        #expect(goodMs < 250)
+
+        #expect(e.waitUntil(10) { e.events("start", config: crash).count >= 5 }, "\(e.log())")
+        let starts = e.events("start", config: crash).map(\.ns)
+        let gaps = zip(starts.dropFirst(), starts).map { Double($0 - $1) / 1e6 }
+        print("respawn gaps (ms): \(gaps.map { String(format: "%.0f", $0) }.joined(separator: ", "))")
+        // 200, 400, 800, 1600 ms (+ start-up time of each attempt)
+        for (gap, expected) in zip(gaps, [200.0, 400, 800, 1600]) {
+            #expect(gap >= expected * 0.95 && gap < expected + 400, "gap \(gap) for step \(expected)")
+        }
+        #expect(e.log().contains("\(crash) pid"))
+        #expect(e.log().contains("exited with status 1; respawn in 0.4 s"))
+        #expect(e.vassal(crash)?["state"] as? String == "throttled" || e.vassal(crash)?["state"] as? String == "starting")
+    }
+
+    @Test func sigtermStopsEveryInstanceAndLeavesNoOrphan() throws {
+        let e = try EmperorHarness(["--emperor", Self.glob])
+        defer { e.cleanup() }
+        for b in ["a", "b", "c"] {
+            try e.write("builds/\(b)/vassal.ini", e.configText("test-children = true"))
+        }
+        #expect(e.waitUntil { e.vassals().filter { $0["ready"] as? Int == 1 }.count == 3 })
+        #expect(e.waitUntil { e.events("child").count == 6 })
+        let pids = Set(e.events().map(\.pid)) .union(e.events("child").compactMap { pid_t($0.detail) })
+        #expect(pids.count == 9)  // 3 instances, each with a grouped child and a setsid'd child
+        #expect(pids.allSatisfy { EmperorHarness.alive($0) })
+
+        e.signal(SIGTERM)
+        #expect(e.waitUntil(15) { e.hasExited() })
+        #expect(e.exitStatus == Shared.ExitStatus.exited(0))
+        let survivors = pids.filter { EmperorHarness.alive($0) }
+        #expect(survivors.isEmpty, "still alive after the emperor exited: \(survivors)")
+        #expect(e.events("stop").count == 3)
+        #expect(e.log().contains("SIGTERM: graceful stop of 3 instance(s)"))
+        #expect(e.log().contains("emperor stopped"))
+    }
+
+    @Test func asPidOneItReapsOrphanedGrandchildren() throws {
+        let token = "0.\(Int.random(in: 400_000...499_999))"
+        let e = try EmperorHarness(["--emperor", Self.glob], prefix: ["/usr/bin/unshare", "--pid", "--fork", "--kill-child"])
+        defer { e.cleanup() }
+        try e.write("builds/a/vassal.ini", e.configText("test-orphan = \(token)"))
+        #expect(e.waitUntil { !e.events("ready").isEmpty }, "\(e.log())")
+        // The emperor is unshare's child, PID 1 of the new namespace.
+        let emperor = try #require(ChildProcess.children(of: e.pid).first)
+        var orphan: pid_t?
+        #expect(e.waitUntil(3) {
+            orphan = Self.process(commandLine: ["sleep", token])
+            return orphan != nil
+        })
+        let sleeper = try #require(orphan)
+        // Reparented to the emperor: it is the namespace's init.
+        #expect(EmperorHarness.parent(sleeper) == emperor)
+        // It exits after the sleep; as PID 1 the emperor must reap it: no zombie left.
+        #expect(e.waitUntil(5) { EmperorHarness.state(sleeper) == nil }, "orphan \(sleeper) state \(String(describing: EmperorHarness.state(sleeper)))")
+        #expect(e.log().contains("reaped orphan pid"))
+        kill(emperor, SIGTERM)  // unshare exits with its child
+        #expect(e.waitUntil(10) { e.hasExited() })
+        #expect(e.exitStatus == Shared.ExitStatus.exited(0))
+    }
+
+    @Test func badInputIsReportedAndEverythingElseRuns() throws {
+        let e = try EmperorHarness(["--emperor", Self.glob, "--emperor", "nothing/here/*.ini"])
+        defer { e.cleanup() }
+        try e.write("builds/bad/vassal.ini", "[uwsgi]\nhttp = :0\n\nworkers = many\n")
+        try e.write("builds/empty/vassal.ini", "")
+        try e.write("builds/xml/vassal.xml", "<uwsgi/>")
+        try e.mkdir("builds/dangling")
+        try e.symlink("builds/dangling/vassal.ini", to: "../../conf/missing.skel")
+        try e.write("builds/good/vassal.ini", e.configText())
+        #expect(e.waitUntil { e.vassal("builds/good/vassal.ini")?["ready"] as? Int == 1 }, "\(e.log())")
+        #expect(e.waitUntil { e.log().contains("builds/bad/vassal.ini:4: `workers = many`: expected a whole number") }, "\(e.log())")
+        #expect(e.log().contains("builds/bad/vassal.ini: config has errors; not started"))
+        #expect(e.waitUntil { e.log().contains("builds/empty/vassal.ini:1: nothing to run") })
+        #expect(e.log().contains("builds/dangling/vassal.ini: dangling symlink"))
+        #expect(e.vassal("builds/bad/vassal.ini")?["state"] as? String == "invalid")
+        #expect(e.vassal("builds/bad/vassal.ini")?["pid"] as? Int == -1)
+        #expect(e.events("start").count == 1)
+
+        // Fixing the file starts it.
+        try e.write("builds/bad/vassal.ini", e.configText("workers = 0"))
+        #expect(e.waitUntil { !e.events("start", config: "builds/bad/vassal.ini").isEmpty }, "\(e.log())")
+
+        // A running instance whose config breaks keeps running the old one.
+        let pid = try #require(e.events("start", config: "builds/good/vassal.ini").first?.pid)
+        try e.write("builds/good/vassal.ini", "[uwsgi]\nhttp = :0\nharakiri = soon\n")
+        #expect(e.waitUntil { e.log().contains("builds/good/vassal.ini: config has errors; pid \(pid) keeps running") })
+        #expect(EmperorHarness.alive(pid))
+        #expect(e.events("reload", config: "builds/good/vassal.ini").isEmpty)
+    }
+
+    @Test func configKindPicksTheProgramAndSignalsFollowTheTable() throws {
+        let e = try EmperorHarness(["--emperor", "builds/*/*.ini", "--binary-path", "bin"], wrapper: false) { dir in
+            try FileManager.default.createDirectory(atPath: dir + "/bin", withIntermediateDirectories: true)
+            for name in ["vassal", "zerg"] {
+                try FileManager.default.createSymbolicLink(atPath: dir + "/bin/" + name, withDestinationPath: EmperorHarness.instanceScript)
+            }
+        }
+        defer { e.cleanup() }
+        try e.write("builds/a/vassal.ini", e.configText("zerg-server = /tmp/a.sock"))
+        try e.write("builds/a/zerg.ini", "[uwsgi]\nzerg = /tmp/a.sock\ntest-events = \(e.eventsPath)\n")
+        try e.write("builds/a/other.ini", "[uwsgi]\nmodule = app\n")
+        #expect(e.waitUntil { e.events("ready").count == 2 }, "\(e.log())")
+        #expect(e.events("start", config: "builds/a/vassal.ini").first?.program == "vassal")
+        #expect(e.events("start", config: "builds/a/zerg.ini").first?.program == "zerg")
+        #expect(e.waitUntil { e.log().contains("builds/a/other.ini: not started: it has none of `zerg`") })
+        #expect(e.vassal("builds/a/zerg.ini")?["zerg"] as? Int == 1)
+
+        // HUP: every instance reloads gracefully.
+        e.signal(SIGHUP)
+        #expect(e.waitUntil { e.events("reloaded").count == 2 }, "\(e.log())")
+        // USR1: one line per instance.
+        e.signal(SIGUSR1)
+        #expect(e.waitUntil { e.log().contains("SIGUSR1: 3 instance(s)") })
+        #expect(e.waitUntil { e.log().contains("  builds/a/zerg.ini: ready, zerg pid") })
+        #expect(e.log().contains("  builds/a/other.ini: invalid"))
+        // INT: fast stop (message 0).
+        e.signal(SIGINT)
+        #expect(e.waitUntil(10) { e.hasExited() })
+        #expect(e.events("stop").map(\.detail).sorted() == ["0", "0"])
+    }
+
+    /// 300 configs all start; then the idle emperor uses almost no CPU.
+    @Test func threeHundredConfigsStartAndIdleIsCheap() throws {
+        let e = try EmperorHarness(["--emperor", Self.glob])
+        defer { e.cleanup() }
+        try e.write("conf/vassal.skel", e.configText())
+        let before = Date()
+        for i in 0..<300 {
+            try e.mkdir("builds/b\(i)")
+            try e.symlink("builds/b\(i)/vassal.ini", to: "../../conf/vassal.skel")
+        }
+        #expect(e.waitUntil(90) { e.vassals().filter { $0["ready"] as? Int == 1 }.count == 300 }, "\(e.vassals().count) known")
+        print("300 configs ready \(String(format: "%.1f", Date().timeIntervalSince(before))) s after the first link")
+        #expect(e.events("start").count == 300)
+
+        let ticksPerSecond = Double(sysconf(Int32(_SC_CLK_TCK)))
+        let cpuBefore = try #require(EmperorHarness.cpuTicks(e.pid))
+        let t0 = Date()
+        usleep(10_000_000)  // the measurement window itself, not a synchronisation
+        let cpuAfter = try #require(EmperorHarness.cpuTicks(e.pid))
+        let seconds = Date().timeIntervalSince(t0)
+        let percent = Double(cpuAfter - cpuBefore) / ticksPerSecond / seconds * 100
+        let rssMB = Double(ChildProcess.residentBytes(e.pid) ?? 0) / 1_048_576
+        print("emperor idle with 300 instances for \(String(format: "%.1f", seconds)) s: CPU \(String(format: "%.2f", percent))%, RSS \(String(format: "%.1f", rssMB)) MB")
+        #expect(percent < 1)
+    }
+
+    /// A process whose /proc cmdline is exactly `words`.
+    static func process(commandLine words: [String]) -> pid_t? {
+        let wanted = words.joined(separator: "\0") + "\0"
+        for name in (try? FileSystem.list("/proc")) ?? [] {
+            guard let pid = pid_t(name), let text = try? FileSystem.readText("/proc/\(name)/cmdline") else { continue }
+            if text == wanted { return pid }
+        }
+        return nil
+    }
+}

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs what building and testing need on Debian 12, only what is missing
+# (safe to run again). The Swift toolchain itself must already be on PATH.
+set -euo pipefail
+
+need=()
+have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
+# python3: the tests' stand-in instance and the demo's; util-linux: unshare (PID 1 test).
+for pkg in python3 util-linux procps curl; do
+    have "$pkg" || need+=("$pkg")
+done
+if ((${#need[@]})); then
+    echo "setup: installing ${need[*]}"
+    SUDO=""
+    [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+if ! command -v swift >/dev/null 2>&1; then
+    if [ -x /opt/swift/usr/bin/swift ]; then
+        echo "setup: add the Swift toolchain to PATH: export PATH=/opt/swift/usr/bin:\$PATH" >&2
+    else
+        echo "setup: no Swift toolchain found; install Swift 6.x from swift.org and put it on PATH" >&2
+    fi
+    exit 1
+fi
