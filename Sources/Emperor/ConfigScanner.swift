@@ -34,6 +34,10 @@ struct ConfigScanner {
         var result = Result()
         var seen: Set<String> = []
         for pattern in patterns {
+            let before = result.configs.count
+            defer {
+                if result.configs.count == before { result.notes.append("`\(pattern)` matches no config yet; watching for one") }
+            }
             var effective = pattern
             if !FileSystem.hasGlobCharacters(pattern), FileSystem.isDirectory(absolute(pattern)) {
                 effective = FileSystem.joined(pattern, "*")

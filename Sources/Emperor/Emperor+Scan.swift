@@ -16,9 +16,6 @@ extension Emperor {
             rounds += 1
         }
         for note in result.notes { noteOnce(note) }
-        if result.configs.isEmpty {
-            noteOnce("no config matches \(settings.patterns.map { "`\($0)`" }.joined(separator: ", ")) yet; watching for one")
-        }
         var present: Set<String> = []
         for found in result.configs {
             present.insert(found.name)

@@ -71,7 +71,7 @@ struct StatsWriter {
     private var pending: [UInt64: (fd: FileDescriptor, bytes: [UInt8], offset: Int)] = [:]
 
     mutating func start(client: FileDescriptor, bytes: [UInt8], emperor: Emperor) {
-        let written = write(client, bytes, from: 0)
+        let written = client.writeAvailable(bytes, from: 0)
         guard let offset = written, offset < bytes.count else {
             client.close()
             return
@@ -85,25 +85,12 @@ struct StatsWriter {
 
     mutating func continueWriting(token: UInt64, emperor: Emperor) {
         guard let entry = pending[token] else { return }
-        if let offset = write(entry.fd, entry.bytes, from: entry.offset), offset < entry.bytes.count {
+        if let offset = entry.fd.writeAvailable(entry.bytes, from: entry.offset), offset < entry.bytes.count {
             pending[token] = (entry.fd, entry.bytes, offset)
             return
         }
         emperor.unregister(entry.fd, token: token)
         entry.fd.close()
         pending[token] = nil
-    }
-
-    /// Writes what the socket takes; returns the new offset, nil on error.
-    private func write(_ fd: FileDescriptor, _ bytes: [UInt8], from start: Int) -> Int? {
-        var offset = start
-        while offset < bytes.count {
-            let n = bytes.withUnsafeBytes { Glibc.write(fd.rawValue, $0.baseAddress! + offset, bytes.count - offset) }
-            if n > 0 { offset += n; continue }
-            if n < 0 && errno == EINTR { continue }
-            if n < 0 && errno == EAGAIN { return offset }
-            return nil
-        }
-        return offset
     }
 }

@@ -58,11 +58,61 @@ import Testing
         #expect(e.log().contains("\(config) pid \(pid): graceful reload (config changed)"))
 
         // rm: graceful stop (message 2), the process is reaped, the instance forgotten.
+        let beforeRemoval = monotonicNow()
         try e.remove(config)
         #expect(e.waitUntil { e.events("stop", config: config).first?.detail == "2" }, "\(e.log())")
+        if let stop = e.events("stop", config: config).first {
+            print("rm → stop message received in \(String(format: "%.1f", Double(stop.ns - beforeRemoval) / 1e6)) ms")
+        }
         #expect(e.waitUntil { !EmperorHarness.alive(pid) }, "pid \(pid) still exists (state \(String(describing: EmperorHarness.state(pid))))")
         #expect(e.waitUntil { e.vassals().isEmpty })
         #expect(e.log().contains("\(config) pid \(pid) stopped (exited with status 0)"))
+    }
+
+    /// `emperor-nofollow` from an ini file: the link itself is what counts.
+    @Test func nofollowWatchesTheLinkAndRetargetingReloads() throws {
+        let e = try EmperorHarness(["emperor.ini"]) { dir in
+            try "[uwsgi]\nemperor = builds/*/vassal.ini\nemperor-nofollow = true\n"
+                .write(toFile: dir + "/emperor.ini", atomically: false, encoding: .utf8)
+        }
+        defer { e.cleanup() }
+        try e.write("conf/one.skel", e.configText())
+        try e.write("conf/two.skel", e.configText("callable = two"))
+        for b in ["a", "b"] {
+            try e.mkdir("builds/\(b)")
+            try e.symlink("builds/\(b)/vassal.ini", to: "../../conf/one.skel")
+        }
+        let a = "builds/a/vassal.ini", b = "builds/b/vassal.ini"
+        #expect(e.waitUntil { e.vassals().filter { $0["ready"] as? Int == 1 }.count == 2 }, "\(e.log())")
+
+        // touch -h on a's link: only a reloads.
+        #expect(utimensat(AT_FDCWD, e.path(a), nil, AT_SYMLINK_NOFOLLOW) == 0)
+        #expect(e.waitUntil { e.events("reloaded", config: a).count == 1 }, "\(e.log())")
+        // Touching the shared target reloads nobody; b's link touched after it is the barrier.
+        #expect(utimensat(AT_FDCWD, e.path("conf/one.skel"), nil, 0) == 0)
+        #expect(utimensat(AT_FDCWD, e.path(b), nil, AT_SYMLINK_NOFOLLOW) == 0)
+        #expect(e.waitUntil { e.events("reloaded", config: b).count == 1 }, "\(e.log())")
+        #expect(e.events("reload", config: a).count == 1)
+
+        // Pointing a's link at another skeleton (rename over it, as `ln -sfn` does) reloads a.
+        try e.symlink("builds/a/next.tmp", to: "../../conf/two.skel")
+        #expect(rename(e.path("builds/a/next.tmp"), e.path(a)) == 0)
+        #expect(e.waitUntil { e.events("reloaded", config: a).count == 2 }, "\(e.log())")
+        #expect(e.events("reload", config: b).count == 1)
+    }
+
+    /// Killed with SIGKILL (no chance to clean up), its instances still die: PR_SET_PDEATHSIG.
+    @Test func instancesDieWithTheEmperor() throws {
+        let e = try EmperorHarness(["--emperor", Self.glob])
+        defer { e.cleanup() }
+        for b in ["a", "b"] { try e.write("builds/\(b)/vassal.ini", e.configText()) }
+        #expect(e.waitUntil { e.events("ready").count == 2 })
+        let pids = e.events("ready").map(\.pid)
+        e.signal(SIGKILL)
+        #expect(e.waitUntil { e.hasExited() })
+        // Orphaned by the kill, they are reaped by whoever is init here: a zombie is already dead.
+        let dead = { (pid: pid_t) in [nil, "Z"].contains(EmperorHarness.state(pid)) }
+        #expect(e.waitUntil(5) { pids.allSatisfy(dead) }, "survivors: \(pids.filter { !dead($0) })")
     }
 
     @Test func stopDeadlineEndsInSigkill() throws {
@@ -162,14 +212,18 @@ import Testing
         try e.mkdir("builds/dangling")
         try e.symlink("builds/dangling/vassal.ini", to: "../../conf/missing.skel")
         try e.write("builds/good/vassal.ini", e.configText())
+        let odd = "builds/q\"x\\y\u{1}/vassal.ini"  // a quote, a backslash, a control character
+        try e.write(odd, e.configText())
         #expect(e.waitUntil { e.vassal("builds/good/vassal.ini")?["ready"] as? Int == 1 }, "\(e.log())")
+        #expect(e.waitUntil { e.vassal(odd)?["ready"] as? Int == 1 }, "stats must stay valid JSON: \(e.log())")
+        #expect(e.log().contains("`nothing/here/*.ini` matches no config yet"))
         #expect(e.waitUntil { e.log().contains("builds/bad/vassal.ini:4: `workers = many`: expected a whole number") }, "\(e.log())")
         #expect(e.log().contains("builds/bad/vassal.ini: config has errors; not started"))
         #expect(e.waitUntil { e.log().contains("builds/empty/vassal.ini:1: nothing to run") })
         #expect(e.log().contains("builds/dangling/vassal.ini: dangling symlink"))
         #expect(e.vassal("builds/bad/vassal.ini")?["state"] as? String == "invalid")
         #expect(e.vassal("builds/bad/vassal.ini")?["pid"] as? Int == -1)
-        #expect(e.events("start").count == 1)
+        #expect(e.events("start").count == 2)
 
         // Fixing the file starts it.
         try e.write("builds/bad/vassal.ini", e.configText("workers = 0"))

@@ -60,6 +60,20 @@ public struct FileDescriptor: Hashable, Sendable, CustomStringConvertible {
         try writeAll(Array(text.utf8))
     }
 
+    /// write(2) on a non-blocking fd until done or EAGAIN: returns the new
+    /// offset into `bytes` (== count when all is written), nil on error.
+    public func writeAvailable(_ bytes: [UInt8], from start: Int) -> Int? {
+        var offset = start
+        while offset < bytes.count {
+            let n = bytes.withUnsafeBytes { Glibc.write(rawValue, $0.baseAddress! + offset, bytes.count - offset) }
+            if n > 0 { offset += n; continue }
+            if n < 0 && errno == EINTR { continue }
+            if n < 0 && errno == EAGAIN { return offset }
+            return nil
+        }
+        return offset
+    }
+
     /// fcntl(F_SETFL, O_NONBLOCK).
     public func setNonBlocking() throws {
         let flags = try Syscall.retrying("fcntl", description) { fcntl(rawValue, F_GETFL) }

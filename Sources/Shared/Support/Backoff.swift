@@ -1,20 +1,20 @@
 /// Respawn delays for a crashing instance: `step`, then doubling, capped.
 /// A crash after the instance ran for `stable` seconds starts over at `step`.
-struct Backoff {
-    var stepMs: Int
-    var capMs: Int
-    var stableNs: UInt64
+public struct Backoff: Sendable {
+    public var stepMs: Int
+    public var capMs: Int
+    public var stableNs: UInt64
     /// Consecutive quick failures.
-    private(set) var failures = 0
+    public private(set) var failures = 0
 
-    init(stepMs: Int, capMs: Int, stableSeconds: Int) {
+    public init(stepMs: Int, capMs: Int, stableSeconds: Int) {
         self.stepMs = stepMs
         self.capMs = capMs
         self.stableNs = UInt64(stableSeconds) * 1_000_000_000
     }
 
     /// Records a crash of a run that lasted `ranNs`; returns the delay before the next spawn.
-    mutating func nextDelayMs(ranNs: UInt64) -> Int {
+    public mutating func nextDelayMs(ranNs: UInt64) -> Int {
         if ranNs >= stableNs { failures = 0 }
         failures += 1
         let doublings = min(failures - 1, 30)
@@ -22,5 +22,5 @@ struct Backoff {
         return overflow ? capMs : min(capMs, delay)
     }
 
-    mutating func reset() { failures = 0 }
+    public mutating func reset() { failures = 0 }
 }
