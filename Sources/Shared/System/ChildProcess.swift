@@ -100,11 +100,7 @@ public enum ChildProcess {
         guard let entries = try? FileSystem.list("/proc") else { return [] }
         var out: [pid_t] = []
         for name in entries {
-            guard let pid = pid_t(name), let stat = try? FileSystem.readText("/proc/\(name)/stat") else { continue }
-            // Fields after the parenthesised command: state, ppid, ...
-            guard let close = stat.lastIndex(of: ")") else { continue }
-            let fields = stat[stat.index(after: close)...].split(separator: " ")
-            if fields.count > 1, pid_t(fields[1]) == parent { out.append(pid) }
+            if let pid = pid_t(name), ProcStat.read(pid)?.parent == parent { out.append(pid) }
         }
         return out
     }

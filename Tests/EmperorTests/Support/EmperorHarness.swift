@@ -166,24 +166,9 @@ final class EmperorHarness {
     static func alive(_ pid: pid_t) -> Bool { kill(pid, 0) == 0 }
 
     /// The process state letter from /proc (R, S, Z, ...), nil when gone.
-    static func state(_ pid: pid_t) -> Character? {
-        guard let stat = try? FileSystem.readText("/proc/\(pid)/stat"), let close = stat.lastIndex(of: ")") else { return nil }
-        return stat[stat.index(after: close)...].split(separator: " ").first?.first
-    }
-
-    static func parent(_ pid: pid_t) -> pid_t? {
-        guard let stat = try? FileSystem.readText("/proc/\(pid)/stat"), let close = stat.lastIndex(of: ")") else { return nil }
-        let fields = stat[stat.index(after: close)...].split(separator: " ")
-        return fields.count > 1 ? pid_t(fields[1]) : nil
-    }
-
-    /// utime + stime of a process, in clock ticks.
-    static func cpuTicks(_ pid: pid_t) -> Int? {
-        guard let stat = try? FileSystem.readText("/proc/\(pid)/stat"), let close = stat.lastIndex(of: ")") else { return nil }
-        let fields = stat[stat.index(after: close)...].split(separator: " ")
-        guard fields.count > 13, let u = Int(fields[11]), let s = Int(fields[12]) else { return nil }
-        return u + s
-    }
+    static func state(_ pid: pid_t) -> Character? { ProcStat.read(pid)?.state }
+    static func parent(_ pid: pid_t) -> pid_t? { ProcStat.read(pid)?.parent }
+    static func cpuTicks(_ pid: pid_t) -> Int? { ProcStat.read(pid)?.cpuTicks }
 }
 
 func monotonicNow() -> UInt64 { Host.monotonicNanoseconds() }
