@@ -1,0 +1,114 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// How a response body is delimited on the wire.
+public enum ResponseFraming: Equatable, Sendable {
+    /// Content-Length: exactly this many bytes.
+    case length(Int)
+    /// Transfer-Encoding: chunked (HTTP/1.1 only).
+    case chunked
+    /// Delimited by closing the connection (HTTP/1.0 without a length).
+    case close
+    /// HEAD, 1xx, 204, 304: no body whatever the headers say.
+    case none
+}
+
+/// Builds response heads and checks what an application supplied.
+public enum HTTPResponseHead {
+    /// A status line's text must be `DDD reason`, with no control characters.
+    public static func statusCode(of status: String) -> Int? {
+        let u = Array(status.utf8)
+        guard u.count >= 3, u[0...2].allSatisfy({ $0 >= 48 && $0 <= 57 }), u.count == 3 || u[3] == HTTPBytes.space,
+              u.allSatisfy({ HTTPBytes.isValueByte($0) && $0 != HTTPBytes.tab }) else { return nil }
+        let code = Int(u[0] - 48) * 100 + Int(u[1] - 48) * 10 + Int(u[2] - 48)
+        return code >= 100 ? code : nil
+    }
+
+    /// Whether a response with this status (to this method) may carry a body.
+    public static func bodyAllowed(status: Int, isHead: Bool) -> Bool {
+        !(isHead || (100...199).contains(status) || status == 204 || status == 304)
+    }
+
+    public static func isValidName(_ name: String) -> Bool {
+        !name.isEmpty && name.utf8.allSatisfy(HTTPBytes.isToken)
+    }
+
+    public static func isValidValue(_ value: String) -> Bool {
+        value.utf8.allSatisfy(HTTPBytes.isValueByte)
+    }
+
+    /// Serialises a head. `headers` were checked by the caller; the framing
+    /// headers (Content-Length/Transfer-Encoding/Connection) are written here.
+    public static func serialize(
+        status: String, headers: [(String, String)], minorVersion: Int, framing: ResponseFraming,
+        keepAlive: Bool, appSetLength: Bool
+    ) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(256)
+        out += (minorVersion == 0 ? "HTTP/1.0 " : "HTTP/1.1 ").utf8
+        out += status.utf8
+        out += "\r\n".utf8
+        var hasDate = false
+        for (name, value) in headers {
+            if !hasDate && HTTPBytes.equalsIgnoringCase(name.utf8, "date") { hasDate = true }
+            out += name.utf8
+            out += ": ".utf8
+            out += value.utf8
+            out += "\r\n".utf8
+        }
+        if !hasDate {
+            out += "Date: ".utf8
+            out += HTTPDate.now().utf8
+            out += "\r\n".utf8
+        }
+        switch framing {
+        case .length(let n) where !appSetLength:
+            out += "Content-Length: \(n)\r\n".utf8
+        case .chunked:
+            out += "Transfer-Encoding: chunked\r\n".utf8
+        default:
+            break
+        }
+        if !keepAlive {
+            out += "Connection: close\r\n".utf8
+        } else if minorVersion == 0 {
+            out += "Connection: keep-alive\r\n".utf8
+        }
+        out += "\r\n".utf8
+        return out
+    }
+
+    /// A complete small response the server writes itself (errors).
+    public static func simple(status: Int, message: String, minorVersion: Int = 1, keepAlive: Bool = false,
+                              extraHeaders: [(String, String)] = []) -> [UInt8] {
+        let body = Array("\(status) \(HTTPStatus.phrase(status))\n\(message)\n".utf8)
+        var out = serialize(
+            status: "\(status) \(HTTPStatus.phrase(status))",
+            headers: [("Content-Type", "text/plain; charset=utf-8")] + extraHeaders,
+            minorVersion: minorVersion, framing: .length(body.count), keepAlive: keepAlive, appSetLength: false)
+        out += body
+        return out
+    }
+}
+
+/// The IMF-fixdate for the Date header, computed at most once per second.
+public enum HTTPDate {
+    nonisolated(unsafe) private static var cachedSecond: Int = -1
+    nonisolated(unsafe) private static var cached = ""
+
+    static let days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
+    static let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+
+    public static func now() -> String {
+        var t = time(nil)
+        if t == cachedSecond { return cached }
+        var parts = tm()
+        gmtime_r(&t, &parts)
+        func pad(_ v: Int32) -> String { v < 10 ? "0\(v)" : "\(v)" }
+        cached = "\(days[Int(parts.tm_wday)]), \(pad(parts.tm_mday)) \(months[Int(parts.tm_mon)]) \(parts.tm_year + 1900) "
+            + "\(pad(parts.tm_hour)):\(pad(parts.tm_min)):\(pad(parts.tm_sec)) GMT"
+        cachedSecond = t
+        return cached
+    }
+}
