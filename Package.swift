@@ -8,6 +8,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "emperor", targets: ["Emperor"]),
+        .executable(name: "zerg", targets: ["Zerg"]),
         .library(name: "Shared", targets: ["Shared"]),
     ],
     targets: [
@@ -17,9 +18,15 @@ let package = Package(
         // Syscall wrappers, the uWSGI ini language, logging, JSON: used by every process.
         .target(name: "Shared", dependencies: ["CSupport"]),
         .executableTarget(name: "Emperor", dependencies: ["Shared", "CSupport"]),
+        // Debian's CPython 3.11, linked through pkg-config (package python3-dev).
+        .systemLibrary(name: "CPython", pkgConfig: "python3-embed", providers: [.apt(["python3-dev"])]),
+        // C glue for the interpreter: macros Swift cannot call, and the native
+        // `_hadjango` module the WSGI layer uses to reach the worker.
+        .target(name: "PythonGlue", dependencies: ["CPython"]),
+        .executableTarget(name: "Zerg", dependencies: ["Shared", "CSupport", "PythonGlue"]),
         // Fixtures are read from the source tree (they include symlinks, which
         // resource copying would flatten).
         .testTarget(name: "SharedTests", dependencies: ["Shared"], exclude: ["Fixtures"]),
-        .testTarget(name: "EmperorTests", dependencies: ["Shared", "Emperor"], exclude: ["Support/instance.py"]),
+        .testTarget(name: "EmperorTests", dependencies: ["Shared", "Emperor", "Zerg"], exclude: ["Support/instance.py"]),
     ]
 )

@@ -9,7 +9,10 @@
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
+#include <netinet/tcp.h>
+#include <poll.h>
 #include <sys/epoll.h>
+#include <sys/sendfile.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -240,6 +243,92 @@ int cs_connect_unix(const char *path) {
     if (strlen(path) >= sizeof(addr.sun_path)) return -ENAMETOOLONG;
     strcpy(addr.sun_path, path);
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -errno;
+    for (;;) {
+        if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0) return fd;
+        if (errno == EINTR) continue;
+        int err = errno;
+        close(fd);
+        return -err;
+    }
+}
+
+int cs_socket_name(int fd, int local, char *host, int host_len, int *port) {
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    int rc = local ? getsockname(fd, (struct sockaddr *)&ss, &len) : getpeername(fd, (struct sockaddr *)&ss, &len);
+    if (rc < 0) return -errno;
+    host[0] = '\0';
+    *port = 0;
+    if (ss.ss_family == AF_INET) {
+        struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+        inet_ntop(AF_INET, &a->sin_addr, host, host_len);
+        *port = ntohs(a->sin_port);
+    } else if (ss.ss_family == AF_INET6) {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+        inet_ntop(AF_INET6, &a->sin6_addr, host, host_len);
+        *port = ntohs(a->sin6_port);
+    }
+    return 0;
+}
+
+int cs_set_nodelay(int fd) {
+    int one = 1;
+    return NEG_ERRNO(setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)));
+}
+
+int cs_epoll_add_exclusive(int epfd, int fd, uint64_t data) {
+    struct epoll_event ev;
+    memset(&ev, 0, sizeof(ev));
+    ev.events = EPOLLIN | EPOLLEXCLUSIVE;
+    ev.data.u64 = data;
+    return NEG_ERRNO(epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev));
+}
+
+int cs_poll_one(int fd, int want_write, int timeout_ms) {
+    struct pollfd p = {.fd = fd, .events = want_write ? POLLOUT : POLLIN, .revents = 0};
+    for (;;) {
+        int n = poll(&p, 1, timeout_ms);
+        if (n >= 0) return n;
+        if (errno != EINTR) return -errno;
+    }
+}
+
+long cs_sendfile(int out_fd, int in_fd, long long *offset, long count) {
+    off_t off = (off_t)*offset;
+    for (;;) {
+        ssize_t n = sendfile(out_fd, in_fd, &off, (size_t)count);
+        if (n >= 0) {
+            *offset = off;
+            return (long)n;
+        }
+        if (errno != EINTR) return -errno;
+    }
+}
+
+void cs_set_process_title(int argc, char **argv, const char *title) {
+    prctl(PR_SET_NAME, title, 0, 0, 0);
+    if (argc < 1 || argv == NULL || argv[0] == NULL) return;
+    /* The argv strings are contiguous: overwrite them, NUL-padded. */
+    char *start = argv[0];
+    char *end = argv[argc - 1] + strlen(argv[argc - 1]);
+    size_t room = (size_t)(end - start);
+    size_t n = strlen(title);
+    if (n > room) n = room;
+    memcpy(start, title, n);
+    memset(start + n, 0, room - n + 1);
+    for (int i = 1; i < argc; i++) argv[i] = start + room; /* empty strings */
+}
+
+int cs_shutdown_write(int fd) { return NEG_ERRNO(shutdown(fd, SHUT_WR)); }
+
+int cs_connect_tcp(const char *host, int port) {
+    struct sockaddr_in addr;
+    memset(&addr, 0, sizeof(addr));
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons((uint16_t)port);
+    if (inet_pton(AF_INET, host, &addr.sin_addr) != 1) return -EINVAL;
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) return -errno;
     for (;;) {
         if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0) return fd;

@@ -31,7 +31,7 @@ final class Emperor {
 
     var instances: [String: Instance] = [:]
     var watches: [String: Int32] = [:]
-    var timers = TimerQueue()
+    var timers = TimerQueue<TimerAction>()
     var handlers: [UInt64: Handler] = [:]
     var nextToken: UInt64 = 100
     var shutdown: ShutdownMode?
@@ -39,6 +39,13 @@ final class Emperor {
     var nextRescanNs: UInt64 = 0
     var loggedNotes: Set<String> = []
     let startedAt = Timestamp.now()
+
+    /// What the emperor does later.
+    enum TimerAction {
+        case respawn(name: String, generation: Int)
+        case kill(name: String, pid: Int32)
+        case scan
+    }
 
     /// How long a burst of file system events may settle before the rescan.
     static let settleMs = 15

@@ -45,6 +45,8 @@ int cs_listen_tcp(const char *host, int port, int backlog);
 int cs_local_port(int fd);
 /* A blocking, CLOEXEC client connection to a unix stream socket. */
 int cs_connect_unix(const char *path);
+/* A blocking, CLOEXEC TCP connection to an IPv4 address. */
+int cs_connect_tcp(const char *host, int port);
 int cs_socketpair(int fds[2]);
 /* pipe2(O_CLOEXEC). */
 int cs_pipe(int fds[2]);
@@ -59,6 +61,20 @@ int cs_accept(int fd);
 pid_t cs_spawn(const char *path, char *const argv[], char *const envp[],
                const char *cwd, const int *fd_map, int fd_map_count,
                int new_pgroup, int pdeathsig);
+
+/* The peer's (or our own, when local) IPv4/IPv6 address as text and its port;
+ * "" and 0 for unix sockets. Returns 0 or -errno. */
+int cs_socket_name(int fd, int local, char *host, int host_len, int *port);
+int cs_set_nodelay(int fd);
+/* epoll/EPOLLEXCLUSIVE registration for listening sockets shared by processes. */
+int cs_epoll_add_exclusive(int epfd, int fd, uint64_t data);
+/* poll(2) one fd for POLLIN (want_write=0) or POLLOUT; 1 ready, 0 timeout, -errno. */
+int cs_poll_one(int fd, int want_write, int timeout_ms);
+/* sendfile(2) from in_fd at *offset; returns bytes sent or -errno. */
+long cs_sendfile(int out_fd, int in_fd, long long *offset, long count);
+/* Rewrites the process title seen by ps (the argv area) and the comm name. */
+void cs_set_process_title(int argc, char **argv, const char *title);
+int cs_shutdown_write(int fd);
 
 /* waitpid(-1, WNOHANG): returns pid (>0) with *status set, 0 for none, -errno. */
 pid_t cs_reap_any(int *status);

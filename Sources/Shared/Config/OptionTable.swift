@@ -3,7 +3,6 @@
 /// table (`emperor --options-markdown`), so the two cannot drift apart.
 public enum OptionTable {
     static let vassalLater = OptionSupport.planned("the vassal arrives with the vassal/zerg issue")
-    static let zergLater = OptionSupport.planned("the zerg workers arrive with the zerg issue")
     static let lifecycleLater = OptionSupport.planned("worker lifecycle arrives with the lifecycle issue")
     static let statsLater = OptionSupport.planned("stats for vassals and zergs arrive with the observability issue")
 
@@ -17,8 +16,8 @@ public enum OptionTable {
         OptionSpec("set", .string, list: true, roles: .all, "`set = key=value` sets an option (useful on the command line)."),
         OptionSpec("set-placeholder", .string, list: true, aliases: ["set-ph"], roles: .all, "`set-placeholder = name=value` declares a placeholder (allowed with `strict`)."),
         OptionSpec("strict", .bool, default: "false", roles: .all, "Unknown keys become errors instead of placeholders."),
-        OptionSpec("env", .string, list: true, roles: .all, support: zergLater, "`env = KEY=VALUE` for the process (and its app); `env = KEY` unsets."),
-        OptionSpec("unenv", .string, list: true, roles: .all, support: zergLater, "Remove a variable from the environment."),
+        OptionSpec("env", .string, list: true, roles: .all, "`env = KEY=VALUE` for the process (and its app); `env = KEY` unsets."),
+        OptionSpec("unenv", .string, list: true, roles: .all, "Remove a variable from the environment."),
         OptionSpec("logto", .path, roles: .all, "Append this process's log to a file instead of stderr."),
     ]
 
@@ -78,37 +77,40 @@ public enum OptionTable {
     static let vassal: [OptionSpec] = [
         OptionSpec("http", .address, roles: .vassal, support: vassalLater, "`[addr]:port` (or a unix path) the vassal listens on for clients."),
         OptionSpec("zerg-server", .path, roles: .vassal, support: vassalLater, "Unix socket zerg workers attach to, to receive accepted connections."),
-        OptionSpec("listen", .int, default: "100", roles: [.vassal, .zerg], support: vassalLater, "Listen backlog of the client socket."),
+        OptionSpec("listen", .int, default: "100", roles: [.vassal, .zerg], "Listen backlog of the client socket."),
         OptionSpec("chmod-socket", .string, roles: [.vassal, .zerg], support: vassalLater, "Mode of created unix sockets (e.g. 666)."),
         OptionSpec("chown-socket", .string, roles: [.vassal, .zerg], support: vassalLater, "`user[:group]` owner of created unix sockets."),
         OptionSpec("uid", .string, roles: [.vassal, .zerg], support: vassalLater, "User (name or id) to run as after binding sockets."),
         OptionSpec("gid", .string, roles: [.vassal, .zerg], support: vassalLater, "Group (name or id) to run as after binding sockets."),
-        OptionSpec("http-timeout", .int, default: "60", roles: .vassal, support: vassalLater, "Seconds of inactivity before a client or backend connection is dropped."),
+        OptionSpec("http-timeout", .int, default: "60", roles: [.vassal, .zerg], "Seconds an idle keep-alive connection is kept open (vassal: also backend inactivity)."),
         OptionSpec("queue-timeout", .int, default: "30", roles: .vassal, support: vassalLater, "Seconds a connection may wait for a free worker before a 503."),
         OptionSpec("stats", .address, aliases: ["stats-server"], roles: [.vassal, .zerg], support: statsLater, "Serve uWSGI-compatible stats JSON on a unix path or `host:port`."),
         OptionSpec("stats-http", .bool, roles: [.vassal, .zerg], support: statsLater, "Answer the stats socket with an HTTP response."),
-        OptionSpec("buffer-size", .size, default: "4096", roles: [.vassal, .zerg], support: zergLater, "Largest request head accepted, in bytes."),
+        OptionSpec("buffer-size", .size, default: "4096", roles: [.vassal, .zerg], "Largest request head (request line and headers) accepted, in bytes: a longer request line is answered 414, a longer head 431."),
+        OptionSpec("socket-timeout", .int, default: "4", roles: [.vassal, .zerg], "Seconds a worker waits for the rest of a request (head or body) or for a client to take response bytes."),
+        OptionSpec("disable-logging", .bool, roles: .zerg, "Do not log requests."),
+        OptionSpec("worker-reload-mercy", .int, default: "60", roles: .zerg, "Seconds a worker gets to finish its request on a graceful stop or reload before SIGKILL."),
     ]
 
     static let zerg: [OptionSpec] = [
         OptionSpec("zerg", .path, list: true, roles: .zerg, support: vassalLater, "Attach to a vassal's zerg-server socket and serve the connections it hands over."),
-        OptionSpec("http-socket", .address, list: true, roles: .zerg, support: zergLater, "Serve HTTP directly on `[addr]:port` (standalone mode)."),
-        OptionSpec("workers", .int, aliases: ["processes"], default: "1", roles: [.vassal, .zerg], support: zergLater, "Number of worker processes (the maximum with `cheaper`); a vassal has none (`processes = 0` in uWSGI files)."),
-        OptionSpec("wsgi-file", .path, aliases: ["file"], roles: .zerg, support: zergLater, "Python file defining the WSGI callable."),
-        OptionSpec("module", .string, aliases: ["wsgi"], roles: .zerg, support: zergLater, "`package.module[:callable]` holding the WSGI callable."),
-        OptionSpec("callable", .string, default: "application", roles: .zerg, support: zergLater, "Name of the WSGI callable."),
-        OptionSpec("python-path", .path, list: true, aliases: ["pythonpath", "pp"], roles: .zerg, support: zergLater, "Directory added to sys.path; repeatable."),
-        OptionSpec("home", .path, aliases: ["virtualenv", "venv", "pyhome"], roles: .zerg, support: zergLater, "Virtualenv whose packages the app imports."),
-        OptionSpec("chdir", .path, roles: .all, support: zergLater, "Directory to change to before loading the app."),
-        OptionSpec("lazy-apps", .bool, default: "false", roles: .zerg, support: zergLater, "Load the app in each worker after it starts (not in the master)."),
-        OptionSpec("log-format", .string, aliases: ["logformat"], roles: .zerg, support: zergLater, "Request log line format with `%(var)` tokens."),
-        OptionSpec("log-x-forwarded-for", .bool, roles: .zerg, support: zergLater, "Log the X-Forwarded-For address as the client address."),
-        OptionSpec("req-logger", .string, list: true, roles: .zerg, support: zergLater, "Where request log lines go (`file:PATH`)."),
-        OptionSpec("logger", .string, list: true, roles: .all, support: zergLater, "Where other log lines go (`file:PATH`)."),
-        OptionSpec("procname-master", .string, roles: .zerg, support: zergLater, "Process name of the master."),
-        OptionSpec("procname", .string, roles: .zerg, support: zergLater, "Process name of the workers."),
-        OptionSpec("auto-procname", .bool, roles: .zerg, support: zergLater, "Give workers descriptive process names."),
-        OptionSpec("pidfile", .path, roles: [.vassal, .zerg], support: zergLater, "Write the master's pid to this file."),
+        OptionSpec("http-socket", .address, list: true, roles: .zerg, "Serve HTTP directly on `[addr]:port` (standalone mode)."),
+        OptionSpec("workers", .int, aliases: ["processes"], default: "1", roles: [.vassal, .zerg], "Number of worker processes (the maximum with `cheaper`); a vassal has none (`processes = 0` in uWSGI files)."),
+        OptionSpec("wsgi-file", .path, aliases: ["file"], roles: .zerg, "Python file defining the WSGI callable."),
+        OptionSpec("module", .string, aliases: ["wsgi"], roles: .zerg, "`package.module[:callable]` holding the WSGI callable."),
+        OptionSpec("callable", .string, default: "application", roles: .zerg, "Name of the WSGI callable."),
+        OptionSpec("python-path", .path, list: true, aliases: ["pythonpath", "pp"], roles: .zerg, "Directory added to sys.path; repeatable."),
+        OptionSpec("home", .path, aliases: ["virtualenv", "venv", "pyhome"], roles: .zerg, "Virtualenv whose packages the app imports."),
+        OptionSpec("chdir", .path, roles: .all, "Directory to change to before loading the app."),
+        OptionSpec("lazy-apps", .bool, default: "true", roles: .zerg, support: .noEffect("apps always load in each worker after it starts (the master never forks a loaded app)"), "uWSGI: load the app in each worker instead of the master."),
+        OptionSpec("log-format", .string, aliases: ["logformat"], roles: .zerg, "Request log line format with `%(var)` tokens."),
+        OptionSpec("log-x-forwarded-for", .bool, roles: .zerg, "Log the X-Forwarded-For address as the client address."),
+        OptionSpec("req-logger", .string, list: true, roles: .zerg, "Where request log lines go (`file:PATH`)."),
+        OptionSpec("logger", .string, list: true, roles: .all, "Where other log lines go (`file:PATH`)."),
+        OptionSpec("procname-master", .string, roles: .zerg, "Process name of the master."),
+        OptionSpec("procname", .string, roles: .zerg, "Process name of the workers."),
+        OptionSpec("auto-procname", .bool, roles: .zerg, "Give workers descriptive process names."),
+        OptionSpec("pidfile", .path, roles: [.vassal, .zerg], "Write the master's pid to this file."),
     ]
 
     static let lifecycle: [OptionSpec] = [

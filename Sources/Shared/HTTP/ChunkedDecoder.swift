@@ -108,7 +108,7 @@ public struct ChunkedDecoder: Sendable {
         return n
     }
 
-    @inline(__always) static func hexValue(_ c: UInt8) -> Int? {
+    @inline(__always) public static func hexValue(_ c: UInt8) -> Int? {
         switch c {
         case 48...57: return Int(c - 48)
         case 97...102: return Int(c - 87)

@@ -30,12 +30,12 @@ public enum HTTPResponseHead {
         !(isHead || (100...199).contains(status) || status == 204 || status == 304)
     }
 
-    public static func isValidName(_ name: String) -> Bool {
-        !name.isEmpty && name.utf8.allSatisfy(HTTPBytes.isToken)
+    public static func isValidName<C: Collection>(_ name: C) -> Bool where C.Element == UInt8 {
+        !name.isEmpty && name.allSatisfy(HTTPBytes.isToken)
     }
 
-    public static func isValidValue(_ value: String) -> Bool {
-        value.utf8.allSatisfy(HTTPBytes.isValueByte)
+    public static func isValidValue<C: Collection>(_ value: C) -> Bool where C.Element == UInt8 {
+        value.allSatisfy(HTTPBytes.isValueByte)
     }
 
     /// Serialises a head. `headers` were checked by the caller; the framing
@@ -44,19 +44,32 @@ public enum HTTPResponseHead {
         status: String, headers: [(String, String)], minorVersion: Int, framing: ResponseFraming,
         keepAlive: Bool, appSetLength: Bool
     ) -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(256)
-        out += (minorVersion == 0 ? "HTTP/1.0 " : "HTTP/1.1 ").utf8
-        out += status.utf8
-        out += "\r\n".utf8
+        var block: [UInt8] = []
         var hasDate = false
         for (name, value) in headers {
             if !hasDate && HTTPBytes.equalsIgnoringCase(name.utf8, "date") { hasDate = true }
-            out += name.utf8
-            out += ": ".utf8
-            out += value.utf8
-            out += "\r\n".utf8
+            block += name.utf8
+            block += ": ".utf8
+            block += value.utf8
+            block += "\r\n".utf8
         }
+        var out: [UInt8] = []
+        serialize(status: Array(status.utf8), headerBlock: block, hasDate: hasDate, minorVersion: minorVersion,
+                  framing: framing, keepAlive: keepAlive, appSetLength: appSetLength, into: &out)
+        return out
+    }
+
+    /// Appends a head to `out`. `headerBlock` holds the application's
+    /// `Name: value\r\n` lines, already checked.
+    public static func serialize(
+        status: [UInt8], headerBlock: [UInt8], hasDate: Bool, minorVersion: Int, framing: ResponseFraming,
+        keepAlive: Bool, appSetLength: Bool, into out: inout [UInt8]
+    ) {
+        out.reserveCapacity(out.count + headerBlock.count + 128)
+        out += (minorVersion == 0 ? "HTTP/1.0 " : "HTTP/1.1 ").utf8
+        out += status
+        out += "\r\n".utf8
+        out += headerBlock
         if !hasDate {
             out += "Date: ".utf8
             out += HTTPDate.now().utf8
@@ -64,7 +77,9 @@ public enum HTTPResponseHead {
         }
         switch framing {
         case .length(let n) where !appSetLength:
-            out += "Content-Length: \(n)\r\n".utf8
+            out += "Content-Length: ".utf8
+            out += String(n).utf8
+            out += "\r\n".utf8
         case .chunked:
             out += "Transfer-Encoding: chunked\r\n".utf8
         default:
@@ -76,7 +91,6 @@ public enum HTTPResponseHead {
             out += "Connection: keep-alive\r\n".utf8
         }
         out += "\r\n".utf8
-        return out
     }
 
     /// A complete small response the server writes itself (errors).

@@ -18,8 +18,8 @@ public enum Log {
     /// The fd log lines go to (children may inherit it as their stdout/stderr).
     public static var destination: FileDescriptor { fd }
 
-    public static func info(_ message: String) {
-        let line = "\(timestamp()) \(program)[\(getpid())]: \(message)\n"
+    public static func info(_ message: String, terminator: String = "\n") {
+        let line = "\(timestamp()) \(program)[\(getpid())]: \(message)\(terminator)"
         try? fd.writeAll(line)
     }
 

@@ -55,6 +55,11 @@ extension FileDescriptor {
         FileDescriptor(rawValue: try Syscall.checked("connect", path) { cs_connect_unix(path) })
     }
 
+    /// A blocking TCP client connection (IPv4).
+    public static func connect(host: String, port: Int) throws -> FileDescriptor {
+        FileDescriptor(rawValue: try Syscall.checked("connect", "\(host):\(port)") { cs_connect_tcp(host, Int32(port)) })
+    }
+
     /// Reads until end of file (blocking fds).
     public func readToEnd(limit: Int = 64 << 20) throws -> [UInt8] {
         var out: [UInt8] = []

@@ -1,0 +1,51 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CSupport
+
+/// Socket calls the servers need beyond accept/listen.
+extension FileDescriptor {
+    /// getpeername/getsockname as ("127.0.0.1", 51234); ("", 0) for unix sockets.
+    public func socketAddress(local: Bool = false) -> (host: String, port: Int) {
+        var host = [CChar](repeating: 0, count: 64)
+        var port: Int32 = 0
+        guard cs_socket_name(rawValue, local ? 1 : 0, &host, 64, &port) == 0 else { return ("", 0) }
+        return (String(cString: host), Int(port))
+    }
+
+    /// TCP_NODELAY: responses go out as soon as they are written.
+    public func setNoDelay() { _ = cs_set_nodelay(rawValue) }
+
+    /// Waits until readable (or writable); false on timeout. A negative timeout waits forever.
+    public func wait(writable: Bool = false, timeoutMs: Int32) throws -> Bool {
+        try Syscall.checked("poll", description) { cs_poll_one(rawValue, writable ? 1 : 0, timeoutMs) } > 0
+    }
+
+    /// shutdown(SHUT_WR): the peer sees end of file while we can still read.
+    public func shutdownWrite() { _ = cs_shutdown_write(rawValue) }
+
+    /// sendfile(2) from `file` at `offset`; returns bytes sent (0 at end of file), nil on EAGAIN.
+    public func sendFile(from file: FileDescriptor, offset: inout Int64, count: Int) throws -> Int? {
+        var off = offset
+        let n = cs_sendfile(rawValue, file.rawValue, &off, count)
+        if n == -Int(EAGAIN) { return nil }
+        if n < 0 { throw SystemError("sendfile", description, errno: Int32(-n)) }
+        offset = off
+        return n
+    }
+}
+
+extension Epoll {
+    /// Registers a listening socket shared with other processes: EPOLLEXCLUSIVE
+    /// wakes one waiter per connection instead of all of them.
+    public func addExclusive(_ target: FileDescriptor, token: UInt64) throws {
+        try Syscall.checked("epoll_ctl", target.description) { cs_epoll_add_exclusive(fd.rawValue, target.rawValue, token) }
+    }
+}
+
+/// The title `ps` shows for this process (uWSGI's procname options).
+public enum ProcessTitle {
+    public static func set(_ title: String) {
+        cs_set_process_title(CommandLine.argc, CommandLine.unsafeArgv, title)
+    }
+}

@@ -1,0 +1,97 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Shared
+
+/// One client connection owned by a worker: its socket, the bytes read but
+/// not yet consumed, and blocking-with-timeout I/O for the request in progress.
+final class Connection {
+    let fd: FileDescriptor
+    let remote: (host: String, port: Int)
+    let local: (host: String, port: Int)
+    var token: UInt64 = 0
+    /// Received bytes; `start` is where the unconsumed part begins.
+    var buffer: [UInt8] = []
+    var start = 0
+    var lastActiveNs: UInt64
+    /// The peer went away or a write failed: close after the current request.
+    var broken = false
+    var requestsServed = 0
+
+    static let readChunk = 65536
+
+    init(fd: FileDescriptor) {
+        self.fd = fd
+        remote = fd.socketAddress()
+        local = fd.socketAddress(local: true)
+        lastActiveNs = Host.monotonicNanoseconds()
+        buffer.reserveCapacity(4096)
+    }
+
+    var pending: Int { buffer.count - start }
+
+    /// Drops consumed bytes (keeps the buffer small across keep-alive requests).
+    func compact() {
+        if start == buffer.count {
+            buffer.removeAll(keepingCapacity: true)
+            start = 0
+        } else if start > 0 {
+            buffer.removeSubrange(0..<start)
+            start = 0
+        }
+    }
+
+    /// One read buffer for the whole worker (it serves one connection at a time).
+    nonisolated(unsafe) static let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: readChunk, alignment: 16)
+
+    /// Reads what is available without blocking. Returns bytes read; 0 means
+    /// the peer closed (or reset); nil means nothing available now.
+    func readAvailable() -> Int? {
+        let n = Glibc.read(fd.rawValue, Self.scratch.baseAddress, Self.scratch.count)
+        if n > 0 {
+            buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: Self.scratch[0..<n]))
+            lastActiveNs = Host.monotonicNanoseconds()
+            return n
+        }
+        if n < 0 && (errno == EAGAIN || errno == EINTR) { return nil }
+        return 0
+    }
+
+    /// Reads at least one more byte, waiting up to `timeoutMs`; false on
+    /// timeout, close or error.
+    func readMore(timeoutMs: Int32) -> Bool {
+        while true {
+            switch readAvailable() {
+            case .some(let n):
+                return n > 0
+            case .none:
+                guard (try? fd.wait(timeoutMs: timeoutMs)) == true else { return false }
+            }
+        }
+    }
+
+    /// Writes everything, waiting for the peer up to `timeoutMs` per stall.
+    /// False (and `broken`) when the peer is gone or too slow.
+    @discardableResult
+    func write(_ bytes: [UInt8], timeoutMs: Int32) -> Bool {
+        guard !broken else { return false }
+        var offset = 0
+        while offset < bytes.count {
+            guard let next = fd.writeAvailable(bytes, from: offset) else {
+                broken = true
+                return false
+            }
+            offset = next
+            if offset < bytes.count {
+                guard (try? fd.wait(writable: true, timeoutMs: timeoutMs)) == true else {
+                    broken = true
+                    return false
+                }
+            }
+        }
+        lastActiveNs = Host.monotonicNanoseconds()
+        return true
+    }
+
+    func close() { fd.close() }
+}

@@ -1,0 +1,294 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Shared
+
+/// The zerg master: binds the sockets, runs `workers` worker processes (this
+/// binary again, in worker role), restarts the ones that die, reloads them one
+/// at a time, and stops them gracefully. It never runs Python itself.
+final class Master {
+    /// A worker process as the master tracks it.
+    final class WorkerProcess {
+        enum State: String { case starting, ready, stopping }
+        let id: Int
+        let pid: pid_t
+        let control: FileDescriptor
+        let token: UInt64
+        var state = State.starting
+        var failure: String?
+        /// The pid this one replaces in a rolling reload (stopped once this one is ready).
+        var replaces: pid_t?
+        let startedNs = Host.monotonicNanoseconds()
+
+        init(id: Int, pid: pid_t, control: FileDescriptor, token: UInt64) {
+            self.id = id
+            self.pid = pid
+            self.control = control
+            self.token = token
+        }
+    }
+
+    enum TimerAction {
+        case respawn(id: Int)
+        case kill(pid: pid_t)
+    }
+
+    enum Stop: String { case graceful, immediate }
+
+    let settings: ZergSettings
+    let arguments: [String]
+    let listeners: [FileDescriptor]
+    let epoll: Epoll
+    let signals: SignalChannel
+    let emperor: FileDescriptor?
+    var processes: [pid_t: WorkerProcess] = [:]
+    var byToken: [UInt64: pid_t] = [:]
+    var nextToken: UInt64 = 16
+    var timers = TimerQueue<TimerAction>()
+    var backoff = Backoff(stepMs: 1000, capMs: 30_000, stableSeconds: 30)
+    var lastFailure: String?
+    var stopping: Stop?
+    var reloadQueue: [Int] = []
+    var announcedReady = false
+
+    static let signalToken: UInt64 = 1
+    static let emperorToken: UInt64 = 2
+
+    init(settings: ZergSettings, arguments: [String], listeners: [FileDescriptor]) throws {
+        self.settings = settings
+        self.arguments = arguments
+        self.listeners = listeners
+        signals = try SignalChannel([SIGHUP, SIGTERM, SIGINT, SIGQUIT, SIGCHLD, SIGUSR1])
+        SignalChannel.ignoreBrokenPipe()
+        epoll = try Epoll()
+        try epoll.add(signals.fd, token: Self.signalToken)
+        if let text = Host.environment()[EmperorProtocol.environmentVariable], let raw = Int32(text), raw >= 0 {
+            let fd = FileDescriptor(rawValue: raw)
+            _ = fcntl(raw, F_SETFD, FD_CLOEXEC)
+            emperor = fd
+            try epoll.add(fd, token: Self.emperorToken)
+        } else {
+            emperor = nil
+        }
+    }
+
+    func run() -> Int32 {
+        if let title = settings.procnameMaster {
+            ProcessTitle.set(title)
+        } else if settings.autoProcname {
+            ProcessTitle.set("zerg master")
+        }
+        if let pidfile = settings.pidfile { try? FileSystem.writeFile(pidfile, "\(getpid())\n") }
+        for id in 1...settings.workers { spawn(id: id) }
+        while true {
+            let events = (try? epoll.wait(timeoutMilliseconds: timers.timeoutMs(otherwise: 1000))) ?? []
+            for event in events {
+                switch event.token {
+                case Self.signalToken:
+                    while let sig = try? signals.next() { handle(signal: sig) }
+                case Self.emperorToken:
+                    readEmperor()
+                default:
+                    if let pid = byToken[event.token], let p = processes[pid] { readWorker(p) }
+                }
+            }
+            for action in timers.popDue() { fire(action) }
+            if stopping != nil && processes.isEmpty {
+                if let pidfile = settings.pidfile { FileSystem.unlink(pidfile) }
+                Log.info("master stopped")
+                return 0
+            }
+        }
+    }
+
+    /// What the listeners are bound to, with real ports (`:0` gets one from the kernel).
+    var boundAddresses: [String] {
+        zip(settings.httpSockets, listeners).map { address, fd in
+            if case .tcp(let host, _) = address, let port = try? fd.localPort() { return "\(host):\(port)" }
+            return address.description
+        }
+    }
+
+    // MARK: workers
+
+    func spawn(id: Int, replacing old: pid_t? = nil) {
+        guard stopping == nil else { return }
+        do {
+            let (mine, theirs) = try FileDescriptor.socketPair()
+            defer { theirs.close() }
+            let devNull = try FileDescriptor.open("/dev/null", O_RDONLY)
+            defer { devNull.close() }
+            var env = Host.environment()
+            env[EmperorProtocol.environmentVariable] = nil
+            env["HADJANGO_WORKER"] = String(id)
+            env["HADJANGO_MASTER_PID"] = String(getpid())
+            env["HADJANGO_LISTEN_FDS"] = (0..<listeners.count).map { String(4 + $0) }.joined(separator: ",")
+            var map: [(FileDescriptor, Int32)] = [(devNull, 0), (Log.destination, 1), (Log.destination, 2), (theirs, 3)]
+            for (i, l) in listeners.enumerated() { map.append((l, Int32(4 + i))) }
+            var spec = ChildProcess.Spec(executable: Host.executablePath(), arguments: arguments, environment: env, fdMap: map)
+            spec.newProcessGroup = false  // workers share the master's group: a killpg from the emperor reaches them
+            let pid = try ChildProcess.spawn(spec)
+            try mine.setNonBlocking()
+            let token = nextToken
+            nextToken += 1
+            try epoll.add(mine, token: token)
+            let p = WorkerProcess(id: id, pid: pid, control: mine, token: token)
+            p.replaces = old
+            processes[pid] = p
+            byToken[token] = pid
+        } catch {
+            Log.info("cannot start worker \(id): \(error); retrying in 1 s")
+            timers.schedule(afterMs: 1000, .respawn(id: id))
+        }
+    }
+
+    func readWorker(_ p: WorkerProcess) {
+        guard let bytes = try? p.control.readAvailable(max: 4096), !bytes.isEmpty else { return }
+        for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") {
+            let (word, rest) = String(line).splitOnce(" ") ?? (String(line), "")
+            switch word {
+            case "ready":
+                p.state = .ready
+                if lastFailure != nil {
+                    Log.info("app loaded again (worker \(p.id))")
+                    lastFailure = nil
+                }
+                backoff.reset()
+                Log.info("worker \(p.id) pid \(p.pid) ready (app loaded in \(rest) ms)")
+                if let old = p.replaces {
+                    p.replaces = nil
+                    if let o = processes[old] { stopWorker(o) }
+                    continueReload()
+                }
+                if !announcedReady && processes.values.filter({ $0.state == .ready }).count >= settings.workers {
+                    announcedReady = true
+                    Log.info("\(settings.workers) worker(s) serving on \(boundAddresses.joined(separator: ", "))")
+                    tellEmperor(.ready)
+                    tellEmperor(.accepting)
+                }
+            case "failed":
+                p.failure = rest
+            case "reload":
+                Log.info("worker \(p.id) asked for a reload")
+                startReload()
+            default:
+                break
+            }
+        }
+    }
+
+    func stopWorker(_ p: WorkerProcess) {
+        guard p.state != .stopping else { return }
+        p.state = .stopping
+        try? p.control.writeAll("q")
+        timers.schedule(afterMs: settings.workerReloadMercySeconds * 1000, .kill(pid: p.pid))
+    }
+
+    func reaped(pid: pid_t, status: ExitStatus) {
+        guard let p = processes.removeValue(forKey: pid) else { return }
+        byToken[p.token] = nil
+        epoll.remove(p.control)
+        p.control.close()
+        if stopping != nil { return }
+        if p.state == .stopping { return }  // retired by a reload
+        if let failure = p.failure {
+            let delay = backoff.nextDelayMs(ranNs: 0)
+            let source = settings.wsgiFile.map { "wsgi-file \($0)" } ?? "module \(settings.module ?? "?")"
+            if failure != lastFailure {
+                Log.info("app failed to load: \(failure) (\(source)); retrying with backoff")
+                lastFailure = failure
+            }
+            timers.schedule(afterMs: delay, .respawn(id: p.id))
+            if let old = p.replaces {
+                Log.info("reload abandoned: the new worker \(p.id) did not load; pid \(old) keeps serving")
+                reloadQueue.removeAll()
+            }
+            return
+        }
+        Log.info("worker \(p.id) pid \(pid) \(status); respawning")
+        spawn(id: p.id)
+    }
+
+    func fire(_ action: TimerAction) {
+        switch action {
+        case .respawn(let id):
+            if !processes.values.contains(where: { $0.id == id && $0.state != .stopping }) { spawn(id: id) }
+        case .kill(let pid):
+            if processes[pid] != nil {
+                Log.info("worker pid \(pid) did not stop in time; SIGKILL")
+                ChildProcess.signal(pid, SIGKILL)
+            }
+        }
+    }
+
+    // MARK: reloads and stops
+
+    /// Rolling reload: one worker at a time, each replacement ready before the old one stops.
+    func startReload() {
+        guard stopping == nil, reloadQueue.isEmpty else { return }
+        reloadQueue = Array(Set(processes.values.filter { $0.state != .stopping }.map(\.id))).sorted()
+        Log.info("rolling reload of \(reloadQueue.count) worker(s)")
+        continueReload()
+    }
+
+    func continueReload() {
+        guard stopping == nil, !reloadQueue.isEmpty else { return }
+        let id = reloadQueue.removeFirst()
+        guard let old = processes.values.first(where: { $0.id == id && $0.state != .stopping }) else {
+            return continueReload()
+        }
+        spawn(id: id, replacing: old.pid)
+    }
+
+    func stop(_ how: Stop) {
+        if stopping == .immediate { return }
+        stopping = how
+        Log.info("\(how.rawValue) stop of \(processes.count) worker(s)")
+        for p in processes.values {
+            switch how {
+            case .graceful:
+                stopWorker(p)
+            case .immediate:
+                ChildProcess.signal(p.pid, SIGKILL)
+            }
+        }
+    }
+
+    func handle(signal sig: Int32) {
+        switch sig {
+        case SIGCHLD:
+            for (pid, status) in ChildProcess.reapAll() { reaped(pid: pid, status: status) }
+        case SIGHUP: startReload()
+        case SIGTERM: stop(.graceful)
+        case SIGINT, SIGQUIT: stop(.immediate)
+        case SIGUSR1:
+            for p in processes.values.sorted(by: { $0.id < $1.id }) {
+                Log.info("worker \(p.id) pid \(p.pid): \(p.state.rawValue)")
+            }
+        default: break
+        }
+    }
+
+    // MARK: emperor
+
+    func tellEmperor(_ report: EmperorProtocol.Report) {
+        try? emperor?.writeAll([report.rawValue])
+    }
+
+    func readEmperor() {
+        guard let fd = emperor, let bytes = try? fd.readAvailable(max: 16) else { return }
+        if bytes.isEmpty {
+            Log.info("lost the emperor; stopping now")
+            epoll.remove(fd)
+            return stop(.immediate)
+        }
+        for byte in bytes {
+            switch EmperorProtocol.Command(rawValue: byte) {
+            case .stop: stop(.immediate)
+            case .gracefulStop: stop(.graceful)
+            case .reload: startReload()
+            case nil: break
+            }
+        }
+    }
+}

@@ -1,0 +1,159 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Shared
+
+/// What a request log line is made from.
+struct RequestRecord {
+    var head: HTTPRequestHead
+    var remote: String
+    var status: Int
+    var bodyBytes: Int
+    var headBytes: Int
+    var startTime: Timestamp
+    var durationNs: UInt64
+    var workerID: Int
+    var requestsByWorker: Int
+    var varCount: Int
+    var logvars: [String: String]
+}
+
+/// Request log lines: uWSGI's default line, or `log-format` with its
+/// `%(name)` variables (unknown or empty values print `-`). Values taken from
+/// the request are escaped (`"`, `\` and control characters), so a quote in a
+/// User-Agent cannot break a log parser (uWSGI issue #1293).
+struct RequestLog {
+    enum Piece {
+        case literal(String)
+        case variable(String)
+    }
+
+    let pieces: [Piece]?
+    let xForwardedFor: Bool
+    let destination: FileDescriptor
+
+    init(format: String?, xForwardedFor: Bool, destination: FileDescriptor) {
+        self.xForwardedFor = xForwardedFor
+        self.destination = destination
+        pieces = format.map(RequestLog.compile)
+    }
+
+    static func compile(_ format: String) -> [Piece] {
+        var pieces: [Piece] = []
+        var literal = ""
+        var chars = Array(format)[...]
+        while let c = chars.first {
+            if c == "%", chars.dropFirst().first == "(", let close = chars.firstIndex(of: ")") {
+                if !literal.isEmpty { pieces.append(.literal(literal)); literal = "" }
+                pieces.append(.variable(String(chars[(chars.startIndex + 2)..<close])))
+                chars = chars[(close + 1)...]
+            } else {
+                literal.append(c)
+                chars = chars.dropFirst()
+            }
+        }
+        if !literal.isEmpty { pieces.append(.literal(literal)) }
+        return pieces
+    }
+
+    func write(_ r: RequestRecord) {
+        var text = pieces.map { format(r, $0) } ?? defaultLine(r)
+        text += "\n"
+        try? destination.writeAll(text)
+    }
+
+    func address(_ r: RequestRecord) -> String {
+        if xForwardedFor, let forwarded = r.head.value("x-forwarded-for") { return forwarded }
+        return r.remote
+    }
+
+    /// `[pid: P|app: 0|req: R/T] ADDR () {V vars in B bytes} [ctime] METHOD URI => generated N bytes in X msecs (PROTO STATUS) H headers in HB bytes (1 switches on core 0)`
+    func defaultLine(_ r: RequestRecord) -> String {
+        let msecs = r.durationNs / 1_000_000
+        let headers = r.head.fields.count
+        return "[pid: \(getpid())|app: 0|req: \(r.requestsByWorker)/\(r.requestsByWorker)] \(address(r)) () "
+            + "{\(r.varCount) vars in \(r.head.bytes.count) bytes} [\(Self.ctime(r.startTime))] "
+            + "\(Self.escape(r.head.methodText)) \(Self.escape(r.head.targetText)) => generated \(r.bodyBytes) bytes in \(msecs) msecs "
+            + "(\(r.head.protocolText) \(r.status)) \(headers) headers in \(r.headBytes) bytes (1 switches on core 0)"
+    }
+
+    func format(_ r: RequestRecord, _ pieces: [Piece]) -> String {
+        var out = ""
+        for piece in pieces {
+            switch piece {
+            case .literal(let text): out += text
+            case .variable(let name):
+                let v = value(name, r)
+                out += v.isEmpty ? "-" : v
+            }
+        }
+        return out
+    }
+
+    func value(_ name: String, _ r: RequestRecord) -> String {
+        switch name {
+        case "addr": return address(r)
+        case "method": return Self.escape(r.head.methodText)
+        case "uri": return Self.escape(r.head.targetText)
+        case "proto": return r.head.protocolText
+        case "status": return String(r.status)
+        case "size": return String(r.bodyBytes + r.headBytes)
+        case "rsize": return String(r.bodyBytes)
+        case "hsize": return String(r.headBytes)
+        case "cl": return r.head.value("content-length") ?? ""
+        case "referer": return Self.escape(r.head.value("referer") ?? "")
+        case "uagent": return Self.escape(r.head.value("user-agent") ?? "")
+        case "host": return Self.escape(r.head.hostText ?? "")
+        case "micros": return String(r.durationNs / 1000)
+        case "msecs": return String(r.durationNs / 1_000_000)
+        case "secs": return String(Double(r.durationNs) / 1e9)
+        case "time": return String(r.startTime.seconds)
+        case "tmsecs": return String(r.startTime.microseconds / 1000)
+        case "tmicros": return String(r.startTime.microseconds)
+        case "epoch": return String(Timestamp.now().seconds)
+        case "ltime": return Self.ltime(r.startTime)
+        case "ctime": return Self.ctime(r.startTime)
+        case "wid": return String(r.workerID)
+        case "pid": return String(getpid())
+        case "user": return ""
+        case "headers": return String(r.head.fields.count)
+        case "vars": return String(r.varCount)
+        case "pktsize": return String(r.head.bytes.count)
+        default:
+            return Self.escape(r.logvars[name] ?? "")
+        }
+    }
+
+    static func escape(_ s: String) -> String {
+        guard s.utf8.contains(where: { $0 < 32 || $0 == 127 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) else { return s }
+        var out = ""
+        for u in s.unicodeScalars {
+            switch u {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            default:
+                if u.value < 32 || u.value == 127 {
+                    let hex = String(u.value, radix: 16)
+                    out += "\\x" + (hex.count == 1 ? "0" : "") + hex
+                } else {
+                    out.unicodeScalars.append(u)
+                }
+            }
+        }
+        return out
+    }
+
+    /// Apache's `%d/%b/%Y:%H:%M:%S %z`, local time.
+    static func ltime(_ t: Timestamp) -> String { strftime(t, "%d/%b/%Y:%H:%M:%S %z") }
+    /// ctime(3) without the newline.
+    static func ctime(_ t: Timestamp) -> String { strftime(t, "%a %b %e %H:%M:%S %Y") }
+
+    static func strftime(_ t: Timestamp, _ format: String) -> String {
+        var seconds = time_t(t.seconds)
+        var parts = tm()
+        localtime_r(&seconds, &parts)
+        var buffer = [CChar](repeating: 0, count: 64)
+        let n = Glibc.strftime(&buffer, buffer.count, format, &parts)
+        return String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}

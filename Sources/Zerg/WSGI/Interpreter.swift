@@ -1,0 +1,136 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import PythonGlue
+import Shared
+
+/// The worker's one CPython interpreter: started with the build's venv and
+/// paths, the bootstrap run, the app loaded.
+final class Interpreter {
+    struct LoadError: Error {
+        let summary: String
+        let traceback: String
+    }
+
+    let bootstrap: PyPtr
+    let inputType: PyPtr
+    let errors: PyPtr
+    let fileWrapperType: PyPtr
+    let startResponse: PyPtr
+    let write: PyPtr
+    var app: PyPtr?
+    /// The GIL is released while the worker waits for the network.
+    private var savedThread: OpaquePointer?
+
+    /// Starts the interpreter. A `home` with a pyvenv.cfg is a virtualenv and is
+    /// started as its own bin/python would be; any other `home` is a PYTHONHOME.
+    init(settings: ZergSettings, callbacks: pg_callbacks) throws {
+        var cb = callbacks
+        pg_register(&cb)
+        var venvPython: String?
+        var pythonHome: String?
+        if let home = settings.home {
+            if FileSystem.exists(FileSystem.joined(home, "pyvenv.cfg")) {
+                let candidates = ["bin/python3", "bin/python"].map { FileSystem.joined(home, $0) }
+                venvPython = candidates.first { FileSystem.exists($0) } ?? candidates[0]
+            } else {
+                pythonHome = home
+            }
+        }
+        var error: UnsafeMutablePointer<CChar>?
+        if pg_initialize(venvPython, pythonHome, &error) != 0 {
+            let message = error.map { String(cString: $0) } ?? "unknown error"
+            free(error)
+            throw LoadError(summary: "Python did not start: \(message)", traceback: "")
+        }
+        // python-path entries first (in order), then the working directory, as uWSGI puts them.
+        let sysPath = pg_sys_path()!
+        for (i, entry) in settings.pythonPath.enumerated() {
+            let s = Py.string(entry)
+            pg_list_insert(sysPath, i, s)
+            pg_decref(s)
+        }
+        let dot = Py.string(".")
+        pg_list_insert(sysPath, settings.pythonPath.count, dot)
+        pg_decref(dot)
+
+        guard let module = pg_run_module("_hadjango_bootstrap", Bootstrap.source) else {
+            let e = Py.fetchException()
+            throw LoadError(summary: "bootstrap failed: \(e?.summary ?? "?")", traceback: e?.traceback ?? "")
+        }
+        bootstrap = module
+        func attribute(_ object: PyPtr, _ name: String) -> PyPtr { pg_getattr(object, name)! }
+        inputType = attribute(module, "Input")
+        errors = attribute(module, "errors")
+        fileWrapperType = attribute(module, "FileWrapper")
+        let native = pg_import("_hadjango")!
+        startResponse = attribute(native, "start_response")
+        write = attribute(native, "write")
+        pg_decref(native)
+    }
+
+    /// Creates the `uwsgi` module.
+    func installUWSGIModule(workerID: Int, numproc: Int, masterPID: Int32, options: [(String, String)]) {
+        let opt = pg_dict_new()!
+        for (key, value) in options {
+            let k = Py.string(key)
+            let v = Py.string(value)
+            if let existing = pg_dict_get(opt, k) {  // borrowed: repeated keys become a list, as in uWSGI
+                if pg_is_list(existing) != 0 {
+                    pg_list_append(existing, v)
+                } else {
+                    let list = pg_list_new(0)!
+                    pg_list_append(list, existing)
+                    pg_list_append(list, v)
+                    pg_dict_set(opt, k, list)
+                    pg_decref(list)
+                }
+            } else {
+                pg_dict_set(opt, k, v)
+            }
+            pg_decref(k)
+            pg_decref(v)
+        }
+        let args = pg_tuple_new(6)!
+        pg_tuple_set(args, 0, Py.int(workerID))
+        pg_tuple_set(args, 1, Py.int(numproc))
+        pg_tuple_set(args, 2, Py.int(Int(masterPID)))
+        pg_tuple_set(args, 3, opt)
+        pg_tuple_set(args, 4, Py.int(Int(Timestamp.now().seconds)))
+        pg_tuple_set(args, 5, Py.string(Version.string))
+        call("install_uwsgi_module", args)
+    }
+
+    /// Imports the app (`wsgi-file` or `module`) and finds its callable.
+    func loadApp(settings: ZergSettings) throws {
+        let args = pg_tuple_new(3)!
+        pg_tuple_set(args, 0, settings.wsgiFile.map(Py.string) ?? Py.newNone())
+        pg_tuple_set(args, 1, settings.module.map(Py.string) ?? Py.newNone())
+        pg_tuple_set(args, 2, Py.string(settings.callable))
+        guard let loaded = call("load_app", args) else {
+            let e = Py.fetchException()
+            throw LoadError(summary: e?.summary ?? "the app did not load", traceback: e?.traceback ?? "")
+        }
+        app = loaded
+    }
+
+    /// Calls a bootstrap function; consumes `args`; returns a new reference or nil (exception pending).
+    @discardableResult
+    private func call(_ name: String, _ args: PyPtr) -> PyPtr? {
+        let function = pg_getattr(bootstrap, name)!
+        defer { pg_decref(function); pg_decref(args) }
+        return pg_call(function, args, nil)
+    }
+
+    /// Releases the GIL (around blocking waits).
+    func releaseGIL() {
+        if savedThread == nil { savedThread = pg_save_thread() }
+    }
+
+    func acquireGIL() {
+        if let t = savedThread {
+            pg_restore_thread(t)
+            savedThread = nil
+        }
+    }
+}

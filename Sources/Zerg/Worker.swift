@@ -1,0 +1,373 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import PythonGlue
+import Shared
+
+/// The request being served (a worker serves one at a time).
+final class RequestState {
+    let conn: Connection
+    let head: HTTPRequestHead
+    let body: RequestBody
+    let response: Response
+    var logvars: [String: String] = [:]
+    var continuePending: Bool
+
+    init(conn: Connection, head: HTTPRequestHead, body: RequestBody, response: Response) {
+        self.conn = conn
+        self.head = head
+        self.body = body
+        self.response = response
+        continuePending = head.expectsContinue
+    }
+}
+
+/// A worker process: one interpreter, one app, an epoll loop over the shared
+/// listening sockets and its own connections. Idle keep-alive connections wait
+/// in epoll; a request runs the app synchronously, as uWSGI's workers do.
+final class Worker {
+    nonisolated(unsafe) static var shared: Worker?
+
+    let id: Int
+    let settings: ZergSettings
+    let interpreter: Interpreter
+    let control: FileDescriptor
+    let listeners: [FileDescriptor]
+    let epoll: Epoll
+    var environ: EnvironBuilder!
+    let requestLog: RequestLog?
+
+    var connections: [UInt64: Connection] = [:]
+    var request: RequestState?
+    var nextToken: UInt64 = 16
+    var stopping = false
+    var requestsServed = 0
+    var exceptions = 0
+
+    static let controlToken: UInt64 = 1
+    static let listenerTokenBase: UInt64 = 2
+
+    init(id: Int, settings: ZergSettings, interpreter: Interpreter, control: FileDescriptor, listeners: [FileDescriptor]) throws {
+        self.id = id
+        self.settings = settings
+        self.interpreter = interpreter
+        self.control = control
+        self.listeners = listeners
+        epoll = try Epoll()
+        try epoll.add(control, token: Self.controlToken)
+        for (i, listener) in listeners.enumerated() {
+            try listener.setNonBlocking()
+            try epoll.addExclusive(listener, token: Self.listenerTokenBase + UInt64(i))
+        }
+        if settings.disableLogging {
+            requestLog = nil
+        } else {
+            let destination = try settings.requestLogger.map {
+                try FileDescriptor.open($0, O_WRONLY | O_CREAT | O_APPEND, mode: 0o640)
+            } ?? Log.destination
+            requestLog = RequestLog(format: settings.logFormat, xForwardedFor: settings.logXForwardedFor, destination: destination)
+        }
+    }
+
+    func tellMaster(_ message: String) {
+        try? control.writeAll(message + "\n")
+    }
+
+    /// Serves until told to stop; returns the exit status.
+    func run() -> Int32 {
+        environ = EnvironBuilder(interpreter: interpreter)
+        var lastSweep = Host.monotonicNanoseconds()
+        while true {
+            interpreter.releaseGIL()
+            let events = (try? epoll.wait(timeoutMilliseconds: 1000)) ?? []
+            interpreter.acquireGIL()
+            for event in events {
+                switch event.token {
+                case Self.controlToken:
+                    readControl()
+                case Self.listenerTokenBase..<(Self.listenerTokenBase + UInt64(listeners.count)):
+                    if !stopping { accept(listeners[Int(event.token - Self.listenerTokenBase)]) }
+                default:
+                    if let conn = connections[event.token] { serve(conn) }
+                }
+            }
+            let now = Host.monotonicNanoseconds()
+            if now - lastSweep > 1_000_000_000 || stopping {
+                sweepIdle(now: now)
+                lastSweep = now
+            }
+            if stopping && connections.isEmpty { return 0 }
+        }
+    }
+
+    func readControl() {
+        guard let bytes = try? control.readAvailable(max: 64) else { return }
+        if bytes.isEmpty || bytes.contains(UInt8(ascii: "q")) {
+            // Graceful stop (or the master is gone): no new connections; idle ones close.
+            stopping = true
+            for (i, listener) in listeners.enumerated() {
+                epoll.remove(listener)
+                _ = i
+            }
+        }
+    }
+
+    func accept(_ listener: FileDescriptor) {
+        // One at a time: a worker busy with requests leaves new connections to idle workers.
+        guard let fd = try? listener.accept() else { return }
+        fd.setNoDelay()
+        let conn = Connection(fd: fd)
+        conn.token = nextToken
+        nextToken += 1
+        do {
+            try epoll.add(fd, token: conn.token)
+        } catch {
+            fd.close()
+            return
+        }
+        connections[conn.token] = conn
+        serve(conn)
+    }
+
+    func close(_ conn: Connection) {
+        epoll.remove(conn.fd)
+        connections[conn.token] = nil
+        conn.close()
+    }
+
+    /// Closes idle keep-alive connections past `http-timeout`, half-sent heads
+    /// past `socket-timeout`, and every idle one when stopping.
+    func sweepIdle(now: UInt64) {
+        let keepAliveNs = UInt64(settings.keepAliveTimeoutSeconds) * 1_000_000_000
+        let partialNs = UInt64(settings.socketTimeoutMs) * 1_000_000
+        for conn in Array(connections.values) {
+            let idle = now - conn.lastActiveNs
+            if stopping || idle > (conn.pending > 0 ? partialNs : keepAliveNs) {
+                if conn.pending > 0 && !stopping {
+                    conn.write(HTTPResponseHead.simple(status: 408, message: "request head not completed in time"), timeoutMs: 100)
+                }
+                close(conn)
+            }
+        }
+    }
+
+    /// Reads what the client sent and serves every complete request in it.
+    func serve(_ conn: Connection) {
+        switch conn.readAvailable() {
+        case .some(0):
+            close(conn)
+            return
+        default:
+            break
+        }
+        while !conn.broken {
+            let outcome = conn.buffer.withUnsafeBufferPointer {
+                HTTPHeadParser.parse(UnsafeBufferPointer(rebasing: $0[conn.start...]), limit: settings.bufferSize)
+            }
+            switch outcome {
+            case .incomplete:
+                conn.compact()
+                return
+            case .failed(let error):
+                Log.info("\(conn.remote.host):\(conn.remote.port): \(error)")
+                conn.write(HTTPResponseHead.simple(status: error.status, message: error.reason), timeoutMs: settings.socketTimeoutMs)
+                close(conn)
+                return
+            case .complete(let head, let consumed):
+                conn.start += consumed
+                let keep = handle(conn, head)
+                conn.requestsServed += 1
+                if !keep || stopping {
+                    close(conn)
+                    return
+                }
+                if conn.pending == 0 {
+                    conn.compact()
+                    return
+                }
+            }
+        }
+        close(conn)
+    }
+
+    func sendContinueIfExpected(_ r: RequestState) {
+        guard r.continuePending else { return }
+        r.continuePending = false
+        if r.conn.pending == 0 && r.body.unread > 0 {
+            r.conn.write(Array("HTTP/1.1 100 Continue\r\n\r\n".utf8), timeoutMs: settings.socketTimeoutMs)
+        }
+    }
+
+    /// Runs one request through the app; returns whether the connection stays open.
+    func handle(_ conn: Connection, _ head: HTTPRequestHead) -> Bool {
+        let startNs = Host.monotonicNanoseconds()
+        let startTime = Timestamp.now()
+        let body = RequestBody(head.framing)
+        let response = Response(conn: conn, head: head, timeoutMs: settings.socketTimeoutMs)
+        let state = RequestState(conn: conn, head: head, body: body, response: response)
+        var contentLength: Int?
+        if head.framing == .chunked {
+            sendContinueIfExpected(state)
+            switch RequestBody.decodeChunked(from: conn, timeoutMs: settings.socketTimeoutMs) {
+            case .success(let bytes):
+                body.source = .decoded(bytes, offset: 0)
+                contentLength = bytes.count
+            case .failure(let error):
+                Log.info("\(conn.remote.host):\(conn.remote.port): \(error)")
+                response.sendError(error.status, error.reason)
+                logRequest(state, startNs: startNs, startTime: startTime)
+                return false
+            }
+        }
+        request = state
+        defer { request = nil }
+
+        let input = pg_call(interpreter.inputType, emptyTuple, nil)!
+        let env = environ.build(head: head, conn: conn, input: input, contentLength: contentLength)
+        let result = pg_call2(interpreter.app!, env, interpreter.startResponse)
+        if let result {
+            emit(result, state)
+            callClose(result)
+            pg_decref(result)
+        } else {
+            appFailed(state)
+        }
+        pg_decref(env)
+        pg_decref(input)
+        response.finish()
+        requestsServed += 1
+        logRequest(state, startNs: startNs, startTime: startTime)
+
+        var keep = response.keepAlive && !conn.broken
+        if keep && state.continuePending && body.unread > 0 {
+            keep = false  // the client may still be waiting to send a body nobody asked for
+        }
+        if keep && !body.discardRest(from: conn, timeoutMs: settings.socketTimeoutMs) { keep = false }
+        return keep
+    }
+
+    lazy var emptyTuple: PyPtr = pg_tuple_new(0)!
+
+    /// Sends what the app returned.
+    func emit(_ result: PyPtr, _ r: RequestState) {
+        let response = r.response
+        if pg_is_list(result) != 0 || pg_is_tuple(result) != 0 {
+            let count = pg_sequence_size(result)
+            var total = 0
+            for i in 0..<count {
+                let item = pg_sequence_item(result, i)!
+                guard pg_is_bytes(item) != 0 else {
+                    pg_set_error(Int32(PG_TYPE_ERROR), "the app's response iterable yielded a non-bytes item (item \(i))")
+                    return appFailed(r)
+                }
+                total += pg_bytes_size(item)
+            }
+            guard response.status != nil else {
+                pg_set_error(Int32(PG_ASSERTION_ERROR), "the app returned without calling start_response()")
+                return appFailed(r)
+            }
+            for i in 0..<count {
+                let item = pg_sequence_item(result, i)!
+                let piece = UnsafeRawBufferPointer(start: pg_bytes_data(item), count: pg_bytes_size(item))
+                let ok = response.headersSent ? response.sendBody(piece) : response.sendHead(knownLength: total, first: piece)
+                if !ok { return }
+            }
+            if !response.headersSent { response.sendHead(knownLength: 0) }
+            return
+        }
+        if pg_is_instance(result, interpreter.fileWrapperType) != 0, sendFile(result, r) { return }
+        guard let iterator = pg_iter(result) else { return appFailed(r) }
+        defer { pg_decref(iterator) }
+        while let item = pg_next(iterator) {
+            defer { pg_decref(item) }
+            guard pg_is_bytes(item) != 0 else {
+                pg_set_error(Int32(PG_TYPE_ERROR), "the app's response iterable yielded a non-bytes item")
+                return appFailed(r)
+            }
+            guard response.status != nil else {
+                pg_set_error(Int32(PG_ASSERTION_ERROR), "the app yielded a body before calling start_response()")
+                return appFailed(r)
+            }
+            let piece = UnsafeRawBufferPointer(start: pg_bytes_data(item), count: pg_bytes_size(item))
+            if piece.isEmpty && !response.headersSent { continue }  // PEP 3333: empty strings do not start the response
+            let ok = response.headersSent ? response.sendBody(piece) : response.sendHead(knownLength: nil, first: piece)
+            if !ok { return }  // the client is gone: stop iterating (close() is still called)
+        }
+        if pg_error_pending() != 0 { return appFailed(r) }
+        guard response.status != nil else {
+            pg_set_error(Int32(PG_ASSERTION_ERROR), "the app returned without calling start_response()")
+            return appFailed(r)
+        }
+        if !response.headersSent { response.sendHead(knownLength: 0) }
+    }
+
+    /// wsgi.file_wrapper over a real file: sendfile(2) from its current offset.
+    func sendFile(_ wrapper: PyPtr, _ r: RequestState) -> Bool {
+        guard r.response.status != nil, let filelike = pg_getattr(wrapper, "filelike") else { pg_error_clear(); return false }
+        defer { pg_decref(filelike) }
+        guard pg_hasattr(filelike, "fileno") != 0, let number = pg_call_method0(filelike, "fileno") else { pg_error_clear(); return false }
+        let raw = Int32(truncatingIfNeeded: pg_long_value(number))
+        pg_decref(number)
+        if pg_error_pending() != 0 { pg_error_clear(); return false }
+        guard let st = try? FileSystem.status("/proc/self/fd/\(raw)"), st.isRegularFile else { return false }
+        let file = FileDescriptor(rawValue: raw)
+        var offset = Int64(lseek(raw, 0, SEEK_CUR))
+        if offset < 0 { offset = 0 }
+        let length = Int(max(0, st.size - offset))
+        let response = r.response
+        guard response.sendHead(knownLength: length) else { return true }
+        guard response.bodyAllowed else { return true }
+        var remaining: Int
+        if case .length(let n) = response.framing { remaining = min(n, length) } else { remaining = length }
+        while remaining > 0 && !r.conn.broken {
+            do {
+                if let sent = try r.conn.fd.sendFile(from: file, offset: &offset, count: remaining) {
+                    if sent == 0 { break }
+                    remaining -= sent
+                    response.bodyBytes += sent
+                } else if (try? r.conn.fd.wait(writable: true, timeoutMs: settings.socketTimeoutMs)) != true {
+                    r.conn.broken = true
+                }
+            } catch {
+                r.conn.broken = true
+            }
+        }
+        return true
+    }
+
+    /// The iterable's close() is always called, whatever happened.
+    func callClose(_ result: PyPtr) {
+        guard pg_hasattr(result, "close") != 0 else { return }
+        if let r = pg_call_method0(result, "close") {
+            pg_decref(r)
+        } else if let e = Py.fetchException() {
+            Log.info("the response iterable's close() raised \(e.summary)\n\(e.traceback)")
+        }
+    }
+
+    /// The app raised: a 500 if nothing was sent yet, else the connection closes.
+    func appFailed(_ r: RequestState) {
+        exceptions += 1
+        let e = Py.fetchException()
+        let what = "\(r.head.methodText) \(r.head.targetText)"
+        if let e { Log.info("exception in the app (\(what)): \(e.summary)\n\(e.traceback)", terminator: "") }
+        if !r.response.headersSent {
+            if let bodyError = r.body.error {
+                r.response.sendError(bodyError.status, bodyError.reason)
+            } else {
+                r.response.sendError(500, "The application raised an exception; details are in the server log.")
+            }
+        } else {
+            r.response.keepAlive = false
+            r.conn.broken = true
+        }
+    }
+
+    func logRequest(_ r: RequestState, startNs: UInt64, startTime: Timestamp) {
+        guard let log = requestLog else { return }
+        log.write(RequestRecord(
+            head: r.head, remote: r.conn.remote.host, status: r.response.statusCode, bodyBytes: r.response.bodyBytes,
+            headBytes: r.response.headBytes, startTime: startTime, durationNs: Host.monotonicNanoseconds() - startNs,
+            workerID: id, requestsByWorker: requestsServed, varCount: r.head.fields.count + 17, logvars: r.logvars))
+    }
+}

@@ -1,0 +1,63 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Shared
+
+/// A worker process from start to exit: environment, interpreter, app, loop.
+enum WorkerMain {
+    static let appLoadFailed: Int32 = 22
+
+    static func run(id: Int, arguments: [String], environment: [String: String]) -> Int32 {
+        let control = FileDescriptor(rawValue: 3)
+        let listeners = (environment["HADJANGO_LISTEN_FDS"] ?? "").split(separator: ",").compactMap { Int32($0) }
+            .map { FileDescriptor(rawValue: $0) }
+        for fd in [control] + listeners { _ = fcntl(fd.rawValue, F_SETFD, FD_CLOEXEC) }
+        let settings: ZergSettings
+        let config: Configuration
+        do {
+            config = try ConfigLoader(role: .zerg).load(arguments: Array(arguments.dropFirst()))
+            settings = try ZergSettings(config)
+        } catch {
+            Log.info("configuration error:\n\(error)")
+            return 2
+        }
+        let start = Host.monotonicNanoseconds()
+        if let dir = settings.chdir, chdir(dir) != 0 {
+            Log.info("chdir \(dir): \(String(cString: strerror(errno)))")
+            return 1
+        }
+        // env = KEY=VALUE (and KEY alone, uWSGI's unset), unenv = KEY: before Python starts.
+        for item in settings.env {
+            if let (k, v) = item.splitOnce("=") { setenv(k, v, 1) } else { unsetenv(item) }
+        }
+        for key in settings.unenv { unsetenv(key) }
+        if let title = settings.procname {
+            ProcessTitle.set(title)
+        } else if settings.autoProcname {
+            ProcessTitle.set("zerg worker \(id)")
+        }
+
+        let interpreter: Interpreter
+        do {
+            interpreter = try Interpreter(settings: settings, callbacks: Callbacks.make())
+            let masterPID = Int32(environment["HADJANGO_MASTER_PID"] ?? "") ?? getppid()
+            interpreter.installUWSGIModule(
+                workerID: id, numproc: settings.workers, masterPID: masterPID,
+                options: config.entries.map { ($0.key, $0.value) })
+            let worker = try Worker(id: id, settings: settings, interpreter: interpreter, control: control, listeners: listeners)
+            Worker.shared = worker
+            try interpreter.loadApp(settings: settings)
+            let ms = (Host.monotonicNanoseconds() - start) / 1_000_000
+            worker.tellMaster("ready \(ms)")
+            return worker.run()
+        } catch let error as Interpreter.LoadError {
+            Log.info("app failed to load: \(error.summary)\n\(error.traceback)", terminator: "")
+            try? control.writeAll("failed \(error.summary.replacingAll("\n", with: " "))\n")
+            return appLoadFailed
+        } catch {
+            Log.info("worker failed to start: \(error)")
+            try? control.writeAll("failed \(error)\n")
+            return appLoadFailed
+        }
+    }
+}

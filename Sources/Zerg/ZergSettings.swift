@@ -1,0 +1,98 @@
+import Shared
+
+/// The zerg's options, typed and checked, from its configuration.
+struct ZergSettings {
+    var httpSockets: [ListenAddress]
+    var zergServers: [String]
+    var workers: Int
+    var wsgiFile: String?
+    var module: String?
+    var callable: String
+    var pythonPath: [String]
+    var home: String?
+    var chdir: String?
+    var env: [String]
+    var unenv: [String]
+    var bufferSize: Int
+    var socketTimeoutMs: Int32
+    var keepAliveTimeoutSeconds: Int
+    var listenBacklog: Int32
+    var logto: String?
+    var logger: String?
+    var requestLogger: String?
+    var logFormat: String?
+    var logXForwardedFor: Bool
+    var disableLogging: Bool
+    var procnameMaster: String?
+    var procname: String?
+    var autoProcname: Bool
+    var reloadMercySeconds: Int
+    var workerReloadMercySeconds: Int
+    var pidfile: String?
+
+    init(_ config: Configuration) throws(ConfigError) {
+        var problems: [ConfigDiagnostic] = []
+        httpSockets = []
+        for entry in config.occurrences("http-socket") {
+            if let address = ListenAddress(parsing: entry.value) {
+                httpSockets.append(address)
+            } else {
+                problems.append(ConfigDiagnostic(entry.origin, "`http-socket = \(entry.value)`: expected `[host]:port` or a socket path"))
+            }
+        }
+        zergServers = config.strings("zerg")
+        workers = config.int("workers") ?? 1
+        if workers < 1 || workers > 1024 {
+            problems.append(ConfigDiagnostic(config.origin("workers") ?? .builtIn, "`workers = \(workers)`: expected 1 to 1024"))
+        }
+        wsgiFile = config.string("wsgi-file")
+        module = config.string("module")
+        callable = config.string("callable") ?? "application"
+        if let m = module, let (mod, call) = m.splitOnce(":") {
+            module = mod
+            callable = call
+        }
+        pythonPath = config.strings("python-path")
+        home = config.string("home")
+        chdir = config.string("chdir")
+        env = config.strings("env")
+        unenv = config.strings("unenv")
+        bufferSize = max(256, config.size("buffer-size") ?? 4096)
+        socketTimeoutMs = Int32(clamping: max(1, config.int("socket-timeout") ?? 4) * 1000)
+        keepAliveTimeoutSeconds = max(1, config.int("http-timeout") ?? 60)
+        listenBacklog = Int32(clamping: max(1, config.int("listen") ?? 100))
+        logto = config.string("logto")
+        logger = Self.fileTarget(config, "logger", &problems)
+        requestLogger = Self.fileTarget(config, "req-logger", &problems)
+        logFormat = config.string("log-format")
+        logXForwardedFor = config.bool("log-x-forwarded-for")
+        disableLogging = config.bool("disable-logging")
+        procnameMaster = config.string("procname-master")
+        procname = config.string("procname")
+        autoProcname = config.bool("auto-procname")
+        reloadMercySeconds = max(0, config.int("reload-mercy") ?? 30)
+        workerReloadMercySeconds = max(0, config.int("worker-reload-mercy") ?? 60)
+        pidfile = config.string("pidfile")
+
+        if httpSockets.isEmpty && zergServers.isEmpty {
+            problems.append(ConfigDiagnostic(.builtIn, "nothing to serve: give `http-socket = [host]:port` (or `zerg = PATH` to attach to a vassal)"))
+        }
+        if wsgiFile == nil && module == nil {
+            problems.append(ConfigDiagnostic(.builtIn, "no application: give `wsgi-file = PATH` or `module = package.module[:callable]`"))
+        }
+        if !problems.isEmpty { throw ConfigError(problems) }
+    }
+
+    /// `logger = file:PATH` (the only logger plugin here); the last one wins.
+    static func fileTarget(_ config: Configuration, _ name: String, _ problems: inout [ConfigDiagnostic]) -> String? {
+        guard let entry = config.occurrences(name).last else { return nil }
+        var value = entry.value
+        // uWSGI allows a logger name before the plugin: "name file:PATH".
+        if let space = value.lastIndex(of: " ") { value = String(value[value.index(after: space)...]) }
+        guard value.hasPrefix("file:"), value.count > 5 else {
+            problems.append(ConfigDiagnostic(entry.origin, "`\(name) = \(entry.value)`: only `file:PATH` loggers are supported"))
+            return nil
+        }
+        return String(value.dropFirst(5))
+    }
+}

@@ -1,0 +1,68 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Shared
+
+// zerg: a master and its workers serving a WSGI app over HTTP.
+// `zerg --http-socket :8000 --wsgi-file app.py --processes 4`, or the same keys in an ini.
+
+let arguments = Array(CommandLine.arguments)  // copied before any process title rewrite
+let environment = Host.environment()
+
+func loadSettings(role: String) -> (Configuration, ZergSettings) {
+    do {
+        let config = try ConfigLoader(role: .zerg).load(arguments: Array(arguments.dropFirst()))
+        return (config, try ZergSettings(config))
+    } catch {
+        Log.info("configuration error:\n\(error)")
+        exit(2)
+    }
+}
+
+if let idText = environment["HADJANGO_WORKER"], let id = Int(idText) {
+    Log.setProgram("zerg worker \(id)")
+    exit(WorkerMain.run(id: id, arguments: arguments, environment: environment))
+}
+
+Log.setProgram("zerg")
+if arguments.dropFirst().contains("--help") {
+    print("""
+        usage: zerg --http-socket :8000 --wsgi-file app.py [--processes 4] [options]
+               zerg app.ini
+        Serves a WSGI app from worker processes that each embed CPython.
+        Signals: HUP rolling reload, TERM graceful stop, INT/QUIT immediate stop.
+        """)
+    exit(0)
+}
+let (config, settings) = loadSettings(role: "master")
+if let logto = settings.logto ?? settings.logger {
+    do { try Log.redirect(toFile: logto) } catch { Log.info("cannot open log file: \(error)"); exit(2) }
+}
+for warning in config.warnings { Log.info("warning: \(warning)") }
+if let summary = config.noEffectSummary { Log.info(summary) }
+if let problem = Preflight.check(settings) {
+    Log.info(problem)
+    exit(1)
+}
+var listeners: [FileDescriptor] = []
+for address in settings.httpSockets {
+    do {
+        listeners.append(try address.listen(backlog: settings.listenBacklog))
+    } catch let error as SystemError {
+        Log.info("cannot listen on \(address): \(error.reason)\(error.errno == EADDRINUSE ? " (another server is using it)" : "")")
+        exit(1)
+    } catch {
+        Log.info("cannot listen on \(address): \(error)")
+        exit(1)
+    }
+}
+if listeners.isEmpty {
+    Log.info("zerg mode (`zerg = \(settings.zergServers.first ?? "")`, attaching to a vassal) is not implemented yet; use http-socket")
+    exit(1)
+}
+do {
+    exit(try Master(settings: settings, arguments: arguments, listeners: listeners).run())
+} catch {
+    Log.info("cannot start: \(error)")
+    exit(1)
+}
