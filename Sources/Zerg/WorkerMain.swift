@@ -12,11 +12,13 @@ enum WorkerMain {
         let listeners = (environment["HADJANGO_LISTEN_FDS"] ?? "").split(separator: ",").compactMap { Int32($0) }
             .map { FileDescriptor(rawValue: $0) }
         for fd in [control] + listeners { _ = fcntl(fd.rawValue, F_SETFD, FD_CLOEXEC) }
-        let settings: ZergSettings
+        var settings: ZergSettings
         let config: Configuration
         do {
             config = try ConfigLoader(role: .zerg).load(arguments: Array(arguments.dropFirst()))
             settings = try ZergSettings(config)
+            // `home` names a directory as seen from where the zerg started, before `chdir`.
+            settings.home = settings.home.map(FileSystem.absolute)
         } catch {
             Log.info("configuration error:\n\(error)")
             return 2
@@ -51,7 +53,7 @@ enum WorkerMain {
             worker.tellMaster("ready \(ms)")
             return worker.run()
         } catch let error as Interpreter.LoadError {
-            Log.info("app failed to load: \(error.summary)\n\(error.traceback)", terminator: "")
+            Log.info("loading the app raised \(error.summary):\n\(error.traceback)", terminator: "")
             try? control.writeAll("failed \(error.summary.replacingAll("\n", with: " "))\n")
             return appLoadFailed
         } catch {

@@ -27,9 +27,12 @@ final class Interpreter {
     init(settings: ZergSettings, callbacks: pg_callbacks) throws {
         var cb = callbacks
         pg_register(&cb)
-        var venvPython: String?
+        // Without a venv, Python must configure itself as Debian's python3.11
+        // (whose libpython this is), not as whatever python3 is first on PATH.
+        var venvPython: String? = ["/usr/bin/python3.11", "/usr/bin/python3"].first { FileSystem.exists($0) }
         var pythonHome: String?
         if let home = settings.home {
+            venvPython = nil
             if FileSystem.exists(FileSystem.joined(home, "pyvenv.cfg")) {
                 let candidates = ["bin/python3", "bin/python"].map { FileSystem.joined(home, $0) }
                 venvPython = candidates.first { FileSystem.exists($0) } ?? candidates[0]

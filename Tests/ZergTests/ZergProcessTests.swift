@@ -1,0 +1,190 @@
+import Foundation
+import Testing
+@testable import Shared
+
+/// The zerg as processes: workers, restarts, reloads, stops, errors users hit.
+@Suite struct ZergProcessTests {
+    static let host = "Host: test.local\r\n"
+
+    func get(_ z: ZergHarness, _ path: String) -> Exchange? {
+        try? z.exchange("GET \(path) HTTP/1.1\r\n\(Self.host)Connection: close\r\n\r\n")
+    }
+
+    @Test func workersServeAndTheUwsgiModuleWorks() throws {
+        let z = try ZergHarness(["--processes", "3", "--procname-master", "zerg master <test>",
+                                 "--log-format", "%(worker_id) %(addr) [%(ltime)] \"%(method) %(uri) %(proto)\" %(status) %(size) \"%(uagent)\" %(micros)us %(missing)"])
+        defer { z.cleanup() }
+        #expect(z.workers().count == 3)
+        var seen: Set<Int> = []
+        for _ in 0..<30 {
+            guard let info = get(z, "/v/uwsgi")?.first?.json() else { continue }
+            seen.insert(info["worker_id"] as? Int ?? 0)
+            #expect(info["numproc"] as? Int == 3)
+            #expect(info["masterpid"] as? Int == Int(z.pid))
+            #expect(info["ppid"] as? Int == Int(z.pid))
+            #expect(info["has_opt"] as? Bool == true)
+            #expect((info["version"] as? String)?.isEmpty == false)
+        }
+        #expect(seen.isSubset(of: [1, 2, 3]) && !seen.isEmpty)
+        // The logvar set by the app appears in the request line; unknown variables print "-".
+        #expect(z.waitUntil(2) { z.log().range(of: #"\n[123] 127\.0\.0\.1 \[[^\]]+\] "GET /v/uwsgi HTTP/1\.1" 200 \d+ "-" \d+us -"#, options: .regularExpression) != nil }, "\(z.log())")
+        // Process titles as ps shows them.
+        let masterTitle = try FileSystem.readText("/proc/\(z.pid)/cmdline").replacingAll("\0", with: "")
+        #expect(masterTitle == "zerg master <test>")
+        let titles = z.workers().compactMap { try? FileSystem.readText("/proc/\($0)/cmdline").replacingAll("\0", with: "") }
+        #expect(titles.contains { $0.hasPrefix("test worker ") }, "\(titles)")
+    }
+
+    @Test func aDeadWorkerIsReplaced() throws {
+        let z = try ZergHarness(["--processes", "2"])
+        defer { z.cleanup() }
+        let before = Set(z.workers())
+        let victim = try #require(before.first)
+        kill(victim, SIGKILL)
+        #expect(z.waitUntil(5) { Set(z.workers()).count == 2 && !z.workers().contains(victim) })
+        #expect(z.log().contains("pid \(victim) killed by SIGKILL; respawning"))
+        #expect(z.waitUntil(5) { (0..<4).allSatisfy { _ in get(z, "/v/echo")?.status == 200 } })
+    }
+
+    @Test func sigtermLetsTheRequestInFlightFinish() throws {
+        let z = try ZergHarness(["--processes", "1"])
+        defer { z.cleanup() }
+        let fd = try FileDescriptor.connect(host: "127.0.0.1", port: z.port)
+        defer { fd.close() }
+        try fd.writeAll("GET /v/slow?inflight HTTP/1.1\r\n\(Self.host)\r\n")  // ~2 s of streaming
+        #expect(try fd.wait(timeoutMs: 3000))
+        z.signal(SIGTERM)
+        let x = try ZergHarness.read(fd, responses: 1, timeout: 15)
+        #expect(x.status == 200)
+        #expect(x.first?.body.count == 65536 * 200, "the whole body arrives despite the stop")
+        #expect(z.waitUntil(10) { z.hasExited() })
+        #expect(z.exitStatus == Shared.ExitStatus.exited(0))
+        #expect(z.log().contains("graceful stop of 1 worker(s)"))
+    }
+
+    @Test func hupReloadsWorkersOneByOneWithoutRefusingConnections() throws {
+        let z = try ZergHarness(["--processes", "2"])
+        defer { z.cleanup() }
+        let old = Set(z.workers())
+        let port = z.port
+        let done = Atomic(false)
+        let failures = Atomic(0)
+        let served = Atomic(0)
+        let client = Thread {
+            while !done.value {
+                do {
+                    let fd = try FileDescriptor.connect(host: "127.0.0.1", port: port)
+                    try fd.writeAll("GET /v/echo HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                    let x = try ZergHarness.read(fd, responses: 1, timeout: 5)
+                    fd.close()
+                    if x.status == 200 { served.add(1) } else { failures.add(1) }
+                } catch {
+                    failures.add(1)
+                }
+            }
+        }
+        client.start()
+        defer { done.set(true) }
+        #expect(z.waitUntil(5) { served.value > 20 })
+        z.signal(SIGHUP)
+        #expect(z.waitUntil(10) { let now = Set(z.workers()); return now.count == 2 && now.isDisjoint(with: old) }, "\(z.log())")
+        let after = served.value
+        #expect(z.waitUntil(5) { served.value > after + 20 })
+        done.set(true)
+        usleep(200_000)
+        #expect(failures.value == 0, "\(failures.value) of \(served.value) requests failed during the reload")
+        #expect(z.log().contains("rolling reload of 2 worker(s)"))
+        print("rolling reload under load: \(served.value) requests, \(failures.value) failed")
+    }
+
+    @Test func appImportErrorIsReportedOnceAndRetriedWithBackoff() throws {
+        let z = try ZergHarness(["--processes", "4"], app: ZergHarness.supportDirectory + "/broken_app.py", waitForServing: false)
+        defer { z.cleanup() }
+        #expect(z.waitUntil(5) { z.log().contains("app failed to load: ModuleNotFoundError: No module named 'module_that_does_not_exist' (wsgi-file ") }, "\(z.log())")
+        usleep(2_500_000)  // the observation window for the retry rate, not a synchronisation
+        let log = z.log()
+        let summaries = log.components(separatedBy: "app failed to load: ModuleNotFoundError").count - 1
+        let attempts = log.components(separatedBy: "Traceback (most recent call last)").count - 1
+        #expect(log.contains("import module_that_does_not_exist"))  // the worker's traceback
+        #expect(summaries == 1, "the master says it once: \(summaries)")
+        #expect(attempts <= 4 * 3, "no fork storm: \(attempts) attempts in 2.5 s")
+        #expect(!z.hasExited())
+    }
+
+    @Test(arguments: [
+        (["--wsgi-file", "nope.py"], "wsgi-file nope.py: no such file"),
+        (["--home", "/nonexistent/venv"], "home /nonexistent/venv: no such directory"),
+        (["--home", "/tmp"], "home /tmp: not a virtualenv"),
+        (["--chdir", "/nonexistent"], "chdir /nonexistent: no such directory"),
+        (["--workers", "many"], "`workers = many`: expected a whole number"),
+    ])
+    func userErrorsAreOneLine(_ args: [String], _ message: String) throws {
+        let z = try ZergHarness(args, app: args.first == "--wsgi-file" ? nil : ZergHarness.appsPath, waitForServing: false)
+        defer { z.cleanup() }
+        #expect(z.waitUntil(10) { z.hasExited() })
+        #expect(z.exitStatus != Shared.ExitStatus.exited(0))
+        #expect(z.log().contains(message), "\(z.log())")
+        #expect(z.log().split(separator: "\n").count <= 2)
+    }
+
+    @Test func portInUseIsOneLine() throws {
+        let taken = try ListenAddress.tcp(host: "127.0.0.1", port: 0).listen()
+        defer { taken.close() }
+        let port = try taken.localPort()
+        let z = try ZergHarness(["--http-socket", "127.0.0.1:\(port)"], waitForServing: false)
+        defer { z.cleanup() }
+        #expect(z.waitUntil(10) { z.hasExited() })
+        #expect(z.log().contains("cannot listen on 127.0.0.1:\(port): Address already in use"), "\(z.log())")
+    }
+
+    @Test func venvPythonPathChdirAndEnvReachTheApp() throws {
+        let z = try ZergHarness(["--home", "VENV", "--python-path", "../extra", "--chdir", "work", "--env", "GREETING=hi there",
+                                 "--module", "probe:application"], app: nil, waitForServing: false) { dir in
+            let venv = dir + "/VENV"
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+            p.arguments = ["-m", "venv", "--without-pip", venv]
+            try p.run()
+            p.waitUntilExit()
+            let site = venv + "/lib/python3.11/site-packages"
+            try "VALUE = 'from the venv'\n".write(toFile: site + "/venvonly.py", atomically: false, encoding: .utf8)
+            try FileManager.default.createDirectory(atPath: dir + "/extra", withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(atPath: dir + "/work", withIntermediateDirectories: true)
+            try """
+                import json, os, sys, venvonly
+                def application(environ, start_response):
+                    body = json.dumps({"venv": venvonly.VALUE, "prefix": sys.prefix, "cwd": os.getcwd(),
+                                       "greeting": os.environ.get("GREETING"), "path0": sys.path[0]}).encode()
+                    start_response("200 OK", [("Content-Type", "application/json")])
+                    return [body]
+                """.write(toFile: dir + "/extra/probe.py", atomically: false, encoding: .utf8)
+        }
+        defer { z.cleanup() }
+        // `home` is relative to where the zerg starts; python-path (like the app) is seen after `chdir`.
+        #expect(z.waitUntil(20) { z.servingPort() != nil }, "\(z.log())")
+        let zz = z
+        let port = try #require(z.servingPort())
+        let fd = try FileDescriptor.connect(host: "127.0.0.1", port: port)
+        defer { fd.close() }
+        try fd.writeAll("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        let info = try #require(try ZergHarness.read(fd, responses: 1, timeout: 5).first?.json(), "\(zz.log())")
+        #expect(info["venv"] as? String == "from the venv")
+        #expect((info["prefix"] as? String)?.hasSuffix("/VENV") == true)
+        #expect((info["cwd"] as? String)?.hasSuffix("/work") == true)
+        #expect(info["greeting"] as? String == "hi there")
+        #expect(info["path0"] as? String == "../extra")
+    }
+}
+
+/// A tiny lock-protected value for the load thread.
+final class Atomic<T>: @unchecked Sendable {
+    private var v: T
+    private let lock = NSLock()
+    init(_ v: T) { self.v = v }
+    var value: T { lock.lock(); defer { lock.unlock() }; return v }
+    func set(_ n: T) { lock.lock(); v = n; lock.unlock() }
+}
+
+extension Atomic where T == Int {
+    func add(_ n: Int) { lock.lock(); v += n; lock.unlock() }
+}
