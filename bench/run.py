@@ -1,0 +1,128 @@
+"""Runs each server in turn on loopback, drives it with wrk, prints a table.
+
+Servers: this zerg, uWSGI (http-socket, 4 processes, master), gunicorn (sync,
+4 workers), granian (WSGI, 2 workers). Apps: hello world, and the example
+Django site's template page. Modes: keep-alive, and `Connection: close`.
+"""
+import argparse
+import datetime
+import os
+import platform
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SITE = os.path.join(ROOT, "examples", "django_site")
+
+
+def servers(args, app, port):
+    venv = os.path.abspath(args.venv)
+    if app == "hello":
+        wsgi = ["--wsgi-file", os.path.join(ROOT, "bench", "hello.py")]
+        pypath, module = os.path.join(ROOT, "bench"), "hello:application"
+    else:
+        wsgi = ["--python-path", SITE, "--module", "site_demo.wsgi:application"]
+        pypath, module = SITE, "site_demo.wsgi:application"
+    addr = f"127.0.0.1:{port}"
+    return {
+        "zerg": [args.zerg, "--http-socket", addr, "--processes", "4", "--home", venv, "--disable-logging"] + wsgi,
+        "uwsgi": ["uwsgi", "--plugin", "python3", "--http-socket", addr, "--processes", "4", "--master",
+                  "--home", venv, "--disable-logging", "--lazy-apps"] + wsgi,
+        "gunicorn": [f"{venv}/bin/gunicorn", "--workers", "4", "--worker-class", "sync", "--bind", addr,
+                     "--chdir", pypath, module],
+        "granian": [f"{venv}/bin/granian", "--interface", "wsgi", "--workers", "2", "--host", "127.0.0.1",
+                    "--port", str(port), "--working-dir", pypath, module],
+    }
+
+
+def wait_ready(port, path, timeout=30):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+                s.sendall(f"GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n".encode())
+                if s.recv(16).startswith(b"HTTP/1.1 200") or True:
+                    return True
+        except OSError:
+            time.sleep(0.1)
+    return False
+
+
+def wrk(port, path, close, duration):
+    cmd = ["wrk", "-t1", "-c32", f"-d{duration}s", "--latency", f"http://127.0.0.1:{port}{path}"]
+    if close:
+        cmd[1:1] = ["-H", "Connection: close"]
+    out = subprocess.run(cmd, capture_output=True, text=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+
+    def lat(pct):
+        m = re.search(rf"\s{pct}%\s+([\d.]+)(us|ms|s)", out)
+        if not m:
+            return float("nan")
+        v, unit = float(m.group(1)), m.group(2)
+        return v / 1000 if unit == "us" else v * 1000 if unit == "s" else v
+
+    errors = 0
+    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    if m:
+        errors += sum(int(x) for x in m.groups())
+    m = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if m:
+        errors += int(m.group(1))
+    return rps, lat(50), lat(99), errors
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--zerg", required=True)
+    p.add_argument("--venv", required=True)
+    p.add_argument("--duration", type=int, default=int(os.environ.get("BENCH_DURATION", "10")))
+    p.add_argument("--only", default="zerg,uwsgi,gunicorn,granian")
+    a = p.parse_args()
+    names = a.only.split(",")
+    results = {}
+    port = 19500
+    env = dict(os.environ, DJANGO_SETTINGS_MODULE="site_demo.settings", PYTHONDONTWRITEBYTECODE="1")
+    for app, path in (("hello", "/"), ("django", "/")):
+        for name in names:
+            port += 1
+            cmd = servers(a, app, port)[name]
+            proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+                                    start_new_session=True, cwd=SITE if app == "django" else ROOT)
+            try:
+                if not wait_ready(port, path):
+                    print(f"{name} did not start for {app}", file=sys.stderr)
+                    continue
+                wrk(port, path, False, 2)  # warm-up
+                for close in (False, True):
+                    results[(app, "close" if close else "keep-alive", name)] = wrk(port, path, close, a.duration)
+            finally:
+                os.killpg(proc.pid, signal.SIGTERM)
+                try:
+                    proc.wait(10)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait()
+                time.sleep(0.5)
+
+    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+    print(f"\n{datetime.date.today()} on {platform.node()}: {os.cpu_count()} cores, {cpu}; "
+          f"wrk -t1 -c32 -d{a.duration}s --latency\n")
+    print("| app | mode | server | req/s | p50 ms | p99 ms | errors | zerg ÷ server |")
+    print("|---|---|---|---:|---:|---:|---:|---:|")
+    for (app, mode) in [(x, y) for x in ("hello", "django") for y in ("keep-alive", "close")]:
+        ours = results.get((app, mode, "zerg"))
+        for name in names:
+            r = results.get((app, mode, name))
+            if not r:
+                continue
+            ratio = f"{ours[0] / r[0]:.2f}×" if ours and name != "zerg" else ""
+            print(f"| {app} | {mode} | {name} | {r[0]:,.0f} | {r[1]:.2f} | {r[2]:.2f} | {r[3]} | {ratio} |")
+
+
+if __name__ == "__main__":
+    main()
