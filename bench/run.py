@@ -76,42 +76,59 @@ def wrk(port, path, close, duration):
     return rps, lat(50), lat(99), errors
 
 
+def start(cmd, cwd, env):
+    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+                            start_new_session=True, cwd=cwd)
+
+
+def stop(proc):
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--zerg", required=True)
     p.add_argument("--venv", required=True)
     p.add_argument("--duration", type=int, default=int(os.environ.get("BENCH_DURATION", "10")))
+    p.add_argument("--rounds", type=int, default=int(os.environ.get("BENCH_ROUNDS", "3")))
     p.add_argument("--only", default="zerg,uwsgi,gunicorn,granian")
     a = p.parse_args()
+    a.zerg = os.path.abspath(a.zerg)
     names = a.only.split(",")
     results = {}
-    port = 19500
     env = dict(os.environ, DJANGO_SETTINGS_MODULE="site_demo.settings", PYTHONDONTWRITEBYTECODE="1")
-    for app, path in (("hello", "/"), ("django", "/")):
-        for name in names:
-            port += 1
-            cmd = servers(a, app, port)[name]
-            proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
-                                    start_new_session=True, cwd=SITE if app == "django" else ROOT)
-            try:
-                if not wait_ready(port, path):
+    for app in ("hello", "django"):
+        # Every server of this app runs at once (idle ones cost no CPU), and
+        # measurements alternate between them round by round, so drift in the
+        # machine's speed touches all of them alike. The median round is reported.
+        ports = {name: 19500 + 10 * i + (0 if app == "hello" else 5) for i, name in enumerate(names)}
+        procs = {name: start(servers(a, app, ports[name])[name], SITE if app == "django" else ROOT, env) for name in names}
+        try:
+            for name in names:
+                if not wait_ready(ports[name], "/"):
                     print(f"{name} did not start for {app}", file=sys.stderr)
-                    continue
-                wrk(port, path, False, 2)  # warm-up
-                for close in (False, True):
-                    results[(app, "close" if close else "keep-alive", name)] = wrk(port, path, close, a.duration)
-            finally:
-                os.killpg(proc.pid, signal.SIGTERM)
-                try:
-                    proc.wait(10)
-                except subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                    proc.wait()
-                time.sleep(0.5)
+                wrk(ports[name], "/", False, 2)  # warm-up
+            for mode in ("keep-alive", "close"):
+                runs = {name: [] for name in names}
+                for r in range(a.rounds):
+                    order = names[r % len(names):] + names[:r % len(names)]
+                    for name in order:
+                        runs[name].append(wrk(ports[name], "/", mode == "close", a.duration))
+                for name in names:
+                    ordered = sorted(runs[name], key=lambda x: x[0])
+                    results[(app, mode, name)] = ordered[len(ordered) // 2]
+        finally:
+            for proc in procs.values():
+                stop(proc)
 
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
     print(f"\n{datetime.date.today()} on {platform.node()}: {os.cpu_count()} cores, {cpu}; "
-          f"wrk -t1 -c32 -d{a.duration}s --latency\n")
+          f"wrk -t1 -c32 -d{a.duration}s --latency, median of {a.rounds} alternating rounds\n")
     print("| app | mode | server | req/s | p50 ms | p99 ms | errors | zerg ÷ server |")
     print("|---|---|---|---:|---:|---:|---:|---:|")
     for (app, mode) in [(x, y) for x in ("hello", "django") for y in ("keep-alive", "close")]:
@@ -122,6 +139,8 @@ def main():
                 continue
             ratio = f"{ours[0] / r[0]:.2f}×" if ours and name != "zerg" else ""
             print(f"| {app} | {mode} | {name} | {r[0]:,.0f} | {r[1]:.2f} | {r[2]:.2f} | {r[3]} | {ratio} |")
+    print("\nerrors: wrk's socket errors plus non-2xx responses. uWSGI's http-socket closes every")
+    print("connection without a `Connection: close` header, which wrk counts as a read error per request.")
 
 
 if __name__ == "__main__":

@@ -338,3 +338,27 @@ int cs_connect_tcp(const char *host, int port) {
         return -err;
     }
 }
+
+int cs_accept_peer(int fd, char *host, int host_len, int *port) {
+    struct sockaddr_storage ss;
+    for (;;) {
+        socklen_t len = sizeof(ss);
+        int c = accept4(fd, (struct sockaddr *)&ss, &len, SOCK_CLOEXEC | SOCK_NONBLOCK);
+        if (c < 0) {
+            if (errno == EINTR) continue;
+            return -errno;
+        }
+        host[0] = '\0';
+        *port = 0;
+        if (ss.ss_family == AF_INET) {
+            struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+            inet_ntop(AF_INET, &a->sin_addr, host, host_len);
+            *port = ntohs(a->sin_port);
+        } else if (ss.ss_family == AF_INET6) {
+            struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+            inet_ntop(AF_INET6, &a->sin6_addr, host, host_len);
+            *port = ntohs(a->sin6_port);
+        }
+        return c;
+    }
+}

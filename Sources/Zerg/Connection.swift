@@ -8,7 +8,10 @@ import Shared
 final class Connection {
     let fd: FileDescriptor
     let remote: (host: String, port: Int)
-    let local: (host: String, port: Int)
+    /// Our end's address: asked for only when a request has no Host header.
+    lazy var local: (host: String, port: Int) = fd.socketAddress(local: true)
+    /// 0 until the connection is registered with the worker's epoll (only
+    /// connections that stay open are: a one-request connection costs no epoll calls).
     var token: UInt64 = 0
     /// Received bytes; `start` is where the unconsumed part begins.
     var buffer: [UInt8] = []
@@ -20,10 +23,9 @@ final class Connection {
 
     static let readChunk = 65536
 
-    init(fd: FileDescriptor) {
+    init(fd: FileDescriptor, remote: (host: String, port: Int)) {
         self.fd = fd
-        remote = fd.socketAddress()
-        local = fd.socketAddress(local: true)
+        self.remote = remote
         lastActiveNs = Host.monotonicNanoseconds()
         buffer.reserveCapacity(4096)
     }

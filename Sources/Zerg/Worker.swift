@@ -81,16 +81,20 @@ final class Worker {
             interpreter.releaseGIL()
             let events = (try? epoll.wait(timeoutMilliseconds: 1000)) ?? []
             interpreter.acquireGIL()
+            // Connections first, new ones last: a request already here is served
+            // before more clients are taken on.
+            var accepting: [FileDescriptor] = []
             for event in events {
                 switch event.token {
                 case Self.controlToken:
                     readControl()
                 case Self.listenerTokenBase..<(Self.listenerTokenBase + UInt64(listeners.count)):
-                    if !stopping { accept(listeners[Int(event.token - Self.listenerTokenBase)]) }
+                    accepting.append(listeners[Int(event.token - Self.listenerTokenBase)])
                 default:
                     if let conn = connections[event.token] { serve(conn) }
                 }
             }
+            if !stopping { for listener in accepting { accept(listener) } }
             let now = Host.monotonicNanoseconds()
             if now - lastSweep > 1_000_000_000 || stopping {
                 sweepIdle(now: now)
@@ -114,24 +118,37 @@ final class Worker {
 
     func accept(_ listener: FileDescriptor) {
         // One at a time: a worker busy with requests leaves new connections to idle workers.
-        guard let fd = try? listener.accept() else { return }
-        fd.setNoDelay()
-        let conn = Connection(fd: fd)
-        conn.token = nextToken
-        nextToken += 1
-        do {
-            try epoll.add(fd, token: conn.token)
-        } catch {
-            fd.close()
-            return
+        guard let (fd, host, port) = try? listener.acceptWithPeer() else { return }
+        let conn = Connection(fd: fd, remote: (host, port))
+        // A client usually sends its request right after connecting: wait a
+        // moment for it rather than going back to epoll (and to more accepts).
+        if conn.readAvailable() == nil {
+            interpreter.releaseGIL()
+            _ = try? fd.wait(timeoutMs: Self.firstBytesWaitMs)
+            interpreter.acquireGIL()
         }
-        connections[conn.token] = conn
         serve(conn)
     }
 
+    /// Keeps an open connection in epoll until its next bytes arrive.
+    func park(_ conn: Connection) {
+        guard conn.token == 0 else { return }
+        conn.token = nextToken
+        nextToken += 1
+        do {
+            try epoll.add(conn.fd, token: conn.token)
+            connections[conn.token] = conn
+        } catch {
+            conn.close()
+        }
+    }
+
+    /// How long a new connection may keep the worker waiting for its first bytes.
+    static let firstBytesWaitMs: Int32 = 5
+
     func close(_ conn: Connection) {
-        epoll.remove(conn.fd)
-        connections[conn.token] = nil
+        // close(2) also drops it from epoll: nothing else shares the open file.
+        if conn.token != 0 { connections[conn.token] = nil }
         conn.close()
     }
 
@@ -151,14 +168,14 @@ final class Worker {
         }
     }
 
-    /// Reads what the client sent and serves every complete request in it.
+    /// Reads what the client sent and serves every complete request in it;
+    /// a connection that stays open is parked in epoll.
     func serve(_ conn: Connection) {
-        switch conn.readAvailable() {
-        case .some(0):
-            close(conn)
-            return
-        default:
-            break
+        if conn.pending == 0 || conn.token != 0 {
+            if case .some(0) = conn.readAvailable() {
+                close(conn)
+                return
+            }
         }
         while !conn.broken {
             let outcome = conn.buffer.withUnsafeBufferPointer {
@@ -167,6 +184,7 @@ final class Worker {
             switch outcome {
             case .incomplete:
                 conn.compact()
+                park(conn)
                 return
             case .failed(let error):
                 Log.info("\(conn.remote.host):\(conn.remote.port): \(error)")
@@ -183,6 +201,7 @@ final class Worker {
                 }
                 if conn.pending == 0 {
                     conn.compact()
+                    park(conn)
                     return
                 }
             }

@@ -47,7 +47,9 @@ if let problem = Preflight.check(settings) {
 var listeners: [FileDescriptor] = []
 for address in settings.httpSockets {
     do {
-        listeners.append(try address.listen(backlog: settings.listenBacklog))
+        let fd = try address.listen(backlog: settings.listenBacklog)
+        fd.setNoDelay()  // inherited by every accepted connection
+        listeners.append(fd)
     } catch let error as SystemError {
         Log.info("cannot listen on \(address): \(error.reason)\(error.errno == EADDRINUSE ? " (another server is using it)" : "")")
         exit(1)

@@ -51,6 +51,8 @@ int cs_socketpair(int fds[2]);
 /* pipe2(O_CLOEXEC). */
 int cs_pipe(int fds[2]);
 int cs_accept(int fd);
+/* accept4 that also returns the peer's address as text and its port ("" and 0 for unix sockets). */
+int cs_accept_peer(int fd, char *host, int host_len, int *port);
 
 /* Starts `path` with fork+exec; only async-signal-safe calls run in the child.
  * fd_map holds pairs (source fd, target fd) that the child gets; every other

@@ -13,7 +13,18 @@ extension FileDescriptor {
         return (String(cString: host), Int(port))
     }
 
-    /// TCP_NODELAY: responses go out as soon as they are written.
+    /// accept4 (CLOEXEC, non-blocking) with the peer's address; nil when nothing is pending.
+    public func acceptWithPeer() throws -> (FileDescriptor, host: String, port: Int)? {
+        var host = [CChar](repeating: 0, count: 64)
+        var port: Int32 = 0
+        let fd = cs_accept_peer(rawValue, &host, 64, &port)
+        if fd == -EAGAIN { return nil }
+        if fd < 0 { throw SystemError("accept4", description, errno: -fd) }
+        return (FileDescriptor(rawValue: fd), String(cString: host), Int(port))
+    }
+
+    /// TCP_NODELAY: responses go out as soon as they are written. Set on a
+    /// listening socket, accepted connections inherit it (Linux).
     public func setNoDelay() { _ = cs_set_nodelay(rawValue) }
 
     /// Waits until readable (or writable); false on timeout. A negative timeout waits forever.
