@@ -3,6 +3,10 @@ import PackageDescription
 
 // No Swift package dependencies: everything below is this repository's own code,
 // plus the C library (glibc) reached through the small CSupport shim.
+// The HTTP hot path crosses from Zerg into Shared: let the optimizer
+// specialize generics across that module boundary (release builds).
+let optimized: [SwiftSetting] = [.unsafeFlags(["-cross-module-optimization"], .when(configuration: .release))]
+
 let package = Package(
     name: "hadjango",
     platforms: [.macOS(.v13)],
@@ -16,14 +20,14 @@ let package = Package(
         // epoll_event, signalfd, sockaddr building, and the fork+exec child path.
         .target(name: "CSupport"),
         // Syscall wrappers, the uWSGI ini language, logging, JSON: used by every process.
-        .target(name: "Shared", dependencies: ["CSupport"]),
+        .target(name: "Shared", dependencies: ["CSupport"], swiftSettings: optimized),
         .executableTarget(name: "Emperor", dependencies: ["Shared", "CSupport"]),
         // Debian's CPython 3.11, linked through pkg-config (package python3-dev).
         .systemLibrary(name: "CPython", pkgConfig: "python3-embed", providers: [.apt(["python3-dev"])]),
         // C glue for the interpreter: macros Swift cannot call, and the native
         // `_hadjango` module the WSGI layer uses to reach the worker.
         .target(name: "PythonGlue", dependencies: ["CPython"]),
-        .executableTarget(name: "Zerg", dependencies: ["Shared", "CSupport", "PythonGlue"]),
+        .executableTarget(name: "Zerg", dependencies: ["Shared", "CSupport", "PythonGlue"], swiftSettings: optimized),
         // Fixtures are read from the source tree (they include symlinks, which
         // resource copying would flatten).
         .testTarget(name: "SharedTests", dependencies: ["Shared"], exclude: ["Fixtures"]),

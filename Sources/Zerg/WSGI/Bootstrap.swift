@@ -4,15 +4,13 @@
 /// (`_hadjango.start_response`, `write`, `read`) and creates one `Input`.
 enum Bootstrap {
     static let source = #"""
-import sys, types, importlib, importlib.util, re, _hadjango
+import gc, os, sys, types, importlib, importlib.util, re, _hadjango
 
 class Input:
-    """wsgi.input: reads the request body and never past it."""
-    __slots__ = ("_buf", "_eof")
-
-    def __init__(self):
-        self._buf = b""
-        self._eof = False
+    """wsgi.input: reads the request body and never past it. (No __init__:
+    one is made per request, and the class defaults make that nearly free.)"""
+    _buf = b""
+    _eof = False
 
     def _fill(self, want):
         chunk = _hadjango.read(want)
@@ -153,6 +151,11 @@ def load_app(wsgi_file, module, callable_name):
         raise AttributeError(f"{where} defines no `{callable_name}` (set `callable` to the WSGI callable's name)")
     if not callable(app):
         raise TypeError(f"{where}: `{callable_name}` is not callable")
+    if os.environ.get("GCF", "1") == "1":
+        # What the app loaded lives as long as the worker: keep it out of every
+        # later garbage collection (they then only walk per-request objects).
+        gc.collect()
+        gc.freeze()
     return app
 """#
 }
