@@ -12,6 +12,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/sendfile.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
@@ -362,3 +363,23 @@ int cs_accept_peer(int fd, char *host, int host_len, int *port) {
         return c;
     }
 }
+
+int cs_memfd(const char *name, long size) {
+    int fd = memfd_create(name, MFD_CLOEXEC);
+    if (fd < 0) return -errno;
+    if (ftruncate(fd, size) < 0) {
+        int err = errno;
+        close(fd);
+        return -err;
+    }
+    return fd;
+}
+
+void *cs_map_shared(int fd, long size) {
+    void *p = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+long long cs_atomic_load(const long long *p) { return __atomic_load_n(p, __ATOMIC_RELAXED); }
+void cs_atomic_store(long long *p, long long v) { __atomic_store_n(p, v, __ATOMIC_RELAXED); }
+long long cs_atomic_add(long long *p, long long v) { return __atomic_add_fetch(p, v, __ATOMIC_RELAXED); }

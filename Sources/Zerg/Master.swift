@@ -19,12 +19,15 @@ final class Master {
         /// The pid this one replaces in a rolling reload (stopped once this one is ready).
         var replaces: pid_t?
         let startedNs = Host.monotonicNanoseconds()
+        /// Its row in the scoreboard.
+        let row: Int
 
-        init(id: Int, pid: pid_t, control: FileDescriptor, token: UInt64) {
+        init(id: Int, pid: pid_t, control: FileDescriptor, token: UInt64, row: Int) {
             self.id = id
             self.pid = pid
             self.control = control
             self.token = token
+            self.row = row
         }
     }
 
@@ -41,6 +44,7 @@ final class Master {
     let epoll: Epoll
     let signals: SignalChannel
     let emperor: FileDescriptor?
+    let scoreboard: Scoreboard
     var processes: [pid_t: WorkerProcess] = [:]
     var byToken: [UInt64: pid_t] = [:]
     var nextToken: UInt64 = 16
@@ -62,6 +66,8 @@ final class Master {
         SignalChannel.ignoreBrokenPipe()
         epoll = try Epoll()
         try epoll.add(signals.fd, token: Self.signalToken)
+        // Room for every worker twice over: during a reload old and new overlap.
+        scoreboard = try Scoreboard.create(rows: settings.workers * 2 + 2)
         if let text = Host.environment()[EmperorProtocol.environmentVariable], let raw = Int32(text), raw >= 0 {
             let fd = FileDescriptor(rawValue: raw)
             _ = fcntl(raw, F_SETFD, FD_CLOEXEC)
@@ -113,6 +119,11 @@ final class Master {
 
     func spawn(id: Int, replacing old: pid_t? = nil) {
         guard stopping == nil else { return }
+        guard let row = scoreboard.freeRow() else {
+            Log.info("no free scoreboard row for worker \(id); retrying in 1 s")
+            timers.schedule(afterMs: 1000, .respawn(id: id))
+            return
+        }
         do {
             let (mine, theirs) = try FileDescriptor.socketPair()
             defer { theirs.close() }
@@ -123,8 +134,11 @@ final class Master {
             env["HADJANGO_WORKER"] = String(id)
             env["HADJANGO_MASTER_PID"] = String(getpid())
             env["HADJANGO_LISTEN_FDS"] = (0..<listeners.count).map { String(4 + $0) }.joined(separator: ",")
+            let scoreboardFd = Int32(4 + listeners.count)
+            env["HADJANGO_SCOREBOARD"] = "\(scoreboardFd):\(scoreboard.rows):\(row)"
             var map: [(FileDescriptor, Int32)] = [(devNull, 0), (Log.destination, 1), (Log.destination, 2), (theirs, 3)]
             for (i, l) in listeners.enumerated() { map.append((l, Int32(4 + i))) }
+            map.append((scoreboard.memory.fd, scoreboardFd))
             var spec = ChildProcess.Spec(executable: Host.executablePath(), arguments: arguments, environment: env, fdMap: map)
             spec.newProcessGroup = false  // workers share the master's group: a killpg from the emperor reaches them
             let pid = try ChildProcess.spawn(spec)
@@ -132,7 +146,9 @@ final class Master {
             let token = nextToken
             nextToken += 1
             try epoll.add(mine, token: token)
-            let p = WorkerProcess(id: id, pid: pid, control: mine, token: token)
+            scoreboard.clear(row: row)
+            scoreboard[row, .pid] = Int64(pid)
+            let p = WorkerProcess(id: id, pid: pid, control: mine, token: token, row: row)
             p.replaces = old
             processes[pid] = p
             byToken[token] = pid
@@ -186,6 +202,7 @@ final class Master {
 
     func reaped(pid: pid_t, status: ExitStatus) {
         guard let p = processes.removeValue(forKey: pid) else { return }
+        scoreboard.clear(row: p.row)
         byToken[p.token] = nil
         epoll.remove(p.control)
         p.control.close()

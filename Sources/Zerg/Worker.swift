@@ -43,12 +43,28 @@ final class Worker {
     var stopping = false
     var requestsServed = 0
     var exceptions = 0
+    /// Shared with the master and the other workers: balances accepts.
+    let scoreboard: Scoreboard?
+    let row: Int
+    /// Connections this worker holds open (parked ones and the one being served).
+    var openConnections = 0 {
+        didSet { scoreboard?[row, .connections] = Int64(openConnections) }
+    }
+    /// While set, the listeners are out of this worker's epoll: it holds more
+    /// than its share of connections and leaves new ones to the others.
+    var listeningPausedUntil: UInt64?
+    var acceptNextRegardless = false
+
+    static let pauseMs: Int32 = 2
 
     static let controlToken: UInt64 = 1
     static let listenerTokenBase: UInt64 = 2
 
-    init(id: Int, settings: ZergSettings, interpreter: Interpreter, control: FileDescriptor, listeners: [FileDescriptor]) throws {
+    init(id: Int, settings: ZergSettings, interpreter: Interpreter, control: FileDescriptor, listeners: [FileDescriptor],
+         scoreboard: (Scoreboard, Int)?) throws {
         self.id = id
+        self.scoreboard = scoreboard?.0
+        row = scoreboard?.1 ?? 0
         self.settings = settings
         self.interpreter = interpreter
         self.control = control
@@ -79,8 +95,11 @@ final class Worker {
         var lastSweep = Host.monotonicNanoseconds()
         while true {
             interpreter.releaseGIL()
-            let events = (try? epoll.wait(timeoutMilliseconds: 1000)) ?? []
+            let events = (try? epoll.wait(timeoutMilliseconds: listeningPausedUntil == nil ? 1000 : Self.pauseMs)) ?? []
             interpreter.acquireGIL()
+            if let until = listeningPausedUntil, Host.monotonicNanoseconds() >= until, !stopping {
+                resumeListening()
+            }
             // Connections first, new ones last: a request already here is served
             // before more clients are taken on.
             var accepting: [FileDescriptor] = []
@@ -109,16 +128,26 @@ final class Worker {
         if bytes.isEmpty || bytes.contains(UInt8(ascii: "q")) {
             // Graceful stop (or the master is gone): no new connections; idle ones close.
             stopping = true
-            for (i, listener) in listeners.enumerated() {
-                epoll.remove(listener)
-                _ = i
-            }
+            listeningPausedUntil = nil
+            for listener in listeners { epoll.remove(listener) }
         }
     }
 
     func accept(_ listener: FileDescriptor) {
+        // Keep-alive clients stay with the worker that accepted them, so a worker
+        // holding more than its share leaves new ones to the others for a moment
+        // (then takes them anyway, so nothing waits on a sleeping worker).
+        if !acceptNextRegardless, let sb = scoreboard {
+            let (total, workers) = sb.connectionTotals()
+            if workers > 1 && Int64(openConnections) > total / workers {
+                pauseListening()
+                return
+            }
+        }
+        acceptNextRegardless = false
         // One at a time: a worker busy with requests leaves new connections to idle workers.
         guard let (fd, host, port) = try? listener.acceptWithPeer() else { return }
+        openConnections += 1
         let conn = Connection(fd: fd, remote: (host, port))
         // A client usually sends its request right after connecting: wait a
         // moment for it rather than going back to epoll (and to more accepts).
@@ -128,6 +157,20 @@ final class Worker {
             interpreter.acquireGIL()
         }
         serve(conn)
+    }
+
+    func pauseListening() {
+        guard listeningPausedUntil == nil else { return }
+        for listener in listeners { epoll.remove(listener) }
+        listeningPausedUntil = Host.monotonicNanoseconds() + UInt64(Self.pauseMs) * 1_000_000
+    }
+
+    func resumeListening() {
+        listeningPausedUntil = nil
+        acceptNextRegardless = true
+        for (i, listener) in listeners.enumerated() {
+            try? epoll.addExclusive(listener, token: Self.listenerTokenBase + UInt64(i))
+        }
     }
 
     /// Keeps an open connection in epoll until its next bytes arrive.
@@ -140,6 +183,7 @@ final class Worker {
             connections[conn.token] = conn
         } catch {
             conn.close()
+            openConnections -= 1
         }
     }
 
@@ -150,6 +194,7 @@ final class Worker {
         // close(2) also drops it from epoll: nothing else shares the open file.
         if conn.token != 0 { connections[conn.token] = nil }
         conn.close()
+        openConnections -= 1
     }
 
     /// Closes idle keep-alive connections past `http-timeout`, half-sent heads
@@ -255,6 +300,7 @@ final class Worker {
         pg_decref(input)
         response.finish()
         requestsServed += 1
+        scoreboard?[row, .requests] = Int64(requestsServed)
         logRequest(state, startNs: startNs, startTime: startTime)
 
         var keep = response.keepAlive && !conn.broken
@@ -367,6 +413,7 @@ final class Worker {
     /// The app raised: a 500 if nothing was sent yet, else the connection closes.
     func appFailed(_ r: RequestState) {
         exceptions += 1
+        scoreboard?[row, .exceptions] = Int64(exceptions)
         let e = Py.fetchException()
         let what = "\(r.head.methodText) \(r.head.targetText)"
         if let e { Log.info("exception in the app (\(what)): \(e.summary)\n\(e.traceback)", terminator: "") }

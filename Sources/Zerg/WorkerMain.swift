@@ -46,7 +46,15 @@ enum WorkerMain {
             interpreter.installUWSGIModule(
                 workerID: id, numproc: settings.workers, masterPID: masterPID,
                 options: config.entries.map { ($0.key, $0.value) })
-            let worker = try Worker(id: id, settings: settings, interpreter: interpreter, control: control, listeners: listeners)
+            var scoreboard: (Scoreboard, Int)?
+            let parts = (environment["HADJANGO_SCOREBOARD"] ?? "").split(separator: ":").compactMap { Int($0) }
+            if parts.count == 3 {
+                let fd = FileDescriptor(rawValue: Int32(parts[0]))
+                _ = fcntl(fd.rawValue, F_SETFD, FD_CLOEXEC)
+                scoreboard = (try Scoreboard.attach(fd: fd, rows: parts[1]), parts[2])
+            }
+            let worker = try Worker(id: id, settings: settings, interpreter: interpreter, control: control,
+                                    listeners: listeners, scoreboard: scoreboard)
             Worker.shared = worker
             try interpreter.loadApp(settings: settings)
             let ms = (Host.monotonicNanoseconds() - start) / 1_000_000

@@ -78,6 +78,15 @@ long cs_sendfile(int out_fd, int in_fd, long long *offset, long count);
 void cs_set_process_title(int argc, char **argv, const char *title);
 int cs_shutdown_write(int fd);
 
+/* Shared memory: an anonymous memfd of `size` bytes (CLOEXEC), and a
+ * MAP_SHARED mapping of one (NULL on failure). */
+int cs_memfd(const char *name, long size);
+void *cs_map_shared(int fd, long size);
+/* Relaxed atomics on shared 64-bit counters. */
+long long cs_atomic_load(const long long *p);
+void cs_atomic_store(long long *p, long long v);
+long long cs_atomic_add(long long *p, long long v);
+
 /* waitpid(-1, WNOHANG): returns pid (>0) with *status set, 0 for none, -errno. */
 pid_t cs_reap_any(int *status);
 int cs_wifexited(int status);

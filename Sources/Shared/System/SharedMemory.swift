@@ -1,0 +1,36 @@
+import CSupport
+
+/// A region of memory shared by a master and the processes it starts
+/// (memfd_create + mmap(MAP_SHARED)); the fd is handed to children like a socket.
+/// Holds 64-bit counters read and written with relaxed atomics.
+public struct SharedMemory: @unchecked Sendable {
+    public let fd: FileDescriptor
+    public let count: Int
+    let base: UnsafeMutablePointer<Int64>
+
+    /// A new zeroed region of `count` 64-bit counters.
+    public static func create(name: String, count: Int) throws -> SharedMemory {
+        let fd = FileDescriptor(rawValue: try Syscall.checked("memfd_create", name) { cs_memfd(name, count * 8) })
+        return try SharedMemory(mapping: fd, count: count)
+    }
+
+    /// Maps a region received from the parent.
+    public init(mapping fd: FileDescriptor, count: Int) throws {
+        guard let p = cs_map_shared(fd.rawValue, count * 8) else {
+            throw SystemError("mmap", fd.description, errno: 12)
+        }
+        self.fd = fd
+        self.count = count
+        base = p.bindMemory(to: Int64.self, capacity: count)
+    }
+
+    public subscript(index: Int) -> Int64 {
+        get { index < count ? cs_atomic_load(base + index) : 0 }
+        nonmutating set { if index < count { cs_atomic_store(base + index, newValue) } }
+    }
+
+    @discardableResult
+    public func add(_ index: Int, _ delta: Int64) -> Int64 {
+        index < count ? cs_atomic_add(base + index, delta) : 0
+    }
+}
