@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -383,3 +384,12 @@ void *cs_map_shared(int fd, long size) {
 long long cs_atomic_load(const long long *p) { return __atomic_load_n(p, __ATOMIC_RELAXED); }
 void cs_atomic_store(long long *p, long long v) { __atomic_store_n(p, v, __ATOMIC_RELAXED); }
 long long cs_atomic_add(long long *p, long long v) { return __atomic_add_fetch(p, v, __ATOMIC_RELAXED); }
+
+long cs_writev2(int fd, const void *a, long a_len, const void *b, long b_len) {
+    struct iovec iov[2] = {{(void *)a, (size_t)a_len}, {(void *)b, (size_t)b_len}};
+    for (;;) {
+        ssize_t n = writev(fd, iov, 2);
+        if (n >= 0) return (long)n;
+        if (errno != EINTR) return -errno;
+    }
+}

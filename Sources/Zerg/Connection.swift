@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CSupport
 import Shared
 
 /// One client connection owned by a worker: its socket, the bytes read but
@@ -89,6 +90,37 @@ final class Connection {
                     broken = true
                     return false
                 }
+            }
+        }
+        lastActiveNs = Host.monotonicNanoseconds()
+        return true
+    }
+
+    /// Writes `head` then `body` (writev: the body is not copied), waiting
+    /// like `write`. False (and `broken`) when the peer is gone or too slow.
+    @discardableResult
+    func write(head: [UInt8], body: UnsafeRawBufferPointer, timeoutMs: Int32) -> Bool {
+        guard !broken else { return false }
+        var sent = 0
+        let total = head.count + body.count
+        while sent < total {
+            let n: Int = head.withUnsafeBytes { h in
+                if sent < head.count {
+                    return cs_writev2(fd.rawValue, h.baseAddress! + sent, head.count - sent, body.baseAddress, body.count)
+                }
+                let off = sent - head.count
+                return cs_writev2(fd.rawValue, body.baseAddress! + off, body.count - off, nil, 0)
+            }
+            if n > 0 {
+                sent += n
+            } else if n == -Int(EAGAIN) {
+                guard (try? fd.wait(writable: true, timeoutMs: timeoutMs)) == true else {
+                    broken = true
+                    return false
+                }
+            } else {
+                broken = true
+                return false
             }
         }
         lastActiveNs = Host.monotonicNanoseconds()

@@ -94,9 +94,14 @@ final class Worker {
         environ = EnvironBuilder(interpreter: interpreter)
         var lastSweep = Host.monotonicNanoseconds()
         while true {
-            interpreter.releaseGIL()
-            let events = (try? epoll.wait(timeoutMilliseconds: listeningPausedUntil == nil ? 1000 : Self.pauseMs)) ?? []
-            interpreter.acquireGIL()
+            // Under load something is always ready: look without giving up the
+            // GIL, and release it (for the app's own threads) only to sleep.
+            var events = (try? epoll.wait(timeoutMilliseconds: 0)) ?? []
+            if events.isEmpty {
+                interpreter.releaseGIL()
+                events = (try? epoll.wait(timeoutMilliseconds: listeningPausedUntil == nil ? 1000 : Self.pauseMs)) ?? []
+                interpreter.acquireGIL()
+            }
             if let until = listeningPausedUntil, Host.monotonicNanoseconds() >= until, !stopping {
                 resumeListening()
             }

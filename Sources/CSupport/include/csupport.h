@@ -87,6 +87,9 @@ long long cs_atomic_load(const long long *p);
 void cs_atomic_store(long long *p, long long v);
 long long cs_atomic_add(long long *p, long long v);
 
+/* writev(2) of two buffers; bytes written or -errno (EINTR retried). */
+long cs_writev2(int fd, const void *a, long a_len, const void *b, long b_len);
+
 /* waitpid(-1, WNOHANG): returns pid (>0) with *status set, 0 for none, -errno. */
 pid_t cs_reap_any(int *status);
 int cs_wifexited(int status);

@@ -112,6 +112,11 @@ final class Response {
             framing: framing, keepAlive: keepAlive, appSetLength: appLength != nil, into: &out)
         headBytes = out.count
         headersSent = true
+        if let first, bodyAllowed, case .length(let n) = framing, first.count <= n, !first.isEmpty {
+            // The common case (a whole body of known length): head and body in one writev.
+            bodyBytes += first.count
+            return conn.write(head: out, body: first, timeoutMs: timeoutMs)
+        }
         if let first { appendBody(first, to: &out) }
         return conn.write(out, timeoutMs: timeoutMs)
     }
