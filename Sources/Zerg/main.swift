@@ -48,7 +48,7 @@ var listeners: [FileDescriptor] = []
 for address in settings.httpSockets {
     do {
         let fd = try address.listen(backlog: settings.listenBacklog)
-        if Host.environment()["NODELAY"] != "0" { fd.setNoDelay() }  // inherited by every accepted connection
+        fd.setNoDelay()  // inherited by every accepted connection
         listeners.append(fd)
     } catch let error as SystemError {
         Log.info("cannot listen on \(address): \(error.reason)\(error.errno == EADDRINUSE ? " (another server is using it)" : "")")

@@ -151,11 +151,10 @@ def load_app(wsgi_file, module, callable_name):
         raise AttributeError(f"{where} defines no `{callable_name}` (set `callable` to the WSGI callable's name)")
     if not callable(app):
         raise TypeError(f"{where}: `{callable_name}` is not callable")
-    if os.environ.get("GCF", "1") == "1":
-        # What the app loaded lives as long as the worker: keep it out of every
-        # later garbage collection (they then only walk per-request objects).
-        gc.collect()
-        gc.freeze()
+    # What the app loaded lives as long as the worker: keep it out of every
+    # later garbage collection (they then only walk per-request objects).
+    gc.collect()
+    gc.freeze()
     return app
 """#
 }
