@@ -255,22 +255,27 @@ int cs_connect_unix(const char *path) {
     }
 }
 
+/* An IPv4/IPv6 address as text and its port; "" and 0 for other families. */
+static void describe_address(const struct sockaddr_storage *ss, char *host, int host_len, int *port) {
+    host[0] = '\0';
+    *port = 0;
+    if (ss->ss_family == AF_INET) {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
+        inet_ntop(AF_INET, &a->sin_addr, host, host_len);
+        *port = ntohs(a->sin_port);
+    } else if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
+        inet_ntop(AF_INET6, &a->sin6_addr, host, host_len);
+        *port = ntohs(a->sin6_port);
+    }
+}
+
 int cs_socket_name(int fd, int local, char *host, int host_len, int *port) {
     struct sockaddr_storage ss;
     socklen_t len = sizeof(ss);
     int rc = local ? getsockname(fd, (struct sockaddr *)&ss, &len) : getpeername(fd, (struct sockaddr *)&ss, &len);
     if (rc < 0) return -errno;
-    host[0] = '\0';
-    *port = 0;
-    if (ss.ss_family == AF_INET) {
-        struct sockaddr_in *a = (struct sockaddr_in *)&ss;
-        inet_ntop(AF_INET, &a->sin_addr, host, host_len);
-        *port = ntohs(a->sin_port);
-    } else if (ss.ss_family == AF_INET6) {
-        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
-        inet_ntop(AF_INET6, &a->sin6_addr, host, host_len);
-        *port = ntohs(a->sin6_port);
-    }
+    describe_address(&ss, host, host_len, port);
     return 0;
 }
 
@@ -350,17 +355,7 @@ int cs_accept_peer(int fd, char *host, int host_len, int *port) {
             if (errno == EINTR) continue;
             return -errno;
         }
-        host[0] = '\0';
-        *port = 0;
-        if (ss.ss_family == AF_INET) {
-            struct sockaddr_in *a = (struct sockaddr_in *)&ss;
-            inet_ntop(AF_INET, &a->sin_addr, host, host_len);
-            *port = ntohs(a->sin_port);
-        } else if (ss.ss_family == AF_INET6) {
-            struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
-            inet_ntop(AF_INET6, &a->sin6_addr, host, host_len);
-            *port = ntohs(a->sin6_port);
-        }
+        describe_address(&ss, host, host_len, port);
         return c;
     }
 }
