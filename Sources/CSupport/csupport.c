@@ -238,21 +238,26 @@ int cs_wtermsig(int status) { return WTERMSIG(status); }
 
 int cs_pipe(int fds[2]) { return NEG_ERRNO(pipe2(fds, O_CLOEXEC)); }
 
+/* A blocking, CLOEXEC stream socket of `family` connected to `addr`, or -errno. */
+static int connect_new(int family, const struct sockaddr *addr, socklen_t len) {
+    int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -errno;
+    for (;;) {
+        if (connect(fd, addr, len) == 0) return fd;
+        if (errno == EINTR) continue;
+        int err = errno;
+        close(fd);
+        return -err;
+    }
+}
+
 int cs_connect_unix(const char *path) {
     struct sockaddr_un addr;
     memset(&addr, 0, sizeof(addr));
     addr.sun_family = AF_UNIX;
     if (strlen(path) >= sizeof(addr.sun_path)) return -ENAMETOOLONG;
     strcpy(addr.sun_path, path);
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return -errno;
-    for (;;) {
-        if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0) return fd;
-        if (errno == EINTR) continue;
-        int err = errno;
-        close(fd);
-        return -err;
-    }
+    return connect_new(AF_UNIX, (struct sockaddr *)&addr, sizeof(addr));
 }
 
 /* An IPv4/IPv6 address as text and its port; "" and 0 for other families. */
@@ -335,15 +340,7 @@ int cs_connect_tcp(const char *host, int port) {
     addr.sin_family = AF_INET;
     addr.sin_port = htons((uint16_t)port);
     if (inet_pton(AF_INET, host, &addr.sin_addr) != 1) return -EINVAL;
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return -errno;
-    for (;;) {
-        if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0) return fd;
-        if (errno == EINTR) continue;
-        int err = errno;
-        close(fd);
-        return -err;
-    }
+    return connect_new(AF_INET, (struct sockaddr *)&addr, sizeof(addr));
 }
 
 int cs_accept_peer(int fd, char *host, int host_len, int *port) {
