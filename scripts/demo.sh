@@ -7,8 +7,9 @@ cd "$(dirname "$0")/.."
 repo=$PWD
 [ -x /opt/swift/usr/bin/swift ] && export PATH="/opt/swift/usr/bin:$PATH"
 bash scripts/setup.sh
-swift build -c release --product emperor
+swift build -c release --product emperor && swift build -c release --product zerg
 bin=$(swift build -c release --show-bin-path)
+venv=$(bash scripts/python-env.sh)
 
 work=$(mktemp -d /tmp/hadjango-demo-XXXXXX)
 emperor_pid=""
@@ -64,5 +65,16 @@ sleep 0.3
 curl -fsS "http://127.0.0.1:$((DEMO_BASE_PORT + 10))/" 2>/dev/null || echo "port $((DEMO_BASE_PORT + 10)) closed: build b is gone"
 
 step "SIGTERM: every instance stops, the emperor exits"
+kill -TERM "$emperor_pid"; wait "$emperor_pid"; emperor_pid=""
+
+step "the zerg: the example Django site from a venv, through the seed-style wsgi.py"
+zport=$((DEMO_BASE_PORT + 100))
+"$bin/zerg" --http-socket "127.0.0.1:$zport" --processes 2 --home "$venv" \
+    --python-path "$repo/examples/django_site" --wsgi-file "$repo/examples/django_site/hadjango/uwsgi/wsgi.py" \
+    --log-format '%(worker_id) %(addr) "%(method) %(uri) %(proto)" %(status) %(size) %(micros)us' &
+emperor_pid=$!
+for _ in $(seq 1 200); do curl -fsS "http://127.0.0.1:$zport/" >/dev/null 2>&1 && break; sleep 0.05; done
+curl -fsS "http://127.0.0.1:$zport/" | head -4
+ps -eo args | grep '^uwsgi worker' || true
 kill -TERM "$emperor_pid"; wait "$emperor_pid"; emperor_pid=""
 echo "demo done"
