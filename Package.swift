@@ -31,7 +31,7 @@ let package = Package(
         // Fixtures are read from the source tree (they include symlinks, which
         // resource copying would flatten).
         .testTarget(name: "SharedTests", dependencies: ["Shared"], exclude: ["Fixtures"]),
-        .testTarget(name: "EmperorTests", dependencies: ["Shared", "Emperor"], exclude: ["Support/instance.py"]),
+        .testTarget(name: "EmperorTests", dependencies: ["Shared", "Emperor", "Zerg"], exclude: ["Support/instance.py"]),
         .testTarget(name: "ZergTests", dependencies: ["Shared", "Zerg"], exclude: ["Support/apps.py", "Support/broken_app.py"]),
     ]
 )

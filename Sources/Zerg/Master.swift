@@ -54,6 +54,8 @@ final class Master {
     var stopping: Stop?
     var reloadQueue: [Int] = []
     var announcedReady = false
+    /// A reload is under way: tell the emperor "ready" again when it is done.
+    var reloadInProgress = false
 
     static let signalToken: UInt64 = 1
     static let emperorToken: UInt64 = 2
@@ -175,6 +177,12 @@ final class Master {
                     p.replaces = nil
                     if let o = processes[old] { stopWorker(o) }
                     continueReload()
+                    if reloadInProgress && reloadQueue.isEmpty && !processes.values.contains(where: { $0.replaces != nil }) {
+                        reloadInProgress = false
+                        Log.info("rolling reload done")
+                        tellEmperor(.ready)
+                        tellEmperor(.accepting)
+                    }
                 }
                 if !announcedReady && processes.values.filter({ $0.state == .ready }).count >= settings.workers {
                     announcedReady = true
@@ -219,6 +227,8 @@ final class Master {
             if let old = p.replaces {
                 Log.info("reload abandoned: the new worker \(p.id) did not load; pid \(old) keeps serving")
                 reloadQueue.removeAll()
+                reloadInProgress = false
+                tellEmperor(.ready)  // still serving, with the previous code
             }
             return
         }
@@ -244,6 +254,7 @@ final class Master {
     func startReload() {
         guard stopping == nil, reloadQueue.isEmpty else { return }
         reloadQueue = Array(Set(processes.values.filter { $0.state != .stopping }.map(\.id))).sorted()
+        reloadInProgress = true
         Log.info("rolling reload of \(reloadQueue.count) worker(s)")
         continueReload()
     }

@@ -304,3 +304,41 @@ import Testing
         return nil
     }
 }
+
+/// The real zerg as an emperor instance: it reports ready and accepting,
+/// reloads on touch and stops gracefully on removal.
+@Suite(.serialized) struct EmperorRunsZergTests {
+    @Test func zergSpeaksTheEmperorProtocol() throws {
+        let zerg = EmperorHarness.buildDirectory + "/zerg"
+        let apps = FileSystem.directoryName(FileSystem.directoryName(FileSystem.directoryName("\(#filePath)")))
+            + "/Tests/ZergTests/Support/apps.py"
+        let e = try EmperorHarness(["--emperor", "builds/*/app.ini", "--emperor-wrapper", zerg], wrapper: false)
+        defer { e.cleanup() }
+        try e.write("builds/a/app.ini", "[uwsgi]\nhttp-socket = 127.0.0.1:0\nwsgi-file = \(apps)\nprocesses = 2\n")
+        let id = "builds/a/app.ini"
+        #expect(e.waitUntil(20) { e.vassal(id)?["accepting"] as? Int == 1 }, "\(e.log())")
+        #expect(e.vassal(id)?["state"] as? String == "ready")
+        let line = try #require(e.log().split(separator: "\n").first { $0.contains(" serving on 127.0.0.1:") })
+        let port = try #require(Int(line.split(separator: ":").last ?? ""))
+        let fd = try FileDescriptor.connect(host: "127.0.0.1", port: port)
+        try fd.writeAll("GET /v/echo HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        let reply = String(decoding: try fd.readToEnd(), as: UTF8.self)
+        fd.close()
+        #expect(reply.hasPrefix("HTTP/1.1 200 OK"))
+
+        // touch: the emperor asks for a reload; the zerg reloads its workers one by one and says ready again.
+        #expect(utimensat(AT_FDCWD, e.path(id), nil, 0) == 0)
+        #expect(e.waitUntil(20) { e.log().contains("rolling reload done") }, "\(e.log())")
+        #expect(e.waitUntil(5) { e.vassal(id)?["state"] as? String == "ready" })
+        #expect(e.vassal(id)?["respawns"] as? Int == 1)
+
+        // rm: graceful stop, the zerg exits 0 and leaves no worker behind.
+        let master = try #require(e.vassal(id)?["pid"] as? Int)
+        let workers = ChildProcess.children(of: pid_t(master))
+        #expect(workers.count == 2)
+        try e.remove(id)
+        #expect(e.waitUntil(20) { e.vassals().isEmpty }, "\(e.log())")
+        #expect(e.log().contains("\(id) pid \(master) stopped (exited with status 0)"))
+        #expect(e.waitUntil(5) { workers.allSatisfy { !EmperorHarness.alive($0) } })
+    }
+}
