@@ -82,7 +82,8 @@ def start(cmd, cwd, env):
 
 
 def stop(proc):
-    os.killpg(proc.pid, signal.SIGTERM)
+    # SIGINT: every server here stops on it (uWSGI 2.0 takes SIGTERM as a reload).
+    os.killpg(proc.pid, signal.SIGINT)
     try:
         proc.wait(10)
     except subprocess.TimeoutExpired:
