@@ -15,8 +15,7 @@ enum WorkerMain {
         var settings: ZergSettings
         let config: Configuration
         do {
-            config = try ConfigLoader(role: .zerg).load(arguments: Array(arguments.dropFirst()))
-            settings = try ZergSettings(config)
+            (config, settings) = try ZergSettings.load(arguments: Array(arguments.dropFirst()))
             // `home` names a directory as seen from where the zerg started, before `chdir`.
             settings.home = settings.home.map(FileSystem.absolute)
         } catch {

@@ -83,6 +83,13 @@ struct ZergSettings {
         if !problems.isEmpty { throw ConfigError(problems) }
     }
 
+    /// Loads the configuration from the command line (without argv[0]) and
+    /// types it; master and workers both read it this way.
+    static func load(arguments: [String]) throws(ConfigError) -> (Configuration, ZergSettings) {
+        let config = try ConfigLoader(role: .zerg).load(arguments: arguments)
+        return (config, try ZergSettings(config))
+    }
+
     /// `logger = file:PATH` (the only logger plugin here); the last one wins.
     static func fileTarget(_ config: Configuration, _ name: String, _ problems: inout [ConfigDiagnostic]) -> String? {
         guard let entry = config.occurrences(name).last else { return nil }

@@ -9,16 +9,6 @@ import Shared
 let arguments = Array(CommandLine.arguments)  // copied before any process title rewrite
 let environment = Host.environment()
 
-func loadSettings(role: String) -> (Configuration, ZergSettings) {
-    do {
-        let config = try ConfigLoader(role: .zerg).load(arguments: Array(arguments.dropFirst()))
-        return (config, try ZergSettings(config))
-    } catch {
-        Log.info("configuration error:\n\(error)")
-        exit(2)
-    }
-}
-
 if let idText = environment["HADJANGO_WORKER"], let id = Int(idText) {
     Log.setProgram("zerg worker \(id)")
     exit(WorkerMain.run(id: id, arguments: arguments, environment: environment))
@@ -34,7 +24,14 @@ if arguments.dropFirst().contains("--help") {
         """)
     exit(0)
 }
-let (config, settings) = loadSettings(role: "master")
+let config: Configuration
+let settings: ZergSettings
+do {
+    (config, settings) = try ZergSettings.load(arguments: Array(arguments.dropFirst()))
+} catch {
+    Log.info("configuration error:\n\(error)")
+    exit(2)
+}
 if let logto = settings.logto ?? settings.logger {
     do { try Log.redirect(toFile: logto) } catch { Log.info("cannot open log file: \(error)"); exit(2) }
 }

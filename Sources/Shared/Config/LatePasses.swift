@@ -68,16 +68,14 @@ struct LatePasses {
         spec.newProcessGroup = false
         let pid = try? ChildProcess.spawn(spec)
         writeEnd.close()
-        defer { readEnd.close() }
-        guard let pid else { return nil }
-        var out: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while let n = try? buffer.withUnsafeMutableBytes({ try readEnd.read(into: $0) }), n > 0 {
-            out += buffer[0..<n]
-            if out.count > 1 << 20 { break }
+        guard let pid else {
+            readEnd.close()
+            return nil
         }
+        let out = try? readEnd.readToEnd(limit: 1 << 20)
+        readEnd.close()  // a command still writing past the limit gets EPIPE instead of blocking us
         let status = ChildProcess.wait(pid)
-        guard status == .exited(0) else { return nil }
+        guard status == .exited(0), let out else { return nil }
         return String(decoding: out, as: UTF8.self)
     }
 

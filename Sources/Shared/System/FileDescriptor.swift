@@ -43,6 +43,18 @@ public struct FileDescriptor: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
+    /// Reads until end of file (blocking fds); more than `limit` bytes is EFBIG.
+    public func readToEnd(limit: Int = 64 << 20) throws -> [UInt8] {
+        var out: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = try chunk.withUnsafeMutableBytes { try read(into: $0) }
+            if n == 0 { return out }
+            out += chunk[0..<n]
+            if out.count > limit { throw SystemError("read", description, errno: EFBIG) }
+        }
+    }
+
     /// write(2) until every byte is written (for blocking fds and small writes).
     public func writeAll(_ bytes: [UInt8]) throws {
         var offset = 0

@@ -94,13 +94,10 @@ public enum FileSystem {
     public static func readFile(_ path: String, limit: Int = 16 << 20) throws -> [UInt8] {
         let fd = try FileDescriptor.open(path, O_RDONLY)
         defer { fd.close() }
-        var out: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = try chunk.withUnsafeMutableBytes { buf in try fd.read(into: buf) }
-            if n == 0 { return out }
-            out += chunk[0..<n]
-            if out.count > limit { throw SystemError("read", path, errno: EFBIG) }
+        do {
+            return try fd.readToEnd(limit: limit)
+        } catch let error as SystemError {
+            throw SystemError(error.call, path, errno: error.errno)  // name the file, not the fd
         }
     }
 

@@ -59,15 +59,4 @@ extension FileDescriptor {
     public static func connect(host: String, port: Int) throws -> FileDescriptor {
         FileDescriptor(rawValue: try Syscall.checked("connect", "\(host):\(port)") { cs_connect_tcp(host, Int32(port)) })
     }
-
-    /// Reads until end of file (blocking fds).
-    public func readToEnd(limit: Int = 64 << 20) throws -> [UInt8] {
-        var out: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = try chunk.withUnsafeMutableBytes { try read(into: $0) }
-            if n == 0 || out.count > limit { return out }
-            out += chunk[0..<n]
-        }
-    }
 }
