@@ -77,23 +77,7 @@ final class Connection {
     /// False (and `broken`) when the peer is gone or too slow.
     @discardableResult
     func write(_ bytes: [UInt8], timeoutMs: Int32) -> Bool {
-        guard !broken else { return false }
-        var offset = 0
-        while offset < bytes.count {
-            guard let next = fd.writeAvailable(bytes, from: offset) else {
-                broken = true
-                return false
-            }
-            offset = next
-            if offset < bytes.count {
-                guard (try? fd.wait(writable: true, timeoutMs: timeoutMs)) == true else {
-                    broken = true
-                    return false
-                }
-            }
-        }
-        lastActiveNs = Host.monotonicNanoseconds()
-        return true
+        bytes.withUnsafeBytes { write(head: [], body: $0, timeoutMs: timeoutMs) }
     }
 
     /// Writes `head` then `body` (writev: the body is not copied), waiting

@@ -165,6 +165,7 @@ public enum HTTPHeadParser {
         var host: Range<Int>?
         var hostCount = 0
         var keepAlive = minor == 1
+        var closeAsked = false
         var expectsContinue = false
         for field in fields {
             let name = bytes[field.name]
@@ -191,7 +192,7 @@ public enum HTTPHeadParser {
                 host = field.value
             case 10 where HTTPBytes.equalsIgnoringCase(name, "connection"):
                 for option in HTTPBytes.listElements(value) {
-                    if option == "close" { keepAlive = false }
+                    if option == "close" { closeAsked = true }
                     if option == "keep-alive" && minor == 0 { keepAlive = true }
                 }
             case 6 where HTTPBytes.equalsIgnoringCase(name, "expect"):
@@ -205,10 +206,7 @@ public enum HTTPHeadParser {
             }
         }
         // Connection: close wins over keep-alive whatever their order.
-        if fields.contains(where: { HTTPBytes.equalsIgnoringCase(bytes[$0.name], "connection")
-            && HTTPBytes.listElements(bytes[$0.value]).contains("close") }) {
-            keepAlive = false
-        }
+        if closeAsked { keepAlive = false }
 
         var framing = BodyFraming.none
         if let codings = transferCodings {

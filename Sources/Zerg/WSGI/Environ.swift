@@ -4,18 +4,26 @@ import Shared
 /// Builds PEP 3333 environ dicts. Keys are interned once; values are made
 /// straight from the request's bytes.
 struct EnvironBuilder {
-    let keys: [String: PyPtr]
+    /// Interned keys, as fields: the per-request path does no string hashing to find them.
+    struct Keys {
+        let method = Py.interned("REQUEST_METHOD")
+        let pathInfo = Py.interned("PATH_INFO")
+        let queryString = Py.interned("QUERY_STRING")
+        let requestURI = Py.interned("REQUEST_URI")
+        let contentType = Py.interned("CONTENT_TYPE")
+        let contentLength = Py.interned("CONTENT_LENGTH")
+        let serverName = Py.interned("SERVER_NAME")
+        let serverPort = Py.interned("SERVER_PORT")
+        let serverProtocol = Py.interned("SERVER_PROTOCOL")
+        let remoteAddr = Py.interned("REMOTE_ADDR")
+        let remotePort = Py.interned("REMOTE_PORT")
+        let input = Py.interned("wsgi.input")
+    }
+
+    let keys = Keys()
     let constants: [(PyPtr, PyPtr)]
-    let serverSoftware: PyPtr
 
     init(interpreter: Interpreter) {
-        var k: [String: PyPtr] = [:]
-        for name in ["REQUEST_METHOD", "SCRIPT_NAME", "PATH_INFO", "QUERY_STRING", "REQUEST_URI", "CONTENT_TYPE",
-                     "CONTENT_LENGTH", "SERVER_NAME", "SERVER_PORT", "SERVER_PROTOCOL", "REMOTE_ADDR", "REMOTE_PORT",
-                     "wsgi.input", "HTTP_HOST", "uwsgi.node"] {
-            k[name] = Py.interned(name)
-        }
-        keys = k
         let version = pg_tuple_new(2)!
         pg_tuple_set(version, 0, Py.int(1))
         pg_tuple_set(version, 1, Py.int(0))
@@ -33,7 +41,6 @@ struct EnvironBuilder {
             (Py.interned("wsgi.file_wrapper"), interpreter.fileWrapperType),
             (Py.interned("SCRIPT_NAME"), Py.string("")),
         ]
-        serverSoftware = Py.interned("SERVER_SOFTWARE")
     }
 
     /// A new environ for the request. `contentLength` overrides the header
@@ -43,12 +50,12 @@ struct EnvironBuilder {
         for (key, value) in constants { pg_dict_set(env, key, value) }
         head.bytes.withUnsafeBufferPointer { b in
             func slice(_ r: Range<Int>) -> UnsafeBufferPointer<UInt8> { UnsafeBufferPointer(rebasing: b[r]) }
-            Py.setStealing(env, keys["REQUEST_METHOD"]!, Py.latin1(slice(head.method)))
+            Py.setStealing(env, keys.method, Py.latin1(slice(head.method)))
             let path = head.path.isEmpty ? [UInt8(ascii: "/")] : EnvironBuilder.percentDecoded(slice(head.path))
-            Py.setStealing(env, keys["PATH_INFO"]!, path.withUnsafeBufferPointer { Py.latin1($0) })
-            Py.setStealing(env, keys["QUERY_STRING"]!, Py.latin1(slice(head.query)))
-            Py.setStealing(env, keys["REQUEST_URI"]!, Py.latin1(slice(head.target)))
-            Py.setStealing(env, keys["SERVER_PROTOCOL"]!, Py.string(head.protocolText))
+            Py.setStealing(env, keys.pathInfo, path.withUnsafeBufferPointer { Py.latin1($0) })
+            Py.setStealing(env, keys.queryString, Py.latin1(slice(head.query)))
+            Py.setStealing(env, keys.requestURI, Py.latin1(slice(head.target)))
+            Py.setStealing(env, keys.serverProtocol, Py.string(head.protocolText))
 
             // SERVER_NAME/PORT from Host (or the absolute-form authority), else the socket.
             if let host = head.host, !host.isEmpty {
@@ -61,18 +68,18 @@ struct EnvironBuilder {
                     colon = hb.lastIndex(of: UInt8(ascii: ":"))
                 }
                 if let c = colon {
-                    Py.setStealing(env, keys["SERVER_NAME"]!, Py.latin1(UnsafeBufferPointer(rebasing: hb[0..<c])))
-                    Py.setStealing(env, keys["SERVER_PORT"]!, Py.latin1(UnsafeBufferPointer(rebasing: hb[(c + 1)...])))
+                    Py.setStealing(env, keys.serverName, Py.latin1(UnsafeBufferPointer(rebasing: hb[0..<c])))
+                    Py.setStealing(env, keys.serverPort, Py.latin1(UnsafeBufferPointer(rebasing: hb[(c + 1)...])))
                 } else {
-                    Py.setStealing(env, keys["SERVER_NAME"]!, Py.latin1(hb))
-                    Py.setStealing(env, keys["SERVER_PORT"]!, Py.string(String(conn.local.port)))
+                    Py.setStealing(env, keys.serverName, Py.latin1(hb))
+                    Py.setStealing(env, keys.serverPort, Py.string(String(conn.local.port)))
                 }
             } else {
-                Py.setStealing(env, keys["SERVER_NAME"]!, Py.string(conn.local.host.isEmpty ? "localhost" : conn.local.host))
-                Py.setStealing(env, keys["SERVER_PORT"]!, Py.string(String(conn.local.port)))
+                Py.setStealing(env, keys.serverName, Py.string(conn.local.host.isEmpty ? "localhost" : conn.local.host))
+                Py.setStealing(env, keys.serverPort, Py.string(String(conn.local.port)))
             }
-            Py.setStealing(env, keys["REMOTE_ADDR"]!, Py.string(conn.remote.host))
-            Py.setStealing(env, keys["REMOTE_PORT"]!, Py.string(String(conn.remote.port)))
+            Py.setStealing(env, keys.remoteAddr, Py.string(conn.remote.host))
+            Py.setStealing(env, keys.remotePort, Py.string(String(conn.remote.port)))
 
             // Headers: CONTENT_TYPE/CONTENT_LENGTH bare, the rest as HTTP_*, repeats joined.
             var name: [UInt8] = []
@@ -80,12 +87,12 @@ struct EnvironBuilder {
                 let n = slice(field.name)
                 if HTTPBytes.equalsIgnoringCase(n, "content-length") {
                     if contentLength == nil {
-                        Py.setStealing(env, keys["CONTENT_LENGTH"]!, Py.latin1(slice(field.value)))
+                        Py.setStealing(env, keys.contentLength, Py.latin1(slice(field.value)))
                     }
                     continue
                 }
                 if HTTPBytes.equalsIgnoringCase(n, "content-type") {
-                    Py.setStealing(env, keys["CONTENT_TYPE"]!, Py.latin1(slice(field.value)))
+                    Py.setStealing(env, keys.contentType, Py.latin1(slice(field.value)))
                     continue
                 }
                 if HTTPBytes.equalsIgnoringCase(n, "transfer-encoding") { continue }
@@ -107,9 +114,9 @@ struct EnvironBuilder {
             }
         }
         if let length = contentLength {
-            Py.setStealing(env, keys["CONTENT_LENGTH"]!, Py.string(String(length)))
+            Py.setStealing(env, keys.contentLength, Py.string(String(length)))
         }
-        pg_dict_set(env, keys["wsgi.input"]!, input)
+        pg_dict_set(env, keys.input, input)
         return env
     }
 

@@ -140,7 +140,7 @@ final class EmperorHarness {
         var raw: Int32 = 0
         let r = waitpid(pid, &raw, WNOHANG)
         if r == pid {
-            exitStatus = (raw & 0x7f) == 0 ? Shared.ExitStatus.exited((raw >> 8) & 0xff) : .signaled(raw & 0x7f)
+            exitStatus = Shared.ExitStatus(raw: raw)
             return true
         }
         return r < 0

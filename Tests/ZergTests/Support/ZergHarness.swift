@@ -78,7 +78,7 @@ final class ZergHarness {
         if exitStatus != nil { return true }
         var raw: Int32 = 0
         if waitpid(pid, &raw, WNOHANG) == pid {
-            exitStatus = (raw & 0x7f) == 0 ? Shared.ExitStatus.exited((raw >> 8) & 0xff) : .signaled(raw & 0x7f)
+            exitStatus = Shared.ExitStatus(raw: raw)
             return true
         }
         return false
