@@ -13,6 +13,7 @@ let package = Package(
     products: [
         .executable(name: "emperor", targets: ["Emperor"]),
         .executable(name: "zerg", targets: ["Zerg"]),
+        .executable(name: "vassal", targets: ["Vassal"]),
         .library(name: "Shared", targets: ["Shared"]),
     ],
     targets: [
@@ -22,6 +23,8 @@ let package = Package(
         // Syscall wrappers, the uWSGI ini language, logging, JSON: used by every process.
         .target(name: "Shared", dependencies: ["CSupport"], swiftSettings: optimized),
         .executableTarget(name: "Emperor", dependencies: ["Shared", "CSupport"]),
+        // Owns a build's port; hands accepted connections to zerg workers.
+        .executableTarget(name: "Vassal", dependencies: ["Shared", "CSupport"], swiftSettings: optimized),
         // Debian's CPython 3.11, linked through pkg-config (package python3-dev).
         .systemLibrary(name: "CPython", pkgConfig: "python3-embed", providers: [.apt(["python3-dev"])]),
         // C glue for the interpreter: macros Swift cannot call, and the native

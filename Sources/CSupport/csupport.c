@@ -385,3 +385,120 @@ long cs_writev2(int fd, const void *a, long a_len, const void *b, long b_len) {
         if (errno != EINTR) return -errno;
     }
 }
+
+/* ---- The handoff transport (zerg-server): SOCK_SEQPACKET + SCM_RIGHTS ---- */
+
+static int unix_address(const char *path, struct sockaddr_un *addr) {
+    memset(addr, 0, sizeof(*addr));
+    addr->sun_family = AF_UNIX;
+    if (strlen(path) >= sizeof(addr->sun_path)) return -ENAMETOOLONG;
+    strcpy(addr->sun_path, path);
+    return 0;
+}
+
+int cs_listen_seqpacket(const char *path, int backlog) {
+    struct sockaddr_un addr;
+    int rc = unix_address(path, &addr);
+    if (rc < 0) return rc;
+    int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) return -errno;
+    unlink(path);
+    if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 || listen(fd, backlog) < 0) {
+        int err = errno;
+        close(fd);
+        return -err;
+    }
+    return fd;
+}
+
+int cs_connect_seqpacket(const char *path) {
+    struct sockaddr_un addr;
+    int rc = unix_address(path, &addr);
+    if (rc < 0) return rc;
+    int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -errno;
+    for (;;) {
+        if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0) return fd;
+        if (errno == EINTR) continue;
+        int err = errno;
+        close(fd);
+        return -err;
+    }
+}
+
+#define CS_MAX_FDS 8
+
+long cs_send_with_fds(int sock, const void *data, long len, const int *fds, int nfds, int nonblock) {
+    if (nfds < 0 || nfds > CS_MAX_FDS) return -EINVAL;
+    struct iovec iov = {.iov_base = (void *)data, .iov_len = (size_t)len};
+    union {
+        char buf[CMSG_SPACE(sizeof(int) * CS_MAX_FDS)];
+        struct cmsghdr align;
+    } control;
+    struct msghdr msg;
+    memset(&msg, 0, sizeof(msg));
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    if (nfds > 0) {
+        memset(&control, 0, sizeof(control));
+        msg.msg_control = control.buf;
+        msg.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+        struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+        memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
+    }
+    for (;;) {
+        ssize_t n = sendmsg(sock, &msg, MSG_NOSIGNAL | (nonblock ? MSG_DONTWAIT : 0));
+        if (n >= 0) return n;
+        if (errno == EINTR) continue;
+        return -errno;
+    }
+}
+
+long cs_recv_with_fds(int sock, void *data, long cap, int *fds, int max_fds, int *nfds, int nonblock) {
+    struct iovec iov = {.iov_base = data, .iov_len = (size_t)cap};
+    union {
+        char buf[CMSG_SPACE(sizeof(int) * CS_MAX_FDS)];
+        struct cmsghdr align;
+    } control;
+    struct msghdr msg;
+    *nfds = 0;
+    for (;;) {
+        memset(&msg, 0, sizeof(msg));
+        msg.msg_iov = &iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.buf;
+        msg.msg_controllen = sizeof(control.buf);
+        ssize_t n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC | (nonblock ? MSG_DONTWAIT : 0));
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return -errno;
+        int count = 0, overflow = 0;
+        for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+            if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+            int k = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+            int *got = (int *)CMSG_DATA(c);
+            for (int i = 0; i < k; i++) {
+                if (count < max_fds) fds[count++] = got[i];
+                else { close(got[i]); overflow = 1; }
+            }
+        }
+        if (overflow || (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
+            for (int i = 0; i < count; i++) close(fds[i]);
+            return -EMSGSIZE;
+        }
+        *nfds = count;
+        return n;
+    }
+}
+
+int cs_peer_credentials(int fd, int *pid, int *uid, int *gid) {
+    struct ucred cred;
+    socklen_t len = sizeof(cred);
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) return -errno;
+    *pid = cred.pid;
+    *uid = (int)cred.uid;
+    *gid = (int)cred.gid;
+    return 0;
+}

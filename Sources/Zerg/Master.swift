@@ -111,7 +111,8 @@ final class Master {
 
     /// What the listeners are bound to, with real ports (`:0` gets one from the kernel).
     var boundAddresses: [String] {
-        zip(settings.httpSockets, listeners).map { address, fd in
+        if listeners.isEmpty { return settings.zergServers.map { "the vassal at \($0)" } }
+        return zip(settings.httpSockets, listeners).map { address, fd in
             if case .tcp(let host, _) = address, let port = try? fd.localPort() { return "\(host):\(port)" }
             return address.description
         }

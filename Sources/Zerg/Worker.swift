@@ -38,6 +38,12 @@ final class Worker {
     let requestLog: RequestLog?
 
     var connections: [UInt64: Connection] = [:]
+    /// Attached to a vassal (zerg mode): the link connections arrive on.
+    var link: HandoffLink?
+    /// The vassal's shared page (queue depth in word 0), received with `welcome`.
+    var vassalBoard: SharedMemory?
+    let zergServer: String?
+    let build: String
     var request: RequestState?
     var nextToken: UInt64 = 16
     var stopping = false
@@ -61,8 +67,10 @@ final class Worker {
     static let listenerTokenBase: UInt64 = 2
 
     init(id: Int, settings: ZergSettings, interpreter: Interpreter, control: FileDescriptor, listeners: [FileDescriptor],
-         scoreboard: (Scoreboard, Int)?) throws {
+         scoreboard: (Scoreboard, Int)?, zergServer: String?, build: String) throws {
         self.id = id
+        self.zergServer = zergServer
+        self.build = build
         self.scoreboard = scoreboard?.0
         row = scoreboard?.1 ?? 0
         self.settings = settings
@@ -200,6 +208,18 @@ final class Worker {
         if conn.token != 0 { connections[conn.token] = nil }
         conn.close()
         openConnections -= 1
+        if link != nil { tellVassal(.done) }
+    }
+
+    /// Between requests: standalone, the connection waits in this worker's
+    /// epoll; attached to a vassal, it goes back there (after a short linger
+    /// for a next request). True when more bytes arrived and serving goes on.
+    func release(_ conn: Connection) -> Bool {
+        guard link != nil else {
+            park(conn)
+            return false
+        }
+        return lingerOrHandBack(conn)
     }
 
     /// Closes idle keep-alive connections past `http-timeout`, half-sent heads
@@ -234,7 +254,7 @@ final class Worker {
             switch outcome {
             case .incomplete:
                 conn.compact()
-                park(conn)
+                if release(conn) { continue }
                 return
             case .failed(let error):
                 Log.info("\(conn.remote.host):\(conn.remote.port): \(error)")
@@ -245,13 +265,13 @@ final class Worker {
                 conn.start += consumed
                 let keep = handle(conn, head)
                 conn.requestsServed += 1
-                if !keep || stopping {
+                if !keep || (stopping && link == nil) {
                     close(conn)
                     return
                 }
-                if conn.pending == 0 {
+                if conn.pending == 0 || stopping {
                     conn.compact()
-                    park(conn)
+                    if release(conn) { continue }
                     return
                 }
             }

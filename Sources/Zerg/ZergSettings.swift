@@ -29,6 +29,11 @@ struct ZergSettings {
     var reloadMercySeconds: Int
     var workerReloadMercySeconds: Int
     var pidfile: String?
+    /// Milliseconds an attached worker waits for a keep-alive client's next request before handing it back.
+    var keepAliveLingerMs: Int32
+    /// The `build` placeholder (the seed sets `build = %c`): told to the vassal at attach.
+    var build: String
+    var ownership: SocketOwnership
 
     init(_ config: Configuration) throws(ConfigError) {
         var problems: [ConfigDiagnostic] = []
@@ -73,6 +78,9 @@ struct ZergSettings {
         reloadMercySeconds = max(0, config.int("reload-mercy") ?? 30)
         workerReloadMercySeconds = max(0, config.int("worker-reload-mercy") ?? 60)
         pidfile = config.string("pidfile")
+        keepAliveLingerMs = Int32(clamping: max(0, config.int("handback-linger") ?? 2))
+        build = config.placeholder("build") ?? ""
+        ownership = SocketOwnership(config, problems: &problems)
 
         if httpSockets.isEmpty && zergServers.isEmpty {
             problems.append(ConfigDiagnostic(.builtIn, "nothing to serve: give `http-socket = [host]:port` (or `zerg = PATH` to attach to a vassal)"))

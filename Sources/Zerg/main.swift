@@ -47,6 +47,7 @@ for address in settings.httpSockets {
         let fd = try address.listen(backlog: settings.listenBacklog)
         fd.setNoDelay()  // inherited by every accepted connection
         listeners.append(fd)
+        if case .unix(let path) = address { try settings.ownership.apply(toSocket: path) }
     } catch let error as SystemError {
         Log.info("cannot listen on \(address): \(error.reason)\(error.errno == EADDRINUSE ? " (another server is using it)" : "")")
         exit(1)
@@ -55,8 +56,10 @@ for address in settings.httpSockets {
         exit(1)
     }
 }
-if listeners.isEmpty {
-    Log.info("zerg mode (`zerg = \(settings.zergServers.first ?? "")`, attaching to a vassal) is not implemented yet; use http-socket")
+do {
+    try settings.ownership.dropPrivileges()
+} catch {
+    Log.info("cannot drop privileges: \(error)")
     exit(1)
 }
 do {

@@ -97,4 +97,19 @@ int cs_wexitstatus(int status);
 int cs_wifsignaled(int status);
 int cs_wtermsig(int status);
 
+/* The handoff transport: AF_UNIX SOCK_SEQPACKET (message boundaries kept,
+ * SCM_RIGHTS allowed). listen: CLOEXEC, non-blocking, stale path unlinked.
+ * connect: CLOEXEC, blocking. */
+int cs_listen_seqpacket(const char *path, int backlog);
+int cs_connect_seqpacket(const char *path);
+/* One sendmsg of `len` bytes with `nfds` fds as SCM_RIGHTS (MSG_NOSIGNAL,
+ * MSG_DONTWAIT when nonblock); bytes sent or -errno. */
+long cs_send_with_fds(int sock, const void *data, long len, const int *fds, int nfds, int nonblock);
+/* One recvmsg (MSG_CMSG_CLOEXEC, MSG_DONTWAIT when nonblock): bytes received
+ * (0 = peer closed) or -errno. Received fds go to fds[0..*nfds). A truncated
+ * message, or more fds than max_fds: every fd it carried is closed, -EMSGSIZE. */
+long cs_recv_with_fds(int sock, void *data, long cap, int *fds, int max_fds, int *nfds, int nonblock);
+/* SO_PEERCRED of a unix socket. */
+int cs_peer_credentials(int fd, int *pid, int *uid, int *gid);
+
 #endif

@@ -75,15 +75,18 @@ public enum OptionTable {
     ]
 
     static let vassal: [OptionSpec] = [
-        OptionSpec("http", .address, roles: .vassal, support: vassalLater, "`[addr]:port` (or a unix path) the vassal listens on for clients."),
-        OptionSpec("zerg-server", .path, roles: .vassal, support: vassalLater, "Unix socket zerg workers attach to, to receive accepted connections."),
+        OptionSpec("http", .address, roles: .vassal, "`[addr]:port` (or a unix path) the vassal listens on for clients."),
+        OptionSpec("zerg-server", .path, roles: .vassal, "Unix socket zerg workers attach to, to receive accepted connections."),
         OptionSpec("listen", .int, default: "100", roles: [.vassal, .zerg], "Listen backlog of the client socket."),
-        OptionSpec("chmod-socket", .string, roles: [.vassal, .zerg], support: vassalLater, "Mode of created unix sockets (e.g. 666)."),
-        OptionSpec("chown-socket", .string, roles: [.vassal, .zerg], support: vassalLater, "`user[:group]` owner of created unix sockets."),
-        OptionSpec("uid", .string, roles: [.vassal, .zerg], support: vassalLater, "User (name or id) to run as after binding sockets."),
-        OptionSpec("gid", .string, roles: [.vassal, .zerg], support: vassalLater, "Group (name or id) to run as after binding sockets."),
+        OptionSpec("chmod-socket", .string, roles: [.vassal, .zerg], "Mode of created unix sockets (e.g. 666)."),
+        OptionSpec("chown-socket", .string, roles: [.vassal, .zerg], "`user[:group]` owner of created unix sockets."),
+        OptionSpec("uid", .string, roles: [.vassal, .zerg], "User (name or id) to run as after binding sockets."),
+        OptionSpec("gid", .string, roles: [.vassal, .zerg], "Group (name or id) to run as after binding sockets."),
         OptionSpec("http-timeout", .int, default: "60", roles: [.vassal, .zerg], "Seconds an idle keep-alive connection is kept open (vassal: also backend inactivity)."),
-        OptionSpec("queue-timeout", .int, default: "30", roles: .vassal, support: vassalLater, "Seconds a connection may wait for a free worker before a 503."),
+        OptionSpec("zerg-allow-uid", .string, list: true, roles: .vassal,
+                   difference: "New: uWSGI lets anyone who can open the socket attach.",
+                   "A user (name or id) whose workers may attach besides the vassal's own uid and root; repeatable."),
+        OptionSpec("queue-timeout", .int, default: "30", roles: .vassal, "Seconds a connection may wait for a free worker before a 503."),
         OptionSpec("stats", .address, aliases: ["stats-server"], roles: [.vassal, .zerg], support: statsLater, "Serve uWSGI-compatible stats JSON on a unix path or `host:port`."),
         OptionSpec("stats-http", .bool, roles: [.vassal, .zerg], support: statsLater, "Answer the stats socket with an HTTP response."),
         OptionSpec("buffer-size", .size, default: "4096", roles: [.vassal, .zerg], "Largest request head (request line and headers) accepted, in bytes: a longer request line is answered 414, a longer head 431."),
@@ -93,7 +96,10 @@ public enum OptionTable {
     ]
 
     static let zerg: [OptionSpec] = [
-        OptionSpec("zerg", .path, list: true, roles: .zerg, support: vassalLater, "Attach to a vassal's zerg-server socket and serve the connections it hands over."),
+        OptionSpec("zerg", .path, list: true, roles: .zerg, "Attach to a vassal's zerg-server socket and serve the connections it hands over."),
+        OptionSpec("handback-linger", .int, default: "2", roles: .zerg,
+                   difference: "New (zerg mode only).",
+                   "Milliseconds an attached worker waits for a keep-alive client's next request before handing the idle connection back to the vassal."),
         OptionSpec("http-socket", .address, list: true, roles: .zerg, "Serve HTTP directly on `[addr]:port` (standalone mode)."),
         OptionSpec("workers", .int, aliases: ["processes"], default: "1", roles: [.vassal, .zerg], "Number of worker processes (the maximum with `cheaper`); a vassal has none (`processes = 0` in uWSGI files)."),
         OptionSpec("wsgi-file", .path, aliases: ["file"], roles: .zerg, "Python file defining the WSGI callable."),

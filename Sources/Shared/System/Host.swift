@@ -44,6 +44,17 @@ public enum Host {
         FileSystem.symlinkTarget("/proc/self/exe") ?? CommandLine.arguments[0]
     }
 
+    /// execve(2) of `path` with `arguments` (argv[0] included) and the current
+    /// environment, replacing this process (same pid, fds without CLOEXEC kept).
+    /// Returns only on failure, with the reason.
+    public static func exec(_ path: String, _ arguments: [String]) -> String {
+        var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) }
+        argv.append(nil)
+        defer { for p in argv { free(p) } }
+        execv(path, argv)
+        return String(cString: strerror(errno))
+    }
+
     /// Monotonic nanoseconds (clock_gettime(CLOCK_MONOTONIC)), for timers and durations.
     public static func monotonicNanoseconds() -> UInt64 {
         var ts = timespec()

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import CSupport
 
 /// A region of memory shared by a master and the processes it starts
@@ -12,6 +15,20 @@ public struct SharedMemory: @unchecked Sendable {
     public static func create(name: String, count: Int) throws -> SharedMemory {
         let fd = FileDescriptor(rawValue: try Syscall.checked("memfd_create", name) { cs_memfd(name, count * 8) })
         return try SharedMemory(mapping: fd, count: count)
+    }
+
+    /// An anonymous file (memfd, CLOEXEC) holding `contents`, positioned at its start:
+    /// a way to hand bytes to a process started by exec.
+    public static func anonymousFile(name: String, contents: [UInt8]) throws -> FileDescriptor {
+        let fd = FileDescriptor(rawValue: try Syscall.checked("memfd_create", name) { cs_memfd(name, 0) })
+        do {
+            try fd.writeAll(contents)
+            try Syscall.retrying("lseek", name) { lseek(fd.rawValue, 0, SEEK_SET) }
+        } catch {
+            fd.close()
+            throw error
+        }
+        return fd
     }
 
     /// Maps a region received from the parent.

@@ -1,0 +1,39 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One end of a vassal↔worker link: sends and receives whole messages with
+/// their fds, and turns protocol violations into errors (closing stray fds).
+public struct HandoffLink {
+    public let fd: FileDescriptor
+    public init(fd: FileDescriptor) { self.fd = fd }
+
+    /// One receive buffer per process: every process handles one packet at a time.
+    nonisolated(unsafe) static let buffer = UnsafeMutableRawBufferPointer.allocate(
+        byteCount: HandoffMessage.maxPacket, alignment: 16)
+
+    public enum Received {
+        case message(HandoffMessage, FileDescriptor?)
+        /// Nothing waiting (non-blocking receive).
+        case none
+        /// The peer closed the link.
+        case closed
+    }
+
+    public func send(_ message: HandoffMessage, fd connection: FileDescriptor? = nil, nonBlocking: Bool = false) throws -> Bool {
+        try fd.sendPacket(message.encoded(), fds: connection.map { [$0] } ?? [], nonBlocking: nonBlocking)
+    }
+
+    /// Receives one message. A malformed one throws `HandoffError` after its fds are closed.
+    public func receive(nonBlocking: Bool = false) throws -> Received {
+        guard let (count, fds) = try fd.receivePacket(into: Self.buffer, nonBlocking: nonBlocking) else { return .none }
+        if count == 0 && fds.isEmpty { return .closed }
+        do {
+            let message = try HandoffMessage.decode(UnsafeRawBufferPointer(rebasing: Self.buffer[0..<count]), fdCount: fds.count)
+            return .message(message, fds.first)
+        } catch {
+            for stray in fds { stray.close() }
+            throw error
+        }
+    }
+}

@@ -1,0 +1,168 @@
+/// The messages of the handoff protocol between a vassal and zerg workers
+/// (docs/handoff-protocol.md is the wire-format reference). Every packet starts
+/// with the magic bytes `HZ`, the protocol version and the message type;
+/// integers are little-endian.
+public enum HandoffMessage: Equatable, Sendable {
+    // worker → vassal
+    /// First message on a new link: who is attaching.
+    case hello(pid: Int32, worker: Int32, build: String)
+    /// The app is loaded: the worker can take a connection.
+    case ready
+    /// The connection handed over last is idle: it travels back (one fd) with
+    /// the bytes the worker read but did not use. The worker is free again.
+    case back(requests: UInt32, buffered: [UInt8])
+    /// The worker closed the connection it was given. The worker is free again.
+    case done
+    /// The worker is leaving: send it nothing new (answered with `bye`).
+    case draining
+    // vassal → worker
+    /// The attach is accepted, speaking `version`. Carries one fd: a shared
+    /// memory page whose first 64-bit word is the vassal's queue depth (how
+    /// many complete requests wait for a worker), so a worker lingers on a
+    /// keep-alive connection only while nobody else is waiting.
+    case welcome(version: UInt8)
+    /// The attach is refused (the link closes after this).
+    case refuse(reason: String)
+    /// A client connection (one fd) whose next request head is complete in
+    /// `buffered` (with any body bytes that came with it).
+    case connection(remoteHost: String, remotePort: UInt16, buffered: [UInt8])
+    /// Answer to `draining`: no further message follows on this link.
+    case bye
+
+    public static let version: UInt8 = 1
+    static let magic: [UInt8] = [0x48, 0x5A]  // "HZ"
+
+    public enum Kind: UInt8, Sendable {
+        case hello = 0x01, ready = 0x02, back = 0x03, done = 0x04, draining = 0x05
+        case welcome = 0x81, refuse = 0x82, connection = 0x83, bye = 0x84
+    }
+
+    public var kind: Kind {
+        switch self {
+        case .hello: return .hello
+        case .ready: return .ready
+        case .back: return .back
+        case .done: return .done
+        case .draining: return .draining
+        case .welcome: return .welcome
+        case .refuse: return .refuse
+        case .connection: return .connection
+        case .bye: return .bye
+        }
+    }
+
+    /// How many fds travel with a message of this kind (exactly).
+    public static func fdCount(_ kind: Kind) -> Int {
+        kind == .back || kind == .connection || kind == .welcome ? 1 : 0
+    }
+
+    /// The largest packet either side sends or accepts.
+    public static let maxPacket = 256 * 1024
+
+    public func encoded() -> [UInt8] {
+        var out = Self.magic + [Self.version, kind.rawValue]
+        switch self {
+        case .hello(let pid, let worker, let build):
+            out.appendLE(UInt32(bitPattern: pid))
+            out.appendLE(UInt32(bitPattern: worker))
+            let name = Array(build.utf8.prefix(255))
+            out.append(UInt8(name.count))
+            out += name
+        case .ready, .done, .draining, .bye:
+            break
+        case .back(let requests, let buffered):
+            out.appendLE(requests)
+            out += buffered
+        case .welcome(let version):
+            out.append(version)
+        case .refuse(let reason):
+            out += Array(reason.utf8.prefix(1024))
+        case .connection(let host, let port, let buffered):
+            let name = Array(host.utf8.prefix(255))
+            out.append(UInt8(name.count))
+            out += name
+            out.appendLE16(port)
+            out += buffered
+        }
+        return out
+    }
+
+    /// Parses one packet; throws `HandoffError` for anything malformed: wrong
+    /// magic or version, unknown type, short payload, or the wrong number of fds.
+    public static func decode(_ bytes: UnsafeRawBufferPointer, fdCount: Int) throws -> HandoffMessage {
+        guard bytes.count >= 4, bytes[0] == magic[0], bytes[1] == magic[1] else {
+            throw HandoffError("not a handoff packet (\(bytes.count) bytes, bad magic)")
+        }
+        guard bytes[2] == version else { throw HandoffError("protocol version \(bytes[2]) (this side speaks \(version))") }
+        guard let kind = Kind(rawValue: bytes[3]) else { throw HandoffError("unknown message type 0x\(String(bytes[3], radix: 16))") }
+        guard fdCount == Self.fdCount(kind) else {
+            throw HandoffError("\(kind) carried \(fdCount) fds (expected \(Self.fdCount(kind)))")
+        }
+        var r = Reader(bytes: bytes, at: 4)
+        let message: HandoffMessage
+        switch kind {
+        case .hello:
+            let pid = Int32(bitPattern: try r.u32())
+            let worker = Int32(bitPattern: try r.u32())
+            let n = Int(try r.u8())
+            message = .hello(pid: pid, worker: worker, build: String(decoding: try r.bytes(n), as: UTF8.self))
+        case .ready: message = .ready
+        case .done: message = .done
+        case .draining: message = .draining
+        case .bye: message = .bye
+        case .back:
+            message = .back(requests: try r.u32(), buffered: r.rest())
+        case .welcome:
+            message = .welcome(version: try r.u8())
+        case .refuse:
+            message = .refuse(reason: String(decoding: r.rest(), as: UTF8.self))
+        case .connection:
+            let n = Int(try r.u8())
+            let host = String(decoding: try r.bytes(n), as: UTF8.self)
+            let port = try r.u16()
+            message = .connection(remoteHost: host, remotePort: port, buffered: r.rest())
+        }
+        if r.remaining > 0 { throw HandoffError("\(kind) has \(r.remaining) trailing bytes") }
+        return message
+    }
+
+    struct Reader {
+        let bytes: UnsafeRawBufferPointer
+        var at: Int
+        var remaining: Int { bytes.count - at }
+
+        mutating func bytes(_ n: Int) throws -> [UInt8] {
+            guard remaining >= n else { throw HandoffError("message ends early") }
+            defer { at += n }
+            return Array(bytes[at..<at + n])
+        }
+        mutating func u8() throws -> UInt8 { try bytes(1)[0] }
+        mutating func u16() throws -> UInt16 {
+            let b = try bytes(2)
+            return UInt16(b[0]) | UInt16(b[1]) << 8
+        }
+        mutating func u32() throws -> UInt32 {
+            let b = try bytes(4)
+            return b.enumerated().reduce(0) { $0 | UInt32($1.element) << (8 * UInt32($1.offset)) }
+        }
+        mutating func rest() -> [UInt8] {
+            defer { at = bytes.count }
+            return Array(bytes[at...])
+        }
+    }
+}
+
+/// A packet that breaks the protocol: the link that sent it is closed.
+public struct HandoffError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+extension Array where Element == UInt8 {
+    mutating func appendLE(_ v: UInt32) {
+        append(UInt8(v & 0xFF)); append(UInt8(v >> 8 & 0xFF)); append(UInt8(v >> 16 & 0xFF)); append(UInt8(v >> 24))
+    }
+    mutating func appendLE16(_ v: UInt16) {
+        append(UInt8(v & 0xFF)); append(UInt8(v >> 8))
+    }
+}

@@ -1,0 +1,68 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Shared
+
+/// Signals, the emperor's channel, and stopping.
+extension Vassal {
+    func handle(signal sig: Int32) {
+        switch sig {
+        case SIGHUP: reload()
+        case SIGTERM: stop(.graceful)
+        case SIGINT, SIGQUIT: stop(.immediate)
+        case SIGUSR1: Log.info(statusLine())
+        default: break
+        }
+    }
+
+    func statusLine() -> String {
+        let byState = Dictionary(grouping: workers.values, by: \.state).mapValues(\.count)
+        let states = byState.sorted { $0.key.rawValue < $1.key.rawValue }.map { "\($0.value) \($0.key.rawValue)" }
+        return "workers: \(states.isEmpty ? "none" : states.joined(separator: ", ")); clients held: \(clients.count), queued: \(queueDepth); "
+            + "accepted \(counters.accepted), dispatched \(counters.dispatched), handed back \(counters.handedBack), "
+            + "lost in workers \(counters.lostInWorker), queue timeouts \(counters.queueTimeouts)"
+    }
+
+    func tellEmperor(_ report: EmperorProtocol.Report) {
+        try? emperor?.writeAll([report.rawValue])
+    }
+
+    func readEmperor() {
+        guard let fd = emperor, let bytes = try? fd.readAvailable(max: 16) else { return }
+        if bytes.isEmpty {
+            Log.info("lost the emperor; stopping now")
+            epoll.remove(fd)
+            return stop(.immediate)
+        }
+        for byte in bytes {
+            switch EmperorProtocol.Command(rawValue: byte) {
+            case .stop: stop(.immediate)
+            case .gracefulStop: stop(.graceful)
+            case .reload: reload()
+            case nil: break
+            }
+        }
+    }
+
+    /// Graceful: no new clients; idle connections close; queued ones still go
+    /// to workers until `reload-mercy`. Immediate: exit at the next turn.
+    func stop(_ how: Stop) {
+        if stopping == .immediate { return }
+        if stopping == nil {
+            Log.info(how == .graceful ? "graceful stop" : "stopping now")
+            stopDeadlineNs = Host.monotonicNanoseconds() + UInt64(settings.reloadMercySeconds) * 1_000_000_000
+            for l in listeners {
+                epoll.remove(l)
+                l.close()
+            }
+            listeners = []
+        }
+        stopping = how
+        for client in Array(clients.values) where client.state == .reading && client.buffer.isEmpty { drop(client) }
+    }
+
+    func finishedStopping(_ how: Stop, now: UInt64) -> Bool {
+        if how == .immediate || now >= stopDeadlineNs { return true }
+        return queueDepth == 0 && !workers.values.contains { $0.state == .busy || ($0.state == .draining && $0.current != nil) }
+    }
+}

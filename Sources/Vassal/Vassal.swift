@@ -1,0 +1,349 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Shared
+
+/// The vassal: owns a build's client port and its zerg-server socket. One
+/// epoll loop accepts clients, reads each request head, queues complete ones
+/// and hands them, fd and bytes, to free workers; idle keep-alive connections
+/// come back from workers and wait here, so they never pin a worker.
+final class Vassal {
+    let settings: VassalSettings
+    let arguments: [String]
+    let epoll: Epoll
+    let signals: SignalChannel
+    let emperor: FileDescriptor?
+    var listeners: [FileDescriptor]
+    let zergServer: FileDescriptor
+
+    var clients: [UInt64: ClientConnection] = [:]
+    var workers: [UInt64: AttachedWorker] = [:]
+    /// Complete heads waiting for a worker, oldest first (`queueHead` is the next one).
+    var queue: [UInt64] = []
+    var queueHead = 0
+    /// Free workers; the most recently freed is used first (its caches are warm).
+    var free: [UInt64] = []
+    var nextToken: UInt64 = 64
+    var stopping: Stop?
+    var stopDeadlineNs: UInt64 = 0
+    var lastSweepNs: UInt64 = 0
+    var counters = Counters()
+    /// Word 0: the queue depth, read by attached workers (see `HandoffMessage.welcome`).
+    let board: SharedMemory
+
+    enum Stop { case graceful, immediate }
+
+    struct Counters {
+        var accepted = 0
+        var dispatched = 0
+        var handedBack = 0
+        var refusedHeads = 0
+        var queueTimeouts = 0
+        var lostInWorker = 0
+        var maxQueueDepth = 0
+        var maxQueueWaitNs: UInt64 = 0
+    }
+
+    static let signalToken: UInt64 = 1
+    static let emperorToken: UInt64 = 2
+    static let zergServerToken: UInt64 = 3
+    static let listenerTokenBase: UInt64 = 8
+
+    init(settings: VassalSettings, arguments: [String], listeners: [FileDescriptor], zergServer: FileDescriptor,
+         emperor: FileDescriptor?, board: SharedMemory?) throws {
+        self.board = try board ?? SharedMemory.create(name: "vassal-queue", count: 8)
+        self.settings = settings
+        self.arguments = arguments
+        self.listeners = listeners
+        self.zergServer = zergServer
+        self.emperor = emperor
+        signals = try SignalChannel([SIGHUP, SIGTERM, SIGINT, SIGQUIT, SIGUSR1])
+        SignalChannel.ignoreBrokenPipe()
+        epoll = try Epoll()
+        try epoll.add(signals.fd, token: Self.signalToken)
+        if let emperor { try epoll.add(emperor, token: Self.emperorToken) }
+        try epoll.add(zergServer, token: Self.zergServerToken)
+        for (i, l) in listeners.enumerated() { try epoll.add(l, token: Self.listenerTokenBase + UInt64(i)) }
+    }
+
+    func newToken() -> UInt64 {
+        nextToken += 1
+        return nextToken
+    }
+
+    var queueDepth: Int { queue.count - queueHead }
+
+    func run() -> Int32 {
+        while true {
+            let events = (try? epoll.wait(timeoutMilliseconds: 250)) ?? []
+            for event in events {
+                switch event.token {
+                case Self.signalToken:
+                    while let sig = try? signals.next() { handle(signal: sig) }
+                case Self.emperorToken:
+                    readEmperor()
+                case Self.zergServerToken:
+                    acceptWorkers()
+                case Self.listenerTokenBase..<Self.listenerTokenBase + UInt64(listeners.count):
+                    acceptClients(listeners[Int(event.token - Self.listenerTokenBase)])
+                default:
+                    if let client = clients[event.token] {
+                        readable(client)
+                    } else if let worker = workers[event.token] {
+                        readWorker(worker)
+                    }
+                }
+            }
+            dispatch()
+            board[0] = Int64(queueDepth)
+            let now = Host.monotonicNanoseconds()
+            if now - lastSweepNs > 250_000_000 {
+                sweep(now: now)
+                lastSweepNs = now
+            }
+            if let how = stopping, finishedStopping(how, now: now) {
+                Log.info("stopped")
+                FileSystem.unlink(settings.zergServer)
+                return 0
+            }
+        }
+    }
+
+    // MARK: clients
+
+    func acceptClients(_ listener: FileDescriptor) {
+        // A bounded batch, so workers' messages are not starved by a connection flood.
+        for _ in 0..<64 {
+            guard let accepted = try? listener.acceptWithPeer(), let (fd, host, port) = Optional(accepted) else { return }
+            counters.accepted += 1
+            let client = ClientConnection(fd: fd, remote: (host, port))
+            client.token = newToken()
+            clients[client.token] = client
+            // Most clients send their request with the connect: look before epoll.
+            readable(client, fresh: true)
+        }
+    }
+
+    func readable(_ client: ClientConnection, fresh: Bool = false) {
+        switch client.readHead(limit: settings.bufferSize) {
+        case .complete:
+            if !fresh { epoll.remove(client.fd) }
+            enqueue(client)
+        case .incomplete:
+            if fresh {
+                do { try epoll.add(client.fd, token: client.token) } catch { drop(client) }
+            }
+        case .refuse(let error):
+            counters.refusedHeads += 1
+            Log.info("\(client.remote.host):\(client.remote.port): \(error)")
+            client.refuse(error)
+            drop(client)
+        case .gone:
+            drop(client)
+        }
+    }
+
+    func enqueue(_ client: ClientConnection) {
+        client.state = .queued
+        client.sinceNs = Host.monotonicNanoseconds()
+        queue.append(client.token)
+        counters.maxQueueDepth = max(counters.maxQueueDepth, queueDepth)
+    }
+
+    /// Closes a client the vassal holds (close(2) also leaves epoll: the vassal holds the only copy).
+    func drop(_ client: ClientConnection) {
+        clients[client.token] = nil
+        client.fd.close()
+    }
+
+    // MARK: dispatch
+
+    /// Hands queued connections to free workers, oldest connection first.
+    func dispatch() {
+        while queueHead < queue.count, let workerToken = free.last {
+            let token = queue[queueHead]
+            guard let client = clients[token], client.state == .queued else {
+                queueHead += 1
+                continue
+            }
+            free.removeLast()
+            guard let worker = workers[workerToken], worker.state == .free else { continue }
+            let message = HandoffMessage.connection(
+                remoteHost: client.remote.host, remotePort: UInt16(truncatingIfNeeded: client.remote.port), buffered: client.buffer)
+            do {
+                guard try worker.link.send(message, fd: client.fd, nonBlocking: true) else {
+                    throw SystemError("sendmsg", worker.label, errno: EAGAIN)
+                }
+            } catch {
+                // The worker is gone or stuck: it gets nothing more; the client stays first in line.
+                Log.info("\(worker.label): handoff failed (\(error)); detaching it")
+                detach(worker)
+                continue
+            }
+            queueHead += 1
+            let waited = Host.monotonicNanoseconds() - client.sinceNs
+            counters.maxQueueWaitNs = max(counters.maxQueueWaitNs, waited)
+            counters.dispatched += 1
+            worker.state = .busy
+            worker.busySinceNs = Host.monotonicNanoseconds()
+            worker.current = (client.remote.host, client.remote.port, client.requests)
+            // The worker holds it now; the vassal's copy goes (it is out of epoll while queued).
+            drop(client)
+        }
+        if queueHead > 1024 && queueHead * 2 > queue.count {
+            queue.removeFirst(queueHead)
+            queueHead = 0
+        }
+    }
+
+    func markFree(_ worker: AttachedWorker) {
+        worker.current = nil
+        guard worker.state == .busy || worker.state == .loading || worker.state == .free else { return }
+        worker.state = .free
+        free.removeAll { $0 == worker.token }
+        free.append(worker.token)
+    }
+
+    // MARK: workers
+
+    func acceptWorkers() {
+        while let (fd, _, _) = (try? zergServer.acceptWithPeer()) ?? nil {
+            let link = HandoffLink(fd: fd)
+            guard let peer = try? fd.peerCredentials() else {
+                fd.close()
+                continue
+            }
+            if let reason = refusal(uid: peer.uid) {
+                Log.info("refused a worker attach from pid \(peer.pid) uid \(peer.uid): \(reason)")
+                _ = try? link.send(.refuse(reason: reason), nonBlocking: true)
+                fd.close()
+                continue
+            }
+            let worker = AttachedWorker(link: link, token: newToken(), peer: peer)
+            do {
+                try epoll.add(fd, token: worker.token)
+                workers[worker.token] = worker
+            } catch {
+                fd.close()
+            }
+        }
+    }
+
+    /// SO_PEERCRED check: only our own uid, root, or `zerg-allow-uid` may receive clients.
+    func refusal(uid: uid_t) -> String? {
+        if uid == 0 || uid == geteuid() || settings.allowedUIDs.contains(uid) { return nil }
+        return "uid \(uid) may not attach (allowed: root, \(geteuid())\(settings.allowedUIDs.map { ", \($0)" }.joined()); see zerg-allow-uid)"
+    }
+
+    func readWorker(_ worker: AttachedWorker) {
+        // Several messages may be waiting; take them all.
+        while workers[worker.token] != nil {
+            let received: HandoffLink.Received
+            do {
+                received = try worker.link.receive(nonBlocking: true)
+            } catch {
+                Log.info("\(worker.label): protocol error: \(error); detaching it")
+                detach(worker)
+                return
+            }
+            switch received {
+            case .none:
+                return
+            case .closed:
+                detach(worker)
+                return
+            case .message(let message, let fd):
+                handle(message, fd: fd, from: worker)
+            }
+        }
+    }
+
+    func handle(_ message: HandoffMessage, fd: FileDescriptor?, from worker: AttachedWorker) {
+        switch (message, worker.state) {
+        case (.hello(let pid, let id, let build), .attaching):
+            worker.pid = pid
+            worker.workerID = id
+            worker.build = build
+            worker.state = .loading
+            if (try? worker.link.send(.welcome(version: HandoffMessage.version), fd: board.fd, nonBlocking: true)) != true {
+                detach(worker)
+            }
+        case (.ready, .loading):
+            Log.info("\(worker.label) attached and ready")
+            markFree(worker)
+        case (.back(let requests, let buffered), .busy), (.back(let requests, let buffered), .draining):
+            counters.handedBack += 1
+            worker.connectionsServed += 1
+            let remote = worker.current.map { ($0.host, $0.port) } ?? ("", 0)
+            if worker.state == .busy { markFree(worker) } else { worker.current = nil }
+            if let fd { adoptReturned(fd, remote: remote, buffered: buffered, requests: requests) }
+        case (.done, .busy), (.done, .draining):
+            worker.connectionsServed += 1
+            if worker.state == .busy { markFree(worker) } else { worker.current = nil }
+        case (.draining, _):
+            worker.state = .draining
+            free.removeAll { $0 == worker.token }
+            _ = try? worker.link.send(.bye, nonBlocking: true)
+        default:
+            fd?.close()
+            Log.info("\(worker.label): unexpected \(message.kind) while \(worker.state.rawValue); detaching it")
+            detach(worker)
+        }
+    }
+
+    /// A keep-alive connection a worker is done with: park it, or queue it at
+    /// once when its next request is already here (pipelined).
+    func adoptReturned(_ fd: FileDescriptor, remote: (host: String, port: Int), buffered: [UInt8], requests: UInt32) {
+        let client = ClientConnection(fd: fd, remote: remote, buffered: buffered, requests: requests)
+        client.token = newToken()
+        clients[client.token] = client
+        if stopping != nil && buffered.isEmpty { return drop(client) }
+        switch client.examine(limit: settings.bufferSize) {
+        case .complete:
+            enqueue(client)
+        case .refuse(let error):
+            client.refuse(error)
+            drop(client)
+        case .incomplete, .gone:
+            do {
+                try epoll.add(fd, token: client.token)
+            } catch {
+                drop(client)
+            }
+        }
+    }
+
+    /// A worker's link is gone (it exited, died, or broke the protocol).
+    func detach(_ worker: AttachedWorker) {
+        workers[worker.token] = nil
+        free.removeAll { $0 == worker.token }
+        epoll.remove(worker.link.fd)
+        worker.link.fd.close()
+        if let c = worker.current {
+            counters.lostInWorker += 1
+            Log.info("\(worker.label) left with a connection in hand (client \(c.host):\(c.port)); that client's request is lost")
+        } else if worker.state != .draining && worker.state != .attaching {
+            Log.info("\(worker.label) detached")
+        }
+    }
+
+    // MARK: time
+
+    /// Idle and half-sent connections past `http-timeout`; queued ones past `queue-timeout`.
+    func sweep(now: UInt64) {
+        let idleNs = UInt64(settings.httpTimeoutSeconds) * 1_000_000_000
+        let queueNs = UInt64(settings.queueTimeoutSeconds) * 1_000_000_000
+        for client in Array(clients.values) {
+            switch client.state {
+            case .reading where now - client.sinceNs > idleNs:
+                drop(client)
+            case .queued where now - client.sinceNs > queueNs:
+                counters.queueTimeouts += 1
+                client.serviceUnavailable(waitedSeconds: settings.queueTimeoutSeconds)
+                drop(client)
+            default:
+                break
+            }
+        }
+    }
+}

@@ -1,0 +1,62 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Shared
+
+/// The vassal's options, typed and checked, from its configuration.
+struct VassalSettings {
+    var http: [ListenAddress]
+    var zergServer: String
+    var listenBacklog: Int32
+    /// chmod-socket, chown-socket, uid, gid.
+    var ownership: SocketOwnership
+    /// Extra uids whose workers may attach (besides our own and root).
+    var allowedUIDs: [uid_t]
+    /// Inactivity limit for a client whose head is incomplete, and for a parked keep-alive connection.
+    var httpTimeoutSeconds: Int
+    var queueTimeoutSeconds: Int
+    var bufferSize: Int
+    var logto: String?
+    var reloadMercySeconds: Int
+
+    init(_ config: Configuration) throws(ConfigError) {
+        var problems: [ConfigDiagnostic] = []
+        http = []
+        for entry in config.occurrences("http") + config.occurrences("http-socket") {
+            if let address = ListenAddress(parsing: entry.value) {
+                http.append(address)
+            } else {
+                problems.append(ConfigDiagnostic(entry.origin, "`\(entry.key) = \(entry.value)`: expected `[host]:port` or a socket path"))
+            }
+        }
+        zergServer = config.string("zerg-server") ?? ""
+        listenBacklog = Int32(clamping: max(1, config.int("listen") ?? 100))
+        ownership = SocketOwnership(config, problems: &problems)
+        allowedUIDs = []
+        for entry in config.occurrences("zerg-allow-uid") {
+            if let u = Identity.uid(entry.value) {
+                allowedUIDs.append(u)
+            } else {
+                problems.append(ConfigDiagnostic(entry.origin, "`zerg-allow-uid = \(entry.value)`: no such user"))
+            }
+        }
+        httpTimeoutSeconds = max(1, config.int("http-timeout") ?? 60)
+        queueTimeoutSeconds = max(1, config.int("queue-timeout") ?? 30)
+        bufferSize = min(max(256, config.size("buffer-size") ?? 4096), 128 * 1024)
+        logto = config.string("logto")
+        reloadMercySeconds = max(0, config.int("reload-mercy") ?? 30)
+
+        if http.isEmpty {
+            problems.append(ConfigDiagnostic(.builtIn, "nothing to listen on: give `http = [host]:port`"))
+        }
+        if zergServer.isEmpty {
+            problems.append(ConfigDiagnostic(.builtIn, "no `zerg-server = PATH`: workers would have nowhere to attach"))
+        }
+        if !problems.isEmpty { throw ConfigError(problems) }
+    }
+
+    static func load(arguments: [String]) throws(ConfigError) -> (Configuration, VassalSettings) {
+        let config = try ConfigLoader(role: .vassal).load(arguments: arguments)
+        return (config, try VassalSettings(config))
+    }
+}

@@ -1,0 +1,95 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Shared
+
+/// Brings a vassal up: binds its sockets (or takes them over from the
+/// process it replaced by re-exec), sets socket modes and owners, drops
+/// privileges, and reports to the emperor.
+enum VassalStartup {
+    struct Failure: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    static func start(settings: VassalSettings, arguments: [String]) throws -> Vassal {
+        let environment = Host.environment()
+        var emperor: FileDescriptor?
+        if let text = environment[EmperorProtocol.environmentVariable], let raw = Int32(text), raw >= 0 {
+            emperor = FileDescriptor(rawValue: raw)
+            _ = fcntl(raw, F_SETFD, FD_CLOEXEC)
+        }
+        let inherited = try environment[VassalState.environmentVariable].map(VassalState.take(fromVariable:))
+
+        // Listeners: inherited ones are kept when the config still names them.
+        var listeners: [FileDescriptor] = []
+        var unused = inherited?.listeners ?? []
+        for address in settings.http {
+            if let i = unused.firstIndex(where: { $0.address == address.description }) {
+                listeners.append(unused.remove(at: i).fd)
+                continue
+            }
+            listeners.append(try bind(address, settings: settings))
+        }
+        for old in unused {
+            Log.info("no longer listening on \(old.address) (not in the config any more)")
+            old.fd.close()
+        }
+
+        let zergServer: FileDescriptor
+        if let old = inherited?.zergServer, old.path == settings.zergServer {
+            zergServer = old.fd
+        } else {
+            inherited?.zergServer?.fd.close()
+            do {
+                zergServer = try FileDescriptor.listenHandoff(path: settings.zergServer, backlog: settings.listenBacklog)
+            } catch let error as SystemError {
+                throw Failure(description: "cannot create zerg-server socket \(settings.zergServer): \(error.reason)")
+            }
+            try applyOwnership(path: settings.zergServer, settings: settings)
+        }
+        if inherited == nil || geteuid() == 0 {
+            do {
+                try settings.ownership.dropPrivileges()
+            } catch {
+                throw Failure(description: "cannot drop privileges: \(error)")
+            }
+        }
+
+        // Attached workers keep the queue-depth page they mapped: take over the same one.
+        let board = try inherited?.board.map { try SharedMemory(mapping: $0, count: 8) }
+        let vassal = try Vassal(settings: settings, arguments: arguments, listeners: listeners, zergServer: zergServer,
+                                emperor: emperor, board: board)
+        if let inherited {
+            vassal.restore(inherited)
+            Log.info("reloaded: \(vassal.statusLine())")
+        } else {
+            let addresses = zip(settings.http, listeners).map { address, fd -> String in
+                if case .tcp(let host, _) = address, let port = try? fd.localPort() { return "\(host):\(port)" }
+                return address.description
+            }
+            Log.info("listening on \(addresses.joined(separator: ", ")); workers attach at \(settings.zergServer)")
+        }
+        vassal.tellEmperor(.ready)
+        vassal.tellEmperor(.accepting)
+        return vassal
+    }
+
+    static func bind(_ address: ListenAddress, settings: VassalSettings) throws -> FileDescriptor {
+        do {
+            let fd = try address.listen(backlog: settings.listenBacklog)
+            if case .unix(let path) = address { try applyOwnership(path: path, settings: settings) }
+            return fd
+        } catch let error as SystemError {
+            let hint = error.errno == EADDRINUSE ? " (another server is using it)" : ""
+            throw Failure(description: "cannot listen on \(address): \(error.reason)\(hint)")
+        }
+    }
+
+    static func applyOwnership(path: String, settings: VassalSettings) throws {
+        do {
+            try settings.ownership.apply(toSocket: path)
+        } catch {
+            throw Failure(description: "chmod-socket/chown-socket: \(error)")
+        }
+    }
+}
