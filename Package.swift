@@ -36,5 +36,7 @@ let package = Package(
         .testTarget(name: "SharedTests", dependencies: ["Shared"], exclude: ["Fixtures"]),
         .testTarget(name: "EmperorTests", dependencies: ["Shared", "Emperor", "Zerg"], exclude: ["Support/instance.py"]),
         .testTarget(name: "ZergTests", dependencies: ["Shared", "Zerg"], exclude: ["Support/apps.py", "Support/broken_app.py"]),
+        // Real vassal, zerg and emperor processes: handoff, reloads and swaps under load.
+        .testTarget(name: "HandoffTests", dependencies: ["Shared", "Vassal", "Zerg", "Emperor"]),
     ]
 )

@@ -32,6 +32,8 @@ final class AttachedWorker {
     var current: (host: String, port: Int, requests: UInt32)?
     var busySinceNs: UInt64 = 0
     var connectionsServed = 0
+    /// Set when SO_PEERCRED says this peer may not attach: its hello gets `refuse`.
+    var refusal: String?
 
     init(link: HandoffLink, token: UInt64, peer: (pid: pid_t, uid: uid_t, gid: gid_t)) {
         self.link = link

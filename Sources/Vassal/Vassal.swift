@@ -213,13 +213,13 @@ final class Vassal {
                 fd.close()
                 continue
             }
-            if let reason = refusal(uid: peer.uid) {
-                Log.info("refused a worker attach from pid \(peer.pid) uid \(peer.uid): \(reason)")
-                _ = try? link.send(.refuse(reason: reason), nonBlocking: true)
-                fd.close()
-                continue
-            }
             let worker = AttachedWorker(link: link, token: newToken(), peer: peer)
+            if let reason = refusal(uid: peer.uid) {
+                // Answered after its hello is read: closing a unix socket with
+                // unread bytes would reset the link before the answer is seen.
+                Log.info("refused a worker attach from pid \(peer.pid) uid \(peer.uid): \(reason)")
+                worker.refusal = reason
+            }
             do {
                 try epoll.add(fd, token: worker.token)
                 workers[worker.token] = worker
@@ -260,6 +260,9 @@ final class Vassal {
 
     func handle(_ message: HandoffMessage, fd: FileDescriptor?, from worker: AttachedWorker) {
         switch (message, worker.state) {
+        case (.hello, .attaching) where worker.refusal != nil:
+            _ = try? worker.link.send(.refuse(reason: worker.refusal!), nonBlocking: true)
+            detach(worker)
         case (.hello(let pid, let id, let build), .attaching):
             worker.pid = pid
             worker.workerID = id

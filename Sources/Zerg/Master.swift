@@ -221,7 +221,9 @@ final class Master {
             let delay = backoff.nextDelayMs(ranNs: 0)
             let source = settings.wsgiFile.map { "wsgi-file \($0)" } ?? "module \(settings.module ?? "?")"
             if failure != lastFailure {
-                Log.info("app failed to load: \(failure) (\(source)); retrying with backoff")
+                Log.info(failure.contains("refused this worker")
+                    ? "cannot attach: \(failure); retrying with backoff"
+                    : "app failed to load: \(failure) (\(source)); retrying with backoff")
                 lastFailure = failure
             }
             timers.schedule(afterMs: delay, .respawn(id: p.id))

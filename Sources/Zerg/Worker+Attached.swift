@@ -32,7 +32,10 @@ extension Worker {
         guard let path = zergServer, let fd = try? FileDescriptor.connectHandoff(path: path) else { return false }
         let candidate = HandoffLink(fd: fd)
         let hello = HandoffMessage.hello(pid: getpid(), worker: Int32(id), build: build)
-        guard (try? candidate.send(hello)) == true, (try? fd.wait(timeoutMs: 5000)) == true else {
+        // A refused attach is answered before the hello is read (and the link
+        // closed), so the hello may fail to send: the answer is read anyway.
+        _ = try? candidate.send(hello)
+        guard (try? fd.wait(timeoutMs: 5000)) == true else {
             fd.close()
             return false
         }

@@ -138,8 +138,18 @@ def errors_(environ, start_response):
     return [b"logged"]
 
 
+def pid(environ, start_response):
+    """The serving worker's pid (and, with ?ms=N, after sleeping N ms); VERSION from the env."""
+    query = environ.get("QUERY_STRING", "")
+    if query.startswith("ms="):
+        time.sleep(int(query[3:]) / 1000)
+    data = f"{os.getpid()} {os.environ.get('APP_VERSION', '-')}".encode()
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(data)))])
+    return [data]
+
+
 ROUTES = {
-    "/echo": echo, "/lines": lines, "/chunks": chunks, "/stream": stream, "/write": writer,
+    "/pid": pid, "/echo": echo, "/lines": lines, "/chunks": chunks, "/stream": stream, "/write": writer,
     "/empty": empty, "/conn-close": conn_close, "/uwsgi": uwsgi_info, "/slow": slow, "/tracked": tracked,
     "/file": file_, "/errors": errors_,
 }

@@ -1,0 +1,142 @@
+import Foundation
+import Testing
+@testable import Shared
+
+/// The product's promise, end to end: an emperor over the seed's builds layout,
+/// continuous load through build a's port (keep-alive and `Connection: close`
+/// clients), and every deploy event in turn. Every request must get a 2xx,
+/// except requests in flight on a worker killed with -9, which the vassal's log
+/// must account for one by one.
+///
+/// `HANDOFF_EVENT_ROUNDS=N` repeats the sequence N times (bench/deploy-events.sh uses this).
+@Suite(.serialized)
+struct DeployEventTests {
+    struct Event {
+        let name: String
+        let fire: (BuildsSetup) throws -> Void
+        /// Holds once the event has fully played out.
+        let settled: (BuildsSetup, _ before: [String: Int]) -> Bool
+        let mayLoseInFlight: Bool
+    }
+
+    static func counters(_ s: BuildsSetup) -> [String: Int] {
+        ["zergReloads": s.count("zerg.a", "rolling reload done"), "vassalReloads": s.count("vassal.a", "reloaded:"),
+         "zergStarts": s.emperor.logLines(containing: "builds/a/zerg.ini: started zerg").count,
+         "respawns": s.count("zerg.a", "; respawning")]
+    }
+
+    nonisolated(unsafe) static let events: [Event] = [
+        Event(name: "zerg swap (zerg.ini → new target)", fire: { s in
+            let current = FileSystem.symlinkTarget(s.dir.file("builds/a/zerg.ini")) ?? ""
+            try s.relink("builds/a/zerg.ini", to: current.hasSuffix("v1.skel") ? "../../skel/zerg-v2.skel" : "../../skel/zerg-v1.skel")
+        }, settled: { s, before in
+            // Done when the rolling reload is, and the new code answers.
+            let version = (FileSystem.symlinkTarget(s.dir.file("builds/a/zerg.ini")) ?? "").contains("v2") ? "v2" : "v1"
+            return counters(s)["zergReloads"]! > before["zergReloads"]!
+                && (try? HTTPClient.once(port: s.ports["a"]!, "/v/pid", timeout: 2).body.hasSuffix(version)) == true
+        }, mayLoseInFlight: false),
+        Event(name: "zerg.ini removed, re-added 1 s later", fire: { s in
+            let target = FileSystem.symlinkTarget(s.dir.file("builds/a/zerg.ini")) ?? "../../skel/zerg-v1.skel"
+            unlink(s.dir.file("builds/a/zerg.ini"))
+            usleep(1_000_000)  // the event itself: a second without any zerg
+            try FileManager.default.createSymbolicLink(atPath: s.dir.file("builds/a/zerg.ini"), withDestinationPath: target)
+        }, settled: { s, before in
+            counters(s)["zergStarts"]! > before["zergStarts"]! && s.count("zerg.a", "worker(s) serving") > before["serving"] ?? 0
+        }, mayLoseInFlight: false),
+        Event(name: "touch zerg.ini", fire: { s in s.touch("builds/a/zerg.ini") },
+              settled: { s, before in counters(s)["zergReloads"]! > before["zergReloads"]! }, mayLoseInFlight: false),
+        Event(name: "kill -9 of a worker", fire: { s in
+            guard let victim = s.zergWorkers("a").first else { throw TestFailure("no worker to kill") }
+            kill(victim, SIGKILL)
+        }, settled: { s, before in counters(s)["respawns"]! > before["respawns"]! && s.zergWorkers("a").count >= 2 },
+              mayLoseInFlight: true),
+        Event(name: "touch vassal.ini", fire: { s in s.touch("builds/a/vassal.ini") },
+              settled: { s, before in counters(s)["vassalReloads"]! > before["vassalReloads"]! }, mayLoseInFlight: false),
+        Event(name: "SIGHUP to the emperor", fire: { s in s.emperor.signal(SIGHUP) }, settled: { s, before in
+            let now = counters(s)
+            return now["vassalReloads"]! > before["vassalReloads"]! && now["zergReloads"]! > before["zergReloads"]!
+        }, mayLoseInFlight: false),
+    ]
+
+    @Test func everyDeployEventUnderLoadKeepsEveryRequest() throws {
+        let rounds = Int(ProcessInfo.processInfo.environment["HANDOFF_EVENT_ROUNDS"] ?? "") ?? 2
+        let s = try BuildsSetup()
+        defer { s.cleanup() }
+        guard s.waitServing("a"), s.waitServing("b") else {
+            Issue.record("builds did not start:\n\(s.emperor.log())\n\(s.log("vassal.a"))\n\(s.log("zerg.a"))")
+            return
+        }
+        let load = LoadGenerator(port: s.ports["a"]!, keepAlive: 8, close: 8)
+        defer { load.stop() }
+        #expect(load.waitForSuccesses(200))
+
+        var rows: [(String, LoadGenerator.Summary)] = []
+        var unexplained: [String] = []
+        for _ in 0..<rounds {
+            for event in Self.events {
+                var before = Self.counters(s)
+                before["serving"] = s.count("zerg.a", "worker(s) serving")
+                let victimWorkers = s.zergWorkers("a")
+                let start = Host.monotonicNanoseconds()
+                try event.fire(s)
+                let settled = waitUntil(60) { event.settled(s, before) }
+                guard settled else {
+                    Issue.record("\(event.name) did not settle:\n\(s.emperor.log().suffix(2000))\n\(s.log("zerg.a").suffix(3000))")
+                    return
+                }
+                #expect(load.waitForSuccesses(100, within: 30))
+                let summary = load.summary(from: start, to: Host.monotonicNanoseconds())
+                rows.append((event.name, summary))
+                for f in summary.failures {
+                    let explained = event.mayLoseInFlight && victimWorkers.contains { pid in
+                        s.log("vassal.a").split(separator: "\n").contains {
+                            $0.contains("pid \(pid)") && $0.contains("connection in hand") && $0.contains("127.0.0.1:\(f.clientPort))")
+                        }
+                    }
+                    if !explained { unexplained.append("\(event.name): \(f.failure ?? "?") (client port \(f.clientPort))") }
+                }
+            }
+        }
+        load.stop()
+        print("\nevent | requests | failed | p99 ms | longest gap ms")
+        for (name, r) in rows {
+            print(String(format: "%@ | %d | %d | %.1f | %.0f", name, r.requests, r.failures.count, r.p99Ms, r.longestGapMs))
+        }
+        let total = rows.reduce(0) { $0 + $1.1.requests }
+        let failed = rows.reduce(0) { $0 + $1.1.failures.count }
+        print("\(rows.count) events, \(total) requests, \(failed) failed (all in flight on killed workers: \(unexplained.isEmpty))")
+        #expect(unexplained.isEmpty, "\(unexplained.prefix(10))")
+        // Build b was never touched by a's events... except the shared skeletons' touches: it still serves.
+        #expect(s.waitServing("b", seconds: 10))
+    }
+
+    /// Not a zero-failure event: the vassal itself dies. Reported, not asserted:
+    /// what clients see until the emperor has respawned it and workers reattached.
+    @Test func killingTheVassalIsRecoveredByTheEmperor() throws {
+        let s = try BuildsSetup()
+        defer { s.cleanup() }
+        guard s.waitServing("a") else {
+            Issue.record("build a did not start:\n\(s.emperor.log())")
+            return
+        }
+        let load = LoadGenerator(port: s.ports["a"]!, keepAlive: 8, close: 8)
+        defer { load.stop() }
+        #expect(load.waitForSuccesses(200))
+        let vassal = s.emperor.logLines(containing: "builds/a/vassal.ini: started vassal pid ").last
+            .flatMap { Int32($0.split(separator: " ").last ?? "") }
+        guard let vassal else {
+            Issue.record("no vassal pid in the emperor log")
+            return
+        }
+        let start = Host.monotonicNanoseconds()
+        kill(vassal, SIGKILL)
+        #expect(waitUntil(30) { s.emperor.logLines(containing: "builds/a/vassal.ini: started vassal pid ").count >= 2 })
+        #expect(waitUntil(30) { s.count("zerg.a", "reattached to") >= 2 })
+        #expect(load.waitForSuccesses(300, within: 30))
+        load.stop()
+        let summary = load.summary(from: start, to: Host.monotonicNanoseconds())
+        let reasons = Dictionary(grouping: summary.failures, by: { $0.failure ?? "?" }).mapValues(\.count)
+        print("kill -9 of the vassal under load: \(summary); failures by kind: \(reasons)")
+        #expect(summary.requests > 0)
+    }
+}

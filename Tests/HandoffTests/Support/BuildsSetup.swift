@@ -1,0 +1,96 @@
+import Foundation
+@testable import Shared
+
+/// The seed's layout under an emperor: `builds/a`, `builds/b`, each with
+/// `vassal.ini` and `zerg.ini` symlinks to shared skeletons, one emperor over
+/// both globs. Build ports come from `ports/<build>` through `@(file)`.
+final class BuildsSetup {
+    let dir: TestDirectory
+    var emperor: TestProcess!
+    var ports: [String: Int] = [:]
+
+    init(builds: [String] = ["a", "b"], zergWorkers: Int = 2) throws {
+        dir = try TestDirectory("builds-test")
+        let d = dir.path
+        for sub in ["skel", "run", "logs", "ports"] { try FileManager.default.createDirectory(atPath: dir.file(sub), withIntermediateDirectories: true) }
+        try dir.write("skel/vassal.skel", """
+            [uwsgi]
+            build = %c
+            port = @(\(d)/ports/%c)
+            http = 127.0.0.1:%(port)
+            zerg-server = \(d)/run/%(build).sock
+            logto = \(d)/logs/vassal.%(build).log
+            http-timeout = 15
+            """)
+        for version in ["v1", "v2"] {
+            try dir.write("skel/zerg-\(version).skel", """
+                [uwsgi]
+                build = %c
+                zerg = \(d)/run/%(build).sock
+                wsgi-file = \(TestProcess.appsPath)
+                processes = \(zergWorkers)
+                env = APP_VERSION=\(version)
+                disable-logging = true
+                logto = \(d)/logs/zerg.%(build).log
+                worker-reload-mercy = 10
+                """)
+        }
+        for build in builds {
+            let port = try Self.freePort()
+            ports[build] = port
+            try dir.write("ports/\(build)", "\(port)")
+            try FileManager.default.createDirectory(atPath: dir.file("builds/\(build)"), withIntermediateDirectories: true)
+            try FileManager.default.createSymbolicLink(atPath: dir.file("builds/\(build)/vassal.ini"), withDestinationPath: "../../skel/vassal.skel")
+            try FileManager.default.createSymbolicLink(atPath: dir.file("builds/\(build)/zerg.ini"), withDestinationPath: "../../skel/zerg-v1.skel")
+        }
+        emperor = try TestProcess("emperor", ["--emperor", "\(d)/builds/[a-z]*/vassal.ini", "--emperor", "\(d)/builds/[a-z]*/zerg.ini"],
+                                  log: dir.file("emperor.log"), cwd: d)
+    }
+
+    static func freePort() throws -> Int {
+        let fd = try ListenAddress.tcp(host: "127.0.0.1", port: 0).listen()
+        defer { fd.close() }
+        return try fd.localPort()
+    }
+
+    func log(_ name: String) -> String { (try? String(contentsOfFile: dir.file("logs/\(name).log"), encoding: .utf8)) ?? "" }
+    func count(_ name: String, _ text: String) -> Int { log(name).components(separatedBy: text).count - 1 }
+
+    /// Waits until build `b` answers through its vassal.
+    func waitServing(_ build: String, seconds: Double = 30) -> Bool {
+        waitUntil(seconds) { (try? HTTPClient.once(port: self.ports[build]!, "/v/pid", timeout: 2).status) == 200 }
+    }
+
+    /// The zerg master of `build` (from the emperor's log) and its workers.
+    func zergMaster(_ build: String) -> pid_t? {
+        let lines = emperor.logLines(containing: "builds/\(build)/zerg.ini: started zerg pid ")
+        return lines.last.flatMap { Int32($0.split(separator: " ").last ?? "") }
+    }
+
+    func zergWorkers(_ build: String) -> [pid_t] {
+        guard let master = zergMaster(build) else { return [] }
+        return ChildProcess.children(of: master)
+    }
+
+    /// Replaces a symlink atomically (rename over it), as `ln -sfn` does.
+    func relink(_ relative: String, to target: String) throws {
+        let tmp = dir.file(relative + ".new")
+        try? FileManager.default.removeItem(atPath: tmp)
+        try FileManager.default.createSymbolicLink(atPath: tmp, withDestinationPath: target)
+        guard rename(tmp, dir.file(relative)) == 0 else { throw TestFailure("rename: \(errno)") }
+    }
+
+    /// `touch` through the symlink (the target's mtime changes).
+    func touch(_ relative: String) {
+        _ = utimensat(AT_FDCWD, dir.file(relative), nil, 0)
+    }
+
+    func cleanup() {
+        let everyone = emperor.group() + ChildProcess.children(of: emperor.pid)
+        emperor.signal(SIGINT)
+        _ = waitUntil(10) { self.emperor.hasExited() }
+        emperor.stop()
+        for p in everyone { kill(p, SIGKILL) }
+        dir.remove()
+    }
+}

@@ -1,0 +1,102 @@
+import Foundation
+@testable import Shared
+
+/// Continuous load for the zero-failure tests: client threads, some keeping
+/// one connection alive, some opening a connection per request
+/// (`Connection: close`). Every request is recorded with its outcome.
+final class LoadGenerator: @unchecked Sendable {
+    struct Record {
+        let endNs: UInt64
+        let latencyNs: UInt64
+        let ok: Bool
+        /// The client's local port (to match a failure with the vassal's log).
+        let clientPort: Int
+        let failure: String?
+    }
+
+    let port: Int
+    let path: String
+    private let lock = NSLock()
+    private var records: [Record] = []
+    private var running = true
+    private var threads: [Thread] = []
+    private var finished = 0
+
+    init(port: Int, keepAlive: Int, close: Int, path: String = "/v/pid") {
+        self.port = port
+        self.path = path
+        for i in 0..<(keepAlive + close) {
+            let t = Thread { [self] in self.client(keepAlive: i < keepAlive) }
+            t.stackSize = 1 << 20
+            threads.append(t)
+        }
+        for t in threads { t.start() }
+    }
+
+    var isRunning: Bool { lock.withLock { running } }
+
+    private func add(_ r: Record) { lock.withLock { records.append(r) } }
+
+    private func client(keepAlive: Bool) {
+        var conn: HTTPClient?
+        while isRunning {
+            let start = Host.monotonicNanoseconds()
+            var localPort = 0
+            do {
+                if conn == nil { conn = try HTTPClient(port: port) }
+                localPort = conn!.localPort
+                let r = try conn!.get(path, close: !keepAlive, timeout: 20)
+                let end = Host.monotonicNanoseconds()
+                let ok = (200..<300).contains(r.status)
+                add(Record(endNs: end, latencyNs: end - start, ok: ok, clientPort: localPort,
+                           failure: ok ? nil : "status \(r.status): \(r.body.prefix(120))"))
+                if !keepAlive || r.headers["connection"]?.lowercased() == "close" { conn = nil }
+            } catch {
+                let end = Host.monotonicNanoseconds()
+                add(Record(endNs: end, latencyNs: end - start, ok: false, clientPort: localPort, failure: "\(error)"))
+                conn = nil
+                usleep(1000)
+            }
+        }
+        lock.withLock { finished += 1 }
+    }
+
+    func stop() {
+        lock.withLock { running = false }
+        waitUntil(30) { self.lock.withLock { self.finished == self.threads.count } }
+    }
+
+    func snapshot() -> [Record] { lock.withLock { records } }
+
+    struct Summary: CustomStringConvertible {
+        let requests: Int
+        let failures: [Record]
+        let p99Ms: Double
+        let longestGapMs: Double
+        var description: String {
+            String(format: "%6d requests, %d failed, p99 %.1f ms, longest gap without a success %.0f ms",
+                   requests, failures.count, p99Ms, longestGapMs)
+        }
+    }
+
+    /// Requests that ended between `from` and `to` (monotonic ns).
+    func summary(from: UInt64, to: UInt64) -> Summary {
+        let window = snapshot().filter { $0.endNs >= from && $0.endNs <= to }
+        let latencies = window.map(\.latencyNs).sorted()
+        let p99 = latencies.isEmpty ? 0 : Double(latencies[min(latencies.count - 1, latencies.count * 99 / 100)]) / 1e6
+        var gap: UInt64 = 0
+        var last = from
+        for r in window.filter(\.ok).sorted(by: { $0.endNs < $1.endNs }) {
+            gap = max(gap, r.endNs - last)
+            last = r.endNs
+        }
+        gap = max(gap, to - last)
+        return Summary(requests: window.count, failures: window.filter { !$0.ok }, p99Ms: p99, longestGapMs: Double(gap) / 1e6)
+    }
+
+    /// Waits until at least `count` more requests succeed (the load is flowing).
+    func waitForSuccesses(_ count: Int, within seconds: Double = 20) -> Bool {
+        let base = snapshot().filter(\.ok).count
+        return waitUntil(seconds) { self.snapshot().filter(\.ok).count >= base + count }
+    }
+}
