@@ -9,17 +9,20 @@ import datetime
 import os
 import platform
 import re
+import shlex
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SITE = os.path.join(ROOT, "examples", "django_site")
 
 
-def servers(args, app, port):
+def servers(args, app, port, tmp):
+    """Each server as the list of commands it takes (started in order)."""
     venv = os.path.abspath(args.venv)
     if app == "hello":
         wsgi = ["--wsgi-file", os.path.join(ROOT, "bench", "hello.py")]
@@ -28,15 +31,33 @@ def servers(args, app, port):
         wsgi = ["--python-path", SITE, "--module", "site_demo.wsgi:application"]
         pypath, module = SITE, "site_demo.wsgi:application"
     addr = f"127.0.0.1:{port}"
+    ours, theirs = os.path.join(tmp, f"zerg-{port}.sock"), os.path.join(tmp, f"uwsgi-{port}.sock")
     return {
-        "zerg": [args.zerg, "--http-socket", addr, "--processes", "4", "--home", venv, "--disable-logging"] + wsgi,
-        "uwsgi": ["uwsgi", "--plugin", "python3", "--http-socket", addr, "--processes", "4", "--master",
-                  "--home", venv, "--disable-logging", "--lazy-apps"] + wsgi,
-        "gunicorn": [f"{venv}/bin/gunicorn", "--workers", "4", "--worker-class", "sync", "--bind", addr,
-                     "--chdir", pypath, module],
-        "granian": [f"{venv}/bin/granian", "--interface", "wsgi", "--workers", "2", "--host", "127.0.0.1",
-                    "--port", str(port), "--working-dir", pypath, module],
+        "zerg": [[args.zerg, "--http-socket", addr, "--processes", "4", "--home", venv, "--disable-logging"] + wsgi],
+        # The product's topology: a vassal owns the port, a zerg's 4 workers attach to it.
+        "zerg-vassal": [[args.vassal, "--http", addr, "--zerg-server", ours],
+                        [args.zerg, "--zerg", ours, "--processes", "4", "--home", venv, "--disable-logging"] + wsgi],
+        "uwsgi": [["uwsgi", "--plugin", "python3", "--http-socket", addr, "--processes", "4", "--master",
+                   "--home", venv, "--disable-logging", "--lazy-apps"] + wsgi],
+        # The seed's topology: an `http` router + zerg-server instance, and a zerg instance with 4 workers.
+        "uwsgi-zerg": [["uwsgi", "--plugin", "python3,http", "--http", addr, "--zerg-server", theirs, "--master",
+                        "--processes", "0", "--disable-logging"],
+                       ["uwsgi", "--plugin", "python3", "--zerg", theirs, "--master", "--processes", "4",
+                        "--home", venv, "--disable-logging", "--lazy-apps"] + wsgi],
+        "gunicorn": [[f"{venv}/bin/gunicorn", "--workers", "4", "--worker-class", "sync", "--bind", addr,
+                      "--chdir", pypath, module]],
+        "granian": [[f"{venv}/bin/granian", "--interface", "wsgi", "--workers", "2", "--host", "127.0.0.1",
+                     "--port", str(port), "--working-dir", pypath, module]],
     }
+
+
+def cpu_seconds(pid):
+    """utime + stime of a process, in seconds."""
+    try:
+        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except OSError:
+        return 0.0
 
 
 def wait_ready(port, path, timeout=30):
@@ -76,30 +97,58 @@ def wrk(port, path, close, duration):
     return rps, lat(50), lat(99), errors
 
 
-def start(cmd, cwd, env):
-    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
-                            start_new_session=True, cwd=cwd)
+def start(cmds, cwd, env):
+    """One session per server. A two-process server (vassal + zerg) runs both in
+    one session, as under an emperor: with the kernel's autogroup scheduling
+    (on by default) each session shares CPU as one group, and splitting the two
+    halves into two sessions halves their throughput (measured: 12k vs 22k req/s)."""
+    if len(cmds) == 1:
+        return [subprocess.Popen(cmds[0], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+                                 start_new_session=True, cwd=cwd)]
+    sock = cmds[0][cmds[0].index("--zerg-server") + 1]
+    script = (f"{shlex.join(cmds[0])} & i=0; while [ ! -S {shlex.quote(sock)} ] && [ $i -lt 200 ]; "
+              f"do sleep 0.05; i=$((i+1)); done; exec {shlex.join(cmds[1])}")
+    return [subprocess.Popen(["/bin/sh", "-c", script], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                             env=env, start_new_session=True, cwd=cwd)]
 
 
-def stop(proc):
-    # SIGINT: every server here stops on it (uWSGI 2.0 takes SIGTERM as a reload).
-    os.killpg(proc.pid, signal.SIGINT)
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+def vassal_pid(procs):
+    """The vassal of a two-process server: the session member running the vassal binary."""
+    sid = procs[0].pid
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                if os.getsid(int(name)) == sid and open(f"/proc/{name}/cmdline", "rb").read().split(b"\0")[0].endswith(b"/vassal"):
+                    return int(name)
+            except OSError:
+                pass
+    return None
+
+
+def stop(procs):
+    # SIGINT to the whole session: every server here stops on it (uWSGI 2.0 takes SIGTERM as a reload).
+    for proc in reversed(procs):
+        os.killpg(proc.pid, signal.SIGINT)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
 
 
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--zerg", required=True)
+    p.add_argument("--vassal", required=True)
     p.add_argument("--venv", required=True)
     p.add_argument("--duration", type=int, default=int(os.environ.get("BENCH_DURATION", "10")))
     p.add_argument("--rounds", type=int, default=int(os.environ.get("BENCH_ROUNDS", "3")))
-    p.add_argument("--only", default="zerg,uwsgi,gunicorn,granian")
+    p.add_argument("--only", default="zerg,zerg-vassal,uwsgi,uwsgi-zerg,gunicorn,granian")
     a = p.parse_args()
     a.zerg = os.path.abspath(a.zerg)
+    a.vassal = os.path.abspath(a.vassal)
+    tmp = tempfile.mkdtemp(prefix="bench-")
+    vassal_cpu = {}
     names = a.only.split(",")
     results = {}
     env = dict(os.environ, DJANGO_SETTINGS_MODULE="site_demo.settings", PYTHONDONTWRITEBYTECODE="1")
@@ -108,7 +157,8 @@ def main():
         # measurements alternate between them round by round, so drift in the
         # machine's speed touches all of them alike. The median round is reported.
         ports = {name: 19500 + 10 * i + (0 if app == "hello" else 5) for i, name in enumerate(names)}
-        procs = {name: start(servers(a, app, ports[name])[name], SITE if app == "django" else ROOT, env) for name in names}
+        procs = {name: start(servers(a, app, ports[name], tmp)[name], SITE if app == "django" else ROOT, env)
+                 for name in names}
         try:
             for name in names:
                 if not wait_ready(ports[name], "/"):
@@ -119,13 +169,20 @@ def main():
                 for r in range(a.rounds):
                     order = names[r % len(names):] + names[:r % len(names)]
                     for name in order:
-                        runs[name].append(wrk(ports[name], "/", mode == "close", a.duration))
+                        vpid = vassal_pid(procs[name]) if name == "zerg-vassal" else None
+                        cpu0 = cpu_seconds(vpid) if vpid else 0
+                        result = wrk(ports[name], "/", mode == "close", a.duration)
+                        runs[name].append(result)
+                        if vpid:
+                            # The vassal's own CPU per request: the price of the handoff.
+                            spent = cpu_seconds(vpid) - cpu0
+                            vassal_cpu.setdefault((app, mode), []).append(spent / max(1, result[0] * a.duration) * 1e6)
                 for name in names:
                     ordered = sorted(runs[name], key=lambda x: x[0])
                     results[(app, mode, name)] = ordered[len(ordered) // 2]
         finally:
-            for proc in procs.values():
-                stop(proc)
+            for p in procs.values():
+                stop(p)
 
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
     print(f"\n{datetime.date.today()} on {platform.node()}: {os.cpu_count()} cores, {cpu}; "
@@ -140,6 +197,18 @@ def main():
                 continue
             ratio = f"{ours[0] / r[0]:.2f}×" if ours and name != "zerg" else ""
             print(f"| {app} | {mode} | {name} | {r[0]:,.0f} | {r[1]:.2f} | {r[2]:.2f} | {r[3]} | {ratio} |")
+    if "zerg-vassal" in names:
+        print("\nThrough the vassal (the product's topology) against uWSGI's zerg topology (the seed's) and our standalone mode:\n")
+        print("| app | mode | zerg-vassal req/s | ÷ uwsgi-zerg | ÷ zerg standalone | vassal CPU µs/request |")
+        print("|---|---|---:|---:|---:|---:|")
+        for (app, mode) in [(x, y) for x in ("hello", "django") for y in ("keep-alive", "close")]:
+            v = results.get((app, mode, "zerg-vassal"))
+            if not v:
+                continue
+            u, z = results.get((app, mode, "uwsgi-zerg")), results.get((app, mode, "zerg"))
+            cpu = sorted(vassal_cpu.get((app, mode), [0]))[len(vassal_cpu.get((app, mode), [0])) // 2]
+            print(f"| {app} | {mode} | {v[0]:,.0f} | {v[0] / u[0]:.2f}× | {v[0] / z[0]:.2f}× | {cpu:.1f} |" if u and z
+                  else f"| {app} | {mode} | {v[0]:,.0f} | | | {cpu:.1f} |")
     print("\nerrors: wrk's socket errors plus non-2xx responses. uWSGI's http-socket closes every")
     print("connection without a `Connection: close` header, which wrk counts as a read error per request.")
 

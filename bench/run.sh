@@ -19,5 +19,5 @@ if [ ! -x "$venv/bin/granian" ] || [ ! -x "$venv/bin/gunicorn" ]; then
     /usr/bin/python3 -m venv "$venv"
     (cd bench && "../$venv/bin/pip" install --disable-pip-version-check -q -r requirements.txt)
 fi
-swift build -c release --product zerg >&2
-exec /usr/bin/python3 bench/run.py --zerg "$(swift build -c release --show-bin-path)/zerg" --venv "$venv" "$@"
+swift build -c release --product zerg >&2 && swift build -c release --product vassal >&2
+exec /usr/bin/python3 bench/run.py --zerg "$(swift build -c release --show-bin-path)/zerg" --vassal "$(swift build -c release --show-bin-path)/vassal" --venv "$venv" "$@"

@@ -7,6 +7,9 @@ import Shared
 /// sees it:
 ///
 ///     attaching ──(hello)──▶ loading ──(ready)──▶ free ⇄ busy ──(draining)──▶ draining ──(link closed)──▶ gone
+///
+/// A busy worker holds one connection, or two when the vassal has given it
+/// the next one ahead of time (it then never sleeps between requests).
 final class AttachedWorker {
     enum State: String {
         /// Connected; waiting for its hello.
@@ -15,7 +18,7 @@ final class AttachedWorker {
         case loading
         /// Ready for a connection.
         case free
-        /// Serving a connection the vassal handed it.
+        /// Serving the connection(s) the vassal handed it.
         case busy
         /// Leaving: gets nothing new.
         case draining
@@ -28,8 +31,10 @@ final class AttachedWorker {
     var pid: Int32 = 0
     var workerID: Int32 = 0
     var build = ""
-    /// The connection in hand (while busy or draining with one): where it came from.
-    var current: (host: String, port: Int, requests: UInt32)?
+    /// Connections handed to it and not yet answered with back/done, oldest
+    /// (the one being served) first. The vassal keeps its own copy of each fd
+    /// until then: if the worker dies, the ones it never started are queued again.
+    var inHand: [HandedConnection] = []
     var busySinceNs: UInt64 = 0
     var connectionsServed = 0
     /// Set when SO_PEERCRED says this peer may not attach: its hello gets `refuse`.
@@ -42,4 +47,15 @@ final class AttachedWorker {
     }
 
     var label: String { "worker \(workerID) pid \(pid)\(build.isEmpty ? "" : " (build \(build))")" }
+}
+
+/// A connection a worker holds, as the vassal remembers it.
+struct HandedConnection {
+    /// The vassal's copy of the client socket (out of epoll).
+    let fd: FileDescriptor
+    let host: String
+    let port: Int
+    let requests: UInt32
+    /// The bytes it was handed with (to queue it again unserved).
+    let buffered: [UInt8]
 }

@@ -57,7 +57,7 @@ final class ClientConnection {
                 if n < Self.scratch.count || buffer.count > limit { break }
                 continue
             }
-            if n == 0 { return buffer.isEmpty ? .gone : .gone }
+            if n == 0 { return .gone }
             if errno == EINTR { continue }
             if errno == EAGAIN { break }
             return .gone
@@ -81,11 +81,9 @@ final class ClientConnection {
         _ = bytes.withUnsafeBytes { Glibc.write(fd.rawValue, $0.baseAddress, $0.count) }
     }
 
-    /// 503 for a connection that waited longer than `queue-timeout`.
-    func serviceUnavailable(waitedSeconds: Int) {
-        let bytes = HTTPResponseHead.simple(
-            status: 503, message: "no worker became free within \(waitedSeconds) s (queue-timeout)",
-            extraHeaders: [("Retry-After", "1")])
+    /// 503 (with Retry-After) for a request no worker could take.
+    func serviceUnavailable(reason: String) {
+        let bytes = HTTPResponseHead.simple(status: 503, message: reason, extraHeaders: [("Retry-After", "1")])
         _ = bytes.withUnsafeBytes { Glibc.write(fd.rawValue, $0.baseAddress, $0.count) }
     }
 }

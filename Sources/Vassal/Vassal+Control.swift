@@ -63,6 +63,6 @@ extension Vassal {
 
     func finishedStopping(_ how: Stop, now: UInt64) -> Bool {
         if how == .immediate || now >= stopDeadlineNs { return true }
-        return queueDepth == 0 && !workers.values.contains { $0.state == .busy || ($0.state == .draining && $0.current != nil) }
+        return queueDepth == 0 && !workers.values.contains { !$0.inHand.isEmpty }
     }
 }

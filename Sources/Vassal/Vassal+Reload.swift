@@ -15,7 +15,9 @@ extension Vassal {
         state.board = board.fd
         for w in workers.values.sorted(by: { $0.token < $1.token }) {
             state.workers.append(.init(fd: w.link.fd, state: w.state, pid: w.pid, workerID: w.workerID, peer: w.peer,
-                                       build: w.build, current: w.current))
+                                       build: w.build, held: w.inHand.map {
+                                           .init(fd: $0.fd, host: $0.host, port: $0.port, requests: $0.requests, buffer: $0.buffered)
+                                       }))
         }
         // Queued clients first, in queue order, so they keep their places.
         let queued = queue[queueHead...].compactMap { clients[$0] }.filter { $0.state == .queued }
@@ -57,8 +59,10 @@ extension Vassal {
             worker.pid = w.pid
             worker.workerID = w.workerID
             worker.build = w.build
-            worker.current = w.current
-            if w.state == .busy { worker.busySinceNs = Host.monotonicNanoseconds() }
+            worker.inHand = w.held.map {
+                HandedConnection(fd: $0.fd, host: $0.host, port: $0.port, requests: $0.requests, buffered: $0.buffer)
+            }
+            worker.busySinceNs = Host.monotonicNanoseconds()
             guard (try? epoll.add(w.fd, token: worker.token)) != nil else {
                 w.fd.close()
                 continue

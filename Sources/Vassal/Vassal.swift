@@ -143,7 +143,16 @@ final class Vassal {
         }
     }
 
+    /// The queue's bound: past it a new request is answered 503 at once
+    /// rather than held for `queue-timeout`.
+    static let maxQueue = 10_000
+
     func enqueue(_ client: ClientConnection) {
+        if queueDepth >= Self.maxQueue {
+            counters.queueTimeouts += 1
+            client.serviceUnavailable(reason: "\(Self.maxQueue) requests are already waiting for a worker")
+            return drop(client)
+        }
         client.state = .queued
         client.sinceNs = Host.monotonicNanoseconds()
         queue.append(client.token)
@@ -158,16 +167,18 @@ final class Vassal {
 
     // MARK: dispatch
 
-    /// Hands queued connections to free workers, oldest connection first.
+    /// Hands queued connections to free workers, oldest connection first. When
+    /// every worker is busy and requests still wait, a worker serving one
+    /// connection gets the next one ahead of time (the one busy longest first):
+    /// it then finds it waiting instead of sleeping until the vassal runs again.
     func dispatch() {
-        while queueHead < queue.count, let workerToken = free.last {
+        while queueHead < queue.count {
             let token = queue[queueHead]
             guard let client = clients[token], client.state == .queued else {
                 queueHead += 1
                 continue
             }
-            free.removeLast()
-            guard let worker = workers[workerToken], worker.state == .free else { continue }
+            guard let worker = nextWorker() else { break }
             let message = HandoffMessage.connection(
                 remoteHost: client.remote.host, remotePort: UInt16(truncatingIfNeeded: client.remote.port), buffered: client.buffer)
             do {
@@ -184,11 +195,12 @@ final class Vassal {
             let waited = Host.monotonicNanoseconds() - client.sinceNs
             counters.maxQueueWaitNs = max(counters.maxQueueWaitNs, waited)
             counters.dispatched += 1
+            if worker.inHand.isEmpty { worker.busySinceNs = Host.monotonicNanoseconds() }
             worker.state = .busy
-            worker.busySinceNs = Host.monotonicNanoseconds()
-            worker.current = (client.remote.host, client.remote.port, client.requests)
-            // The worker holds it now; the vassal's copy goes (it is out of epoll while queued).
-            drop(client)
+            // The vassal keeps its copy (out of epoll) until the worker answers for it.
+            worker.inHand.append(HandedConnection(fd: client.fd, host: client.remote.host, port: client.remote.port,
+                                                  requests: client.requests, buffered: client.buffer))
+            clients[client.token] = nil
         }
         if queueHead > 1024 && queueHead * 2 > queue.count {
             queue.removeFirst(queueHead)
@@ -196,8 +208,28 @@ final class Vassal {
         }
     }
 
+    /// A free worker (the most recently freed), else a busy one with room for
+    /// the next connection (the one busy longest), else nil.
+    func nextWorker() -> AttachedWorker? {
+        while let token = free.popLast() {
+            if let w = workers[token], w.state == .free { return w }
+        }
+        return workers.values.filter { $0.state == .busy && $0.inHand.count == 1 }.min { $0.busySinceNs < $1.busySinceNs }
+    }
+
+    /// The worker answered for its oldest connection (back or done): the
+    /// vassal's copy closes; with nothing else in hand the worker is free.
+    func answered(_ worker: AttachedWorker) -> HandedConnection? {
+        guard !worker.inHand.isEmpty else { return nil }
+        let handed = worker.inHand.removeFirst()
+        handed.fd.close()
+        worker.connectionsServed += 1
+        worker.busySinceNs = Host.monotonicNanoseconds()
+        if worker.inHand.isEmpty && worker.state == .busy { markFree(worker) }
+        return handed
+    }
+
     func markFree(_ worker: AttachedWorker) {
-        worker.current = nil
         guard worker.state == .busy || worker.state == .loading || worker.state == .free else { return }
         worker.state = .free
         free.removeAll { $0 == worker.token }
@@ -274,15 +306,13 @@ final class Vassal {
         case (.ready, .loading):
             Log.info("\(worker.label) attached and ready")
             markFree(worker)
-        case (.back(let requests, let buffered), .busy), (.back(let requests, let buffered), .draining):
+        case (.back(let requests, let buffered), .busy) where !worker.inHand.isEmpty,
+             (.back(let requests, let buffered), .draining) where !worker.inHand.isEmpty:
             counters.handedBack += 1
-            worker.connectionsServed += 1
-            let remote = worker.current.map { ($0.host, $0.port) } ?? ("", 0)
-            if worker.state == .busy { markFree(worker) } else { worker.current = nil }
-            if let fd { adoptReturned(fd, remote: remote, buffered: buffered, requests: requests) }
-        case (.done, .busy), (.done, .draining):
-            worker.connectionsServed += 1
-            if worker.state == .busy { markFree(worker) } else { worker.current = nil }
+            let handed = answered(worker)!
+            if let fd { adoptReturned(fd, remote: (handed.host, handed.port), buffered: buffered, requests: requests) }
+        case (.done, .busy) where !worker.inHand.isEmpty, (.done, .draining) where !worker.inHand.isEmpty:
+            _ = answered(worker)
         case (.draining, _):
             worker.state = .draining
             free.removeAll { $0 == worker.token }
@@ -316,17 +346,32 @@ final class Vassal {
         }
     }
 
-    /// A worker's link is gone (it exited, died, or broke the protocol).
+    /// A worker's link is gone (it exited, died, or broke the protocol). The
+    /// connection it was serving is lost; any it had not started yet (given
+    /// ahead of time) go back to the front of the queue, unserved.
     func detach(_ worker: AttachedWorker) {
         workers[worker.token] = nil
         free.removeAll { $0 == worker.token }
         epoll.remove(worker.link.fd)
         worker.link.fd.close()
-        if let c = worker.current {
-            counters.lostInWorker += 1
-            Log.info("\(worker.label) left with a connection in hand (client \(c.host):\(c.port)); that client's request is lost")
-        } else if worker.state != .draining && worker.state != .attaching {
-            Log.info("\(worker.label) detached")
+        guard let serving = worker.inHand.first else {
+            if worker.state != .draining && worker.state != .attaching { Log.info("\(worker.label) detached") }
+            return
+        }
+        serving.fd.close()
+        counters.lostInWorker += 1
+        Log.info("\(worker.label) left with a connection in hand (client \(serving.host):\(serving.port)); that client's request is lost")
+        let unstarted = worker.inHand.dropFirst().map { h -> UInt64 in
+            let client = ClientConnection(fd: h.fd, remote: (h.host, h.port), buffered: h.buffered, requests: h.requests)
+            client.token = newToken()
+            client.state = .queued
+            clients[client.token] = client
+            return client.token
+        }
+        worker.inHand = []
+        if !unstarted.isEmpty {
+            queue.insert(contentsOf: unstarted, at: queueHead)
+            Log.info("\(unstarted.count) connection(s) it had not started are queued again")
         }
     }
 
@@ -342,7 +387,7 @@ final class Vassal {
                 drop(client)
             case .queued where now - client.sinceNs > queueNs:
                 counters.queueTimeouts += 1
-                client.serviceUnavailable(waitedSeconds: settings.queueTimeoutSeconds)
+                client.serviceUnavailable(reason: "no worker became free within \(settings.queueTimeoutSeconds) s (queue-timeout)")
                 drop(client)
             default:
                 break

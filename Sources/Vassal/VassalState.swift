@@ -11,7 +11,8 @@ import Shared
 ///     listener <fd> <address>
 ///     zerg-server <fd> <path>
 ///     board <fd>
-///     worker <fd> <state> <pid> <worker-id> <peer-pid> <peer-uid> <peer-gid> <build-hex> [<host> <port> <requests>]
+///     worker <fd> <state> <pid> <worker-id> <peer-pid> <peer-uid> <peer-gid> <build-hex>
+///     held <fd> <host> <port> <requests> <buffer-hex>      (a connection the worker line above holds)
 ///     client <fd> <state> <host> <port> <requests> <buffer-hex>
 struct VassalState {
     static let environmentVariable = "HADJANGO_VASSAL_STATE"
@@ -22,7 +23,13 @@ struct VassalState {
         var pid: Int32, workerID: Int32
         var peer: (pid: pid_t, uid: uid_t, gid: gid_t)
         var build: String
-        var current: (host: String, port: Int, requests: UInt32)?
+        var held: [Held] = []
+    }
+
+    struct Held {
+        var fd: FileDescriptor
+        var host: String, port: Int, requests: UInt32
+        var buffer: [UInt8]
     }
 
     struct Client {
@@ -39,7 +46,7 @@ struct VassalState {
     var clients: [Client] = []
 
     var allFds: [FileDescriptor] {
-        listeners.map(\.fd) + (zergServer.map { [$0.fd] } ?? []) + (board.map { [$0] } ?? []) + workers.map(\.fd) + clients.map(\.fd)
+        listeners.map(\.fd) + (zergServer.map { [$0.fd] } ?? []) + (board.map { [$0] } ?? []) + workers.flatMap { [$0.fd] + $0.held.map(\.fd) } + clients.map(\.fd)
     }
 
     func serialized() -> String {
@@ -48,9 +55,10 @@ struct VassalState {
         if let z = zergServer { lines.append("zerg-server \(z.fd.rawValue) \(z.path)") }
         if let b = board { lines.append("board \(b.rawValue) -") }
         for w in workers {
-            var line = "worker \(w.fd.rawValue) \(w.state.rawValue) \(w.pid) \(w.workerID) \(w.peer.pid) \(w.peer.uid) \(w.peer.gid) \(Hex.encode(Array(w.build.utf8)))"
-            if let c = w.current { line += " \(c.host.isEmpty ? "-" : c.host) \(c.port) \(c.requests)" }
-            lines.append(line)
+            lines.append("worker \(w.fd.rawValue) \(w.state.rawValue) \(w.pid) \(w.workerID) \(w.peer.pid) \(w.peer.uid) \(w.peer.gid) \(Hex.encode(Array(w.build.utf8)))")
+            for h in w.held {
+                lines.append("held \(h.fd.rawValue) \(h.host.isEmpty ? "-" : h.host) \(h.port) \(h.requests) \(Hex.encode(h.buffer))")
+            }
         }
         for c in clients {
             lines.append("client \(c.fd.rawValue) \(c.state.rawValue) \(c.host.isEmpty ? "-" : c.host) \(c.port) \(c.requests) \(Hex.encode(c.buffer))")
@@ -76,12 +84,13 @@ struct VassalState {
                 guard f.count >= 9, let s = AttachedWorker.State(rawValue: f[2]), let pid = Int32(f[3]), let id = Int32(f[4]),
                       let ppid = Int32(f[5]), let puid = UInt32(f[6]), let pgid = UInt32(f[7]), let build = Hex.decode(f[8])
                 else { throw bad() }
-                var current: (String, Int, UInt32)?
-                if f.count >= 12, let port = Int(f[10]), let requests = UInt32(f[11]) {
-                    current = (f[9] == "-" ? "" : f[9], port, requests)
-                }
                 state.workers.append(Worker(fd: fd, state: s, pid: pid, workerID: id, peer: (ppid, puid, pgid),
-                                            build: String(decoding: build, as: UTF8.self), current: current))
+                                            build: String(decoding: build, as: UTF8.self)))
+            case "held":
+                guard f.count >= 6, !state.workers.isEmpty, let port = Int(f[3]), let requests = UInt32(f[4]),
+                      let buffer = Hex.decode(f[5]) else { throw bad() }
+                state.workers[state.workers.count - 1].held.append(
+                    Held(fd: fd, host: f[2] == "-" ? "" : f[2], port: port, requests: requests, buffer: buffer))
             case "client":
                 guard f.count >= 7, let s = ClientConnection.State(rawValue: f[2]), let port = Int(f[4]),
                       let requests = UInt32(f[5]), let buffer = Hex.decode(f[6]) else { throw bad() }

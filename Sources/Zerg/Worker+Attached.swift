@@ -169,7 +169,9 @@ extension Worker {
     /// client's next request, else hand the connection back to the vassal.
     func lingerOrHandBack(_ conn: Connection) -> Bool {
         // Linger only while no other request waits in the vassal's queue: fairness first.
-        if !stopping && lingerMs > 0 && conn.pending == 0 && (vassalBoard?[0] ?? 1) == 0 {
+        // (nor when the vassal already gave this worker its next connection).
+        if !stopping && lingerMs > 0 && conn.pending == 0 && (vassalBoard?[0] ?? 1) == 0
+            && (try? link?.fd.wait(timeoutMs: 0)) == false {
             interpreter.releaseGIL()
             let ready = (try? conn.fd.wait(timeoutMs: lingerMs)) == true
             interpreter.acquireGIL()

@@ -206,9 +206,16 @@ final class Worker {
     func close(_ conn: Connection) {
         // close(2) also drops it from epoll: nothing else shares the open file.
         if conn.token != 0 { connections[conn.token] = nil }
+        if link != nil {
+            // The vassal still holds a copy until it reads `done`: FIN now, not then.
+            conn.fd.shutdownWrite()
+            conn.close()
+            openConnections -= 1
+            tellVassal(.done)
+            return
+        }
         conn.close()
         openConnections -= 1
-        if link != nil { tellVassal(.done) }
     }
 
     /// Between requests: standalone, the connection waits in this worker's

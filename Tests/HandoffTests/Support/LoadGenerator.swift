@@ -55,7 +55,7 @@ final class LoadGenerator: @unchecked Sendable {
                 let end = Host.monotonicNanoseconds()
                 add(Record(endNs: end, latencyNs: end - start, ok: false, clientPort: localPort, failure: "\(error)"))
                 conn = nil
-                usleep(1000)
+                usleep(10_000)  // a refused connect must not turn into a busy loop
             }
         }
         lock.withLock { finished += 1 }
