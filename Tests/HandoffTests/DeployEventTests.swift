@@ -113,7 +113,8 @@ struct DeployEventTests {
     /// Not a zero-failure event: the vassal itself dies. Reported, not asserted:
     /// what clients see until the emperor has respawned it and workers reattached.
     @Test func killingTheVassalIsRecoveredByTheEmperor() throws {
-        let s = try BuildsSetup()
+        // A vassal that ran `emperor-stable-time` (1 s here, 10 s by default) is respawned at once.
+        let s = try BuildsSetup(emperorArgs: ["--emperor-stable-time", "1"])
         defer { s.cleanup() }
         guard s.waitServing("a") else {
             Issue.record("build a did not start:\n\(s.emperor.log())")
@@ -122,6 +123,7 @@ struct DeployEventTests {
         let load = LoadGenerator(port: s.ports["a"]!, keepAlive: 8, close: 8)
         defer { load.stop() }
         #expect(load.waitForSuccesses(200))
+        usleep(1_100_000)  // let it run past the stable time: the state this test is about
         let vassal = s.emperor.logLines(containing: "builds/a/vassal.ini: started vassal pid ").last
             .flatMap { Int32($0.split(separator: " ").last ?? "") }
         guard let vassal else {

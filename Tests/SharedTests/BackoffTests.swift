@@ -14,7 +14,8 @@ import Testing
         _ = b.nextDelayMs(ranNs: 0)
         _ = b.nextDelayMs(ranNs: 0)
         #expect(b.nextDelayMs(ranNs: 9_000_000_000) == 2000)
-        #expect(b.nextDelayMs(ranNs: 10_000_000_000) == 500)
+        #expect(b.nextDelayMs(ranNs: 10_000_000_000) == 0)  // after a stable run: at once
+        #expect(b.nextDelayMs(ranNs: 0) == 500)  // then backing off from the step again
         b.reset()
         #expect(b.failures == 0)
     }

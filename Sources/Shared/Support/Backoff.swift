@@ -1,5 +1,7 @@
 /// Respawn delays for a crashing instance: `step`, then doubling, capped.
-/// A crash after the instance ran for `stable` seconds starts over at `step`.
+/// A crash after the instance ran for `stable` seconds is respawned at once
+/// (a vassal that dies after serving for a while is back in milliseconds, its
+/// workers reattach), and a crash loop after that starts over at `step`.
 public struct Backoff: Sendable {
     public var stepMs: Int
     public var capMs: Int
@@ -15,7 +17,10 @@ public struct Backoff: Sendable {
 
     /// Records a crash of a run that lasted `ranNs`; returns the delay before the next spawn.
     public mutating func nextDelayMs(ranNs: UInt64) -> Int {
-        if ranNs >= stableNs { failures = 0 }
+        if ranNs >= stableNs && ranNs > 0 {
+            failures = 0
+            return 0
+        }
         failures += 1
         let doublings = min(failures - 1, 30)
         let (delay, overflow) = stepMs.multipliedReportingOverflow(by: 1 << doublings)

@@ -9,7 +9,7 @@ final class BuildsSetup {
     var emperor: TestProcess!
     var ports: [String: Int] = [:]
 
-    init(builds: [String] = ["a", "b"], zergWorkers: Int = 2) throws {
+    init(builds: [String] = ["a", "b"], zergWorkers: Int = 2, emperorArgs: [String] = []) throws {
         dir = try TestDirectory("builds-test")
         let d = dir.path
         for sub in ["skel", "run", "logs", "ports"] { try FileManager.default.createDirectory(atPath: dir.file(sub), withIntermediateDirectories: true) }
@@ -43,7 +43,7 @@ final class BuildsSetup {
             try FileManager.default.createSymbolicLink(atPath: dir.file("builds/\(build)/vassal.ini"), withDestinationPath: "../../skel/vassal.skel")
             try FileManager.default.createSymbolicLink(atPath: dir.file("builds/\(build)/zerg.ini"), withDestinationPath: "../../skel/zerg-v1.skel")
         }
-        emperor = try TestProcess("emperor", ["--emperor", "\(d)/builds/[a-z]*/vassal.ini", "--emperor", "\(d)/builds/[a-z]*/zerg.ini"],
+        emperor = try TestProcess("emperor", ["--emperor", "\(d)/builds/[a-z]*/vassal.ini", "--emperor", "\(d)/builds/[a-z]*/zerg.ini"] + emperorArgs,
                                   log: dir.file("emperor.log"), cwd: d)
     }
 
