@@ -55,7 +55,7 @@ ln -s ../../conf/zerg.skel deploy/builds/b/zerg.ini
 wait_http $b && echo "build b answers on :$b"
 
 step "processes (ps): vassals, zerg masters and their workers"
-ps -eo pid,ppid,args | grep -E 'vassal|zerg' | grep -v grep | cut -c1-110
+ps -eo pid,ppid,args | grep -E 'vassal|zerg|uwsgi worker' | grep -v grep | cut -c1-110
 
 step "touch build a's zerg.ini while requests flow: rolling worker reload"
 (sleep 1; touch deploy/builds/a/zerg.ini) &

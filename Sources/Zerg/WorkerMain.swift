@@ -56,7 +56,7 @@ enum WorkerMain {
             let zergServer = listeners.isEmpty ? settings.zergServers.first : nil
             // A worker woken by a handoff must not preempt the vassal mid-batch
             // (measured: +20-50 % through the vassal on 2 cores).
-            if zergServer != nil && environment["HZ_NOBATCH"] == nil { Scheduling.becomeBatch() }
+            if zergServer != nil { Scheduling.becomeBatch() }
             let worker = try Worker(id: id, settings: settings, interpreter: interpreter, control: control,
                                     listeners: listeners, scoreboard: scoreboard, zergServer: zergServer, build: settings.build)
             Worker.shared = worker

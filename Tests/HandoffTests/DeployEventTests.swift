@@ -102,6 +102,13 @@ struct DeployEventTests {
         for (name, r) in rows {
             print(String(format: "%@ | %d | %d | %.1f | %.0f", name, r.requests, r.failures.count, r.p99Ms, r.longestGapMs))
         }
+        print("\n| event | times | requests | failed | worst p99 ms | longest gap ms |")
+        print("|---|---:|---:|---:|---:|---:|")
+        for event in Self.events {
+            let mine = rows.filter { $0.0 == event.name }.map(\.1)
+            print(String(format: "| %@ | %d | %d | %d | %.1f | %.0f |", event.name, mine.count, mine.reduce(0) { $0 + $1.requests },
+                         mine.reduce(0) { $0 + $1.failures.count }, mine.map(\.p99Ms).max() ?? 0, mine.map(\.longestGapMs).max() ?? 0))
+        }
         let total = rows.reduce(0) { $0 + $1.1.requests }
         let failed = rows.reduce(0) { $0 + $1.1.failures.count }
         print("\(rows.count) events, \(total) requests, \(failed) failed (all in flight on killed workers: \(unexplained.isEmpty))")
