@@ -19,6 +19,8 @@ final class ClientConnection {
     let remote: (host: String, port: Int)
     var token: UInt64 = 0
     var state = State.reading
+    /// Registered in the vassal's epoll (only while reading).
+    var inEpoll = false
     var buffer: [UInt8]
     /// Last byte received (reading) or when it was queued.
     var sinceNs: UInt64

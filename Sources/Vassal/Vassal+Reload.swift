@@ -76,8 +76,8 @@ extension Vassal {
             clients[client.token] = client
             if c.state == .queued {
                 enqueue(client)
-            } else if (try? epoll.add(c.fd, token: client.token)) == nil {
-                drop(client)
+            } else {
+                watch(client)
             }
         }
         // Messages that arrived during the exec are waiting: read them now.

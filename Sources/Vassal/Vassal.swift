@@ -113,8 +113,9 @@ final class Vassal {
 
     func acceptClients(_ listener: FileDescriptor) {
         // A bounded batch, so workers' messages are not starved by a connection flood.
-        for _ in 0..<64 {
-            guard let accepted = try? listener.acceptWithPeer(), let (fd, host, port) = Optional(accepted) else { return }
+        var batch = 0
+        while batch < 64, let (fd, host, port) = (try? listener.acceptWithPeer()) ?? nil {
+            batch += 1
             counters.accepted += 1
             let client = ClientConnection(fd: fd, remote: (host, port))
             client.token = newToken()
@@ -127,12 +128,10 @@ final class Vassal {
     func readable(_ client: ClientConnection, fresh: Bool = false) {
         switch client.readHead(limit: settings.bufferSize) {
         case .complete:
-            if !fresh { epoll.remove(client.fd) }
+            unwatch(client)
             enqueue(client)
         case .incomplete:
-            if fresh {
-                do { try epoll.add(client.fd, token: client.token) } catch { drop(client) }
-            }
+            if !client.inEpoll { watch(client) }
         case .refuse(let error):
             counters.refusedHeads += 1
             Log.info("\(client.remote.host):\(client.remote.port): \(error)")
@@ -159,10 +158,30 @@ final class Vassal {
         counters.maxQueueDepth = max(counters.maxQueueDepth, queueDepth)
     }
 
-    /// Closes a client the vassal holds (close(2) also leaves epoll: the vassal holds the only copy).
+    /// Closes a client the vassal holds.
     func drop(_ client: ClientConnection) {
+        // Explicitly out of epoll first: a worker may still hold a copy of a
+        // returned connection for a moment, and epoll forgets a registration
+        // only when the last copy closes.
+        unwatch(client)
         clients[client.token] = nil
         client.fd.close()
+    }
+
+    /// Waits for the client's bytes in epoll.
+    func watch(_ client: ClientConnection) {
+        do {
+            try epoll.add(client.fd, token: client.token)
+            client.inEpoll = true
+        } catch {
+            drop(client)
+        }
+    }
+
+    func unwatch(_ client: ClientConnection) {
+        guard client.inEpoll else { return }
+        epoll.remove(client.fd)
+        client.inEpoll = false
     }
 
     // MARK: dispatch
@@ -338,11 +357,7 @@ final class Vassal {
             client.refuse(error)
             drop(client)
         case .incomplete, .gone:
-            do {
-                try epoll.add(fd, token: client.token)
-            } catch {
-                drop(client)
-            }
+            watch(client)
         }
     }
 

@@ -82,7 +82,7 @@ public enum OptionTable {
         OptionSpec("chown-socket", .string, roles: [.vassal, .zerg], "`user[:group]` owner of created unix sockets."),
         OptionSpec("uid", .string, roles: [.vassal, .zerg], "User (name or id) to run as after binding sockets."),
         OptionSpec("gid", .string, roles: [.vassal, .zerg], "Group (name or id) to run as after binding sockets."),
-        OptionSpec("http-timeout", .int, default: "60", roles: [.vassal, .zerg], "Seconds an idle keep-alive connection is kept open (vassal: also backend inactivity)."),
+        OptionSpec("http-timeout", .int, default: "60", roles: [.vassal, .zerg], "Seconds an idle keep-alive connection is kept open (vassal: also how long a client may go silent while sending a request head)."),
         OptionSpec("zerg-allow-uid", .string, list: true, roles: .vassal,
                    difference: "New: uWSGI lets anyone who can open the socket attach.",
                    "A user (name or id) whose workers may attach besides the vassal's own uid and root; repeatable."),
