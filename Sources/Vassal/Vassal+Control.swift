@@ -23,23 +23,22 @@ extension Vassal {
             + "lost in workers \(counters.lostInWorker), queue timeouts \(counters.queueTimeouts)"
     }
 
-    func tellEmperor(_ report: EmperorProtocol.Report) {
-        try? emperor?.writeAll([report.rawValue])
-    }
+    func tellEmperor(_ report: EmperorProtocol.Report) { emperor?.tell(report) }
 
     func readEmperor() {
-        guard let fd = emperor, let bytes = try? fd.readAvailable(max: 16) else { return }
-        if bytes.isEmpty {
+        guard let emperor else { return }
+        switch emperor.receive() {
+        case .lost:
             Log.info("lost the emperor; stopping now")
-            epoll.remove(fd)
-            return stop(.immediate)
-        }
-        for byte in bytes {
-            switch EmperorProtocol.Command(rawValue: byte) {
-            case .stop: stop(.immediate)
-            case .gracefulStop: stop(.graceful)
-            case .reload: reload()
-            case nil: break
+            epoll.remove(emperor.fd)
+            stop(.immediate)
+        case .commands(let commands):
+            for command in commands {
+                switch command {
+                case .stop: stop(.immediate)
+                case .gracefulStop: stop(.graceful)
+                case .reload: reload()
+                }
             }
         }
     }

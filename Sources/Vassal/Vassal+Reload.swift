@@ -36,7 +36,7 @@ extension Vassal {
         do {
             let memfd = try SharedMemory.anonymousFile(name: "vassal-state", contents: Array(text.utf8))
             var keep = state.allFds + [memfd]
-            if let emperor { keep.append(emperor) }
+            if let emperor { keep.append(emperor.fd) }
             for fd in keep { _ = fcntl(fd.rawValue, F_SETFD, 0) }
             setenv(VassalState.environmentVariable, String(memfd.rawValue), 1)
             Log.info("reloading: re-exec with \(state.listeners.count) listener(s), \(state.workers.count) worker link(s), \(state.clients.count) client(s)")

@@ -12,7 +12,7 @@ final class Vassal {
     let arguments: [String]
     let epoll: Epoll
     let signals: SignalChannel
-    let emperor: FileDescriptor?
+    let emperor: EmperorChannel?
     var listeners: [FileDescriptor]
     let zergServer: FileDescriptor
 
@@ -50,7 +50,7 @@ final class Vassal {
     static let listenerTokenBase: UInt64 = 8
 
     init(settings: VassalSettings, arguments: [String], listeners: [FileDescriptor], zergServer: FileDescriptor,
-         emperor: FileDescriptor?, board: SharedMemory?) throws {
+         emperor: EmperorChannel?, board: SharedMemory?) throws {
         self.board = try board ?? SharedMemory.create(name: "vassal-queue", count: 8)
         self.settings = settings
         self.arguments = arguments
@@ -61,7 +61,7 @@ final class Vassal {
         SignalChannel.ignoreBrokenPipe()
         epoll = try Epoll()
         try epoll.add(signals.fd, token: Self.signalToken)
-        if let emperor { try epoll.add(emperor, token: Self.emperorToken) }
+        if let emperor { try epoll.add(emperor.fd, token: Self.emperorToken) }
         try epoll.add(zergServer, token: Self.zergServerToken)
         for (i, l) in listeners.enumerated() { try epoll.add(l, token: Self.listenerTokenBase + UInt64(i)) }
     }

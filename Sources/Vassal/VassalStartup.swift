@@ -13,11 +13,7 @@ enum VassalStartup {
 
     static func start(settings: VassalSettings, arguments: [String]) throws -> Vassal {
         let environment = Host.environment()
-        var emperor: FileDescriptor?
-        if let text = environment[EmperorProtocol.environmentVariable], let raw = Int32(text), raw >= 0 {
-            emperor = FileDescriptor(rawValue: raw)
-            _ = fcntl(raw, F_SETFD, FD_CLOEXEC)
-        }
+        let emperor = EmperorChannel.fromEnvironment(environment)
         let inherited = try environment[VassalState.environmentVariable].map(VassalState.take(fromVariable:))
 
         // Listeners: inherited ones are kept when the config still names them.

@@ -43,7 +43,7 @@ final class Master {
     let listeners: [FileDescriptor]
     let epoll: Epoll
     let signals: SignalChannel
-    let emperor: FileDescriptor?
+    let emperor: EmperorChannel?
     let scoreboard: Scoreboard
     var processes: [pid_t: WorkerProcess] = [:]
     var byToken: [UInt64: pid_t] = [:]
@@ -70,14 +70,8 @@ final class Master {
         try epoll.add(signals.fd, token: Self.signalToken)
         // Room for every worker twice over: during a reload old and new overlap.
         scoreboard = try Scoreboard.create(rows: settings.workers * 2 + 2)
-        if let text = Host.environment()[EmperorProtocol.environmentVariable], let raw = Int32(text), raw >= 0 {
-            let fd = FileDescriptor(rawValue: raw)
-            _ = fcntl(raw, F_SETFD, FD_CLOEXEC)
-            emperor = fd
-            try epoll.add(fd, token: Self.emperorToken)
-        } else {
-            emperor = nil
-        }
+        emperor = EmperorChannel.fromEnvironment()
+        if let emperor { try epoll.add(emperor.fd, token: Self.emperorToken) }
     }
 
     func run() -> Int32 {
@@ -302,23 +296,22 @@ final class Master {
 
     // MARK: emperor
 
-    func tellEmperor(_ report: EmperorProtocol.Report) {
-        try? emperor?.writeAll([report.rawValue])
-    }
+    func tellEmperor(_ report: EmperorProtocol.Report) { emperor?.tell(report) }
 
     func readEmperor() {
-        guard let fd = emperor, let bytes = try? fd.readAvailable(max: 16) else { return }
-        if bytes.isEmpty {
+        guard let emperor else { return }
+        switch emperor.receive() {
+        case .lost:
             Log.info("lost the emperor; stopping now")
-            epoll.remove(fd)
-            return stop(.immediate)
-        }
-        for byte in bytes {
-            switch EmperorProtocol.Command(rawValue: byte) {
-            case .stop: stop(.immediate)
-            case .gracefulStop: stop(.graceful)
-            case .reload: startReload()
-            case nil: break
+            epoll.remove(emperor.fd)
+            stop(.immediate)
+        case .commands(let commands):
+            for command in commands {
+                switch command {
+                case .stop: stop(.immediate)
+                case .gracefulStop: stop(.graceful)
+                case .reload: startReload()
+                }
             }
         }
     }

@@ -1,0 +1,34 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// An instance's end of the emperor's control channel (the fd named by
+/// `UWSGI_EMPEROR_FD`): one-byte reports out, one-byte commands in.
+public struct EmperorChannel {
+    public let fd: FileDescriptor
+
+    /// The channel this process was started with, if any (made CLOEXEC: it is
+    /// not for this process's own children).
+    public static func fromEnvironment(_ environment: [String: String] = Host.environment()) -> EmperorChannel? {
+        guard let text = environment[EmperorProtocol.environmentVariable], let raw = Int32(text), raw >= 0 else { return nil }
+        _ = fcntl(raw, F_SETFD, FD_CLOEXEC)
+        return EmperorChannel(fd: FileDescriptor(rawValue: raw))
+    }
+
+    public func tell(_ report: EmperorProtocol.Report) {
+        try? fd.writeAll([report.rawValue])
+    }
+
+    public enum Received {
+        case commands([EmperorProtocol.Command])
+        /// The emperor is gone (end of file): uWSGI's vassals stop then.
+        case lost
+    }
+
+    /// What the emperor sent (unknown bytes are skipped).
+    public func receive() -> Received {
+        guard let bytes = try? fd.readAvailable(max: 16) else { return .commands([]) }
+        if bytes.isEmpty { return .lost }
+        return .commands(bytes.compactMap(EmperorProtocol.Command.init(rawValue:)))
+    }
+}
