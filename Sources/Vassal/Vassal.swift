@@ -47,6 +47,9 @@ final class Vassal {
     static let signalToken: UInt64 = 1
     static let emperorToken: UInt64 = 2
     static let zergServerToken: UInt64 = 3
+    static let touchToken: UInt64 = 4
+    enum TouchAction { case reload, logReopen }
+    let touches: TouchWatcher<TouchAction>?
     static let listenerTokenBase: UInt64 = 8
 
     init(settings: VassalSettings, arguments: [String], listeners: [FileDescriptor], zergServer: FileDescriptor,
@@ -64,6 +67,9 @@ final class Vassal {
         if let emperor { try epoll.add(emperor.fd, token: Self.emperorToken) }
         try epoll.add(zergServer, token: Self.zergServerToken)
         for (i, l) in listeners.enumerated() { try epoll.add(l, token: Self.listenerTokenBase + UInt64(i)) }
+        let files = settings.touchReload.map { ($0, TouchAction.reload) } + settings.touchLogReopen.map { ($0, TouchAction.logReopen) }
+        touches = files.isEmpty ? nil : try TouchWatcher(files)
+        if let touches { try epoll.add(touches.fd, token: Self.touchToken) }
     }
 
     func newToken() -> UInt64 {
@@ -84,6 +90,14 @@ final class Vassal {
                     readEmperor()
                 case Self.zergServerToken:
                     acceptWorkers()
+                case Self.touchToken:
+                    for action in touches?.changed() ?? [] {
+                        switch action {
+                        case .reload: reload()
+                        case .logReopen:
+                            if let path = settings.logto { try? Log.reopen(path) }
+                        }
+                    }
                 case Self.listenerTokenBase..<Self.listenerTokenBase + UInt64(listeners.count):
                     acceptClients(listeners[Int(event.token - Self.listenerTokenBase)])
                 default:

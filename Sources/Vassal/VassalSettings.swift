@@ -18,6 +18,8 @@ struct VassalSettings {
     var bufferSize: Int
     var logto: String?
     var reloadMercySeconds: Int
+    var touchReload: [String]
+    var touchLogReopen: [String]
 
     init(_ config: Configuration) throws(ConfigError) {
         var problems: [ConfigDiagnostic] = []
@@ -45,6 +47,8 @@ struct VassalSettings {
         bufferSize = min(max(256, config.size("buffer-size") ?? 4096), 128 * 1024)
         logto = config.string("logto")
         reloadMercySeconds = max(0, config.int("reload-mercy") ?? 30)
+        touchReload = config.strings("touch-reload")
+        touchLogReopen = config.strings("touch-logreopen")
 
         if http.isEmpty {
             problems.append(ConfigDiagnostic(.builtIn, "nothing to listen on: give `http = [host]:port`"))

@@ -18,6 +18,10 @@ final class Master {
         var failure: String?
         /// The pid this one replaces in a rolling reload (stopped once this one is ready).
         var replaces: pid_t?
+        /// A replacement was asked for (recycling); the old one drains when it is ready.
+        var recycling = false
+        /// Harakiri already dealt with this worker's stuck request.
+        var harakiriSent = false
         let startedNs = Host.monotonicNanoseconds()
         /// Its row in the scoreboard.
         let row: Int
@@ -34,7 +38,11 @@ final class Master {
     enum TimerAction {
         case respawn(id: Int)
         case kill(pid: pid_t)
+        /// harakiri, max-worker-lifetime, evil-reload-on-*: checked 4 times a second.
+        case check
     }
+
+    enum TouchAction { case reload, logReopen }
 
     enum Stop: String { case graceful, immediate }
 
@@ -59,12 +67,15 @@ final class Master {
 
     static let signalToken: UInt64 = 1
     static let emperorToken: UInt64 = 2
+    static let touchToken: UInt64 = 3
+    let touches: TouchWatcher<TouchAction>?
+    var harakiriCount = 0
 
     init(settings: ZergSettings, arguments: [String], listeners: [FileDescriptor]) throws {
         self.settings = settings
         self.arguments = arguments
         self.listeners = listeners
-        signals = try SignalChannel([SIGHUP, SIGTERM, SIGINT, SIGQUIT, SIGCHLD, SIGUSR1])
+        signals = try SignalChannel([SIGHUP, SIGTERM, SIGINT, SIGQUIT, SIGCHLD, SIGUSR1, SIGUSR2])
         SignalChannel.ignoreBrokenPipe()
         epoll = try Epoll()
         try epoll.add(signals.fd, token: Self.signalToken)
@@ -72,6 +83,11 @@ final class Master {
         scoreboard = try Scoreboard.create(rows: settings.workers * 2 + 2)
         emperor = EmperorChannel.fromEnvironment()
         if let emperor { try epoll.add(emperor.fd, token: Self.emperorToken) }
+        let life = settings.lifecycle
+        let files = (life.touchReload + life.touchWorkersReload).map { ($0, TouchAction.reload) }
+            + life.touchLogReopen.map { ($0, TouchAction.logReopen) }
+        touches = files.isEmpty ? nil : try TouchWatcher(files)
+        if let touches { try epoll.add(touches.fd, token: Self.touchToken) }
     }
 
     func run() -> Int32 {
@@ -82,6 +98,10 @@ final class Master {
         }
         if let pidfile = settings.pidfile { try? FileSystem.writeFile(pidfile, "\(getpid())\n") }
         for id in 1...settings.workers { spawn(id: id) }
+        let life = settings.lifecycle
+        if life.harakiriSeconds > 0 || life.maxLifetimeSeconds > 0 || life.evilReloadOnRSS > 0 || life.evilReloadOnAS > 0 {
+            timers.schedule(afterMs: 250, .check)
+        }
         while true {
             let events = (try? epoll.wait(timeoutMilliseconds: timers.timeoutMs(otherwise: 1000))) ?? []
             for event in events {
@@ -90,6 +110,8 @@ final class Master {
                     while let sig = try? signals.next() { handle(signal: sig) }
                 case Self.emperorToken:
                     readEmperor()
+                case Self.touchToken:
+                    for action in touches?.changed() ?? [] { touched(action) }
                 default:
                     if let pid = byToken[event.token], let p = processes[pid] { readWorker(p) }
                 }
@@ -167,7 +189,12 @@ final class Master {
                     lastFailure = nil
                 }
                 backoff.reset()
-                Log.info("worker \(p.id) pid \(p.pid) ready (app loaded in \(rest) ms)")
+                let ms = rest.split(separator: " ")
+                if ms.count == 3 && ms[2] != "0" {
+                    Log.info("worker \(p.id) pid \(p.pid) ready in \(ms[0]) ms (app \(ms[1]) ms, warm-up \(ms[2]) ms)")
+                } else {
+                    Log.info("worker \(p.id) pid \(p.pid) ready (app loaded in \(ms.first ?? "?") ms)")
+                }
                 if let old = p.replaces {
                     p.replaces = nil
                     if let o = processes[old] { stopWorker(o) }
@@ -187,6 +214,8 @@ final class Master {
                 }
             case "failed":
                 p.failure = rest
+            case "recycle":
+                recycle(p, because: rest)
             case "reload":
                 Log.info("worker \(p.id) asked for a reload")
                 startReload()
@@ -237,6 +266,9 @@ final class Master {
         switch action {
         case .respawn(let id):
             if !processes.values.contains(where: { $0.id == id && $0.state != .stopping }) { spawn(id: id) }
+        case .check:
+            checkWorkers()
+            timers.schedule(afterMs: 250, .check)
         case .kill(let pid):
             if processes[pid] != nil {
                 Log.info("worker pid \(pid) did not stop in time; SIGKILL")
@@ -286,6 +318,14 @@ final class Master {
         case SIGHUP: startReload()
         case SIGTERM: stop(.graceful)
         case SIGINT, SIGQUIT: stop(.immediate)
+        case SIGUSR2:
+            // What every worker is doing now.
+            let now = Host.monotonicNanoseconds()
+            for p in processes.values.sorted(by: { $0.id < $1.id }) {
+                let start = UInt64(max(0, scoreboard[p.row, .requestStart]))
+                Log.info(start == 0 ? "worker \(p.id) pid \(p.pid): idle"
+                         : "worker \(p.id) pid \(p.pid): \(scoreboard.requestText(row: p.row)) for \((now &- start) / 1_000_000) ms")
+            }
         case SIGUSR1:
             for p in processes.values.sorted(by: { $0.id < $1.id }) {
                 Log.info("worker \(p.id) pid \(p.pid): \(p.state.rawValue)")

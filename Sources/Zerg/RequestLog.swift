@@ -16,6 +16,9 @@ struct RequestRecord {
     var requestsByWorker: Int
     var varCount: Int
     var logvars: [String: String]
+    /// Sampled after the request when memory is watched (bytes; 0 otherwise).
+    var rss: Int64 = 0
+    var vsz: Int64 = 0
 }
 
 /// Request log lines: uWSGI's default line, or `log-format` with its
@@ -31,8 +34,10 @@ struct RequestLog {
     let pieces: [Piece]?
     let xForwardedFor: Bool
     let destination: FileDescriptor
+    let memoryReport: Bool
 
-    init(format: String?, xForwardedFor: Bool, destination: FileDescriptor) {
+    init(format: String?, xForwardedFor: Bool, destination: FileDescriptor, memoryReport: Bool = false) {
+        self.memoryReport = memoryReport
         self.xForwardedFor = xForwardedFor
         self.destination = destination
         pieces = format.map(RequestLog.compile)
@@ -58,6 +63,10 @@ struct RequestLog {
 
     func write(_ r: RequestRecord) {
         var text = pieces.map { format(r, $0) } ?? defaultLine(r)
+        if memoryReport {
+            // uWSGI's memory-report prefix.
+            text = "{address space usage: \(r.vsz) bytes/\(r.vsz >> 20)MB} {rss usage: \(r.rss) bytes/\(r.rss >> 20)MB} " + text
+        }
         text += "\n"
         try? destination.writeAll(text)
     }
@@ -119,6 +128,10 @@ struct RequestLog {
         case "headers": return String(r.head.fields.count)
         case "vars": return String(r.varCount)
         case "pktsize": return String(r.head.bytes.count)
+        case "rss": return String(r.rss)
+        case "vsz": return String(r.vsz)
+        case "rssM": return String(r.rss >> 20)
+        case "vszM": return String(r.vsz >> 20)
         default:
             return Self.escape(r.logvars[name] ?? "")
         }

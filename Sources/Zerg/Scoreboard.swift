@@ -5,12 +5,21 @@ import Shared
 /// and, later, what stats and harakiri need. Rows belong to processes, not
 /// worker ids, so a reload's overlapping old and new worker do not collide.
 struct Scoreboard {
-    static let fieldsPerRow = 8
+    /// 8 counters, then 256 bytes of the current request line (for harakiri
+    /// and SIGUSR2 reports): a length word and the text.
+    static let fieldsPerRow = 8 + 33
+    static let requestTextWord = 8
+    static let requestTextMax = 256
     enum Field: Int {
         case pid = 0
         case connections = 1
         case requests = 2
         case exceptions = 3
+        /// Monotonic ns when the current request started; 0 between requests.
+        case requestStart = 4
+        /// Sampled after requests (memory-report, reload-on-*): bytes.
+        case rss = 5
+        case vsz = 6
     }
 
     let memory: SharedMemory
@@ -27,6 +36,25 @@ struct Scoreboard {
     subscript(row: Int, field: Field) -> Int64 {
         get { memory[row * Self.fieldsPerRow + field.rawValue] }
         nonmutating set { memory[row * Self.fieldsPerRow + field.rawValue] = newValue }
+    }
+
+    /// Marks a request as started (`text`: "GET /path").
+    func beginRequest(row: Int, text: UnsafeRawBufferPointer) {
+        let n = min(text.count, Self.requestTextMax)
+        let base = row * Self.fieldsPerRow + Self.requestTextWord
+        memory[base] = 0
+        memory.withBytes(fromWord: base + 1, count: n) { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: text[0..<n])) }
+        memory[base] = Int64(n)
+        self[row, .requestStart] = Int64(Host.monotonicNanoseconds())
+    }
+
+    func endRequest(row: Int) { self[row, .requestStart] = 0 }
+
+    /// The request line last begun on `row` (possibly torn if it changes meanwhile: for logs only).
+    func requestText(row: Int) -> String {
+        let base = row * Self.fieldsPerRow + Self.requestTextWord
+        let n = Int(min(max(0, memory[base]), Int64(Self.requestTextMax)))
+        return memory.withBytes(fromWord: base + 1, count: n) { String(decoding: UnsafeRawBufferPointer($0), as: UTF8.self) }
     }
 
     func clear(row: Int) {

@@ -49,6 +49,14 @@ final class Worker {
     var stopping = false
     var requestsServed = 0
     var exceptions = 0
+    let startedNs = Host.monotonicNanoseconds()
+    /// Asked the master for a replacement (max-requests, reload-on-rss...): once.
+    var recycleRequested = false
+    /// Status of the last response (warm-up reports it).
+    var lastStatus = 0
+    /// Warm-up requests are not logged as client requests.
+    var warmingUp = false
+    var memory: (rss: Int64, vsz: Int64) = (0, 0)
     /// Shared with the master and the other workers: balances accepts.
     let scoreboard: Scoreboard?
     let row: Int
@@ -89,7 +97,8 @@ final class Worker {
             let destination = try settings.requestLogger.map {
                 try FileDescriptor.open($0, O_WRONLY | O_CREAT | O_APPEND, mode: 0o640)
             } ?? Log.destination
-            requestLog = RequestLog(format: settings.logFormat, xForwardedFor: settings.logXForwardedFor, destination: destination)
+            requestLog = RequestLog(format: settings.logFormat, xForwardedFor: settings.logXForwardedFor, destination: destination,
+                                    memoryReport: settings.lifecycle.memoryReport)
         }
     }
 
@@ -138,6 +147,7 @@ final class Worker {
 
     func readControl() {
         guard let bytes = try? control.readAvailable(max: 64) else { return }
+        if bytes.contains(UInt8(ascii: "l")) { reopenLog() }
         if bytes.isEmpty || bytes.contains(UInt8(ascii: "q")) {
             // Graceful stop (or the master is gone): no new connections; idle ones close.
             stopping = true
@@ -298,6 +308,10 @@ final class Worker {
     func handle(_ conn: Connection, _ head: HTTPRequestHead) -> Bool {
         let startNs = Host.monotonicNanoseconds()
         let startTime = Timestamp.now()
+        if let sb = scoreboard {
+            head.bytes.withUnsafeBytes { sb.beginRequest(row: row, text: UnsafeRawBufferPointer(rebasing: $0[head.method.lowerBound..<head.target.upperBound])) }
+        }
+        defer { scoreboard?.endRequest(row: row) }
         let body = RequestBody(head.framing)
         let response = Response(conn: conn, head: head, timeoutMs: settings.socketTimeoutMs)
         let state = RequestState(conn: conn, head: head, body: body, response: response)
@@ -332,8 +346,11 @@ final class Worker {
         pg_decref(input)
         response.finish()
         requestsServed += 1
+        lastStatus = response.statusCode
         scoreboard?[row, .requests] = Int64(requestsServed)
+        if settings.lifecycle.samplesMemory { sampleMemory() }
         logRequest(state, startNs: startNs, startTime: startTime)
+        checkRecycle()
 
         var keep = response.keepAlive && !conn.broken
         if keep && state.continuePending && body.unread > 0 {
@@ -462,10 +479,11 @@ final class Worker {
     }
 
     func logRequest(_ r: RequestState, startNs: UInt64, startTime: Timestamp) {
-        guard let log = requestLog else { return }
+        guard let log = requestLog, !warmingUp else { return }
         log.write(RequestRecord(
             head: r.head, remote: r.conn.remote.host, status: r.response.statusCode, bodyBytes: r.response.bodyBytes,
             headBytes: r.response.headBytes, startTime: startTime, durationNs: Host.monotonicNanoseconds() - startNs,
-            workerID: id, requestsByWorker: requestsServed, varCount: r.head.fields.count + 17, logvars: r.logvars))
+            workerID: id, requestsByWorker: requestsServed, varCount: r.head.fields.count + 17, logvars: r.logvars,
+            rss: memory.rss, vsz: memory.vsz))
     }
 }

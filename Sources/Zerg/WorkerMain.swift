@@ -63,14 +63,18 @@ enum WorkerMain {
             // Say hello before loading (the vassal sees a loading worker), READY after.
             let attachedEarly = zergServer != nil ? try worker.attach() : false
             try interpreter.loadApp(settings: settings)
+            let appMs = (Host.monotonicNanoseconds() - start) / 1_000_000
+            // Warm-up runs before the worker can be given any client request.
+            let warmMs = worker.warmUp()
+            let ready = { worker.tellMaster("ready \((Host.monotonicNanoseconds() - start) / 1_000_000) \(appMs) \(warmMs)") }
             guard zergServer != nil else {
-                worker.tellMaster("ready \((Host.monotonicNanoseconds() - start) / 1_000_000)")
+                ready()
                 return worker.run()
             }
             let attached = try attachedEarly || worker.attachWithRetry()
             guard attached else { return 0 }
             worker.tellVassal(.ready)
-            worker.tellMaster("ready \((Host.monotonicNanoseconds() - start) / 1_000_000)")
+            ready()
             return worker.runAttached()
         } catch let error as Interpreter.LoadError {
             Log.info("loading the app raised \(error.summary):\n\(error.traceback)", terminator: "")

@@ -34,6 +34,7 @@ struct ZergSettings {
     /// The `build` placeholder (the seed sets `build = %c`): told to the vassal at attach.
     var build: String
     var ownership: SocketOwnership
+    var lifecycle: WorkerLifecycle
 
     init(_ config: Configuration) throws(ConfigError) {
         var problems: [ConfigDiagnostic] = []
@@ -81,6 +82,7 @@ struct ZergSettings {
         keepAliveLingerMs = Int32(clamping: max(0, config.int("handback-linger") ?? 2))
         build = config.placeholder("build") ?? ""
         ownership = SocketOwnership(config, problems: &problems)
+        lifecycle = WorkerLifecycle(config)
 
         if httpSockets.isEmpty && zergServers.isEmpty {
             problems.append(ConfigDiagnostic(.builtIn, "nothing to serve: give `http-socket = [host]:port` (or `zerg = PATH` to attach to a vassal)"))

@@ -15,6 +15,17 @@ public enum Log {
         fd = try FileDescriptor.open(path, O_WRONLY | O_CREAT | O_APPEND, mode: 0o640)
     }
 
+    /// Opens `path` again (touch-logreopen, after a rotation) and points this
+    /// process's stdout and stderr at it too (what embedded code prints).
+    public static func reopen(_ path: String) throws {
+        let fresh = try FileDescriptor.open(path, O_WRONLY | O_CREAT | O_APPEND, mode: 0o640)
+        _ = dup2(fresh.rawValue, 1)
+        _ = dup2(fresh.rawValue, 2)
+        let old = fd
+        fd = fresh
+        if old.rawValue > 2 { old.close() }
+    }
+
     /// The fd log lines go to (children may inherit it as their stdout/stderr).
     public static var destination: FileDescriptor { fd }
 

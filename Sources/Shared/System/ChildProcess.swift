@@ -113,10 +113,16 @@ public enum ChildProcess {
 
     /// Resident set size of a process in bytes, from /proc/PID/statm.
     public static func residentBytes(_ pid: pid_t) -> Int? {
-        guard let text = try? FileSystem.readText("/proc/\(pid)/statm") else { return nil }
+        memory(pid).map { Int($0.rss) }
+    }
+
+    /// Resident and virtual size in bytes, from /proc/PID/statm (`self` for this process).
+    public static func memory(_ pid: pid_t?) -> (rss: Int64, vsz: Int64)? {
+        guard let text = try? FileSystem.readText("/proc/\(pid.map(String.init) ?? "self")/statm") else { return nil }
         let fields = text.split(separator: " ")
-        guard fields.count > 1, let pages = Int(fields[1]) else { return nil }
-        return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
+        guard fields.count > 1, let size = Int64(fields[0]), let resident = Int64(fields[1]) else { return nil }
+        let page = Int64(sysconf(Int32(_SC_PAGESIZE)))
+        return (resident * page, size * page)
     }
 }
 

@@ -46,6 +46,13 @@ public struct SharedMemory: @unchecked Sendable {
         nonmutating set { if index < count { cs_atomic_store(base + index, newValue) } }
     }
 
+    /// Raw bytes starting at 64-bit word `word` (bounds-checked against the region).
+    public func withBytes<T>(fromWord word: Int, count bytes: Int, _ body: (UnsafeMutableRawBufferPointer) -> T) -> T {
+        let available = max(0, (count - word) * 8)
+        let n = max(0, min(bytes, available))
+        return body(UnsafeMutableRawBufferPointer(start: UnsafeMutableRawPointer(base + min(word, count)), count: n))
+    }
+
     @discardableResult
     public func add(_ index: Int, _ delta: Int64) -> Int64 {
         index < count ? cs_atomic_add(base + index, delta) : 0

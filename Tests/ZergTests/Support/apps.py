@@ -139,17 +139,32 @@ def errors_(environ, start_response):
 
 
 def pid(environ, start_response):
-    """The serving worker's pid (and, with ?ms=N, after sleeping N ms); VERSION from the env."""
+    """The serving worker's pid (and, with ?ms=N, after sleeping N ms); VERSION from the env.
+    With TEST_EVENTS set, records `served PID USER-AGENT START_NS END_NS` (monotonic clock)."""
+    start = time.monotonic_ns()
     query = environ.get("QUERY_STRING", "")
     if query.startswith("ms="):
         time.sleep(int(query[3:]) / 1000)
+    record(f"served {os.getpid()} {environ.get('HTTP_USER_AGENT', '-').replace(' ', '_')} {start} {time.monotonic_ns()}")
     data = f"{os.getpid()} {os.environ.get('APP_VERSION', '-')}".encode()
     start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(data)))])
     return [data]
 
 
+HOARD = []
+
+
+def grow(environ, start_response):
+    """Keeps ?mb=N more megabytes alive in this worker (for reload-on-rss)."""
+    query = environ.get("QUERY_STRING", "")
+    HOARD.append(bytearray(int(query[3:]) << 20 if query.startswith("mb=") else 0))
+    data = str(sum(len(b) for b in HOARD) >> 20).encode()
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(data)))])
+    return [data]
+
+
 ROUTES = {
-    "/pid": pid, "/echo": echo, "/lines": lines, "/chunks": chunks, "/stream": stream, "/write": writer,
+    "/pid": pid, "/grow": grow, "/echo": echo, "/lines": lines, "/chunks": chunks, "/stream": stream, "/write": writer,
     "/empty": empty, "/conn-close": conn_close, "/uwsgi": uwsgi_info, "/slow": slow, "/tracked": tracked,
     "/file": file_, "/errors": errors_,
 }
