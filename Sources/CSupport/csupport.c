@@ -502,3 +502,13 @@ int cs_peer_credentials(int fd, int *pid, int *uid, int *gid) {
     *gid = (int)cred.gid;
     return 0;
 }
+
+/* Connections waiting in a TCP listening socket's accept queue: Linux reports
+ * it as tcpi_unacked of TCP_INFO on a listener. -errno for other sockets. */
+int cs_listen_backlog(int fd) {
+    struct tcp_info info;
+    socklen_t len = sizeof(info);
+    memset(&info, 0, sizeof(info));
+    if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) < 0) return -errno;
+    return (int)info.tcpi_unacked;
+}

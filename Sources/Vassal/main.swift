@@ -32,6 +32,7 @@ if let logto = settings.logto {
 }
 for warning in config.warnings { Log.info("warning: \(warning)") }
 if let summary = config.noEffectSummary { Log.info(summary) }
+if let summary = config.plannedSummary { Log.info(summary) }
 
 do {
     let vassal = try VassalStartup.start(settings: settings, arguments: arguments)

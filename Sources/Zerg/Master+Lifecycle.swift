@@ -72,3 +72,42 @@ extension Master {
         }
     }
 }
+
+/// The adaptive worker count (`cheaper`): the master samples, `Cheaper` decides.
+extension Master {
+    static func nowSeconds() -> Double { Double(Host.monotonicNanoseconds()) / 1e9 }
+
+    /// Requests waiting for a worker: the vassal's queue (zerg mode, as the
+    /// workers last saw it) or the listening sockets' accept queues.
+    var backlog: Int {
+        if listeners.isEmpty {
+            return Int(processes.values.map { scoreboard[$0.row, .backlog] }.max() ?? 0)
+        }
+        return listeners.reduce(0) { $0 + $1.acceptBacklog() }
+    }
+
+    func adjustWorkerCount() {
+        guard var c = cheaper, stopping == nil, !reloadInProgress else { return }
+        let active = processes.values.filter { $0.state != .stopping && !cheapedSlots.contains($0.id) }
+        let samples = active.map { p in
+            Cheaper.Sample(id: p.id, busy: scoreboard[p.row, .requestStart] != 0, busyMicros: scoreboard[p.row, .busyMicros])
+        }
+        let queued = backlog
+        let n = c.decide(nowS: Self.nowSeconds(), active: samples, backlog: queued, freeSlots: cheapedSlots.count)
+        cheaper = c
+        if n > 0 {
+            for id in cheapedSlots.sorted().prefix(n) {
+                cheapedSlots.remove(id)
+                Log.info("cheaper (\(c.settings.algorithm.rawValue)): busyness \(c.lastAverage)%, backlog \(queued): starting worker \(id) (\(settings.workers - cheapedSlots.count) of \(settings.workers))")
+                spawn(id: id)
+            }
+        } else if n < 0 {
+            // The oldest idle worker goes, through the same drain as a graceful stop.
+            let idle = active.filter { $0.state == .ready && $0.replaces == nil && !$0.recycling && scoreboard[$0.row, .requestStart] == 0 }
+            guard let victim = idle.min(by: { $0.startedNs < $1.startedNs }) else { return }
+            cheapedSlots.insert(victim.id)
+            Log.info("cheaper (\(c.settings.algorithm.rawValue)): busyness \(c.lastAverage)%, backlog \(queued): retiring idle worker \(victim.id) pid \(victim.pid) (\(settings.workers - cheapedSlots.count) of \(settings.workers))")
+            stopWorker(victim)
+        }
+    }
+}

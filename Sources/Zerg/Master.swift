@@ -40,6 +40,8 @@ final class Master {
         case kill(pid: pid_t)
         /// harakiri, max-worker-lifetime, evil-reload-on-*: checked 4 times a second.
         case check
+        /// The adaptive worker count decides once a second.
+        case cheaper
     }
 
     enum TouchAction { case reload, logReopen }
@@ -70,6 +72,9 @@ final class Master {
     static let touchToken: UInt64 = 3
     let touches: TouchWatcher<TouchAction>?
     var harakiriCount = 0
+    var cheaper: Cheaper?
+    /// Worker slots not running by the adaptive count's decision.
+    var cheapedSlots: Set<Int> = []
 
     init(settings: ZergSettings, arguments: [String], listeners: [FileDescriptor]) throws {
         self.settings = settings
@@ -97,7 +102,12 @@ final class Master {
             ProcessTitle.set("zerg master")
         }
         if let pidfile = settings.pidfile { try? FileSystem.writeFile(pidfile, "\(getpid())\n") }
-        for id in 1...settings.workers { spawn(id: id) }
+        if let c = settings.cheaper {
+            cheaper = Cheaper(c, nowS: Self.nowSeconds())
+            cheapedSlots = Set((c.initial + 1)...max(c.initial + 1, settings.workers)).filter { $0 <= settings.workers }
+            timers.schedule(afterMs: 1000, .cheaper)
+        }
+        for id in 1...settings.workers where !cheapedSlots.contains(id) { spawn(id: id) }
         let life = settings.lifecycle
         if life.harakiriSeconds > 0 || life.maxLifetimeSeconds > 0 || life.evilReloadOnRSS > 0 || life.evilReloadOnAS > 0 {
             timers.schedule(afterMs: 250, .check)
@@ -206,9 +216,10 @@ final class Master {
                         tellEmperor(.accepting)
                     }
                 }
-                if !announcedReady && processes.values.filter({ $0.state == .ready }).count >= settings.workers {
+                let target = settings.workers - cheapedSlots.count
+                if !announcedReady && processes.values.filter({ $0.state == .ready }).count >= target {
                     announcedReady = true
-                    Log.info("\(settings.workers) worker(s) serving on \(boundAddresses.joined(separator: ", "))")
+                    Log.info("\(target) worker(s) serving on \(boundAddresses.joined(separator: ", "))")
                     tellEmperor(.ready)
                     tellEmperor(.accepting)
                 }
@@ -265,7 +276,10 @@ final class Master {
     func fire(_ action: TimerAction) {
         switch action {
         case .respawn(let id):
-            if !processes.values.contains(where: { $0.id == id && $0.state != .stopping }) { spawn(id: id) }
+            if !cheapedSlots.contains(id) && !processes.values.contains(where: { $0.id == id && $0.state != .stopping }) { spawn(id: id) }
+        case .cheaper:
+            adjustWorkerCount()
+            timers.schedule(afterMs: 1000, .cheaper)
         case .check:
             checkWorkers()
             timers.schedule(afterMs: 250, .check)

@@ -7,8 +7,8 @@ import Shared
 struct Scoreboard {
     /// 8 counters, then 256 bytes of the current request line (for harakiri
     /// and SIGUSR2 reports): a length word and the text.
-    static let fieldsPerRow = 8 + 33
-    static let requestTextWord = 8
+    static let fieldsPerRow = 10 + 33
+    static let requestTextWord = 10
     static let requestTextMax = 256
     enum Field: Int {
         case pid = 0
@@ -20,6 +20,10 @@ struct Scoreboard {
         /// Sampled after requests (memory-report, reload-on-*): bytes.
         case rss = 5
         case vsz = 6
+        /// Microseconds spent in completed requests (the busyness algorithm's input).
+        case busyMicros = 7
+        /// Zerg mode: the vassal's queue depth as this worker last saw it.
+        case backlog = 8
     }
 
     let memory: SharedMemory
@@ -36,6 +40,10 @@ struct Scoreboard {
     subscript(row: Int, field: Field) -> Int64 {
         get { memory[row * Self.fieldsPerRow + field.rawValue] }
         nonmutating set { memory[row * Self.fieldsPerRow + field.rawValue] = newValue }
+    }
+
+    func add(row: Int, _ field: Field, _ delta: Int64) {
+        memory.add(row * Self.fieldsPerRow + field.rawValue, delta)
     }
 
     /// Marks a request as started (`text`: "GET /path").

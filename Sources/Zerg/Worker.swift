@@ -349,6 +349,10 @@ final class Worker {
         lastStatus = response.statusCode
         scoreboard?[row, .requests] = Int64(requestsServed)
         if settings.lifecycle.samplesMemory { sampleMemory() }
+        if let sb = scoreboard {
+            sb.add(row: row, .busyMicros, Int64((Host.monotonicNanoseconds() - startNs) / 1000))
+            if let board = vassalBoard { sb[row, .backlog] = board[0] }
+        }
         logRequest(state, startNs: startNs, startTime: startTime)
         checkRecycle()
 

@@ -35,6 +35,8 @@ struct ZergSettings {
     var build: String
     var ownership: SocketOwnership
     var lifecycle: WorkerLifecycle
+    /// The adaptive worker count (`cheaper` > 0), else nil.
+    var cheaper: Cheaper.Settings?
 
     init(_ config: Configuration) throws(ConfigError) {
         var problems: [ConfigDiagnostic] = []
@@ -83,6 +85,10 @@ struct ZergSettings {
         build = config.placeholder("build") ?? ""
         ownership = SocketOwnership(config, problems: &problems)
         lifecycle = WorkerLifecycle(config)
+        cheaper = Cheaper.Settings(config, workers: workers)
+        if let c = config.int("cheaper"), c > 0, c >= workers {
+            problems.append(ConfigDiagnostic(config.origin("cheaper") ?? .builtIn, "`cheaper = \(c)` must be below `workers = \(workers)` (it is the minimum of an adaptive count up to `workers`)"))
+        }
 
         if httpSockets.isEmpty && zergServers.isEmpty {
             problems.append(ConfigDiagnostic(.builtIn, "nothing to serve: give `http-socket = [host]:port` (or `zerg = PATH` to attach to a vassal)"))

@@ -37,6 +37,7 @@ if let logto = settings.logto ?? settings.logger {
 }
 for warning in config.warnings { Log.info("warning: \(warning)") }
 if let summary = config.noEffectSummary { Log.info(summary) }
+if let summary = config.plannedSummary { Log.info(summary) }
 if let problem = Preflight.check(settings) {
     Log.info(problem)
     exit(1)

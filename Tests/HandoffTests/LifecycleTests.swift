@@ -119,3 +119,38 @@ struct LifecycleTests {
         }
     }
 }
+
+/// The adaptive worker count with the busyness algorithm (short windows so
+/// the test runs in seconds): load grows the workers, quiet shrinks them.
+@Suite(.serialized)
+struct CheaperTests {
+    @Test func busynessGrowsWorkersUnderLoadAndRetiresThemWhenIdle() throws {
+        let setup = try VassalSetup()
+        defer { setup.cleanup() }
+        let zerg = try setup.startZerg(workers: 1, args: [
+            "--workers", "4", "--cheaper", "1", "--cheaper-algo", "busyness", "--cheaper-overload", "1",
+            "--cheaper-busyness-multiplier", "1", "--cheaper-busyness-penalty", "0",
+        ])
+        #expect(setup.workers(of: zerg).count == 1)
+        let start = Host.monotonicNanoseconds()
+        let load = LoadGenerator(port: setup.port, keepAlive: 4, close: 4, path: "/v/pid?ms=15")
+        defer { load.stop() }
+        #expect(waitUntil(20) { setup.workers(of: zerg).count == 4 }, "\(zerg.log())")
+        let grew = Host.monotonicNanoseconds()
+        #expect(load.waitForSuccesses(100))
+        load.stop()
+        let stopped = Host.monotonicNanoseconds()
+        #expect(waitUntil(30) { setup.workers(of: zerg).count == 1 }, "\(zerg.log())")
+        let shrank = Host.monotonicNanoseconds()
+        let s = load.summary(from: start, to: stopped)
+        print("busyness: 1 → 4 workers in \((grew - start) / 1_000_000) ms under load, back to 1 in \((shrank - grew) / 1_000_000) ms; \(s)")
+        print(zerg.logLines(containing: "cheaper (").joined(separator: "\n"))
+        #expect(s.failures.isEmpty, "\(s.failures.prefix(5).map { $0.failure ?? "" })")
+        #expect(zerg.logLines(containing: "retiring idle worker").count >= 3)
+        // The queue drained, and one request still works.
+        setup.vassal.signal(SIGUSR1)
+        #expect(waitUntil(5) { setup.vassal.logLines(containing: "queued: 0;").count > 0 })
+        #expect(try HTTPClient.once(port: setup.port, "/v/pid").status == 200)
+    }
+}
+

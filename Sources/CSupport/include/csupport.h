@@ -112,4 +112,7 @@ long cs_recv_with_fds(int sock, void *data, long cap, int *fds, int max_fds, int
 /* SO_PEERCRED of a unix socket. */
 int cs_peer_credentials(int fd, int *pid, int *uid, int *gid);
 
+/* Connections waiting in a TCP listener's accept queue (TCP_INFO tcpi_unacked), or -errno. */
+int cs_listen_backlog(int fd);
+
 #endif

@@ -54,4 +54,23 @@ public struct Configuration: Sendable {
         guard !items.isEmpty else { return nil }
         return "accepted, no effect: " + items.map { "\($0.name) (\($0.reason))" }.joined(separator: "; ")
     }
+
+    /// Options given that this version does not act on yet (a later piece of work), with why.
+    public var plannedOptions: [(name: String, reason: String)] {
+        var seen: Set<String> = []
+        var out: [(String, String)] = []
+        for entry in entries {
+            guard let spec = OptionTable.spec(entry.key), case .planned(let reason) = spec.support,
+                  seen.insert(spec.name).inserted else { continue }
+            out.append((spec.name, reason))
+        }
+        return out
+    }
+
+    /// The one line "accepted, not acted on yet: ..." for the start-up log, or nil.
+    public var plannedSummary: String? {
+        let items = plannedOptions
+        guard !items.isEmpty else { return nil }
+        return "accepted, not acted on yet: " + items.map { "\($0.name) (\($0.reason))" }.joined(separator: "; ")
+    }
 }

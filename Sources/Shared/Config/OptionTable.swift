@@ -3,7 +3,6 @@
 /// table (`emperor --options-markdown`), so the two cannot drift apart.
 public enum OptionTable {
     static let vassalLater = OptionSupport.planned("the vassal arrives with the vassal/zerg issue")
-    static let lifecycleLater = OptionSupport.planned("worker lifecycle arrives with the lifecycle issue")
     static let statsLater = OptionSupport.planned("stats for vassals and zergs arrive with the observability issue")
 
     public static let all: [OptionSpec] = language + emperor + compatibility + unsupported + vassal + zerg + lifecycle
@@ -121,19 +120,20 @@ public enum OptionTable {
 
     static let lifecycle: [OptionSpec] = [
         OptionSpec("memory-report", .bool, roles: .zerg, "Add RSS/VSZ to request log lines and stats."),
-        OptionSpec("cheaper", .int, default: "0", roles: .zerg, support: lifecycleLater, "Minimum number of workers kept (0: adaptive count off)."),
-        OptionSpec("cheaper-initial", .int, roles: .zerg, support: lifecycleLater, "Workers started at boot (default: `cheaper`)."),
-        OptionSpec("cheaper-step", .int, default: "1", roles: .zerg, support: lifecycleLater, difference: "Default 1 for every algorithm (uWSGI's spare2 never spawns with its default 0).", "Workers added per step."),
-        OptionSpec("cheaper-overload", .int, default: "3", roles: .zerg, support: lifecycleLater, "Seconds between adaptive checks."),
-        OptionSpec("cheaper-algo", .string, default: "busyness", roles: .zerg, support: lifecycleLater, "spare, spare2, backlog, busyness or manual."),
-        OptionSpec("cheaper-busyness-min", .int, default: "25", roles: .zerg, support: lifecycleLater, "Busyness % below which a worker is retired."),
-        OptionSpec("cheaper-busyness-max", .int, default: "50", roles: .zerg, support: lifecycleLater, "Busyness % above which a worker is added."),
-        OptionSpec("cheaper-busyness-multiplier", .int, default: "10", roles: .zerg, support: lifecycleLater, "Checks of low busyness before a worker is retired."),
-        OptionSpec("cheaper-busyness-penalty", .int, default: "1", roles: .zerg, support: lifecycleLater, "Added to the multiplier when a retired worker had to come back soon."),
-        OptionSpec("cheaper-busyness-backlog-alert", .int, default: "33", roles: .zerg, support: lifecycleLater, "Queue depth that adds workers regardless of busyness."),
-        OptionSpec("cheaper-busyness-backlog-multiplier", .int, default: "3", roles: .zerg, support: lifecycleLater, "Checks over the backlog alert before adding workers."),
-        OptionSpec("cheaper-busyness-backlog-step", .int, default: "1", roles: .zerg, support: lifecycleLater, "Workers added on a backlog alert."),
-        OptionSpec("cheaper-busyness-backlog-nonzero", .int, default: "60", roles: .zerg, support: lifecycleLater, "Seconds of a non-empty queue before a worker is added."),
+        OptionSpec("cheaper", .int, default: "0", roles: .zerg, "Minimum number of workers kept (0: adaptive count off)."),
+        OptionSpec("cheaper-initial", .int, roles: .zerg, "Workers started at boot (default: `cheaper`)."),
+        OptionSpec("cheaper-step", .int, default: "1", roles: .zerg, difference: "Default 1 for every algorithm (uWSGI's spare2 never spawns with its default 0).", "Workers added per step."),
+        OptionSpec("cheaper-overload", .int, default: "3", roles: .zerg, "busyness: the window in seconds over which busyness is averaged; spare: busy cycles before adding; backlog: the queue length that adds workers."),
+        OptionSpec("cheaper-idle", .int, default: "10", roles: .zerg, "spare2: idle cycles before a worker is retired."),
+        OptionSpec("cheaper-algo", .string, default: "spare", roles: .zerg, "spare, spare2, backlog, busyness or manual (an unknown name is spare, as in uWSGI)."),
+        OptionSpec("cheaper-busyness-min", .int, default: "25", roles: .zerg, "Busyness % below which a worker is retired."),
+        OptionSpec("cheaper-busyness-max", .int, default: "50", roles: .zerg, "Busyness % above which a worker is added."),
+        OptionSpec("cheaper-busyness-multiplier", .int, default: "10", roles: .zerg, "Checks of low busyness before a worker is retired."),
+        OptionSpec("cheaper-busyness-penalty", .int, default: "2", roles: .zerg, difference: "Default 2, as uWSGI's code (its docs say 1).", "Added to the multiplier when a retired worker had to come back soon."),
+        OptionSpec("cheaper-busyness-backlog-alert", .int, default: "33", roles: .zerg, difference: "The backlog is the vassal's dispatch queue in zerg mode (the kernel's accept queue standalone).", "Queue depth that adds workers regardless of busyness."),
+        OptionSpec("cheaper-busyness-backlog-multiplier", .int, default: "3", roles: .zerg, "Checks over the backlog alert before adding workers."),
+        OptionSpec("cheaper-busyness-backlog-step", .int, default: "1", roles: .zerg, "Workers added on a backlog alert."),
+        OptionSpec("cheaper-busyness-backlog-nonzero", .int, default: "60", roles: .zerg, "Seconds of a non-empty queue before a worker is added."),
         OptionSpec("max-requests", .int, default: "0", roles: .zerg, "Recycle a worker after this many requests."),
         OptionSpec("max-requests-delta", .int, default: "0", roles: .zerg, "Spread `max-requests` by worker id times this."),
         OptionSpec("max-worker-lifetime", .int, default: "0", roles: .zerg, "Recycle a worker after this many seconds."),

@@ -23,6 +23,9 @@ extension FileDescriptor {
         return (FileDescriptor(rawValue: fd), String(cString: host), Int(port))
     }
 
+    /// Connections waiting in this TCP listener's accept queue (0 for other sockets).
+    public func acceptBacklog() -> Int { max(0, Int(cs_listen_backlog(rawValue))) }
+
     /// TCP_NODELAY: responses go out as soon as they are written. Set on a
     /// listening socket, accepted connections inherit it (Linux).
     public func setNoDelay() { _ = cs_set_nodelay(rawValue) }
