@@ -75,12 +75,14 @@ final class Master {
     var cheaper: Cheaper?
     /// Worker slots not running by the adaptive count's decision.
     var cheapedSlots: Set<Int> = []
+    /// SIGTSTP toggles: workers take no new connections while set.
+    var paused = false
 
     init(settings: ZergSettings, arguments: [String], listeners: [FileDescriptor]) throws {
         self.settings = settings
         self.arguments = arguments
         self.listeners = listeners
-        signals = try SignalChannel([SIGHUP, SIGTERM, SIGINT, SIGQUIT, SIGCHLD, SIGUSR1, SIGUSR2])
+        signals = try SignalChannel([SIGHUP, SIGTERM, SIGINT, SIGQUIT, SIGCHLD, SIGUSR1, SIGUSR2, SIGTSTP])
         SignalChannel.ignoreBrokenPipe()
         epoll = try Epoll()
         try epoll.add(signals.fd, token: Self.signalToken)
@@ -199,6 +201,7 @@ final class Master {
                     lastFailure = nil
                 }
                 backoff.reset()
+                if paused { try? p.control.writeAll("p") }
                 let ms = rest.split(separator: " ")
                 if ms.count == 3 && ms[2] != "0" {
                     Log.info("worker \(p.id) pid \(p.pid) ready in \(ms[0]) ms (app \(ms[1]) ms, warm-up \(ms[2]) ms)")
@@ -341,9 +344,16 @@ final class Master {
                          : "worker \(p.id) pid \(p.pid): \(scoreboard.requestText(row: p.row)) for \((now &- start) / 1_000_000) ms")
             }
         case SIGUSR1:
+            Log.info("\(processes.count) worker process(es), \(cheapedSlots.count) slot(s) cheaped, harakiri \(harakiriCount)\(paused ? ", paused" : "")")
             for p in processes.values.sorted(by: { $0.id < $1.id }) {
-                Log.info("worker \(p.id) pid \(p.pid): \(p.state.rawValue)")
+                Log.info("worker \(p.id) pid \(p.pid): \(p.state.rawValue), \(scoreboard[p.row, .requests]) requests, "
+                         + "\(scoreboard[p.row, .exceptions]) exceptions, \(scoreboard[p.row, .busyMicros] / 1000) ms busy, "
+                         + "rss \((ChildProcess.memory(p.pid)?.rss ?? 0) >> 20) MB")
             }
+        case SIGTSTP:
+            paused.toggle()
+            Log.info(paused ? "SIGTSTP: pausing every worker (no new connections)" : "SIGTSTP: resuming every worker")
+            for p in processes.values { try? p.control.writeAll(paused ? "p" : "r") }
         default: break
         }
     }

@@ -95,9 +95,17 @@ extension Worker {
         while true {
             if link == nil {
                 if stopping { return 0 }
+                if paused {
+                    interpreter.releaseGIL()
+                    let orders = (try? control.wait(timeoutMs: 1000)) == true
+                    interpreter.acquireGIL()
+                    if orders { readControl() }
+                    continue
+                }
                 do {
                     if try attachWithRetry() {
                         Log.info("reattached to \(zergServer ?? "?")")
+                        drainingSent = false
                         tellVassal(.ready)
                     }
                 } catch {
@@ -122,7 +130,7 @@ extension Worker {
                     break
                 }
             }
-            if stopping && !drainingSent && link != nil {
+            if (stopping || paused) && !drainingSent && link != nil {
                 // Nothing new for this worker; `bye` confirms no connection is still on its way.
                 drainingSent = tellVassal(.draining)
             }
@@ -144,7 +152,7 @@ extension Worker {
         case .closed:
             linkLost()
         case .message(.connection(let host, let port, let buffered), let fd?):
-            if stopping {
+            if stopping || paused {
                 // Handed over before the vassal saw `draining`: back it goes, unserved.
                 tellVassal(.back(requests: 0, buffered: buffered), fd: fd)
                 fd.close()
@@ -170,7 +178,7 @@ extension Worker {
     func lingerOrHandBack(_ conn: Connection) -> Bool {
         // Linger only while no other request waits in the vassal's queue: fairness first.
         // (nor when the vassal already gave this worker its next connection).
-        if !stopping && lingerMs > 0 && conn.pending == 0 && (vassalBoard?[0] ?? 1) == 0
+        if !stopping && !paused && lingerMs > 0 && conn.pending == 0 && (vassalBoard?[0] ?? 1) == 0
             && (try? link?.fd.wait(timeoutMs: 0)) == false {
             interpreter.releaseGIL()
             let ready = (try? conn.fd.wait(timeoutMs: lingerMs)) == true

@@ -56,6 +56,8 @@ final class Worker {
     var lastStatus = 0
     /// Warm-up requests are not logged as client requests.
     var warmingUp = false
+    /// SIGTSTP on the master: take no new connections until resumed.
+    var paused = false
     var memory: (rss: Int64, vsz: Int64) = (0, 0)
     /// Shared with the master and the other workers: balances accepts.
     let scoreboard: Scoreboard?
@@ -119,7 +121,7 @@ final class Worker {
                 events = (try? epoll.wait(timeoutMilliseconds: listeningPausedUntil == nil ? 1000 : Self.pauseMs)) ?? []
                 interpreter.acquireGIL()
             }
-            if let until = listeningPausedUntil, Host.monotonicNanoseconds() >= until, !stopping {
+            if let until = listeningPausedUntil, Host.monotonicNanoseconds() >= until, !stopping, !paused {
                 resumeListening()
             }
             // Connections first, new ones last: a request already here is served
@@ -148,6 +150,9 @@ final class Worker {
     func readControl() {
         guard let bytes = try? control.readAvailable(max: 64) else { return }
         if bytes.contains(UInt8(ascii: "l")) { reopenLog() }
+        for byte in bytes where byte == UInt8(ascii: "p") || byte == UInt8(ascii: "r") {
+            setPaused(byte == UInt8(ascii: "p"))
+        }
         if bytes.isEmpty || bytes.contains(UInt8(ascii: "q")) {
             // Graceful stop (or the master is gone): no new connections; idle ones close.
             stopping = true
@@ -180,6 +185,21 @@ final class Worker {
             interpreter.acquireGIL()
         }
         serve(conn)
+    }
+
+    /// Pause: standalone, the listeners leave epoll; attached, the worker
+    /// drains from the vassal (and reattaches on resume).
+    func setPaused(_ on: Bool) {
+        guard on != paused, !stopping else { return }
+        paused = on
+        Log.info(on ? "paused: taking no new connections" : "resumed")
+        guard link == nil && zergServer == nil else { return }
+        if on {
+            listeningPausedUntil = nil
+            for listener in listeners { epoll.remove(listener) }
+        } else {
+            resumeListening()
+        }
     }
 
     func pauseListening() {

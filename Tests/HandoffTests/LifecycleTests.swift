@@ -120,6 +120,26 @@ struct LifecycleTests {
     }
 }
 
+/// SIGTSTP on the zerg master pauses and resumes every worker.
+@Suite(.serialized)
+struct PauseTests {
+    @Test func sigtstpPausesTheWorkersAndASecondOneResumesThem() throws {
+        let setup = try VassalSetup()
+        defer { setup.cleanup() }
+        let zerg = try setup.startZerg(workers: 2)
+        zerg.signal(SIGTSTP)
+        #expect(waitUntil(10) { zerg.logLines(containing: "paused: taking no new connections").count == 2 })
+        // Paused: the request waits in the vassal's queue...
+        let client = try HTTPClient(port: setup.port)
+        try client.send("GET /v/pid HTTP/1.1\r\nHost: t\r\n\r\n")
+        #expect(throws: (any Error).self) { try client.readResponse(timeout: 0.5) }
+        // ...and is served once the workers resume.
+        zerg.signal(SIGTSTP)
+        #expect(try client.readResponse(timeout: 10).status == 200)
+        #expect(zerg.logLines(containing: "resumed").count == 2)
+    }
+}
+
 /// The adaptive worker count with the busyness algorithm (short windows so
 /// the test runs in seconds): load grows the workers, quiet shrinks them.
 @Suite(.serialized)
