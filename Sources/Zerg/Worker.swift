@@ -137,7 +137,9 @@ final class Worker {
                     if let conn = connections[event.token] { serve(conn) }
                 }
             }
-            if !stopping { for listener in accepting { accept(listener) } }
+            // Even when stopping: an EPOLLEXCLUSIVE wake-up went to this worker
+            // alone, so a connection it leaves would wait for the next client.
+            for listener in accepting { accept(listener) }
             let now = Host.monotonicNanoseconds()
             if now - lastSweep > 1_000_000_000 || stopping {
                 sweepIdle(now: now)
@@ -165,7 +167,7 @@ final class Worker {
         // Keep-alive clients stay with the worker that accepted them, so a worker
         // holding more than its share leaves new ones to the others for a moment
         // (then takes them anyway, so nothing waits on a sleeping worker).
-        if !acceptNextRegardless, let sb = scoreboard {
+        if !acceptNextRegardless && !stopping, let sb = scoreboard {
             let (total, workers) = sb.connectionTotals()
             if workers > 1 && Int64(openConnections) > total / workers {
                 pauseListening()
