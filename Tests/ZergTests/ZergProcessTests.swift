@@ -35,6 +35,18 @@ import Testing
         #expect(titles.contains { $0.hasPrefix("test worker ") }, "\(titles)")
     }
 
+    @Test func memoryReportPrefixesRequestLinesWithUWSGIsMemoryFields() throws {
+        let z = try ZergHarness(["--processes", "1", "--memory-report", "--log-format", "%(method) %(uri) %(status) rss=%(rssM)MB"])
+        defer { z.cleanup() }
+        #expect(try z.exchange("GET /v/echo HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").status == 200)
+        #expect(z.waitUntil(5) { z.log().contains("GET /v/echo 200") })
+        let line = z.log().split(separator: "\n").first { $0.contains("GET /v/echo 200") }.map(String.init) ?? ""
+        #expect(line.hasPrefix("{address space usage: "), "\(line)")
+        #expect(line.contains("MB} {rss usage: "))
+        let rss = line.split(separator: "=").last.flatMap { Int($0.prefix { $0.isNumber }) } ?? 0
+        #expect(rss > 5 && rss < 500, "\(line)")
+    }
+
     @Test func aDeadWorkerIsReplaced() throws {
         let z = try ZergHarness(["--processes", "2"])
         defer { z.cleanup() }
