@@ -10,9 +10,7 @@ final class Emperor {
     enum Handler {
         case signals
         case inotify
-        case statsListener
         case control(String)
-        case statsClient
     }
 
     enum ShutdownMode: String {
@@ -26,8 +24,7 @@ final class Emperor {
     let epoll: Epoll
     let inotify: Inotify
     let signals: SignalChannel
-    var statsListener: FileDescriptor?
-    var statsServer = StatsWriter()
+    var statsServer: StatsServer?
 
     var instances: [String: Instance] = [:]
     var watches: [String: Int32] = [:]
@@ -64,9 +61,7 @@ final class Emperor {
         try register(signals.fd, .signals)
         try register(inotify.fd, .inotify)
         if let address = settings.statsAddress {
-            let fd = try address.listen()
-            statsListener = fd
-            try register(fd, .statsListener)
+            statsServer = try StatsServer(address: address, http: false, epoll: epoll, listenerToken: (1 << 40) - 1)
         }
     }
 
@@ -112,6 +107,10 @@ final class Emperor {
                 return 1
             }
             for event in events {
+                if let stats = statsServer, stats.owns(event.token) {
+                    stats.handle(token: event.token) { statsDocument() }
+                    continue
+                }
                 guard let handler = handlers[event.token] else { continue }
                 handle(handler, token: event.token, event: event)
             }
@@ -135,12 +134,8 @@ final class Emperor {
         case .inotify:
             _ = inotify.drain()
             scheduleScan()
-        case .statsListener:
-            acceptStatsClients()
         case .control(let name):
             readControl(name: name, token: token)
-        case .statsClient:
-            statsServer.continueWriting(token: token, emperor: self)
         }
     }
 

@@ -55,42 +55,4 @@ extension Emperor {
             ("blacklist", .array([])),
         ])
     }
-
-    func acceptStatsClients() {
-        guard let listener = statsListener else { return }
-        while let client = try? listener.accept() {
-            let body = Array(statsDocument().serialized().utf8)
-            statsServer.start(client: client, bytes: body, emperor: self)
-        }
-    }
-}
-
-/// Writes a stats document to each client without blocking the loop: what
-/// does not fit in the socket buffer waits for EPOLLOUT.
-struct StatsWriter {
-    private var pending: [UInt64: (fd: FileDescriptor, bytes: [UInt8], offset: Int)] = [:]
-
-    mutating func start(client: FileDescriptor, bytes: [UInt8], emperor: Emperor) {
-        let written = client.writeAvailable(bytes, from: 0)
-        guard let offset = written, offset < bytes.count else {
-            client.close()
-            return
-        }
-        guard let token = try? emperor.register(client, .statsClient, writable: true) else {
-            client.close()
-            return
-        }
-        pending[token] = (client, bytes, offset)
-    }
-
-    mutating func continueWriting(token: UInt64, emperor: Emperor) {
-        guard let entry = pending[token] else { return }
-        if let offset = entry.fd.writeAvailable(entry.bytes, from: entry.offset), offset < entry.bytes.count {
-            pending[token] = (entry.fd, entry.bytes, offset)
-            return
-        }
-        emperor.unregister(entry.fd, token: token)
-        entry.fd.close()
-        pending[token] = nil
-    }
 }

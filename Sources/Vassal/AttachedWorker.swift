@@ -37,6 +37,7 @@ final class AttachedWorker {
     var inHand: [HandedConnection] = []
     var busySinceNs: UInt64 = 0
     var connectionsServed = 0
+    let attachedEpoch = Timestamp.now().seconds
     /// Set when SO_PEERCRED says this peer may not attach: its hello gets `refuse`.
     var refusal: String?
 

@@ -48,6 +48,8 @@ final class Vassal {
     static let emperorToken: UInt64 = 2
     static let zergServerToken: UInt64 = 3
     static let touchToken: UInt64 = 4
+    static let statsToken: UInt64 = 5
+    var stats: StatsServer?
     enum TouchAction { case reload, logReopen }
     let touches: TouchWatcher<TouchAction>?
     static let listenerTokenBase: UInt64 = 8
@@ -70,6 +72,9 @@ final class Vassal {
         let files = settings.touchReload.map { ($0, TouchAction.reload) } + settings.touchLogReopen.map { ($0, TouchAction.logReopen) }
         touches = files.isEmpty ? nil : try TouchWatcher(files)
         if let touches { try epoll.add(touches.fd, token: Self.touchToken) }
+        if let address = settings.stats {
+            stats = try StatsServer(address: address, http: settings.statsHTTP, epoll: epoll, listenerToken: Self.statsToken)
+        }
     }
 
     func newToken() -> UInt64 {
@@ -101,7 +106,9 @@ final class Vassal {
                 case Self.listenerTokenBase..<Self.listenerTokenBase + UInt64(listeners.count):
                     acceptClients(listeners[Int(event.token - Self.listenerTokenBase)])
                 default:
-                    if let client = clients[event.token] {
+                    if let stats, stats.owns(event.token) {
+                        stats.handle(token: event.token) { statsDocument() }
+                    } else if let client = clients[event.token] {
                         readable(client)
                     } else if let worker = workers[event.token] {
                         readWorker(worker)
@@ -113,6 +120,7 @@ final class Vassal {
             let now = Host.monotonicNanoseconds()
             if now - lastSweepNs > 250_000_000 {
                 sweep(now: now)
+                stats?.sweep()
                 lastSweepNs = now
             }
             if let how = stopping, finishedStopping(how, now: now) {

@@ -19,6 +19,9 @@ struct VassalSettings {
     var logto: String?
     var reloadMercySeconds: Int
     var touchReload: [String]
+    /// `stats` (and `stats-http`): uWSGI's stats socket.
+    var stats: ListenAddress?
+    var statsHTTP: Bool
     var touchLogReopen: [String]
 
     init(_ config: Configuration) throws(ConfigError) {
@@ -48,6 +51,8 @@ struct VassalSettings {
         logto = config.string("logto")
         reloadMercySeconds = max(0, config.int("reload-mercy") ?? 30)
         touchReload = config.strings("touch-reload")
+        stats = config.string("stats").flatMap(ListenAddress.init(parsing:))
+        statsHTTP = config.bool("stats-http")
         touchLogReopen = config.strings("touch-logreopen")
 
         if http.isEmpty {

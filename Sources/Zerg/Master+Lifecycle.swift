@@ -10,6 +10,7 @@ extension Master {
     func recycle(_ p: WorkerProcess, because reason: String) {
         guard stopping == nil, p.state == .ready, !p.recycling else { return }
         p.recycling = true
+        slotHistory[p.id, default: SlotHistory()].recycles[String(reason.prefix { $0 != " " }), default: 0] += 1
         Log.info("worker \(p.id) pid \(p.pid) recycled: \(reason); starting its replacement")
         spawn(id: p.id, replacing: p.pid)
     }
@@ -26,7 +27,7 @@ extension Master {
                     continue
                 }
             }
-            if let limit = life.lifetimeLimitSeconds(workerID: p.id), now - p.startedNs > UInt64(limit) * 1_000_000_000 {
+            if let limit = life.lifetimeLimitSeconds(workerID: p.id), now > p.startedNs, now - p.startedNs > UInt64(limit) * 1_000_000_000 {
                 recycle(p, because: "max-worker-lifetime (\(limit) s)")
             }
             if life.evilReloadOnRSS > 0 || life.evilReloadOnAS > 0, p.state != .stopping,
@@ -47,6 +48,7 @@ extension Master {
         let life = settings.lifecycle
         p.harakiriSent = true
         harakiriCount += 1
+        slotHistory[p.id, default: SlotHistory()].harakiri += 1
         let request = scoreboard.requestText(row: p.row)
         Log.info("HARAKIRI: worker \(p.id) pid \(p.pid) ran \"\(request)\" for \(runningNs / 1_000_000) ms "
                  + "(harakiri \(life.harakiriSeconds) s); killing it (harakiri #\(harakiriCount))")

@@ -23,6 +23,7 @@ final class Master {
         /// Harakiri already dealt with this worker's stuck request.
         var harakiriSent = false
         let startedNs = Host.monotonicNanoseconds()
+        let startedEpoch = Timestamp.now().seconds
         /// Its row in the scoreboard.
         let row: Int
 
@@ -70,6 +71,7 @@ final class Master {
     static let signalToken: UInt64 = 1
     static let emperorToken: UInt64 = 2
     static let touchToken: UInt64 = 3
+    static let statsToken: UInt64 = 4
     let touches: TouchWatcher<TouchAction>?
     var harakiriCount = 0
     var cheaper: Cheaper?
@@ -77,6 +79,19 @@ final class Master {
     var cheapedSlots: Set<Int> = []
     /// SIGTSTP toggles: workers take no new connections while set.
     var paused = false
+    var stats: StatsServer?
+    /// Per worker slot, across its processes: spawns, requests and more of processes gone.
+    var slotHistory: [Int: SlotHistory] = [:]
+
+    struct SlotHistory {
+        var spawns = 0
+        var requests: Int64 = 0
+        var exceptions: Int64 = 0
+        var busyMicros: Int64 = 0
+        var tx: Int64 = 0
+        var harakiri = 0
+        var recycles: [String: Int] = [:]
+    }
 
     init(settings: ZergSettings, arguments: [String], listeners: [FileDescriptor]) throws {
         self.settings = settings
@@ -95,6 +110,9 @@ final class Master {
             + life.touchLogReopen.map { ($0, TouchAction.logReopen) }
         touches = files.isEmpty ? nil : try TouchWatcher(files)
         if let touches { try epoll.add(touches.fd, token: Self.touchToken) }
+        if let address = settings.stats {
+            stats = try StatsServer(address: address, http: settings.statsHTTP, epoll: epoll, listenerToken: Self.statsToken)
+        }
     }
 
     func run() -> Int32 {
@@ -125,10 +143,13 @@ final class Master {
                 case Self.touchToken:
                     for action in touches?.changed() ?? [] { touched(action) }
                 default:
-                    if let pid = byToken[event.token], let p = processes[pid] { readWorker(p) }
+                    if let stats, stats.owns(event.token) {
+                        stats.handle(token: event.token) { statsDocument() }
+                    } else if let pid = byToken[event.token], let p = processes[pid] { readWorker(p) }
                 }
             }
             for action in timers.popDue() { fire(action) }
+            stats?.sweep()
             if stopping != nil && processes.isEmpty {
                 if let pidfile = settings.pidfile { FileSystem.unlink(pidfile) }
                 Log.info("master stopped")
@@ -180,6 +201,7 @@ final class Master {
             scoreboard.clear(row: row)
             scoreboard[row, .pid] = Int64(pid)
             let p = WorkerProcess(id: id, pid: pid, control: mine, token: token, row: row)
+            slotHistory[id, default: SlotHistory()].spawns += 1
             p.replaces = old
             processes[pid] = p
             byToken[token] = pid
@@ -248,6 +270,12 @@ final class Master {
 
     func reaped(pid: pid_t, status: ExitStatus) {
         guard let p = processes.removeValue(forKey: pid) else { return }
+        var h = slotHistory[p.id, default: SlotHistory()]
+        h.requests += scoreboard[p.row, .requests]
+        h.exceptions += scoreboard[p.row, .exceptions]
+        h.busyMicros += scoreboard[p.row, .busyMicros]
+        h.tx += scoreboard[p.row, .tx]
+        slotHistory[p.id] = h
         scoreboard.clear(row: p.row)
         byToken[p.token] = nil
         epoll.remove(p.control)

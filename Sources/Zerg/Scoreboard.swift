@@ -24,6 +24,8 @@ struct Scoreboard {
         case busyMicros = 7
         /// Zerg mode: the vassal's queue depth as this worker last saw it.
         case backlog = 8
+        /// Response bytes sent (head + body).
+        case tx = 9
     }
 
     let memory: SharedMemory

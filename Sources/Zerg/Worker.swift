@@ -373,6 +373,7 @@ final class Worker {
         if settings.lifecycle.samplesMemory { sampleMemory() }
         if let sb = scoreboard {
             sb.add(row: row, .busyMicros, Int64((Host.monotonicNanoseconds() - startNs) / 1000))
+            sb.add(row: row, .tx, Int64(response.headBytes + response.bodyBytes))
             if let board = vassalBoard { sb[row, .backlog] = board[0] }
         }
         logRequest(state, startNs: startNs, startTime: startTime)

@@ -37,6 +37,9 @@ struct ZergSettings {
     var lifecycle: WorkerLifecycle
     /// The adaptive worker count (`cheaper` > 0), else nil.
     var cheaper: Cheaper.Settings?
+    /// `stats` (and `stats-http`): uWSGI's stats socket.
+    var stats: ListenAddress?
+    var statsHTTP: Bool
 
     init(_ config: Configuration) throws(ConfigError) {
         var problems: [ConfigDiagnostic] = []
@@ -86,6 +89,8 @@ struct ZergSettings {
         ownership = SocketOwnership(config, problems: &problems)
         lifecycle = WorkerLifecycle(config)
         cheaper = Cheaper.Settings(config, workers: workers)
+        stats = config.string("stats").flatMap(ListenAddress.init(parsing:))
+        statsHTTP = config.bool("stats-http")
         if let c = config.int("cheaper"), c > 0, c >= workers {
             problems.append(ConfigDiagnostic(config.origin("cheaper") ?? .builtIn, "`cheaper = \(c)` must be below `workers = \(workers)` (it is the minimum of an adaptive count up to `workers`)"))
         }

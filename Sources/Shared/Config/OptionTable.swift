@@ -3,7 +3,6 @@
 /// table (`emperor --options-markdown`), so the two cannot drift apart.
 public enum OptionTable {
     static let vassalLater = OptionSupport.planned("the vassal arrives with the vassal/zerg issue")
-    static let statsLater = OptionSupport.planned("stats for vassals and zergs arrive with the observability issue")
 
     public static let all: [OptionSpec] = language + emperor + compatibility + unsupported + vassal + zerg + lifecycle
 
@@ -86,8 +85,8 @@ public enum OptionTable {
                    difference: "New: uWSGI lets anyone who can open the socket attach.",
                    "A user (name or id) whose workers may attach besides the vassal's own uid and root; repeatable."),
         OptionSpec("queue-timeout", .int, default: "30", roles: .vassal, "Seconds a connection may wait for a free worker before a 503."),
-        OptionSpec("stats", .address, aliases: ["stats-server"], roles: [.vassal, .zerg], support: statsLater, "Serve uWSGI-compatible stats JSON on a unix path or `host:port`."),
-        OptionSpec("stats-http", .bool, roles: [.vassal, .zerg], support: statsLater, "Answer the stats socket with an HTTP response."),
+        OptionSpec("stats", .address, aliases: ["stats-server"], roles: [.vassal, .zerg], "Serve uWSGI-compatible stats JSON on a unix path or `host:port`."),
+        OptionSpec("stats-http", .bool, roles: [.vassal, .zerg], "Answer the stats socket with an HTTP response."),
         OptionSpec("buffer-size", .size, default: "4096", roles: [.vassal, .zerg], "Largest request head (request line and headers) accepted, in bytes: a longer request line is answered 414, a longer head 431."),
         OptionSpec("socket-timeout", .int, default: "4", roles: [.vassal, .zerg], "Seconds a worker waits for the rest of a request (head or body) or for a client to take response bytes."),
         OptionSpec("disable-logging", .bool, roles: .zerg, "Do not log requests."),

@@ -1,0 +1,84 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Shared
+
+/// The vassal's `stats` document, in uWSGI's schema: `listen_queue` is the
+/// dispatch queue, `workers` are the attached zerg workers (of any zerg), and
+/// our keys (parked connections, queue figures, handoff counters) follow.
+extension Vassal {
+    func statsDocument() -> JSON {
+        let sockets: [JSON] = zip(settings.http, listeners).map { address, fd in
+            var name = address.description
+            if case .tcp(let host, _) = address, let port = try? fd.localPort() { name = "\(host):\(port)" }
+            return .object([("name", .string(name)), ("proto", .string("http")), ("queue", .number(queueDepth)),
+                            ("max_queue", .number(Self.maxQueue)), ("shared", .number(0)), ("can_offload", .number(0))])
+        } + [.object([("name", .string(settings.zergServer)), ("proto", .string("zerg")), ("queue", .number(0)),
+                      ("max_queue", .number(Int(settings.listenBacklog))), ("shared", .number(0)), ("can_offload", .number(0))])]
+        let now = Host.monotonicNanoseconds()
+        let attached = workers.values.sorted { ($0.build, $0.workerID, $0.pid) < ($1.build, $1.workerID, $1.pid) }
+        let rows: [JSON] = attached.enumerated().map { index, w in
+            let busy = !w.inHand.isEmpty
+            let status: String
+            switch w.state {
+            case .busy: status = "busy"
+            case .draining: status = busy ? "busy" : "pause"
+            default: status = "idle"
+            }
+            var members: [(String, JSON)] = [
+                ("id", .number(index + 1)),
+                ("pid", .number(w.pid)),
+                ("accepting", .number(w.state == .free || w.state == .busy ? 1 : 0)),
+                ("requests", .number(w.connectionsServed)),
+                ("delta_requests", .number(w.connectionsServed)),
+                ("exceptions", .number(0)),
+                ("harakiri_count", .number(0)),
+                ("signals", .number(0)),
+                ("signal_queue", .number(0)),
+                ("status", .string(status)),
+                ("rss", .number(0)),
+                ("vsz", .number(0)),
+                ("running_time", .number(0)),
+                ("last_spawn", .int(w.attachedEpoch)),
+                ("respawn_count", .number(1)),
+                ("tx", .number(0)),
+                ("avg_rt", .number(0)),
+                ("apps", .array([])),
+                ("cores", .array([.object([("id", .number(0)), ("requests", .number(w.connectionsServed)),
+                                           ("in_request", .number(busy ? 1 : 0))])])),
+            ]
+            members.append(("state", .string(w.state.rawValue)))
+            members.append(("build", .string(w.build)))
+            members.append(("worker_id", .number(w.workerID)))
+            if let h = w.inHand.first {
+                members.append(("client", .string("\(h.host):\(h.port)")))
+                members.append(("busy_ms", .number(now > w.busySinceNs ? (now - w.busySinceNs) / 1_000_000 : 0)))
+            }
+            return .object(members)
+        }
+        let parked = clients.values.filter { $0.state == .reading }.count
+        return .object([
+            ("version", .string(Version.string)),
+            ("listen_queue", .number(queueDepth)),
+            ("listen_queue_errors", .number(counters.queueTimeouts)),
+            ("signal_queue", .number(0)),
+            ("load", .number(queueDepth)),
+            ("pid", .number(getpid())),
+            ("uid", .number(getuid())),
+            ("gid", .number(getgid())),
+            ("cwd", .string(FileSystem.currentDirectory())),
+            ("locks", .array([])),
+            ("sockets", .array(sockets)),
+            ("workers", .array(rows)),
+            // ours
+            ("role", .string("vassal")),
+            ("parked_connections", .number(parked)),
+            ("queue", .object([("depth", .number(queueDepth)), ("max_depth", .number(counters.maxQueueDepth)),
+                               ("max_wait_ms", .number(counters.maxQueueWaitNs / 1_000_000)),
+                               ("timeouts", .number(counters.queueTimeouts))])),
+            ("handoff", .object([("accepted", .number(counters.accepted)), ("dispatched", .number(counters.dispatched)),
+                                 ("handed_back", .number(counters.handedBack)), ("refused_heads", .number(counters.refusedHeads)),
+                                 ("lost_in_workers", .number(counters.lostInWorker))])),
+        ])
+    }
+}

@@ -1,0 +1,113 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Shared
+
+/// The zerg's `stats` document: uWSGI's keys, nesting, types and units
+/// (`../shared/reference/uwsgi.md` §5), so uwsgitop and exporters read it
+/// unchanged; our extra keys come after uWSGI's in each object.
+extension Master {
+    func statsDocument() -> JSON {
+        let queue = backlog
+        let now = Host.monotonicNanoseconds()
+        let sockets: [JSON] = listeners.isEmpty
+            ? settings.zergServers.map { socketJSON(name: $0, proto: "zerg", queue: queue) }
+            : boundAddresses.map { socketJSON(name: $0, proto: "http", queue: queue) }
+        let workers: [JSON] = (1...settings.workers).map { id in workerJSON(id: id, now: now) }
+        return .object([
+            ("version", .string(Version.string)),
+            ("listen_queue", .number(queue)),
+            ("listen_queue_errors", .number(0)),
+            ("signal_queue", .number(0)),
+            ("load", .number(queue)),
+            ("pid", .number(getpid())),
+            ("uid", .number(getuid())),
+            ("gid", .number(getgid())),
+            ("cwd", .string(FileSystem.currentDirectory())),
+            ("locks", .array([])),
+            ("sockets", .array(sockets)),
+            ("workers", .array(workers)),
+            // ours
+            ("build", .string(settings.build)),
+            ("mode", .string(listeners.isEmpty ? "zerg" : "standalone")),
+            ("harakiri_count", .number(harakiriCount)),
+            ("cheaper", settings.cheaper.map { c in
+                .object([("algorithm", .string(c.algorithm.rawValue)), ("minimum", .number(c.minimum)),
+                         ("maximum", .number(c.maximum)), ("active", .number(settings.workers - cheapedSlots.count)),
+                         ("busyness", .number(cheaper?.lastAverage ?? 0))])
+            } ?? .null),
+            ("paused", .bool(paused)),
+        ])
+    }
+
+    func socketJSON(name: String, proto: String, queue: Int) -> JSON {
+        .object([("name", .string(name)), ("proto", .string(proto)), ("queue", .number(queue)),
+                 ("max_queue", .number(Int(settings.listenBacklog))), ("shared", .number(0)), ("can_offload", .number(0))])
+    }
+
+    /// One slot: its serving process (the newest that is not stopping), or a cheaped/empty slot.
+    func workerJSON(id: Int, now: UInt64) -> JSON {
+        let history = slotHistory[id] ?? SlotHistory()
+        let p = processes.values.filter { $0.id == id && $0.state != .stopping }.max { $0.startedNs < $1.startedNs }
+        let row = p?.row
+        func field(_ f: Scoreboard.Field) -> Int64 { row.map { scoreboard[$0, f] } ?? 0 }
+        let delta = field(.requests)
+        let requests = history.requests + delta
+        let busyMicros = history.busyMicros + field(.busyMicros)
+        let requestStart = UInt64(max(0, field(.requestStart)))
+        let status: String
+        if p == nil {
+            status = cheapedSlots.contains(id) ? "cheap" : "idle"
+        } else if requestStart != 0 {
+            status = "busy"
+        } else {
+            status = paused ? "pause" : "idle"
+        }
+        let inRequest = requestStart != 0
+        // The worker may have started it after `now` was read: never negative.
+        let runningNs = inRequest && now > requestStart ? now - requestStart : 0
+        let runningMs = runningNs / 1_000_000
+        let startedAgo = Int64(runningNs / 1_000_000_000)
+        let core: JSON = .object([
+            ("id", .number(0)), ("requests", .number(delta)), ("static_requests", .number(0)),
+            ("routed_requests", .number(0)), ("offloaded_requests", .number(0)), ("write_errors", .number(0)),
+            ("read_errors", .number(0)), ("in_request", .number(inRequest ? 1 : 0)), ("vars", .array([])),
+            ("req_info", inRequest ? .object([("request_start", .int(Timestamp.now().seconds - startedAgo))]) : .object([])),
+        ])
+        let app: JSON = .object([
+            ("id", .number(0)), ("modifier1", .number(0)), ("mountpoint", .string("")), ("startup_time", .number(0)),
+            ("requests", .number(requests)), ("exceptions", .number(history.exceptions + field(.exceptions))),
+            ("chdir", .string(settings.chdir ?? "")),
+        ])
+        var members: [(String, JSON)] = [
+            ("id", .number(id)),
+            ("pid", .number(p?.pid ?? 0)),
+            ("accepting", .number(p?.state == .ready && !paused ? 1 : 0)),
+            ("requests", .number(requests)),
+            ("delta_requests", .number(delta)),
+            ("exceptions", .number(history.exceptions + field(.exceptions))),
+            ("harakiri_count", .number(history.harakiri)),
+            ("signals", .number(0)),
+            ("signal_queue", .number(0)),
+            ("status", .string(status)),
+            ("rss", .number(field(.rss))),
+            ("vsz", .number(field(.vsz))),
+            ("running_time", .number(busyMicros)),
+            ("last_spawn", .int(p?.startedEpoch ?? 0)),
+            ("respawn_count", .number(history.spawns)),
+            ("tx", .number(history.tx + field(.tx))),
+            ("avg_rt", .number(requests > 0 ? busyMicros / requests : 0)),
+            ("apps", .array([app])),
+            ("cores", .array([core])),
+        ]
+        // ours
+        members.append(("state", .string(p?.state.rawValue ?? (cheapedSlots.contains(id) ? "cheap" : "down"))))
+        members.append(("build", .string(settings.build)))
+        if inRequest {
+            members.append(("request", .string(row.map { scoreboard.requestText(row: $0) } ?? "")))
+            members.append(("request_ms", .number(runningMs)))
+        }
+        members.append(("recycles", .object(history.recycles.sorted { $0.key < $1.key }.map { ($0.key, .number($0.value)) })))
+        return .object(members)
+    }
+}
