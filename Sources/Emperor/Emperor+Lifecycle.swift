@@ -18,6 +18,9 @@ extension Emperor {
                 let why = config.warnings.first?.description ?? "\(instance.name): no options"
                 throw ConfigError([ConfigDiagnostic(.file(path: instance.name, line: 1), "nothing to run (\(why))")])
             }
+            // What the status page needs: the build, and where the instance serves its stats.
+            instance.build = config.placeholder("build") ?? FileSystem.baseName(FileSystem.directoryName(instance.name))
+            instance.statsAddress = config.string("stats").flatMap(ListenAddress.init(parsing:))
             return .success(InstanceKind.of(config))
         } catch let error as ConfigError {
             return .failure(error)

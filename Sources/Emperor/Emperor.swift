@@ -25,6 +25,7 @@ final class Emperor {
     let inotify: Inotify
     let signals: SignalChannel
     var statsServer: StatsServer?
+    var statusServer: StatsServer?
 
     var instances: [String: Instance] = [:]
     var watches: [String: Int32] = [:]
@@ -62,6 +63,9 @@ final class Emperor {
         try register(inotify.fd, .inotify)
         if let address = settings.statsAddress {
             statsServer = try StatsServer(address: address, http: false, epoll: epoll, listenerToken: (1 << 40) - 1)
+        }
+        if let address = settings.statusAddress {
+            statusServer = try StatsServer(address: address, http: true, epoll: epoll, listenerToken: (1 << 41) - 1, tokenBase: 1 << 41)
         }
     }
 
@@ -107,6 +111,10 @@ final class Emperor {
                 return 1
             }
             for event in events {
+                if let status = statusServer, status.owns(event.token) {
+                    status.handle(token: event.token) { statusAnswer(path: $0) }
+                    continue
+                }
                 if let stats = statsServer, stats.owns(event.token) {
                     stats.handle(token: event.token) { statsDocument() }
                     continue

@@ -8,6 +8,8 @@ struct EmperorSettings {
     var wrapper: String?
     var binaryDirectory: String
     var statsAddress: ListenAddress?
+    /// `status`: the HTTP status page (dashboard, status.json, metrics).
+    var statusAddress: ListenAddress?
     var backoffStepMs: Int
     var backoffCapMs: Int
     var stableSeconds: Int
@@ -28,6 +30,12 @@ struct EmperorSettings {
                 throw ConfigError(config.origin("emperor-stats") ?? .builtIn, "`emperor-stats = \(text)`: expected a unix socket path or host:port")
             }
             statsAddress = address
+        }
+        if let text = config.string("status") {
+            guard let address = ListenAddress(parsing: text) else {
+                throw ConfigError(config.origin("status") ?? .builtIn, "`status = \(text)`: expected host:port or a unix socket path")
+            }
+            statusAddress = address
         }
         backoffStepMs = max(1, config.int("emperor-throttle") ?? 1000)
         backoffCapMs = max(backoffStepMs, config.int("emperor-max-throttle") ?? 180_000)

@@ -49,6 +49,9 @@ final class Instance {
     var stamp: ConfigStamp?
 
     var pid: pid_t?
+    /// From its config: the build it belongs to and its stats socket (for the status page).
+    var build = ""
+    var statsAddress: ListenAddress?
     var control: FileDescriptor?
     var controlToken: UInt64?
 

@@ -32,6 +32,8 @@ public enum OptionTable {
                    difference: "Replaces our per-kind choice (`vassal` or `zerg` beside the emperor binary).",
                    "Program to run for every config instead of `vassal`/`zerg`."),
         OptionSpec("binary-path", .path, roles: .emperor, "Directory holding the `vassal` and `zerg` binaries (default: the emperor's own directory)."),
+        OptionSpec("status", .address, roles: .emperor, difference: "New: replaces the seed's separate status app on :9999.",
+                   "Serve HTTP on `host:port` (or a unix path): `/` a live dashboard of every build, `/status.json` every instance's stats merged per build, `/metrics` Prometheus text."),
         OptionSpec("emperor-stats", .address, aliases: ["emperor-stats-server"], roles: .emperor,
                    "Serve the emperor's stats JSON on a unix socket path or `host:port`."),
         OptionSpec("emperor-throttle", .int, default: "1000", roles: .emperor,

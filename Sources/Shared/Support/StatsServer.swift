@@ -38,17 +38,36 @@ public final class StatsServer {
         try epoll.add(listener, token: listenerToken)
     }
 
-    public func owns(_ token: UInt64) -> Bool { token == listenerToken || token >= tokenBase }
+    public func owns(_ token: UInt64) -> Bool { token == listenerToken || (token >= tokenBase && token - tokenBase < 1 << 39) }
+
+    /// What an HTTP client gets.
+    public struct Answer {
+        public var status: Int
+        public var contentType: String
+        public var body: [UInt8]
+        public init(status: Int = 200, contentType: String, body: [UInt8]) {
+            self.status = status
+            self.contentType = contentType
+            self.body = body
+        }
+        public static func json(_ doc: JSON) -> Answer { Answer(contentType: "application/json", body: Array(doc.serialized().utf8)) }
+    }
 
     /// Handles an event for one of its tokens; `document` is built only when a client is answered.
     public func handle(token: UInt64, document: () -> JSON) {
+        handle(token: token) { _ in .json(document()) }
+    }
+
+    /// The same, answering by request path (`stats-http`, the emperor's status page);
+    /// the path is "" for plain (non-HTTP) clients.
+    public func handle(token: UInt64, route: (String) -> Answer) {
         if token == listenerToken {
             while let fd = try? listener.accept() {
                 let client = Client(fd: fd, awaitingRequest: http)
                 if http {
                     register(client, writable: false)
                 } else {
-                    answer(client, document())
+                    answer(client, route(""))
                 }
             }
             return
@@ -56,23 +75,34 @@ public final class StatsServer {
         guard let client = clients[token] else { return }
         if client.awaitingRequest {
             // Any bytes will do (uWSGI reads up to 4 KiB of whatever was sent).
+            let got: [UInt8]
             do {
-                guard let got = try client.fd.readAvailable(max: 4096) else { return }  // not yet
-                if got.isEmpty { return finish(token) }
+                guard let bytes = try client.fd.readAvailable(max: 4096) else { return }  // not yet
+                if bytes.isEmpty { return finish(token) }
+                got = bytes
             } catch {
                 return finish(token)
             }
             epoll.remove(client.fd)
             clients[token] = nil
             client.awaitingRequest = false
-            return answer(client, document())
+            // "GET /path?query HTTP/1.1": the path, without the query.
+            let line = got.split(separator: 0x0D, maxSplits: 1).first ?? []
+            let words = line.split(separator: 0x20)
+            let target = words.count > 1 ? String(decoding: words[1], as: UTF8.self) : "/"
+            return answer(client, route(String(target.prefix { $0 != "?" })))
         }
         write(token, client)
     }
 
-    private func answer(_ client: Client, _ doc: JSON) {
-        let body = doc.serialized()
-        client.bytes = Array((http ? "HTTP/1.0 200 OK\r\nConnection: close\r\nAccess-Control-Allow-Origin: *\r\nContent-Type: application/json\r\n\r\n" + body : body).utf8)
+    private func answer(_ client: Client, _ a: Answer) {
+        if http {
+            let head = "HTTP/1.0 \(a.status) \(HTTPStatus.phrase(a.status))\r\nConnection: close\r\nAccess-Control-Allow-Origin: *\r\n"
+                + "Content-Type: \(a.contentType)\r\nContent-Length: \(a.body.count)\r\nCache-Control: no-store\r\n\r\n"
+            client.bytes = Array(head.utf8) + a.body
+        } else {
+            client.bytes = a.body
+        }
         if let offset = client.fd.writeAvailable(client.bytes, from: 0), offset < client.bytes.count {
             client.offset = offset
             register(client, writable: true)
@@ -110,5 +140,29 @@ public final class StatsServer {
         let limit = UInt64(seconds) * 1_000_000_000
         let now = Host.monotonicNanoseconds()
         for (token, client) in clients where now - client.sinceNs > limit { finish(token) }
+    }
+}
+
+/// Reads a stats document from another process's stats socket (the emperor's
+/// status page merges them). Bounded: nil after `timeoutMs` without progress.
+public enum StatsClient {
+    public static func fetch(_ address: ListenAddress, timeoutMs: Int32 = 250) -> JSON? {
+        let fd: FileDescriptor
+        do {
+            switch address {
+            case .unix(let path): fd = try FileDescriptor.connect(unixPath: path)
+            case .tcp(let host, let port): fd = try FileDescriptor.connect(host: host.isEmpty ? "127.0.0.1" : host, port: port)
+            }
+        } catch {
+            return nil
+        }
+        defer { fd.close() }
+        var data: [UInt8] = []
+        while data.count < 16 << 20 {
+            guard (try? fd.wait(timeoutMs: timeoutMs)) == true, let chunk = try? fd.readAvailable(max: 65536) else { return nil }
+            if chunk.isEmpty { break }
+            data += chunk
+        }
+        return JSON.parse(String(decoding: data, as: UTF8.self))
     }
 }

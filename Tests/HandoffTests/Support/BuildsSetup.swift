@@ -20,6 +20,7 @@ final class BuildsSetup {
             http = 127.0.0.1:%(port)
             zerg-server = \(d)/run/%(build).sock
             logto = \(d)/logs/vassal.%(build).log
+            stats = \(d)/run/%(build)-vassal.stats
             http-timeout = 15
             """)
         for version in ["v1", "v2"] {
@@ -32,6 +33,7 @@ final class BuildsSetup {
                 env = APP_VERSION=\(version)
                 disable-logging = true
                 logto = \(d)/logs/zerg.%(build).log
+                stats = \(d)/run/%(build)-zerg.stats
                 worker-reload-mercy = 10
                 """)
         }

@@ -1,0 +1,86 @@
+import Foundation
+import Testing
+@testable import Shared
+
+/// The emperor's `status` page over two real builds: status.json merges every
+/// instance's stats per build, /metrics is valid Prometheus text, / is the dashboard.
+@Suite(.serialized)
+struct StatusPageTests {
+    static let root = FileSystem.directoryName(FileSystem.directoryName(FileSystem.directoryName("\(#filePath)")))
+
+    static func get(_ port: Int, _ path: String) throws -> HTTPClient.Response {
+        try HTTPClient.once(port: port, path, timeout: 10)
+    }
+
+    @Test func statusJSONMetricsAndDashboardFollowTheBuilds() throws {
+        let statusPort = try BuildsSetup.freePort()
+        let s = try BuildsSetup(emperorArgs: ["--status", "127.0.0.1:\(statusPort)"])
+        defer { s.cleanup() }
+        guard s.waitServing("a"), s.waitServing("b") else {
+            Issue.record("builds did not start:\n\(s.emperor.log())")
+            return
+        }
+        try FileManager.default.createSymbolicLink(atPath: s.dir.file("builds/_live"), withDestinationPath: "a")
+        try FileManager.default.createSymbolicLink(atPath: s.dir.file("builds/_stage"), withDestinationPath: "b")
+
+        func status() throws -> [String: Any] {
+            let r = try Self.get(statusPort, "/status.json")
+            #expect(r.status == 200 && r.headers["content-type"] == "application/json")
+            return try #require(try JSONSerialization.jsonObject(with: Data(r.body.utf8)) as? [String: Any])
+        }
+        func build(_ doc: [String: Any], _ name: String) -> [String: Any]? {
+            (doc["builds"] as? [[String: Any]])?.first { $0["name"] as? String == name }
+        }
+        func zergWorkers(_ b: [String: Any]?) -> [[String: Any]] {
+            let zerg = (b?["instances"] as? [[String: Any]])?.first { $0["kind"] as? String == "zerg" }
+            return ((zerg?["stats"] as? [String: Any])?["workers"] as? [[String: Any]]) ?? []
+        }
+        // Both builds, each with its vassal and zerg and their stats; live/stage from the links.
+        #expect(waitUntil(10) { zergWorkers(build((try? status()) ?? [:], "b")).count == 2 })
+        let doc = try status()
+        let a = try #require(build(doc, "a")), b = try #require(build(doc, "b"))
+        #expect(a["live"] as? Bool == true && a["stage"] as? Bool == false)
+        #expect(b["stage"] as? Bool == true && b["live"] as? Bool == false)
+        #expect((a["instances"] as? [[String: Any]])?.compactMap { $0["kind"] as? String }.sorted() == ["vassal", "zerg"])
+        #expect(zergWorkers(a).count == 2)
+
+        // A slow request on build a: one of its workers is busy with it.
+        let slow = try HTTPClient(port: s.ports["a"]!)
+        try slow.send("GET /v/pid?ms=1500 HTTP/1.1\r\nHost: t\r\n\r\n")
+        #expect(waitUntil(5) { zergWorkers(build((try? status()) ?? [:], "a")).contains { $0["status"] as? String == "busy" } })
+        let busy = zergWorkers(build(try status(), "a")).first { $0["status"] as? String == "busy" }
+        #expect(busy?["request"] as? String == "GET /v/pid?ms=1500")
+        #expect(try slow.readResponse().status == 200)
+
+        // /metrics parses with prometheus_client's parser and has the per-worker families.
+        let metrics = try Self.get(statusPort, "/metrics")
+        #expect(metrics.status == 200)
+        let file = s.dir.file("metrics.txt")
+        try metrics.body.write(toFile: file, atomically: true, encoding: .utf8)
+        let python = Self.root + "/.build/venv-django/bin/python"
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: python)
+        p.arguments = ["-c", """
+            import sys
+            from prometheus_client.parser import text_string_to_metric_families
+            names = {f.name: len(f.samples) for f in text_string_to_metric_families(open(sys.argv[1]).read())}
+            print(" ".join(f"{k}={v}" for k, v in sorted(names.items())))
+            """, file]
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = out
+        try p.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 0, "\(text)")
+        #expect(text.contains("hadjango_worker_requests=4"), "\(text)")  // counters lose _total in the parser: 2 builds × 2 workers
+        #expect(text.contains("hadjango_queue_depth=2"))
+        #expect(text.contains("hadjango_instance_up=4"))
+
+        // The dashboard page.
+        let page = try Self.get(statusPort, "/")
+        #expect(page.status == 200 && page.headers["content-type"]?.hasPrefix("text/html") == true)
+        #expect(page.body.contains("status.json") && page.body.contains("<script>"))
+        #expect(try Self.get(statusPort, "/nope").status == 404)
+    }
+}
