@@ -40,7 +40,8 @@ hammer() {  # port seconds: requests in a loop; prints how many got a 2xx and ho
 
 step "start the emperor with the seed's command line (only the binary changed)"
 "$bin/emperor" --master --thunder-lock --emperor 'deploy/builds/[a-z]*/vassal.ini' \
-    --emperor 'deploy/builds/[a-z]*/zerg.ini' --emperor-stats "$work/emperor.stats" &
+    --emperor 'deploy/builds/[a-z]*/zerg.ini' --emperor-stats "$work/emperor.stats" \
+    --status "127.0.0.1:${DEMO_STATUS_PORT:-9999}" &
 emperor_pid=$!
 
 step "activate build a: mkdir + two symlinks (no 'sleep 3 for the emperor to poll')"
@@ -53,6 +54,9 @@ mkdir deploy/builds/b
 ln -s ../../conf/vassal.skel deploy/builds/b/vassal.ini
 ln -s ../../conf/zerg.skel deploy/builds/b/zerg.ini
 wait_http $b && echo "build b answers on :$b"
+
+step "the dashboard: http://127.0.0.1:${DEMO_STATUS_PORT:-9999}/ (also /status.json and /metrics)"
+curl -fsS "http://127.0.0.1:${DEMO_STATUS_PORT:-9999}/metrics" | grep -E '^hadjango_(worker_requests|queue_depth)' | head -6
 
 step "processes (ps): vassals, zerg masters and their workers"
 ps -eo pid,ppid,args | grep -E 'vassal|zerg|uwsgi worker' | grep -v grep | cut -c1-110

@@ -40,7 +40,7 @@ function render(doc){
     let html = `<div class="build" data-build="${esc(b.name)}"><h2>build ${esc(b.name)}${b.live?'<span class="tag live">live</span>':''}${b.stage?'<span class="tag stage">stage</span>':''}</h2>`;
     for (const i of b.instances) {
       const s = i.stats;
-      html += `<div class="row"><span class="label">${esc(i.kind||'?')} · ${esc(i.state)} · pid ${i.pid||'-'}</span></div>`;
+      html += `<div class="row"><span class="label">${esc(i.kind||'?')} · ${esc(i.state)} · pid ${i.pid||'-'}${s&&s.deploy_tag?' · deploy '+esc(s.deploy_tag):''}</span></div>`;
       if (!s) continue;
       if (i.kind === 'vassal') {
         const q = s.listen_queue||0, max = (s.sockets&&s.sockets[0]&&s.sockets[0].max_queue)||1;
@@ -50,9 +50,9 @@ function render(doc){
         html += '<div class="dots">';
         for (const w of s.workers||[]) {
           const st = w.pid ? (w.status==='busy'?'busy':w.status==='pause'?'pause':w.status==='cheap'?'cheap':'idle') : (w.status==='cheap'?'cheap':'down');
-          const info = [`worker ${w.id} · ${st}`, `pid ${w.pid||'-'}`, `build ${s.build||b.name}`, `requests ${w.requests}`,
+          const info = [`worker ${w.id} · ${st}`, `pid ${w.pid||'-'}`, `build ${s.build||b.name}` + (s.deploy_tag?` · deploy ${s.deploy_tag}`:''), `requests ${w.requests}`,
             `exceptions ${w.exceptions}`, `avg response ${(w.avg_rt/1000).toFixed(1)} ms`, `RSS ${mb(w.rss)}`,
-            `started ${ago(w.last_spawn, doc.now)}`, w.request?`now: ${w.request} (${w.request_ms} ms)`:''].filter(Boolean).join('\n');
+            `started ${ago(w.last_spawn, doc.now)}` + (w.ready_ms!=null?` · ready in ${w.ready_ms} ms`:''), w.request?`now: ${w.request} (${w.request_ms} ms)`:''].filter(Boolean).join('\n');
           html += `<i class="dot ${st}" data-worker="${w.id}" data-status="${st}" data-info="${esc(info)}"></i>`;
         }
         html += '</div>';

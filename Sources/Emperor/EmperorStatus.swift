@@ -88,6 +88,7 @@ extension Emperor {
     func metricsText() -> String {
         var families: [String: (help: String, type: String, samples: [String])] = [:]
         var order: [String] = []
+        var samplesRaw: [String] = []  // _count/_sum lines of the histogram family
         func add(_ name: String, _ help: String, _ type: String, _ labels: [(String, String)], _ value: Int64) {
             if families[name] == nil {
                 families[name] = (help, type, [])
@@ -114,6 +115,20 @@ extension Emperor {
                         add("hadjango_handoff_total", "Vassal connection events", "counter", [("build", view.name), ("event", event)],
                             stats["handoff"]?[event]?.intValue ?? 0)
                     }
+                    // The dispatch wait as a Prometheus histogram (cumulative buckets, seconds).
+                    let buckets = stats["queue"]?["wait_histogram_ms"]?.arrayValue ?? []
+                    var cumulative: Int64 = 0
+                    for b in buckets {
+                        cumulative += b["count"]?.intValue ?? 0
+                        let le = b["le"]?.intValue.map { Self.seconds(ms: $0) } ?? "+Inf"
+                        add("hadjango_queue_wait_seconds_bucket", "Time requests waited in the vassal for a worker", "histogram",
+                            [("build", view.name), ("le", le)], cumulative)
+                    }
+                    if !buckets.isEmpty {
+                        samplesRaw.append("hadjango_queue_wait_seconds_count{build=\"\(Self.labelEscape(view.name))\"} \(cumulative)")
+                        let sumUs = stats["queue"]?["wait_sum_us"]?.intValue ?? 0
+                        samplesRaw.append("hadjango_queue_wait_seconds_sum{build=\"\(Self.labelEscape(view.name))\"} \(Double(sumUs) / 1e6)")
+                    }
                     add("hadjango_queue_timeouts_total", "Requests answered 503 by the vassal", "counter", [("build", view.name)],
                         stats["listen_queue_errors"]?.intValue ?? 0)
                     continue
@@ -139,10 +154,16 @@ extension Emperor {
         var out = ""
         for name in order {
             let f = families[name]!
-            out += "# HELP \(name) \(f.help)\n# TYPE \(name) \(f.type)\n"
+            let family = name.hasSuffix("_bucket") ? String(name.dropLast("_bucket".count)) : name
+            out += "# HELP \(family) \(f.help)\n# TYPE \(family) \(f.type)\n"
             for s in f.samples { out += s + "\n" }
+            if family != name { for s in samplesRaw { out += s + "\n" } }
         }
         return out
+    }
+
+    static func seconds(ms: Int64) -> String {
+        ms % 1000 == 0 ? "\(ms / 1000).0" : "\(Double(ms) / 1000)"
     }
 
     static func labelEscape(_ s: String) -> String {

@@ -75,7 +75,12 @@ extension Vassal {
             ("parked_connections", .number(parked)),
             ("queue", .object([("depth", .number(queueDepth)), ("max_depth", .number(counters.maxQueueDepth)),
                                ("max_wait_ms", .number(counters.maxQueueWaitNs / 1_000_000)),
-                               ("timeouts", .number(counters.queueTimeouts))])),
+                               ("timeouts", .number(counters.queueTimeouts)),
+                               ("wait_sum_us", .number(counters.waitSumNs / 1000)),
+                               ("wait_histogram_ms", .array(counters.waitBuckets.enumerated().map { i, n in
+                                   .object([("le", i < Self.waitBucketsMs.count ? .number(Self.waitBucketsMs[i]) : .string("+Inf")),
+                                            ("count", .number(n))])
+                               }))])),
             ("handoff", .object([("accepted", .number(counters.accepted)), ("dispatched", .number(counters.dispatched)),
                                  ("handed_back", .number(counters.handedBack)), ("refused_heads", .number(counters.refusedHeads)),
                                  ("lost_in_workers", .number(counters.lostInWorker))])),

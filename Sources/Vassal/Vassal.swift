@@ -42,7 +42,13 @@ final class Vassal {
         var lostInWorker = 0
         var maxQueueDepth = 0
         var maxQueueWaitNs: UInt64 = 0
+        /// Dispatch waits by upper bound (`waitBucketsMs`, then +Inf), cumulative counts come from these.
+        var waitBuckets = [Int](repeating: 0, count: Vassal.waitBucketsMs.count + 1)
+        var waitSumNs: UInt64 = 0
     }
+
+    /// Histogram bounds of the time a request waits for a worker (ms).
+    static let waitBucketsMs: [UInt64] = [1, 5, 10, 50, 100, 500, 1000, 5000]
 
     static let signalToken: UInt64 = 1
     static let emperorToken: UInt64 = 2
@@ -235,6 +241,8 @@ final class Vassal {
             queueHead += 1
             let waited = Host.monotonicNanoseconds() - client.sinceNs
             counters.maxQueueWaitNs = max(counters.maxQueueWaitNs, waited)
+            counters.waitSumNs &+= waited
+            counters.waitBuckets[Self.waitBucketsMs.firstIndex { waited <= $0 * 1_000_000 } ?? Self.waitBucketsMs.count] += 1
             counters.dispatched += 1
             if worker.inHand.isEmpty { worker.busySinceNs = Host.monotonicNanoseconds() }
             worker.state = .busy

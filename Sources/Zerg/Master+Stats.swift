@@ -29,6 +29,7 @@ extension Master {
             ("workers", .array(workers)),
             // ours
             ("build", .string(settings.build)),
+            ("deploy_tag", deployTag().map(JSON.string) ?? .null),
             ("mode", .string(listeners.isEmpty ? "zerg" : "standalone")),
             ("harakiri_count", .number(harakiriCount)),
             ("cheaper", settings.cheaper.map { c in
@@ -38,6 +39,17 @@ extension Master {
             } ?? .null),
             ("paused", .bool(paused)),
         ])
+    }
+
+    /// The seed's `.DEPLOY_TAG` file, in the build directory (`chdir` or the first `python-path`).
+    func deployTag() -> String? {
+        for dir in [settings.chdir].compactMap({ $0 }) + settings.pythonPath {
+            if let text = try? FileSystem.readText(FileSystem.joined(dir, ".DEPLOY_TAG")) {
+                let tag = text.trimmed()
+                if !tag.isEmpty { return tag }
+            }
+        }
+        return nil
     }
 
     func socketJSON(name: String, proto: String, queue: Int) -> JSON {
@@ -103,6 +115,7 @@ extension Master {
         // ours
         members.append(("state", .string(p?.state.rawValue ?? (cheapedSlots.contains(id) ? "cheap" : "down"))))
         members.append(("build", .string(settings.build)))
+        if let ms = p?.readyMs { members.append(("ready_ms", .number(ms))) }
         if inRequest {
             members.append(("request", .string(row.map { scoreboard.requestText(row: $0) } ?? "")))
             members.append(("request_ms", .number(runningMs)))

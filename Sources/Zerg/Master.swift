@@ -22,6 +22,8 @@ final class Master {
         var recycling = false
         /// Harakiri already dealt with this worker's stuck request.
         var harakiriSent = false
+        /// Start to ready (app load and warm-up), from its ready message.
+        var readyMs: Int?
         let startedNs = Host.monotonicNanoseconds()
         let startedEpoch = Timestamp.now().seconds
         /// Its row in the scoreboard.
@@ -225,6 +227,7 @@ final class Master {
                 backoff.reset()
                 if paused { try? p.control.writeAll("p") }
                 let ms = rest.split(separator: " ")
+                p.readyMs = ms.first.flatMap { Int($0) }
                 if ms.count == 3 && ms[2] != "0" {
                     Log.info("worker \(p.id) pid \(p.pid) ready in \(ms[0]) ms (app \(ms[1]) ms, warm-up \(ms[2]) ms)")
                 } else {

@@ -59,6 +59,7 @@ struct StatsTests {
         #expect(Self.workers(after).allSatisfy { $0["status"] as? String == "idle" })
         #expect(after["listen_queue"] as? Int == 0)
         #expect(Self.workers(after).allSatisfy { ($0["pid"] as? Int ?? 0) > 0 && $0["respawn_count"] as? Int == 1 })
+        #expect(Self.workers(after).allSatisfy { ($0["ready_ms"] as? Int ?? -1) >= 0 })
         // The vassal counts a connection when the worker answers for it (after its short linger).
         #expect(waitUntil(5) { Self.workers((try? Self.read(vassalStats, http: true)) ?? [:]).reduce(0) { $0 + ($1["requests"] as? Int ?? 0) } == 8 })
         let v2 = try Self.read(vassalStats, http: true)
@@ -80,12 +81,22 @@ struct StatsTests {
             Issue.record("uwsgitop (examples/requirements.txt) or script(1) is missing")
             return
         }
-        let setup = try VassalSetup(vassalArgs: [])
+        let setup = try VassalSetup(withStats: true)
         defer { setup.cleanup() }
         let stats = setup.dir.file("z.stats")
         let zerg = try setup.startZerg(workers: 2, args: ["--stats", stats])
         for _ in 0..<3 { #expect(try HTTPClient.once(port: setup.port, "/v/pid").status == 200) }
-        // One screen, non-interactively: script(1) gives it a terminal, timeout ends it.
+        for path in [stats, setup.statsPath] {
+            let screen = try Self.uwsgitop(uwsgitop, path)
+            #expect(screen.contains("WID") && screen.contains("STATUS"), "\(screen.prefix(500))")
+            for pid in setup.workers(of: zerg) { #expect(screen.contains(String(pid)), "worker \(pid) not on the screen of \(path)") }
+            #expect(screen.contains("idle"))
+            #expect(!screen.contains("Traceback"))
+        }
+    }
+
+    /// One screen of uwsgitop, non-interactively: script(1) gives it a terminal, timeout ends it.
+    static func uwsgitop(_ uwsgitop: String, _ stats: String) throws -> String {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/timeout")
         p.arguments = ["3", "/usr/bin/script", "-q", "-c", "stty cols 140 rows 30; \(uwsgitop) \(stats)", "/dev/null"]
@@ -97,10 +108,6 @@ struct StatsTests {
         try p.run()
         let data = out.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
-        let screen = String(decoding: data, as: UTF8.self)
-        #expect(screen.contains("WID") && screen.contains("STATUS"), "\(screen.prefix(500))")
-        for pid in setup.workers(of: zerg) { #expect(screen.contains(String(pid)), "worker \(pid) not on the screen") }
-        #expect(screen.contains("idle"))
-        #expect(!screen.contains("Traceback"))
+        return String(decoding: data, as: UTF8.self)
     }
 }

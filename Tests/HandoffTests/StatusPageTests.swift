@@ -76,11 +76,50 @@ struct StatusPageTests {
         #expect(text.contains("hadjango_worker_requests=4"), "\(text)")  // counters lose _total in the parser: 2 builds × 2 workers
         #expect(text.contains("hadjango_queue_depth=2"))
         #expect(text.contains("hadjango_instance_up=4"))
+        #expect(text.contains("hadjango_queue_wait_seconds="), "the dispatch wait histogram")
 
         // The dashboard page.
         let page = try Self.get(statusPort, "/")
         #expect(page.status == 200 && page.headers["content-type"]?.hasPrefix("text/html") == true)
         #expect(page.body.contains("status.json") && page.body.contains("<script>"))
         #expect(try Self.get(statusPort, "/nope").status == 404)
+    }
+
+    /// Chromium (Debian's, headless) renders the dashboard: workers of both
+    /// builds appear, and a worker serving a slow request turns busy.
+    @Test func theDashboardRendersInAHeadlessBrowser() throws {
+        guard let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].first(where: FileSystem.exists) else {
+            Issue.record("chromium is not installed (scripts/setup.sh installs it)")
+            return
+        }
+        let statusPort = try BuildsSetup.freePort()
+        let s = try BuildsSetup(emperorArgs: ["--status", "127.0.0.1:\(statusPort)"])
+        defer { s.cleanup() }
+        guard s.waitServing("a"), s.waitServing("b") else {
+            Issue.record("builds did not start:\n\(s.emperor.log())")
+            return
+        }
+        func dom() throws -> String {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: chromium)
+            p.arguments = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--user-data-dir=\(s.dir.file("chromium"))",
+                           "--virtual-time-budget=4000", "--dump-dom", "http://127.0.0.1:\(statusPort)/"]
+            let out = Pipe()
+            p.standardOutput = out
+            p.standardError = FileHandle.nullDevice
+            try p.run()
+            let data = out.fileHandleForReading.readDataToEndOfFile()
+            p.waitUntilExit()
+            return String(decoding: data, as: UTF8.self)
+        }
+        let page = try dom()
+        #expect(page.contains("data-build=\"a\"") && page.contains("data-build=\"b\""), "\(page.prefix(2000))")
+        // Rendered dots (the page's script has the attribute too, but not followed by a digit).
+        let dots = page.components(separatedBy: "data-worker=\"").dropFirst().filter { $0.first?.isNumber == true }
+        #expect(dots.count == 4, "two workers per build")
+        // A slow request on build a: the page shows one busy worker.
+        let slow = try HTTPClient(port: s.ports["a"]!)
+        try slow.send("GET /v/pid?ms=8000 HTTP/1.1\r\nHost: t\r\n\r\n")
+        #expect(waitUntil(10) { ((try? dom()) ?? "").contains("data-status=\"busy\"") })
     }
 }

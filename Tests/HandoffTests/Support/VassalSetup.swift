@@ -9,9 +9,13 @@ final class VassalSetup {
     private(set) var port = 0
     var socketPath: String { dir.file("zerg.sock") }
 
-    init(vassalArgs: [String] = []) throws {
+    var statsPath: String { dir.file("vassal.stats") }
+
+    /// `withStats`: the vassal serves its stats at `statsPath`.
+    init(vassalArgs: [String] = [], withStats: Bool = false) throws {
         dir = try TestDirectory("vassal-test")
-        vassal = try TestProcess("vassal", ["--http", "127.0.0.1:0", "--zerg-server", dir.file("zerg.sock")] + vassalArgs,
+        let stats = withStats ? ["--stats", dir.file("vassal.stats")] : []
+        vassal = try TestProcess("vassal", ["--http", "127.0.0.1:0", "--zerg-server", dir.file("zerg.sock")] + stats + vassalArgs,
                                  log: dir.file("vassal.log"))
         guard waitUntil(10, { self.listeningPort() != nil || self.vassal.hasExited() }), let p = listeningPort() else {
             let log = vassal.log()
