@@ -14,7 +14,7 @@ h1{font-size:1.3em;margin:0 0 .2em} .sub{color:#666;margin-bottom:1em}
 .build h2{font-size:1.1em;margin:0 0 .4em} .tag{font-size:.75em;padding:.1em .5em;border-radius:1em;margin-left:.4em;color:#fff}
 .live{background:#1a7f37}.stage{background:#9a6700}
 .row{margin:.3em 0}.label{color:#666;font-size:.85em}
-.dots{display:flex;flex-wrap:wrap;gap:6px;margin:.3em 0}
+.dots{display:flex;flex-wrap:wrap;gap:10px;margin:.5em 4px}
 .dot{width:18px;height:18px;border-radius:50%;border:1px solid rgba(0,0,0,.2);cursor:default}
 .idle{background:#2da44e}.busy{background:#e16f24}.cheap{background:#d0d7de}.pause{background:#54aeff}.down{background:#cf222e}
 .bar{height:8px;background:#eee;border-radius:4px;overflow:hidden;width:14em}.bar>div{height:100%;background:#e16f24}
@@ -25,7 +25,8 @@ h1{font-size:1.3em;margin:0 0 .2em} .sub{color:#666;margin-bottom:1em}
 <h1>Builds</h1>
 <div class="sub" id="sub">loading…</div>
 <div class="legend"><span><i class="dot idle"></i>idle</span><span><i class="dot busy"></i>serving a request</span>
-<span><i class="dot pause"></i>paused / leaving</span><span><i class="dot cheap"></i>not running (adaptive count)</span></div>
+<span><i class="dot pause"></i>paused / leaving</span><span><i class="dot cheap"></i>not running (adaptive count)</span>
+<span>ring colour: the build's deploy tag</span></div>
 <div class="builds" id="builds"></div>
 <div id="tip"></div>
 <script>
@@ -33,6 +34,8 @@ const tip = document.getElementById('tip');
 function esc(s){return String(s).replace(/[&<>"]/g,c=>({'&':'&amp;','<':'&lt;','>':'&gt;','"':'&quot;'}[c]))}
 function ago(epoch,now){if(!epoch)return '-';const s=now-epoch;return s<60?s+' s ago':s<3600?Math.round(s/60)+' min ago':Math.round(s/3600)+' h ago'}
 function mb(b){return b?(b/1048576).toFixed(1)+' MB':'-'}
+// Each deploy tag gets its own ring colour, so old and new code are told apart during a swap.
+function tagColour(tag){if(!tag)return 'rgba(0,0,0,.2)';let h=0;for(const c of tag)h=(h*31+c.charCodeAt(0))%360;return `hsl(${h},70%,35%)`}
 function render(doc){
   document.getElementById('sub').textContent = `${doc.hostname} · emperor pid ${doc.emperor_pid} · ${doc.version} · updated ${new Date().toLocaleTimeString()}`;
   const out = [];
@@ -53,7 +56,7 @@ function render(doc){
           const info = [`worker ${w.id} · ${st}`, `pid ${w.pid||'-'}`, `build ${s.build||b.name}` + (s.deploy_tag?` · deploy ${s.deploy_tag}`:''), `requests ${w.requests}`,
             `exceptions ${w.exceptions}`, `avg response ${(w.avg_rt/1000).toFixed(1)} ms`, `RSS ${mb(w.rss)}`,
             `started ${ago(w.last_spawn, doc.now)}` + (w.ready_ms!=null?` · ready in ${w.ready_ms} ms`:''), w.request?`now: ${w.request} (${w.request_ms} ms)`:''].filter(Boolean).join('\n');
-          html += `<i class="dot ${st}" data-worker="${w.id}" data-status="${st}" data-info="${esc(info)}"></i>`;
+          html += `<i class="dot ${st}" style="box-shadow:0 0 0 3px ${tagColour(s.deploy_tag)}" data-worker="${w.id}" data-status="${st}" data-info="${esc(info)}"></i>`;
         }
         html += '</div>';
       }
