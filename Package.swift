@@ -14,6 +14,7 @@ let package = Package(
         .executable(name: "emperor", targets: ["Emperor"]),
         .executable(name: "zerg", targets: ["Zerg"]),
         .executable(name: "vassal", targets: ["Vassal"]),
+        .executable(name: "hactl", targets: ["Hactl"]),
         .library(name: "Shared", targets: ["Shared"]),
     ],
     targets: [
@@ -25,6 +26,8 @@ let package = Package(
         .executableTarget(name: "Emperor", dependencies: ["Shared", "CSupport"]),
         // Owns a build's port; hands accepted connections to zerg workers.
         .executableTarget(name: "Vassal", dependencies: ["Shared", "CSupport"], swiftSettings: optimized),
+        // The deploy CLI: builds a, b, c…, live/stage switching, nginx.
+        .executableTarget(name: "Hactl", dependencies: ["Shared", "CSupport"]),
         // Debian's CPython 3.11, linked through pkg-config (package python3-dev).
         .systemLibrary(name: "CPython", pkgConfig: "python3-embed", providers: [.apt(["python3-dev"])]),
         // C glue for the interpreter: macros Swift cannot call, and the native
@@ -37,6 +40,6 @@ let package = Package(
         .testTarget(name: "EmperorTests", dependencies: ["Shared", "Emperor", "Zerg"], exclude: ["Support/instance.py"]),
         .testTarget(name: "ZergTests", dependencies: ["Shared", "Zerg"], exclude: ["Support/apps.py", "Support/broken_app.py"]),
         // Real vassal, zerg and emperor processes: handoff, reloads and swaps under load.
-        .testTarget(name: "HandoffTests", dependencies: ["Shared", "Vassal", "Zerg", "Emperor"]),
+        .testTarget(name: "HandoffTests", dependencies: ["Shared", "Vassal", "Zerg", "Emperor", "Hactl"]),
     ]
 )

@@ -38,6 +38,8 @@ extension Master {
                          ("busyness", .number(cheaper?.lastAverage ?? 0))])
             } ?? .null),
             ("paused", .bool(paused)),
+            // Why workers do not come up (an app import error, a refused attach), while it lasts.
+            ("problem", lastFailure.map(JSON.string) ?? .null),
         ])
     }
 

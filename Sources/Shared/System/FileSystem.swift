@@ -106,6 +106,16 @@ public enum FileSystem {
     }
 
     /// Writes a file whole (create/truncate).
+    /// mkdir -p: every missing directory of `path` (0755).
+    public static func makeDirectories(_ path: String) throws {
+        var current = path.hasPrefix("/") ? "" : "."
+        for part in path.split(separator: "/") {
+            current += "/" + part
+            if isDirectory(current) { continue }
+            if mkdir(current, 0o755) != 0 && errno != EEXIST { throw SystemError("mkdir", current, errno: errno) }
+        }
+    }
+
     public static func writeFile(_ path: String, _ text: String, mode: mode_t = 0o644) throws {
         let fd = try FileDescriptor.open(path, O_WRONLY | O_CREAT | O_TRUNC, mode: mode)
         defer { fd.close() }

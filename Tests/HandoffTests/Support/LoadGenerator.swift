@@ -22,9 +22,15 @@ final class LoadGenerator: @unchecked Sendable {
     private var threads: [Thread] = []
     private var finished = 0
 
-    init(port: Int, keepAlive: Int, close: Int, path: String = "/v/pid") {
+    /// Retry a request once when a *reused* keep-alive connection closes before any
+    /// response byte, as HTTP clients do (RFC 9112 §9.3.1): for load through nginx,
+    /// whose reload closes idle keep-alive connections. Off elsewhere: then every such close counts.
+    let retryStaleKeepAlive: Bool
+
+    init(port: Int, keepAlive: Int, close: Int, path: String = "/v/pid", retryStaleKeepAlive: Bool = false) {
         self.port = port
         self.path = path
+        self.retryStaleKeepAlive = retryStaleKeepAlive
         for i in 0..<(keepAlive + close) {
             let t = Thread { [self] in self.client(keepAlive: i < keepAlive) }
             t.stackSize = 1 << 20
@@ -43,9 +49,17 @@ final class LoadGenerator: @unchecked Sendable {
             let start = Host.monotonicNanoseconds()
             var localPort = 0
             do {
+                let reused = conn != nil
                 if conn == nil { conn = try HTTPClient(port: port) }
                 localPort = conn!.localPort
-                let r = try conn!.get(path, close: !keepAlive, timeout: 20)
+                var r: HTTPClient.Response
+                do {
+                    r = try conn!.get(path, close: !keepAlive, timeout: 20)
+                } catch HTTPClient.Failure.closedBeforeResponse where reused && retryStaleKeepAlive {
+                    conn = try HTTPClient(port: port)
+                    localPort = conn!.localPort
+                    r = try conn!.get(path, close: !keepAlive, timeout: 20)
+                }
                 let end = Host.monotonicNanoseconds()
                 let ok = (200..<300).contains(r.status)
                 add(Record(endNs: end, latencyNs: end - start, ok: ok, clientPort: localPort,
