@@ -95,6 +95,8 @@ struct LifecycleTests {
         for c in clients { try c.send("GET /v/pid HTTP/1.1\r\nHost: t\r\n\r\n") }
         let zerg = try setup.startZerg(workers: 2, args: ["--warmup", "/v/pid?ms=300"], env: ["TEST_EVENTS": events], wait: false)
         for c in clients { #expect(try c.readResponse(timeout: 30).status == 200) }
+        // Both workers' ready lines (the clients may all have been served by the first one ready).
+        #expect(waitUntil(10) { zerg.logLines(containing: "ready in").count >= 2 })
         let readyLines = zerg.logLines(containing: "warm-up ")
         print(readyLines.filter { $0.contains("ready in") }.joined(separator: "\n"))
         let warmups = readyLines.filter { $0.contains("ready in") }.compactMap { line -> Int? in
