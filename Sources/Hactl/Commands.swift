@@ -135,8 +135,8 @@ struct Commands {
                     continue
                 }
                 inARow = 0
-                guard Host.monotonicNanoseconds() - start < 10_000_000_000 else {
-                    throw Problem("nginx at \(live.host):\(live.port) does not route to :\(port) 10 s after the reload")
+                guard Host.monotonicNanoseconds() - start < 20_000_000_000 else {
+                    throw Problem("nginx at \(live.host):\(live.port) does not route to :\(port) 20 s after the reload")
                 }
                 usleep(20_000)
             }

@@ -158,7 +158,7 @@ struct HactlTests {
         (rc, out) = try w.hactl(["stage", "c"])
         #expect(rc == 0, "\(out)")
         let tagC = try String(contentsOfFile: w.deploy + "/builds/c/.DEPLOY_TAG", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
-        #expect((try? HTTPClient.once(port: w.stagePort, "/").body) == tagC)
+        #expect(waitUntil(5) { (try? HTTPClient.once(port: w.stagePort, "/").body) == tagC })
         (rc, out) = try w.hactl(["swap-live"])
         #expect(rc == 0, "\(out)")
         // hactl returned once nginx routed to c; old nginx workers finish their connections.

@@ -2,9 +2,12 @@
 extension StringProtocol {
     /// Drops leading and trailing characters found in `set` (default: space, tab, CR, LF).
     public func trimmed(_ set: String = " \t\r\n") -> String {
+        // By scalar: "\r\n" is one Character, so a Character test would miss a lone "\n".
+        let strip = Set(set.unicodeScalars)
+        func drops(_ c: Character) -> Bool { c.unicodeScalars.allSatisfy { strip.contains($0) } }
         var s = Substring(self)
-        while let f = s.first, set.contains(f) { s.removeFirst() }
-        while let l = s.last, set.contains(l) { s.removeLast() }
+        while let f = s.first, drops(f) { s.removeFirst() }
+        while let l = s.last, drops(l) { s.removeLast() }
         return String(s)
     }
 
