@@ -36,8 +36,13 @@ struct Commands {
         say("[3/4] nginx snippets, shared media, deploy tag")
         try FileSystem.writeFile(dir + "/live.conf", "upstream web { server 127.0.0.1:\(port); }\n")
         try FileSystem.writeFile(dir + "/stage.conf", "upstream webstage { server 127.0.0.1:\(port); }\n")
+        // Uploaded media are shared by every build; static files are per build, served from the shared tree.
         try FileSystem.makeDirectories(deploy.root + "/assets/media")
+        try FileSystem.makeDirectories(deploy.root + "/assets/static")
         if !FileSystem.exists(dir + "/media") { _ = symlink("../../assets/media", dir + "/media") }
+        if FileSystem.isDirectory(dir + "/static"), !FileSystem.exists(deploy.root + "/assets/static/" + name) {
+            _ = symlink("../../builds/\(name)/static", deploy.root + "/assets/static/" + name)
+        }
         var t = time_t(Timestamp.now().seconds)
         var parts = tm()
         localtime_r(&t, &parts)
@@ -80,6 +85,13 @@ struct Commands {
         }
         var why = "vassal \(last.vassal ?? "not started"), zerg \(last.zerg ?? "not started"), \(last.workersReady)/\(last.workers) workers ready"
         if let problem = last.problem { why += "; \(problem)" }
+        // The seed's layout keeps each build's logs in deploy/logs: their last complaint says why.
+        for log in ["vassal.\(name).log", "zerg.\(name).log"] {
+            guard let text = try? FileSystem.readText(deploy.root + "/logs/" + log) else { continue }
+            if let line = text.split(separator: "\n").last(where: { $0.contains("cannot") || $0.contains("error") || $0.contains("failed") }) {
+                why += "\n  \(log): \(line)"
+            }
+        }
         throw Problem("build \(name) is not serving after \(timeoutSeconds) s: \(why)")
     }
 

@@ -192,5 +192,12 @@ struct HactlTests {
         #expect(Date().timeIntervalSince(start) < 15)
         (rc, out) = try w.hactl(["port", "a-1"])
         #expect(rc == 1 && out.contains("not a build name"))
+        // make-incremental: files equal to the basis build's become hard links to them.
+        (rc, out) = try w.hactl(["create", "y", "--from", w.deploy + "/src-broken"])
+        #expect(rc == 0)
+        (rc, out) = try w.hactl(["make-incremental", "y", "--from", "x"])
+        #expect(rc == 0 && out.contains("hard-linked"), "\(out)")
+        let x = try FileSystem.status(w.deploy + "/builds/x/app.py"), y = try FileSystem.status(w.deploy + "/builds/y/app.py")
+        #expect(x.inode == y.inode)
     }
 }
