@@ -57,19 +57,7 @@ extension Vassal {
             return .object(members)
         }
         let parked = clients.values.filter { $0.state == .reading }.count
-        return .object([
-            ("version", .string(Version.string)),
-            ("listen_queue", .number(queueDepth)),
-            ("listen_queue_errors", .number(counters.queueTimeouts)),
-            ("signal_queue", .number(0)),
-            ("load", .number(queueDepth)),
-            ("pid", .number(getpid())),
-            ("uid", .number(getuid())),
-            ("gid", .number(getgid())),
-            ("cwd", .string(FileSystem.currentDirectory())),
-            ("locks", .array([])),
-            ("sockets", .array(sockets)),
-            ("workers", .array(rows)),
+        return .object(UWSGIStats.header(listenQueue: queueDepth, listenQueueErrors: counters.queueTimeouts, sockets: sockets, workers: rows) + [
             // ours
             ("role", .string("vassal")),
             ("parked_connections", .number(parked)),

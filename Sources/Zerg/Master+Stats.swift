@@ -14,19 +14,7 @@ extension Master {
             ? settings.zergServers.map { socketJSON(name: $0, proto: "zerg", queue: queue) }
             : boundAddresses.map { socketJSON(name: $0, proto: "http", queue: queue) }
         let workers: [JSON] = (1...settings.workers).map { id in workerJSON(id: id, now: now) }
-        return .object([
-            ("version", .string(Version.string)),
-            ("listen_queue", .number(queue)),
-            ("listen_queue_errors", .number(0)),
-            ("signal_queue", .number(0)),
-            ("load", .number(queue)),
-            ("pid", .number(getpid())),
-            ("uid", .number(getuid())),
-            ("gid", .number(getgid())),
-            ("cwd", .string(FileSystem.currentDirectory())),
-            ("locks", .array([])),
-            ("sockets", .array(sockets)),
-            ("workers", .array(workers)),
+        return .object(UWSGIStats.header(listenQueue: queue, listenQueueErrors: 0, sockets: sockets, workers: workers) + [
             // ours
             ("build", .string(settings.build)),
             ("deploy_tag", deployTag().map(JSON.string) ?? .null),

@@ -117,11 +117,7 @@ struct HactlTests {
                 _ = waitUntil(5) { kill(pid, 0) != 0 }
                 kill(pid, SIGKILL)
             }
-            let everyone = emperor.group() + ChildProcess.children(of: emperor.pid)
-            emperor.signal(SIGINT)
-            _ = waitUntil(10) { self.emperor.hasExited() }
-            emperor.stop()
-            for p in everyone { kill(p, SIGKILL) }
+            emperor.stopEmperor()
             dir.remove()
         }
     }

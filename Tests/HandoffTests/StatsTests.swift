@@ -53,7 +53,12 @@ struct StatsTests {
         #expect(Self.workers(v).filter { $0["status"] as? String == "busy" }.count == 1)
         #expect(try slow.readResponse().status == 200)
 
-        // Counts add up to what was sent (7 + the slow one), in both documents.
+        // Counts add up to what was sent (7 + the slow one), in both documents (the worker
+        // counts a request just after its response went out: wait for it).
+        #expect(waitUntil(5) {
+            let w = Self.workers((try? Self.read(zergStats)) ?? [:])
+            return w.reduce(0) { $0 + ($1["requests"] as? Int ?? 0) } == 8 && w.allSatisfy { $0["status"] as? String == "idle" }
+        })
         let after = try Self.read(zergStats)
         #expect(Self.workers(after).reduce(0) { $0 + ($1["requests"] as? Int ?? 0) } == 8)
         #expect(Self.workers(after).allSatisfy { $0["status"] as? String == "idle" })

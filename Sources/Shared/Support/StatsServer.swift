@@ -166,3 +166,24 @@ public enum StatsClient {
         return JSON.parse(String(decoding: data, as: UTF8.self))
     }
 }
+
+/// The top of every uWSGI stats document (zerg and vassal alike), in uWSGI's
+/// key order; each process appends its own keys after these.
+public enum UWSGIStats {
+    public static func header(listenQueue: Int, listenQueueErrors: Int, sockets: [JSON], workers: [JSON]) -> [(String, JSON)] {
+        [
+            ("version", .string(Version.string)),
+            ("listen_queue", .number(listenQueue)),
+            ("listen_queue_errors", .number(listenQueueErrors)),
+            ("signal_queue", .number(0)),
+            ("load", .number(listenQueue)),
+            ("pid", .number(getpid())),
+            ("uid", .number(getuid())),
+            ("gid", .number(getgid())),
+            ("cwd", .string(FileSystem.currentDirectory())),
+            ("locks", .array([])),
+            ("sockets", .array(sockets)),
+            ("workers", .array(workers)),
+        ]
+    }
+}

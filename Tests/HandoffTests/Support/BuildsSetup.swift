@@ -88,11 +88,7 @@ final class BuildsSetup {
     }
 
     func cleanup() {
-        let everyone = emperor.group() + ChildProcess.children(of: emperor.pid)
-        emperor.signal(SIGINT)
-        _ = waitUntil(10) { self.emperor.hasExited() }
-        emperor.stop()
-        for p in everyone { kill(p, SIGKILL) }
+        emperor.stopEmperor()
         dir.remove()
     }
 }

@@ -65,6 +65,15 @@ final class TestProcess {
         return names.compactMap { Int32($0) }.filter { getpgid($0) == pid }
     }
 
+    /// An emperor: SIGINT (fast stop of its instances), then kill whatever is left of them.
+    func stopEmperor() {
+        let everyone = group() + ChildProcess.children(of: pid)
+        signal(SIGINT)
+        _ = waitUntil(10) { self.hasExited() }
+        stop()
+        for p in everyone { kill(p, SIGKILL) }
+    }
+
     func stop() {
         let members = group()
         kill(-pid, SIGKILL)
