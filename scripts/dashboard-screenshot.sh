@@ -13,7 +13,7 @@ work=$(mktemp -d /tmp/hadjango-shot-XXXXXX)
 emperor_pid=""
 cleanup() { [ -n "$emperor_pid" ] && kill "$emperor_pid" 2>/dev/null && wait "$emperor_pid" 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
-cp -r examples/deploy "$work/deploy"; mkdir -p "$work/deploy/builds" "$work/deploy/logs"; cd "$work"
+cp -r examples/deploy "$work/deploy"; mkdir -p "$work/deploy/builds" "$work/deploy/logs" "$work/deploy/run"; cd "$work"
 export DEMO_BASE_PORT=2300 DEMO_VENV="$venv" DEMO_SITE="$repo/examples/django_site"
 "$bin/emperor" --emperor 'deploy/builds/[a-z]*/vassal.ini' --emperor 'deploy/builds/[a-z]*/zerg.ini' --status 127.0.0.1:9998 >/dev/null 2>&1 &
 emperor_pid=$!

@@ -27,7 +27,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 0' INT TERM
 cp -r examples/deploy "$work/deploy"
-mkdir -p "$work/deploy/builds" "$work/deploy/logs"
+mkdir -p "$work/deploy/builds" "$work/deploy/logs" "$work/deploy/run"
 cd "$work"
 export DEMO_BASE_PORT="${DEMO_BASE_PORT:-2000}" DEMO_VENV="$venv"
 export HACTL_DEPLOY="$work/deploy" HACTL_STATUS="127.0.0.1:$status" HACTL_LIVE="127.0.0.1:$live" \
