@@ -14,12 +14,13 @@ for p in emperor vassal zerg hactl; do swift build -c release --product $p >/dev
 bin=$(swift build -c release --show-bin-path)
 venv=$(bash scripts/python-env.sh)
 
+nginx=$(command -v nginx || echo /usr/sbin/nginx)   # /usr/sbin is not on a user's PATH
 live=${DEMO_LIVE_PORT:-8080} stage=${DEMO_STAGE_PORT:-8081} status=${DEMO_STATUS_PORT:-9999}
 work=$(mktemp -d /tmp/hadjango-demo-XXXXXX)
 chmod 755 "$work"   # nginx's workers read the upstream snippets
 emperor_pid=""
 cleanup() {
-    [ -f "$work/nginx.pid" ] && nginx -p "$work" -c "$work/nginx.conf" -s quit 2>/dev/null || true
+    [ -f "$work/nginx.pid" ] && "$nginx" -e "$work/nginx-error.log" -p "$work" -c "$work/nginx.conf" -s quit 2>/dev/null || true
     if [ -n "$emperor_pid" ]; then kill -TERM "$emperor_pid" 2>/dev/null; wait "$emperor_pid" 2>/dev/null || true; fi
     for _ in $(seq 1 50); do [ -f "$work/nginx.pid" ] && kill -0 "$(cat "$work/nginx.pid")" 2>/dev/null || break; sleep 0.1; done
     rm -rf "$work"
@@ -31,7 +32,7 @@ mkdir -p "$work/deploy/builds" "$work/deploy/logs" "$work/deploy/run"
 cd "$work"
 export DEMO_BASE_PORT="${DEMO_BASE_PORT:-2000}" DEMO_VENV="$venv"
 export HACTL_DEPLOY="$work/deploy" HACTL_STATUS="127.0.0.1:$status" HACTL_LIVE="127.0.0.1:$live" \
-    HACTL_BASE_PORT="$DEMO_BASE_PORT" HACTL_NGINX_RELOAD="nginx -p $work -c $work/nginx.conf -s reload"
+    HACTL_BASE_PORT="$DEMO_BASE_PORT" HACTL_NGINX_RELOAD="$nginx -e $work/nginx-error.log -p $work -c $work/nginx.conf -s reload"
 hactl() { "$bin/hactl" "$@"; }
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
@@ -58,7 +59,8 @@ error_log $work/nginx-error.log;
 events { worker_connections 1024; }
 http { access_log off; include $work/hadjango.conf; }
 NGINX
-nginx -p "$work" -c "$work/nginx.conf"
+# -e: its own error log from the start (a user cannot open /var/log/nginx).
+"$nginx" -e "$work/nginx-error.log" -p "$work" -c "$work/nginx.conf"
 curl -fsS -o /dev/null "http://127.0.0.1:$live/" && echo "live answers"
 
 step "a deploy under a request loop: create c, stage it, swap it live, roll back"
@@ -81,7 +83,7 @@ cat <<INFO
   stage      http://127.0.0.1:$stage/
   dashboard  http://127.0.0.1:$status/   (also /status.json, /metrics; via nginx: /uwsgi/)
   hactl      HACTL_DEPLOY=$work/deploy HACTL_STATUS=127.0.0.1:$status HACTL_LIVE=127.0.0.1:$live \\
-             HACTL_BASE_PORT=$DEMO_BASE_PORT HACTL_NGINX_RELOAD="nginx -p $work -c $work/nginx.conf -s reload" \\
+             HACTL_BASE_PORT=$DEMO_BASE_PORT HACTL_NGINX_RELOAD="$nginx -e $work/nginx-error.log -p $work -c $work/nginx.conf -s reload" \\
              $bin/hactl status
 
 Up until Ctrl-C${DEMO_SECONDS:+ (or $DEMO_SECONDS s)}; then everything stops.
