@@ -26,21 +26,7 @@ extension Vassal {
     func tellEmperor(_ report: EmperorProtocol.Report) { emperor?.tell(report) }
 
     func readEmperor() {
-        guard let emperor else { return }
-        switch emperor.receive() {
-        case .lost:
-            Log.info("lost the emperor; stopping now")
-            epoll.remove(emperor.fd)
-            stop(.immediate)
-        case .commands(let commands):
-            for command in commands {
-                switch command {
-                case .stop: stop(.immediate)
-                case .gracefulStop: stop(.graceful)
-                case .reload: reload()
-                }
-            }
-        }
+        emperor?.handle(epoll: epoll, stop: { stop($0 ? .graceful : .immediate) }, reload: { reload() })
     }
 
     /// Graceful: no new clients; idle connections close; queued ones still go

@@ -394,20 +394,6 @@ final class Master {
     func tellEmperor(_ report: EmperorProtocol.Report) { emperor?.tell(report) }
 
     func readEmperor() {
-        guard let emperor else { return }
-        switch emperor.receive() {
-        case .lost:
-            Log.info("lost the emperor; stopping now")
-            epoll.remove(emperor.fd)
-            stop(.immediate)
-        case .commands(let commands):
-            for command in commands {
-                switch command {
-                case .stop: stop(.immediate)
-                case .gracefulStop: stop(.graceful)
-                case .reload: startReload()
-                }
-            }
-        }
+        emperor?.handle(epoll: epoll, stop: { stop($0 ? .graceful : .immediate) }, reload: { startReload() })
     }
 }

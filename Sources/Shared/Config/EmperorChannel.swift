@@ -31,4 +31,23 @@ public struct EmperorChannel {
         if bytes.isEmpty { return .lost }
         return .commands(bytes.compactMap(EmperorProtocol.Command.init(rawValue:)))
     }
+
+    /// Reads what arrived and acts on it: a lost emperor is an immediate stop
+    /// (uWSGI's vassals stop too); commands map to `stop(graceful:)` and `reload()`.
+    public func handle(epoll: Epoll, stop: (_ graceful: Bool) -> Void, reload: () -> Void) {
+        switch receive() {
+        case .lost:
+            Log.info("lost the emperor; stopping now")
+            epoll.remove(fd)
+            stop(false)
+        case .commands(let commands):
+            for command in commands {
+                switch command {
+                case .stop: stop(false)
+                case .gracefulStop: stop(true)
+                case .reload: reload()
+                }
+            }
+        }
+    }
 }
