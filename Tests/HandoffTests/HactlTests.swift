@@ -19,7 +19,7 @@ struct HactlTests {
 
         init() throws {
             dir = try TestDirectory("hactl-test")
-            base = try BuildsSetup.freePort() / 10 * 10
+            base = try BuildsSetup.freePorts(count: 4, step: 10)  // builds a, b, c (+ one spare)
             livePort = try BuildsSetup.freePort()
             stagePort = try BuildsSetup.freePort()
             statusPort = try BuildsSetup.freePort()

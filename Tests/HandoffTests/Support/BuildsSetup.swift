@@ -49,10 +49,30 @@ final class BuildsSetup {
                                   log: dir.file("emperor.log"), cwd: d)
     }
 
-    static func freePort() throws -> Int {
-        let fd = try ListenAddress.tcp(host: "127.0.0.1", port: 0).listen()
-        defer { fd.close() }
-        return try fd.localPort()
+    /// A port that is free now and that the kernel will not hand out as a client's
+    /// local port meanwhile: chosen below `ip_local_port_range`. (A port from a
+    /// bind to :0 is an ephemeral one; any connect may then take it, and a client
+    /// socket in TIME_WAIT keeps it from being bound for 60 s.)
+    static func freePort() throws -> Int { try freePorts(count: 1, step: 1) }
+
+    /// A base port `p` such that `p`, `p + step`, … (`count` ports) are all free,
+    /// below the ephemeral range.
+    static func freePorts(count: Int, step: Int) throws -> Int {
+        let ephemeralLow = (try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_local_port_range", encoding: .utf8))
+            .flatMap { $0.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" }).first.flatMap { Int($0) } } ?? 32768
+        let low = 10_000, high = max(low + 1000, ephemeralLow) - count * step
+        for _ in 0..<200 {
+            let base = Int.random(in: low..<high) / 10 * 10
+            let ports = (0..<count).map { base + $0 * step }
+            if ports.allSatisfy(isFree) { return base }
+        }
+        throw TestFailure("no free block of \(count) ports below \(ephemeralLow)")
+    }
+
+    private static func isFree(_ port: Int) -> Bool {
+        guard let fd = try? ListenAddress.tcp(host: "127.0.0.1", port: port).listen() else { return false }
+        fd.close()
+        return true
     }
 
     func log(_ name: String) -> String { (try? String(contentsOfFile: dir.file("logs/\(name).log"), encoding: .utf8)) ?? "" }
