@@ -1,3 +1,5 @@
+import Glibc
+
 /// Byte classes of RFC 9110/9112, and small helpers over byte slices.
 public enum HTTPBytes {
     static let cr: UInt8 = 13
@@ -6,17 +8,14 @@ public enum HTTPBytes {
     static let tab: UInt8 = 9
     static let colon: UInt8 = 58
 
-    /// tchar: "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." / "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA
-    public static let token: [Bool] = {
-        var table = [Bool](repeating: false, count: 256)
-        for c in UInt8(ascii: "0")...UInt8(ascii: "9") { table[Int(c)] = true }
-        for c in UInt8(ascii: "a")...UInt8(ascii: "z") { table[Int(c)] = true }
-        for c in UInt8(ascii: "A")...UInt8(ascii: "Z") { table[Int(c)] = true }
-        for c in "!#$%&'*+-.^_`|~".utf8 { table[Int(c)] = true }
-        return table
-    }()
+    /// tchar: "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." / "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA,
+    /// as two bitmaps over 0–63 and 64–127 (literals: no lazy global on the hot path).
+    static let tokenLow: UInt64 = 0x03ff_6cfa_0000_0000
+    static let tokenHigh: UInt64 = 0x57ff_ffff_c7ff_fffe
 
-    @inline(__always) public static func isToken(_ c: UInt8) -> Bool { token[Int(c)] }
+    @inline(__always) public static func isToken(_ c: UInt8) -> Bool {
+        c < 64 ? (tokenLow >> UInt64(c)) & 1 == 1 : c < 128 ? (tokenHigh >> UInt64(c &- 64)) & 1 == 1 : false
+    }
 
     /// Field values may hold VCHAR, obs-text, SP and HTAB; no other control character.
     @inline(__always) public static func isValueByte(_ c: UInt8) -> Bool { c >= 32 ? c != 127 : c == tab }
@@ -29,6 +28,42 @@ public enum HTTPBytes {
     public static func equalsIgnoringCase<C: Collection>(_ bytes: C, _ text: String) -> Bool where C.Element == UInt8 {
         guard bytes.count == text.utf8.count else { return false }
         return zip(bytes, text.utf8).allSatisfy { lower($0) == lower($1) }
+    }
+
+    /// `b[range]` equals `lowercase` (ASCII, already lower-case) ignoring case.
+    @inline(__always)
+    static func equalsIgnoringCase(_ b: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, _ lowercase: StaticString) -> Bool {
+        guard range.count == lowercase.utf8CodeUnitCount else { return false }
+        let text = lowercase.utf8Start
+        var i = 0
+        for index in range {
+            if lower(b[index]) != text[i] { return false }
+            i += 1
+        }
+        return true
+    }
+
+    /// `b[range]` equals `text` exactly.
+    @inline(__always)
+    static func equals(_ b: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, _ text: StaticString) -> Bool {
+        guard range.count == text.utf8CodeUnitCount else { return false }
+        return memcmp(b.baseAddress! + range.lowerBound, text.utf8Start, range.count) == 0
+    }
+
+    /// Calls `body` with each element of a comma-separated list in `b[range]`,
+    /// spaces and tabs trimmed, empty ones skipped. No allocation.
+    @inline(__always)
+    static func forEachListElement(_ b: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, _ body: (Range<Int>) -> Void) {
+        var start = range.lowerBound
+        while start <= range.upperBound {
+            var end = start
+            while end < range.upperBound && b[end] != UInt8(ascii: ",") { end += 1 }
+            var s = start, e = end
+            while s < e && (b[s] == space || b[s] == tab) { s += 1 }
+            while e > s && (b[e - 1] == space || b[e - 1] == tab) { e -= 1 }
+            if s < e { body(s..<e) }
+            start = end + 1
+        }
     }
 
     /// Splits a comma-separated header value into trimmed, lower-cased elements (empty ones dropped).

@@ -1,3 +1,5 @@
+import Glibc
+
 /// Parses a request head strictly (RFC 9110/9112): anything ambiguous is
 /// refused before an application could see it. Never traps on input.
 public enum HTTPHeadParser {
@@ -44,13 +46,15 @@ public enum HTTPHeadParser {
 
     /// Index just past the empty line that ends the head, if present.
     static func endOfHead(_ b: UnsafeBufferPointer<UInt8>, from start: Int) -> Int? {
+        guard let base = b.baseAddress else { return nil }
         var i = start
         while i < b.count {
-            if b[i] == HTTPBytes.lf {
-                // LF LF, or LF CR LF
-                if i + 1 < b.count, b[i + 1] == HTTPBytes.lf { return i + 2 }
-                if i + 2 < b.count, b[i + 1] == HTTPBytes.cr, b[i + 2] == HTTPBytes.lf { return i + 3 }
-            }
+            // memchr: the line's bytes are skipped a word at a time.
+            guard let hit = memchr(base + i, Int32(HTTPBytes.lf), b.count - i) else { return nil }
+            i = base.distance(to: hit.assumingMemoryBound(to: UInt8.self))
+            // LF LF, or LF CR LF
+            if i + 1 < b.count, b[i + 1] == HTTPBytes.lf { return i + 2 }
+            if i + 2 < b.count, b[i + 1] == HTTPBytes.cr, b[i + 2] == HTTPBytes.lf { return i + 3 }
             i += 1
         }
         return nil
@@ -65,100 +69,110 @@ public enum HTTPHeadParser {
         return i - start
     }
 
-    /// Splits into lines (CRLF or bare LF; a CR anywhere else is an error).
-    static func lines(_ bytes: [UInt8]) -> Result<[Range<Int>], HTTPError> {
-        var out: [Range<Int>] = []
-        var lineStart = 0
-        var i = 0
-        while i < bytes.count {
-            let c = bytes[i]
-            if c == HTTPBytes.lf {
-                out.append(lineStart..<i)
-                lineStart = i + 1
-            } else if c == HTTPBytes.cr {
-                guard i + 1 < bytes.count, bytes[i + 1] == HTTPBytes.lf else {
-                    return .failure(.bad("a CR not followed by LF"))
-                }
-                out.append(lineStart..<i)
-                i += 1
-                lineStart = i + 1
+    /// The line starting at `from` (CRLF or bare LF; a CR anywhere else is an
+    /// error) and where the next one starts; nil past the last line.
+    @inline(__always)
+    static func line(_ b: UnsafeBufferPointer<UInt8>, from: Int) -> Result<(Range<Int>, next: Int), HTTPError>? {
+        var i = from
+        while i < b.count {
+            let c = b[i]
+            if c == HTTPBytes.lf { return .success((from..<i, i + 1)) }
+            if c == HTTPBytes.cr {
+                guard i + 1 < b.count, b[i + 1] == HTTPBytes.lf else { return .failure(.bad("a CR not followed by LF")) }
+                return .success((from..<i, i + 2))
             }
             i += 1
         }
-        // The last line is the empty one that ends the head.
-        if let last = out.last, last.isEmpty { out.removeLast() }
-        return .success(out)
+        return nil
     }
 
     static func parseHead(_ bytes: [UInt8]) -> Result<HTTPRequestHead, HTTPError> {
-        let lineRanges: [Range<Int>]
-        switch lines(bytes) {
-        case .success(let l): lineRanges = l
-        case .failure(let e): return .failure(e)
+        bytes.withUnsafeBufferPointer { parseHead(bytes, $0) }
+    }
+
+    /// One pass over the head in `b` (the bytes of `bytes`): request line, then fields.
+    static func parseHead(_ bytes: [UInt8], _ b: UnsafeBufferPointer<UInt8>) -> Result<HTTPRequestHead, HTTPError> {
+        let requestLine: Range<Int>
+        var next: Int
+        switch line(b, from: 0) {
+        case .none: return .failure(.bad("empty request"))
+        case .failure(let e)?: return .failure(e)
+        case .success(let (l, n))?: requestLine = l; next = n
         }
-        guard let requestLine = lineRanges.first else { return .failure(.bad("empty request")) }
+        if requestLine.isEmpty { return .failure(.bad("empty request")) }
 
         // request-line = method SP request-target SP HTTP-version
         var i = requestLine.lowerBound
         let end = requestLine.upperBound
         let methodStart = i
-        while i < end, HTTPBytes.isToken(bytes[i]) { i += 1 }
-        guard i > methodStart, i < end, bytes[i] == HTTPBytes.space else {
+        while i < end, HTTPBytes.isToken(b[i]) { i += 1 }
+        guard i > methodStart, i < end, b[i] == HTTPBytes.space else {
             return .failure(.bad("malformed request line (method)"))
         }
         let method = methodStart..<i
         i += 1
         let targetStart = i
-        while i < end, HTTPBytes.isTargetByte(bytes[i]) { i += 1 }
-        guard i > targetStart, i < end, bytes[i] == HTTPBytes.space else {
+        while i < end, HTTPBytes.isTargetByte(b[i]) { i += 1 }
+        guard i > targetStart, i < end, b[i] == HTTPBytes.space else {
             return .failure(.bad("malformed request line (target)"))
         }
         let target = targetStart..<i
         i += 1
-        let version = Array(bytes[i..<end])
         let minor: Int
-        if version.elementsEqual("HTTP/1.1".utf8) {
-            minor = 1
-        } else if version.elementsEqual("HTTP/1.0".utf8) {
-            minor = 0
-        } else if version.count == 8, version.starts(with: "HTTP/".utf8), version[6] == UInt8(ascii: "."),
-                  (48...57).contains(version[5]), (48...57).contains(version[7]) {
-            return .failure(HTTPError(505, "only HTTP/1.0 and HTTP/1.1 are served"))
+        if end - i == 8, b[i] == UInt8(ascii: "H"), b[i + 1] == UInt8(ascii: "T"), b[i + 2] == UInt8(ascii: "T"),
+           b[i + 3] == UInt8(ascii: "P"), b[i + 4] == UInt8(ascii: "/"), b[i + 6] == UInt8(ascii: "."),
+           (48...57).contains(b[i + 5]), (48...57).contains(b[i + 7]) {
+            guard b[i + 5] == UInt8(ascii: "1"), b[i + 7] <= UInt8(ascii: "1") else {
+                return .failure(HTTPError(505, "only HTTP/1.0 and HTTP/1.1 are served"))
+            }
+            minor = Int(b[i + 7] - 48)
         } else {
             return .failure(.bad("malformed request line (version)"))
         }
 
-        // Header fields.
+        // Header fields, up to the empty line that ends the head.
         var fields: [HTTPRequestHead.Field] = []
-        fields.reserveCapacity(lineRanges.count - 1)
-        for line in lineRanges.dropFirst() {
-            guard !line.isEmpty else { continue }
-            let first = bytes[line.lowerBound]
-            if first == HTTPBytes.space || first == HTTPBytes.tab {
-                return .failure(.bad("obsolete line folding in a header"))
+        fields.reserveCapacity(16)
+        while true {
+            let field: Range<Int>
+            switch line(b, from: next) {
+            case .none: break
+            case .failure(let e)?: return .failure(e)
+            case .success(let (l, n))?: field = l; next = n
+                if field.isEmpty { break }
+                let first = b[field.lowerBound]
+                if first == HTTPBytes.space || first == HTTPBytes.tab {
+                    return .failure(.bad("obsolete line folding in a header"))
+                }
+                var j = field.lowerBound
+                while j < field.upperBound, HTTPBytes.isToken(b[j]) { j += 1 }
+                guard j > field.lowerBound, j < field.upperBound else { return .failure(.bad("malformed header line")) }
+                if b[j] == HTTPBytes.space || b[j] == HTTPBytes.tab {
+                    return .failure(.bad("whitespace between a header name and its colon"))
+                }
+                guard b[j] == HTTPBytes.colon else { return .failure(.bad("malformed header name")) }
+                let name = field.lowerBound..<j
+                var vs = j + 1
+                var ve = field.upperBound
+                while vs < ve, b[vs] == HTTPBytes.space || b[vs] == HTTPBytes.tab { vs += 1 }
+                while ve > vs, b[ve - 1] == HTTPBytes.space || b[ve - 1] == HTTPBytes.tab { ve -= 1 }
+                var k = vs
+                while k < ve {
+                    guard HTTPBytes.isValueByte(b[k]) else {
+                        return .failure(.bad(b[k] == 0 ? "NUL in a header value" : "control character in a header value"))
+                    }
+                    k += 1
+                }
+                fields.append(.init(name: name, value: vs..<ve))
+                continue
             }
-            var j = line.lowerBound
-            while j < line.upperBound, HTTPBytes.isToken(bytes[j]) { j += 1 }
-            guard j > line.lowerBound, j < line.upperBound else { return .failure(.bad("malformed header line")) }
-            if bytes[j] == HTTPBytes.space || bytes[j] == HTTPBytes.tab {
-                return .failure(.bad("whitespace between a header name and its colon"))
-            }
-            guard bytes[j] == HTTPBytes.colon else { return .failure(.bad("malformed header name")) }
-            let name = line.lowerBound..<j
-            var vs = j + 1
-            var ve = line.upperBound
-            while vs < ve, bytes[vs] == HTTPBytes.space || bytes[vs] == HTTPBytes.tab { vs += 1 }
-            while ve > vs, bytes[ve - 1] == HTTPBytes.space || bytes[ve - 1] == HTTPBytes.tab { ve -= 1 }
-            for k in vs..<ve where !HTTPBytes.isValueByte(bytes[k]) {
-                return .failure(.bad(bytes[k] == 0 ? "NUL in a header value" : "control character in a header value"))
-            }
-            fields.append(.init(name: name, value: vs..<ve))
+            break
         }
-        return interpret(bytes: bytes, method: method, target: target, minor: minor, fields: fields)
+        return interpret(bytes: bytes, b, method: method, target: target, minor: minor, fields: fields)
     }
 
     /// Framing, connection handling, expectations and the target's form.
-    static func interpret(bytes: [UInt8], method: Range<Int>, target: Range<Int>, minor: Int,
+    static func interpret(bytes: [UInt8], _ b: UnsafeBufferPointer<UInt8>, method: Range<Int>, target: Range<Int>, minor: Int,
                           fields: [HTTPRequestHead.Field]) -> Result<HTTPRequestHead, HTTPError> {
         var contentLength: Int?
         var transferCodings: [String]?
@@ -168,35 +182,39 @@ public enum HTTPHeadParser {
         var closeAsked = false
         var expectsContinue = false
         for field in fields {
-            let name = bytes[field.name]
-            let value = bytes[field.value]
+            let name = field.name
+            let value = field.value
             switch name.count {
-            case 14 where HTTPBytes.equalsIgnoringCase(name, "content-length"):
+            case 14 where HTTPBytes.equalsIgnoringCase(b, name, "content-length"):
                 // A list of identical values is one value (RFC 9110 §8.6); anything else is refused.
-                let parts = value.split(separator: UInt8(ascii: ","), omittingEmptySubsequences: false)
-                for part in parts {
-                    let trimmed = Array(part).drop { $0 == HTTPBytes.space || $0 == HTTPBytes.tab }
-                    let digits = Array(trimmed.reversed().drop { $0 == HTTPBytes.space || $0 == HTTPBytes.tab }.reversed())
-                    guard let n = HTTPBytes.parseDecimal(digits) else {
+                var start = value.lowerBound
+                while start <= value.upperBound {
+                    var end = start
+                    while end < value.upperBound && b[end] != UInt8(ascii: ",") { end += 1 }
+                    var s = start, e = end
+                    while s < e && (b[s] == HTTPBytes.space || b[s] == HTTPBytes.tab) { s += 1 }
+                    while e > s && (b[e - 1] == HTTPBytes.space || b[e - 1] == HTTPBytes.tab) { e -= 1 }
+                    guard let n = HTTPBytes.parseDecimal(UnsafeBufferPointer(rebasing: b[s..<e])) else {
                         return .failure(.bad("Content-Length is not a plain decimal number"))
                     }
                     if let existing = contentLength, existing != n {
                         return .failure(.bad("conflicting Content-Length values"))
                     }
                     contentLength = n
+                    start = end + 1
                 }
-            case 17 where HTTPBytes.equalsIgnoringCase(name, "transfer-encoding"):
-                transferCodings = (transferCodings ?? []) + HTTPBytes.listElements(value)
-            case 4 where HTTPBytes.equalsIgnoringCase(name, "host"):
+            case 17 where HTTPBytes.equalsIgnoringCase(b, name, "transfer-encoding"):
+                transferCodings = (transferCodings ?? []) + HTTPBytes.listElements(b[value])
+            case 4 where HTTPBytes.equalsIgnoringCase(b, name, "host"):
                 hostCount += 1
-                host = field.value
-            case 10 where HTTPBytes.equalsIgnoringCase(name, "connection"):
-                for option in HTTPBytes.listElements(value) {
-                    if option == "close" { closeAsked = true }
-                    if option == "keep-alive" && minor == 0 { keepAlive = true }
+                host = value
+            case 10 where HTTPBytes.equalsIgnoringCase(b, name, "connection"):
+                HTTPBytes.forEachListElement(b, value) { option in
+                    if HTTPBytes.equalsIgnoringCase(b, option, "close") { closeAsked = true }
+                    if minor == 0 && HTTPBytes.equalsIgnoringCase(b, option, "keep-alive") { keepAlive = true }
                 }
-            case 6 where HTTPBytes.equalsIgnoringCase(name, "expect"):
-                if HTTPBytes.equalsIgnoringCase(value, "100-continue") {
+            case 6 where HTTPBytes.equalsIgnoringCase(b, name, "expect"):
+                if HTTPBytes.equalsIgnoringCase(b, value, "100-continue") {
                     expectsContinue = minor == 1
                 } else {
                     return .failure(HTTPError(417, "unsupported expectation"))
@@ -230,25 +248,29 @@ public enum HTTPHeadParser {
         var path = target
         var query = target.upperBound..<target.upperBound
         var t = target.lowerBound
-        if bytes[t] == UInt8(ascii: "/") {
+        if b[t] == UInt8(ascii: "/") {
             // origin-form
-        } else if bytes[target].elementsEqual("*".utf8) {
-            guard bytes[method].elementsEqual("OPTIONS".utf8) else { return .failure(.bad("`*` target on a method other than OPTIONS")) }
-        } else if let schemeEnd = absoluteFormAuthorityStart(bytes, target) {
+        } else if target.count == 1 && b[t] == UInt8(ascii: "*") {
+            guard HTTPBytes.equals(b, method, "OPTIONS") else { return .failure(.bad("`*` target on a method other than OPTIONS")) }
+        } else if let schemeEnd = absoluteFormAuthorityStart(b, target) {
             var a = schemeEnd
-            while a < target.upperBound, bytes[a] != UInt8(ascii: "/"), bytes[a] != UInt8(ascii: "?") { a += 1 }
+            while a < target.upperBound, b[a] != UInt8(ascii: "/"), b[a] != UInt8(ascii: "?") { a += 1 }
             guard a > schemeEnd else { return .failure(.bad("absolute-form target without a host")) }
             host = schemeEnd..<a  // the target's authority overrides Host (RFC 9112 §3.2.2)
             t = a
             path = a..<target.upperBound
         } else {
-            return .failure(.bad(bytes[method].elementsEqual("CONNECT".utf8) ? "CONNECT is not supported" : "malformed request target"))
+            return .failure(.bad(HTTPBytes.equals(b, method, "CONNECT") ? "CONNECT is not supported" : "malformed request target"))
         }
-        if let q = bytes[t..<target.upperBound].firstIndex(of: UInt8(ascii: "?")) {
+        var q = t
+        while q < target.upperBound && b[q] != UInt8(ascii: "?") { q += 1 }
+        if q < target.upperBound {
             path = path.lowerBound..<q
             query = (q + 1)..<target.upperBound
         }
-        if let fragment = bytes[path].firstIndex(of: UInt8(ascii: "#")) { path = path.lowerBound..<fragment }
+        var f = path.lowerBound
+        while f < path.upperBound && b[f] != UInt8(ascii: "#") { f += 1 }
+        path = path.lowerBound..<f
 
         return .success(HTTPRequestHead(
             bytes: bytes, method: method, target: target, path: path, query: query, minorVersion: minor,
@@ -256,10 +278,10 @@ public enum HTTPHeadParser {
     }
 
     /// For `http://` or `https://` targets (scheme case-insensitive), where the authority starts.
-    static func absoluteFormAuthorityStart(_ bytes: [UInt8], _ target: Range<Int>) -> Int? {
-        for scheme in ["http://", "https://"] where target.count > scheme.utf8.count {
-            let prefix = bytes[target.lowerBound..<(target.lowerBound + scheme.utf8.count)]
-            if HTTPBytes.equalsIgnoringCase(prefix, scheme) { return target.lowerBound + scheme.utf8.count }
+    static func absoluteFormAuthorityStart(_ b: UnsafeBufferPointer<UInt8>, _ target: Range<Int>) -> Int? {
+        for scheme: StaticString in ["http://", "https://"] where target.count > scheme.utf8CodeUnitCount {
+            let prefix = target.lowerBound..<(target.lowerBound + scheme.utf8CodeUnitCount)
+            if HTTPBytes.equalsIgnoringCase(b, prefix, scheme) { return prefix.upperBound }
         }
         return nil
     }
