@@ -144,6 +144,7 @@ def main():
     p.add_argument("--duration", type=int, default=int(os.environ.get("BENCH_DURATION", "10")))
     p.add_argument("--rounds", type=int, default=int(os.environ.get("BENCH_ROUNDS", "3")))
     p.add_argument("--only", default="zerg,zerg-vassal,uwsgi,uwsgi-zerg,gunicorn,granian")
+    p.add_argument("--apps", default="hello,django")
     a = p.parse_args()
     a.zerg = os.path.abspath(a.zerg)
     a.vassal = os.path.abspath(a.vassal)
@@ -152,7 +153,7 @@ def main():
     names = a.only.split(",")
     results = {}
     env = dict(os.environ, DJANGO_SETTINGS_MODULE="site_demo.settings", PYTHONDONTWRITEBYTECODE="1")
-    for app in ("hello", "django"):
+    for app in a.apps.split(","):
         # Every server of this app runs at once (idle ones cost no CPU), and
         # measurements alternate between them round by round, so drift in the
         # machine's speed touches all of them alike. The median round is reported.

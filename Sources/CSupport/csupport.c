@@ -411,6 +411,10 @@ int cs_listen_seqpacket(const char *path, int backlog) {
     return fd;
 }
 
+int cs_seqpacket_pair(int fds[2]) {
+    return NEG_ERRNO(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, fds));
+}
+
 int cs_connect_seqpacket(const char *path) {
     struct sockaddr_un addr;
     int rc = unix_address(path, &addr);

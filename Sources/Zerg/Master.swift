@@ -82,6 +82,10 @@ final class Master {
     /// SIGTSTP toggles: workers take no new connections while set.
     var paused = false
     var stats: StatsServer?
+    /// Standalone with more than one worker: the shared queue of ready keep-alive
+    /// connections (see `ReadyPool`). The master holds both ends so that what is
+    /// queued outlives any one worker.
+    let readyPool: ReadyPool?
     /// Per worker slot, across its processes: spawns, requests and more of processes gone.
     var slotHistory: [Int: SlotHistory] = [:]
 
@@ -105,6 +109,7 @@ final class Master {
         try epoll.add(signals.fd, token: Self.signalToken)
         // Room for every worker twice over: during a reload old and new overlap.
         scoreboard = try Scoreboard.create(rows: settings.workers * 2 + 2)
+        readyPool = !listeners.isEmpty && settings.workers > 1 ? try ReadyPool.create() : nil
         emperor = EmperorChannel.fromEnvironment()
         if let emperor { try epoll.add(emperor.fd, token: Self.emperorToken) }
         let life = settings.lifecycle
@@ -193,6 +198,11 @@ final class Master {
             var map: [(FileDescriptor, Int32)] = [(devNull, 0), (Log.destination, 1), (Log.destination, 2), (theirs, 3)]
             for (i, l) in listeners.enumerated() { map.append((l, Int32(4 + i))) }
             map.append((scoreboard.memory.fd, scoreboardFd))
+            if let pool = readyPool {
+                env[ReadyPool.environmentVariable] = "\(scoreboardFd + 1),\(scoreboardFd + 2)"
+                map.append((pool.sender, scoreboardFd + 1))
+                map.append((pool.receiver, scoreboardFd + 2))
+            }
             var spec = ChildProcess.Spec(executable: Host.executablePath(), arguments: arguments, environment: env, fdMap: map)
             spec.newProcessGroup = false  // workers share the master's group: a killpg from the emperor reaches them
             let pid = try ChildProcess.spawn(spec)

@@ -66,18 +66,21 @@ final class Worker {
     var openConnections = 0 {
         didSet { scoreboard?[row, .connections] = Int64(openConnections) }
     }
-    /// While set, the listeners are out of this worker's epoll: it holds more
-    /// than its share of connections and leaves new ones to the others.
-    var listeningPausedUntil: UInt64?
-    var acceptNextRegardless = false
+    /// Since when this worker, busy and holding more than its share, has left
+    /// a waiting connection to the others (nil: it has not).
+    var leftConnectionSince: UInt64?
+    /// How long a busy worker leaves a new connection to the others before taking it itself.
+    static let leaveToOthersNs: UInt64 = 10_000_000
 
-    static let pauseMs: Int32 = 2
+    /// Standalone with more than one worker: ready keep-alive connections shared with the others.
+    let readyPool: ReadyPool?
 
     static let controlToken: UInt64 = 1
+    static let poolToken: UInt64 = 1 << 40
     static let listenerTokenBase: UInt64 = 2
 
     init(id: Int, settings: ZergSettings, interpreter: Interpreter, control: FileDescriptor, listeners: [FileDescriptor],
-         scoreboard: (Scoreboard, Int)?, zergServer: String?, build: String) throws {
+         scoreboard: (Scoreboard, Int)?, zergServer: String?, build: String, readyPool: ReadyPool? = nil) throws {
         self.id = id
         self.zergServer = zergServer
         self.build = build
@@ -87,8 +90,10 @@ final class Worker {
         self.interpreter = interpreter
         self.control = control
         self.listeners = listeners
+        self.readyPool = listeners.isEmpty ? nil : readyPool
         epoll = try Epoll()
         try epoll.add(control, token: Self.controlToken)
+        if let pool = self.readyPool { try epoll.addExclusive(pool.receiver, token: Self.poolToken) }
         for (i, listener) in listeners.enumerated() {
             try listener.setNonBlocking()
             try epoll.addExclusive(listener, token: Self.listenerTokenBase + UInt64(i))
@@ -116,37 +121,83 @@ final class Worker {
             // Under load something is always ready: look without giving up the
             // GIL, and release it (for the app's own threads) only to sleep.
             var events = (try? epoll.wait(timeoutMilliseconds: 0)) ?? []
+            // About to sleep: a worker that is running (its caches warm) takes a
+            // waiting connection itself rather than leave it to a sleeping one.
+            if events.isEmpty && !stopping && !paused && link == nil && listeners.contains(where: { accept($0) }) {
+                continue
+            }
             if events.isEmpty {
                 interpreter.releaseGIL()
-                events = (try? epoll.wait(timeoutMilliseconds: listeningPausedUntil == nil ? 1000 : Self.pauseMs)) ?? []
+                events = (try? epoll.wait(timeoutMilliseconds: 1000)) ?? []
                 interpreter.acquireGIL()
-            }
-            if let until = listeningPausedUntil, Host.monotonicNanoseconds() >= until, !stopping, !paused {
-                resumeListening()
             }
             // Connections first, new ones last: a request already here is served
             // before more clients are taken on.
             var accepting: [FileDescriptor] = []
+            var ready: [Connection] = []
+            var poolReady = false
             for event in events {
                 switch event.token {
                 case Self.controlToken:
                     readControl()
                 case Self.listenerTokenBase..<(Self.listenerTokenBase + UInt64(listeners.count)):
                     accepting.append(listeners[Int(event.token - Self.listenerTokenBase)])
+                case Self.poolToken:
+                    poolReady = true
                 default:
-                    if let conn = connections[event.token] { serve(conn) }
+                    if let conn = connections[event.token] { ready.append(conn) }
                 }
             }
-            // Even when stopping: an EPOLLEXCLUSIVE wake-up went to this worker
-            // alone, so a connection it leaves would wait for the next client.
-            for listener in accepting { accept(listener) }
+            serveReady(ready, poolReady: poolReady)
+            if !accepting.isEmpty && takesNewConnection(busy: !ready.isEmpty || poolReady) {
+                for listener in accepting { accept(listener) }
+            }
             let now = Host.monotonicNanoseconds()
             if now - lastSweep > 1_000_000_000 || stopping {
                 sweepIdle(now: now)
                 lastSweep = now
             }
-            if stopping && connections.isEmpty { return 0 }
+            if stopping && connections.isEmpty {
+                // Last look at the shared queue: what others left there is served, not dropped.
+                while let conn = readyPool?.take() { openConnections += 1; serve(conn) }
+                if connections.isEmpty { return 0 }
+            }
         }
+    }
+
+    /// Serves the connections whose next request has arrived. With a ready pool
+    /// this worker keeps one and queues the rest for whichever worker comes free
+    /// first; when the pool already holds some, those waited longer: this worker
+    /// takes the oldest and queues its own behind it.
+    func serveReady(_ ready: [Connection], poolReady: Bool) {
+        guard let pool = readyPool, !stopping else {
+            for conn in ready { serve(conn) }
+            if poolReady, let conn = readyPool?.take() { openConnections += 1; serve(conn) }
+            return
+        }
+        var mine = ready
+        if poolReady {
+            mine = mine.filter { !offer($0, to: pool) }
+            if let conn = pool.take() {
+                openConnections += 1
+                serve(conn)
+            }
+        } else if mine.count > 1 {
+            let first = mine.removeFirst()
+            mine = [first] + mine.filter { !offer($0, to: pool) }
+        }
+        for conn in mine { serve(conn) }
+    }
+
+    /// Moves a parked connection with a new request to the pool; false when it
+    /// stays (bytes already read here, or the pool is full).
+    func offer(_ conn: Connection, to pool: ReadyPool) -> Bool {
+        guard conn.pending == 0, !conn.broken, pool.offer(conn) else { return false }
+        epoll.remove(conn.fd)  // before close: the queued copy keeps the file open
+        connections[conn.token] = nil
+        conn.close()
+        openConnections -= 1
+        return true
     }
 
     func readControl() {
@@ -158,25 +209,35 @@ final class Worker {
         if bytes.isEmpty || bytes.contains(UInt8(ascii: "q")) {
             // Graceful stop (or the master is gone): no new connections; idle ones close.
             stopping = true
-            listeningPausedUntil = nil
             for listener in listeners { epoll.remove(listener) }
         }
     }
 
-    func accept(_ listener: FileDescriptor) {
-        // Keep-alive clients stay with the worker that accepted them, so a worker
-        // holding more than its share leaves new ones to the others for a moment
-        // (then takes them anyway, so nothing waits on a sleeping worker).
-        if !acceptNextRegardless && !stopping, let sb = scoreboard {
-            let (total, workers) = sb.connectionTotals()
-            if workers > 1 && Int64(openConnections) > total / workers {
-                pauseListening()
-                return
-            }
+    /// Keep-alive clients stay with the worker that accepted them: a busy worker
+    /// holding more connections than the average leaves a new one to the others,
+    /// for at most `leaveToOthersNs` (so nothing waits on a worker stuck in a
+    /// long request). An idle worker takes it at once. When stopping, it takes
+    /// what its EPOLLEXCLUSIVE wake-up gave it (the others were not woken).
+    func takesNewConnection(busy: Bool) -> Bool {
+        guard busy && !stopping && holdsMoreThanItsShare else {
+            leftConnectionSince = nil
+            return true
         }
-        acceptNextRegardless = false
+        let now = Host.monotonicNanoseconds()
+        guard let since = leftConnectionSince else {
+            leftConnectionSince = now
+            return false
+        }
+        if now - since < Self.leaveToOthersNs { return false }
+        leftConnectionSince = nil
+        return true
+    }
+
+    /// Takes one connection from `listener` and serves it; false when none was waiting.
+    @discardableResult
+    func accept(_ listener: FileDescriptor) -> Bool {
         // One at a time: a worker busy with requests leaves new connections to idle workers.
-        guard let (fd, host, port) = try? listener.acceptWithPeer() else { return }
+        guard let (fd, host, port) = try? listener.acceptWithPeer() else { return false }
         openConnections += 1
         let conn = Connection(fd: fd, remote: (host, port))
         // A client usually sends its request right after connecting: wait a
@@ -187,6 +248,14 @@ final class Worker {
             interpreter.acquireGIL()
         }
         serve(conn)
+        return true
+    }
+
+    /// More open connections than the average worker of this zerg.
+    var holdsMoreThanItsShare: Bool {
+        guard let sb = scoreboard else { return false }
+        let (total, workers) = sb.connectionTotals()
+        return workers > 1 && Int64(openConnections) > total / workers
     }
 
     /// Pause: standalone, the listeners leave epoll; attached, the worker
@@ -197,24 +266,11 @@ final class Worker {
         Log.info(on ? "paused: taking no new connections" : "resumed")
         guard link == nil && zergServer == nil else { return }
         if on {
-            listeningPausedUntil = nil
             for listener in listeners { epoll.remove(listener) }
         } else {
-            resumeListening()
-        }
-    }
-
-    func pauseListening() {
-        guard listeningPausedUntil == nil else { return }
-        for listener in listeners { epoll.remove(listener) }
-        listeningPausedUntil = Host.monotonicNanoseconds() + UInt64(Self.pauseMs) * 1_000_000
-    }
-
-    func resumeListening() {
-        listeningPausedUntil = nil
-        acceptNextRegardless = true
-        for (i, listener) in listeners.enumerated() {
-            try? epoll.addExclusive(listener, token: Self.listenerTokenBase + UInt64(i))
+            for (i, listener) in listeners.enumerated() {
+                try? epoll.addExclusive(listener, token: Self.listenerTokenBase + UInt64(i))
+            }
         }
     }
 

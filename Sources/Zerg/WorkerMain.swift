@@ -58,7 +58,8 @@ enum WorkerMain {
             // (measured: +20-50 % through the vassal on 2 cores).
             if zergServer != nil { Scheduling.becomeBatch() }
             let worker = try Worker(id: id, settings: settings, interpreter: interpreter, control: control,
-                                    listeners: listeners, scoreboard: scoreboard, zergServer: zergServer, build: settings.build)
+                                    listeners: listeners, scoreboard: scoreboard, zergServer: zergServer, build: settings.build,
+                                    readyPool: ReadyPool.fromEnvironment(environment))
             Worker.shared = worker
             // Say hello before loading (the vassal sees a loading worker), READY after.
             let attachedEarly = zergServer != nil ? try worker.attach() : false

@@ -58,6 +58,43 @@ import Testing
         #expect(z.waitUntil(5) { (0..<4).allSatisfy { _ in get(z, "/v/echo")?.status == 200 } })
     }
 
+    /// Keep-alive connections stay with their worker, but a worker that finds
+    /// two requests waiting at once leaves one to a free worker (the ready pool).
+    @Test func aBusyWorkerLeavesASecondReadyRequestToAFreeOne() throws {
+        let z = try ZergHarness(["--processes", "2"])
+        defer { z.cleanup() }
+        // Five keep-alive connections on two workers: three of them share one.
+        var byWorker: [pid_t: [FileDescriptor]] = [:]
+        var all: [FileDescriptor] = []
+        defer { for fd in all { fd.close() } }
+        func ask(_ fd: FileDescriptor, _ query: String = "") throws -> pid_t {
+            try fd.writeAll("GET /v/pid\(query) HTTP/1.1\r\n\(Self.host)\r\n")
+            let x = try ZergHarness.read(fd, responses: 1, timeout: 10)
+            let body = String(decoding: try #require(x.first?.body), as: UTF8.self)
+            return try #require(pid_t(body.split(separator: " ").first ?? ""))
+        }
+        for _ in 0..<5 {
+            let fd = try FileDescriptor.connect(host: "127.0.0.1", port: z.port)
+            all.append(fd)
+            byWorker[try ask(fd), default: []].append(fd)
+        }
+        let (busy, conns) = try #require(byWorker.first { $0.value.count >= 3 })
+        // The worker sleeps 300 ms on one; two more requests arrive on its others meanwhile.
+        try conns[0].writeAll("GET /v/pid?ms=300 HTTP/1.1\r\n\(Self.host)\r\n")
+        usleep(50_000)
+        try conns[1].writeAll("GET /v/pid HTTP/1.1\r\n\(Self.host)\r\n")
+        try conns[2].writeAll("GET /v/pid HTTP/1.1\r\n\(Self.host)\r\n")
+        var servedBy: [pid_t] = []
+        for fd in conns[0...2] {
+            let x = try ZergHarness.read(fd, responses: 1, timeout: 10)
+            servedBy.append(pid_t(String(decoding: try #require(x.first?.body), as: UTF8.self).split(separator: " ").first ?? "") ?? 0)
+        }
+        #expect(servedBy[0] == busy)
+        #expect(Set(servedBy[1...2]).count == 2, "one waiting request went to the other worker: \(servedBy), busy \(busy)")
+        // The moved connection goes on being served (by whichever worker it is with now).
+        #expect(try ask(conns[1]) > 0 && ask(conns[2]) > 0)
+    }
+
     @Test func sigtermLetsTheRequestInFlightFinish() throws {
         let z = try ZergHarness(["--processes", "1"])
         defer { z.cleanup() }

@@ -48,6 +48,8 @@ int cs_connect_unix(const char *path);
 /* A blocking, CLOEXEC TCP connection to an IPv4 address. */
 int cs_connect_tcp(const char *host, int port);
 int cs_socketpair(int fds[2]);
+/* A connected AF_UNIX SOCK_SEQPACKET pair, both ends CLOEXEC and non-blocking. */
+int cs_seqpacket_pair(int fds[2]);
 /* pipe2(O_CLOEXEC). */
 int cs_pipe(int fds[2]);
 int cs_accept(int fd);

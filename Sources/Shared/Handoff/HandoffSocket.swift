@@ -16,6 +16,14 @@ extension FileDescriptor {
         FileDescriptor(rawValue: try Syscall.checked("connect", path) { cs_connect_seqpacket(path) })
     }
 
+    /// A connected SOCK_SEQPACKET pair (both ends CLOEXEC, non-blocking): what one
+    /// end sends, whole packets with their fds, the other end receives.
+    public static func seqpacketPair() throws -> (FileDescriptor, FileDescriptor) {
+        var fds: [Int32] = [-1, -1]
+        try Syscall.checked("socketpair(SOCK_SEQPACKET)") { cs_seqpacket_pair(&fds) }
+        return (FileDescriptor(rawValue: fds[0]), FileDescriptor(rawValue: fds[1]))
+    }
+
     /// sendmsg of one packet with `fds` as SCM_RIGHTS. Returns false when the
     /// socket buffer is full (only possible when `nonBlocking`).
     @discardableResult
