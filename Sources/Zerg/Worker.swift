@@ -158,17 +158,25 @@ final class Worker {
                 lastSweep = now
             }
             if stopping && connections.isEmpty {
-                // Last look at the shared queue: what others left there is served, not dropped.
-                while let conn = readyPool?.take() { openConnections += 1; serve(conn) }
-                if connections.isEmpty { return 0 }
+                // A last look at the shared queue, so that what stopping workers left
+                // there is served, not dropped. Bounded: during a rolling reload the
+                // others go on filling it (and go on taking from it).
+                let deadline = Host.monotonicNanoseconds() + 100_000_000
+                while Host.monotonicNanoseconds() < deadline, let conn = readyPool?.take() {
+                    openConnections += 1
+                    serve(conn)
+                }
+                return 0
             }
         }
     }
 
     /// Serves the connections whose next request has arrived. With a ready pool
-    /// this worker keeps one and queues the rest for whichever worker comes free
-    /// first; when the pool already holds some, those waited longer: this worker
-    /// takes the oldest and queues its own behind it.
+    /// the requests waiting there came first: this worker queues its own behind
+    /// them and takes the oldest. With the pool empty it serves one of its own
+    /// and queues the rest for whichever worker comes free first. So requests
+    /// are served in arrival order across workers, as from one queue, and none
+    /// waits on a busy or descheduled worker while another is free.
     func serveReady(_ ready: [Connection], poolReady: Bool) {
         guard let pool = readyPool, !stopping else {
             for conn in ready { serve(conn) }
@@ -177,7 +185,7 @@ final class Worker {
         }
         var mine = ready
         if poolReady {
-            mine = mine.filter { !offer($0, to: pool) }
+            if !mine.isEmpty { mine = mine.filter { !offer($0, to: pool) } }
             if let conn = pool.take() {
                 openConnections += 1
                 serve(conn)
