@@ -178,6 +178,9 @@ def main():
                             # The vassal's own CPU per request: the price of the handoff.
                             spent = cpu_seconds(vpid) - cpu0
                             vassal_cpu.setdefault((app, mode), []).append(spent / max(1, result[0] * a.duration) * 1e6)
+                if os.environ.get("BENCH_VERBOSE"):
+                    for name in names:
+                        print(f"{app} {mode} {name}: " + ", ".join(f"{r[0]:.0f}/{r[2]:.1f}ms" for r in runs[name]), file=sys.stderr)
                 for name in names:
                     ordered = sorted(runs[name], key=lambda x: x[0])
                     results[(app, mode, name)] = ordered[len(ordered) // 2]

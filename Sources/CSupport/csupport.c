@@ -284,6 +284,10 @@ int cs_socket_name(int fd, int local, char *host, int host_len, int *port) {
     return 0;
 }
 
+int cs_defer_accept(int fd, int seconds) {
+    return NEG_ERRNO(setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &seconds, sizeof(seconds)));
+}
+
 int cs_set_nodelay(int fd) {
     int one = 1;
     return NEG_ERRNO(setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)));

@@ -22,6 +22,8 @@ struct VassalSettings {
     /// `stats` (and `stats-http`): uWSGI's stats socket.
     var stats: ListenAddress?
     var statsHTTP: Bool
+    /// TCP_DEFER_ACCEPT on the client listeners, for this many seconds (0: off).
+    var deferAcceptSeconds: Int32
     var touchLogReopen: [String]
 
     init(_ config: Configuration) throws(ConfigError) {
@@ -53,6 +55,7 @@ struct VassalSettings {
         touchReload = config.strings("touch-reload")
         stats = config.string("stats").flatMap(ListenAddress.init(parsing:))
         statsHTTP = config.bool("stats-http")
+        deferAcceptSeconds = config.bool("no-defer-accept") ? 0 : Int32(clamping: max(1, config.int("socket-timeout") ?? 4))
         touchLogReopen = config.strings("touch-logreopen")
 
         if http.isEmpty {

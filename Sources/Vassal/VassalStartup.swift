@@ -74,6 +74,7 @@ enum VassalStartup {
         do {
             let fd = try address.listen(backlog: settings.listenBacklog)
             if case .unix(let path) = address { try applyOwnership(path: path, settings: settings) }
+            if case .tcp = address, settings.deferAcceptSeconds > 0 { fd.deferAccept(seconds: settings.deferAcceptSeconds) }
             return fd
         } catch let error as SystemError {
             let hint = error.errno == EADDRINUSE ? " (another server is using it)" : ""

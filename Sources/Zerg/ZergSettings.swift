@@ -23,6 +23,7 @@ struct ZergSettings {
     var logFormat: String?
     var logXForwardedFor: Bool
     var disableLogging: Bool
+    var noDeferAccept: Bool
     var procnameMaster: String?
     var procname: String?
     var autoProcname: Bool
@@ -78,6 +79,7 @@ struct ZergSettings {
         logFormat = config.string("log-format")
         logXForwardedFor = config.bool("log-x-forwarded-for")
         disableLogging = config.bool("disable-logging")
+        noDeferAccept = config.bool("no-defer-accept")
         procnameMaster = config.string("procname-master")
         procname = config.string("procname")
         autoProcname = config.bool("auto-procname")

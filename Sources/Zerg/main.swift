@@ -47,6 +47,7 @@ for address in settings.httpSockets {
     do {
         let fd = try address.listen(backlog: settings.listenBacklog)
         fd.setNoDelay()  // inherited by every accepted connection
+        if case .tcp = address, !settings.noDeferAccept { fd.deferAccept(seconds: max(1, settings.socketTimeoutMs / 1000)) }
         listeners.append(fd)
         if case .unix(let path) = address { try settings.ownership.apply(toSocket: path) }
     } catch let error as SystemError {

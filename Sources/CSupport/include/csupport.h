@@ -70,6 +70,8 @@ pid_t cs_spawn(const char *path, char *const argv[], char *const envp[],
  * "" and 0 for unix sockets. Returns 0 or -errno. */
 int cs_socket_name(int fd, int local, char *host, int host_len, int *port);
 int cs_set_nodelay(int fd);
+/* TCP_DEFER_ACCEPT: a connection reaches accept() once its first bytes are in (or after `seconds`). */
+int cs_defer_accept(int fd, int seconds);
 /* epoll/EPOLLEXCLUSIVE registration for listening sockets shared by processes. */
 int cs_epoll_add_exclusive(int epfd, int fd, uint64_t data);
 /* poll(2) one fd for POLLIN (want_write=0) or POLLOUT; 1 ready, 0 timeout, -errno. */

@@ -90,6 +90,7 @@ public enum OptionTable {
         OptionSpec("stats", .address, aliases: ["stats-server"], roles: [.vassal, .zerg], "Serve uWSGI-compatible stats JSON on a unix path or `host:port`."),
         OptionSpec("stats-http", .bool, roles: [.vassal, .zerg], "Answer the stats socket with an HTTP response."),
         OptionSpec("buffer-size", .size, default: "4096", roles: [.vassal, .zerg], "Largest request head (request line and headers) accepted, in bytes: a longer request line is answered 414, a longer head 431."),
+        OptionSpec("no-defer-accept", .bool, default: "false", roles: [.vassal, .zerg], "Accept TCP connections before their first bytes arrive (by default, as uWSGI does, the kernel holds a connection back until the client has sent something, for up to `socket-timeout` seconds)."),
         OptionSpec("socket-timeout", .int, default: "4", roles: [.vassal, .zerg], "Seconds a worker waits for the rest of a request (head or body) or for a client to take response bytes."),
         OptionSpec("disable-logging", .bool, roles: .zerg, "Do not log requests."),
         OptionSpec("worker-reload-mercy", .int, default: "60", roles: .zerg, "Seconds a worker gets to finish its request on a graceful stop or reload before SIGKILL."),

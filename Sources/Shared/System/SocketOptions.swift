@@ -30,6 +30,12 @@ extension FileDescriptor {
     /// listening socket, accepted connections inherit it (Linux).
     public func setNoDelay() { _ = cs_set_nodelay(rawValue) }
 
+    /// TCP_DEFER_ACCEPT on a listener: the kernel completes the handshake but
+    /// queues the connection for accept(2) only once the client's first bytes
+    /// are in (or `seconds` later), so a woken worker finds its request there.
+    /// uWSGI sets it on every TCP socket unless `no-defer-accept`.
+    public func deferAccept(seconds: Int32) { _ = cs_defer_accept(rawValue, seconds) }
+
     /// Waits until readable (or writable); false on timeout. A negative timeout waits forever.
     public func wait(writable: Bool = false, timeoutMs: Int32) throws -> Bool {
         try Syscall.checked("poll", description) { cs_poll_one(rawValue, writable ? 1 : 0, timeoutMs) } > 0
