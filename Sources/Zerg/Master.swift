@@ -277,7 +277,10 @@ final class Master {
     func stopWorker(_ p: WorkerProcess) {
         guard p.state != .stopping else { return }
         p.state = .stopping
-        try? p.control.writeAll("q")
+        // A worker retired while the zerg goes on (reload, recycle, cheaper) hands
+        // its idle keep-alive connections to the others through the ready pool ("m");
+        // on a stop of the whole zerg it closes them ("q").
+        try? p.control.writeAll(stopping == nil && readyPool != nil ? "m" : "q")
         timers.schedule(afterMs: settings.workerReloadMercySeconds * 1000, .kill(pid: p.pid))
     }
 

@@ -81,6 +81,9 @@ final class Worker {
     static let poolWorthNs: UInt64 = 250_000
     /// Moving average of this worker's request times (1/8 weight to the newest).
     var requestNsAverage: UInt64 = 0
+    /// Retiring while the others go on: idle keep-alive connections go to the
+    /// pool rather than being closed (a client may be sending on one right now).
+    var handsOver = false
 
     static let controlToken: UInt64 = 1
     static let poolToken: UInt64 = 1 << 40
@@ -165,9 +168,10 @@ final class Worker {
                 lastSweep = now
             }
             if stopping && connections.isEmpty {
-                // A last look at the shared queue, so that what stopping workers left
-                // there is served, not dropped. Bounded: during a rolling reload the
-                // others go on filling it (and go on taking from it).
+                if handsOver { return 0 }  // what is queued is the others' now
+                // Stopping with the others: a last look at the shared queue, so that
+                // what they left there is served, not dropped. Bounded, in case some
+                // worker is still filling it.
                 let deadline = Host.monotonicNanoseconds() + 100_000_000
                 while Host.monotonicNanoseconds() < deadline, let conn = readyPool?.take() {
                     openConnections += 1
@@ -221,8 +225,10 @@ final class Worker {
         for byte in bytes where byte == UInt8(ascii: "p") || byte == UInt8(ascii: "r") {
             setPaused(byte == UInt8(ascii: "p"))
         }
-        if bytes.isEmpty || bytes.contains(UInt8(ascii: "q")) {
-            // Graceful stop (or the master is gone): no new connections; idle ones close.
+        if bytes.contains(UInt8(ascii: "m")) && readyPool != nil { handsOver = true }
+        if bytes.isEmpty || bytes.contains(UInt8(ascii: "q")) || handsOver {
+            // Graceful stop (or the master is gone): no new connections; idle ones
+            // close, or go to the other workers when only this one is leaving.
             stopping = true
             for listener in listeners { epoll.remove(listener) }
         }
@@ -339,6 +345,7 @@ final class Worker {
         let partialNs = UInt64(settings.socketTimeoutMs) * 1_000_000
         for conn in Array(connections.values) {
             let idle = now - conn.lastActiveNs
+            if stopping && handsOver && conn.pending == 0, let pool = readyPool, offer(conn, to: pool) { continue }
             if stopping || idle > (conn.pending > 0 ? partialNs : keepAliveNs) {
                 if conn.pending > 0 && !stopping {
                     conn.write(HTTPResponseHead.simple(status: 408, message: "request head not completed in time"), timeoutMs: 100)
@@ -375,7 +382,7 @@ final class Worker {
                 conn.start += consumed
                 let keep = handle(conn, head)
                 conn.requestsServed += 1
-                if !keep || (stopping && link == nil) {
+                if !keep || (stopping && link == nil && !handsOver) {
                     close(conn)
                     return
                 }

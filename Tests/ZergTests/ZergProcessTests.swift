@@ -146,6 +146,86 @@ import Testing
         print("rolling reload under load: \(served.value) requests, \(failures.value) failed")
     }
 
+    /// Keep-alive clients with requests long enough for the ready pool (2 ms):
+    /// connections move between workers, and a rolling reload neither loses the
+    /// requests queued there nor closes a client's connection: the old workers
+    /// hand theirs to the new ones. (A request on a reused connection closed
+    /// unanswered would be sent again, as HTTP clients do; it is counted.)
+    @Test func keepAliveRequestsMoveBetweenWorkersAndSurviveARollingReload() throws {
+        let z = try ZergHarness(["--processes", "3"])
+        defer { z.cleanup() }
+        let old = Set(z.workers())
+        let port = z.port
+        let done = Atomic(false)
+        let failures = Atomic(0)
+        let served = Atomic(0)
+        let moved = Atomic(0)
+        let resent = Atomic(0)
+        var clients: [Thread] = []
+        for _ in 0..<8 {
+            let client = Thread {
+                var fd: FileDescriptor?
+                var reused = false
+                var lastPID = ""
+                while !done.value {
+                    do {
+                        if fd == nil { fd = try FileDescriptor.connect(host: "127.0.0.1", port: port); reused = false; lastPID = "" }
+                        try fd!.writeAll("GET /v/pid?ms=2 HTTP/1.1\r\nHost: x\r\n\r\n")
+                        let (response, closed) = try Self.readOne(fd!)
+                        guard let first = response, first.status == 200 else {
+                            fd!.close(); fd = nil
+                            if reused && response == nil { resent.add(1) } else { failures.add(1) }  // stale keep-alive: sent again
+                            continue
+                        }
+                        served.add(1)
+                        let pid = String(decoding: first.body, as: UTF8.self).split(separator: " ").first.map(String.init) ?? ""
+                        if !lastPID.isEmpty && pid != lastPID { moved.add(1) }
+                        lastPID = pid
+                        reused = true
+                        if closed { fd!.close(); fd = nil }
+                    } catch {
+                        fd?.close(); fd = nil
+                        if reused { resent.add(1) } else { failures.add(1) }
+                    }
+                }
+                fd?.close()
+            }
+            clients.append(client)
+            client.start()
+        }
+        defer { done.set(true) }
+        #expect(z.waitUntil(10) { served.value > 300 })
+        #expect(moved.value > 0, "no keep-alive connection moved to another worker in \(served.value) requests")
+        z.signal(SIGHUP)
+        #expect(z.waitUntil(15) { let now = Set(z.workers()); return now.count == 3 && now.isDisjoint(with: old) }, "\(z.log())")
+        let after = served.value
+        #expect(z.waitUntil(5) { served.value > after + 100 })
+        done.set(true)
+        usleep(300_000)
+        #expect(failures.value == 0, "\(failures.value) of \(served.value) requests failed")
+        // Retired workers hand their keep-alive connections over instead of closing them.
+        #expect(resent.value == 0, "\(resent.value) requests had to be sent again after a keep-alive connection was closed")
+        print("keep-alive, 2 ms requests, rolling reload: \(served.value) requests, \(failures.value) failed, \(resent.value) sent again after an idle close, \(moved.value) served by another worker than the one before")
+    }
+
+    /// One response from a keep-alive connection, without waiting past it; nil
+    /// when the server closed first.
+    static func readOne(_ fd: FileDescriptor, timeout: Double = 5) throws -> (RawResponse?, closed: Bool) {
+        var data: [UInt8] = []
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if let r = RawResponse.parseAll(data, headRequests: [], closed: false).first {
+                return (r, r.header("Connection")?.lowercased() == "close")
+            }
+            guard try fd.wait(timeoutMs: Int32(max(1, deadline.timeIntervalSinceNow * 1000))) else { break }
+            var chunk = [UInt8](repeating: 0, count: 65536)
+            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd.rawValue, $0.baseAddress, $0.count) }
+            if n <= 0 { return (RawResponse.parseAll(data, headRequests: [], closed: true).first, true) }
+            data += chunk[0..<n]
+        }
+        return (nil, true)
+    }
+
     @Test func appImportErrorIsReportedOnceAndRetriedWithBackoff() throws {
         let z = try ZergHarness(["--processes", "4"], app: ZergHarness.supportDirectory + "/broken_app.py", waitForServing: false)
         defer { z.cleanup() }
