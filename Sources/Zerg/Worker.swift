@@ -191,7 +191,7 @@ final class Worker {
     func serveReady(_ ready: [Connection], poolReady: Bool) {
         guard let pool = readyPool, !stopping, requestNsAverage >= Self.poolWorthNs else {
             for conn in ready { serve(conn) }
-            if poolReady, let conn = readyPool?.take() { openConnections += 1; serve(conn) }
+            if poolReady && !handsOver, let conn = readyPool?.take() { openConnections += 1; serve(conn) }
             return
         }
         var mine = ready
@@ -225,7 +225,10 @@ final class Worker {
         for byte in bytes where byte == UInt8(ascii: "p") || byte == UInt8(ascii: "r") {
             setPaused(byte == UInt8(ascii: "p"))
         }
-        if bytes.contains(UInt8(ascii: "m")) && readyPool != nil { handsOver = true }
+        if bytes.contains(UInt8(ascii: "m")), let pool = readyPool, !handsOver {
+            handsOver = true
+            epoll.remove(pool.receiver)  // it gives connections to the pool now, takes none
+        }
         if bytes.isEmpty || bytes.contains(UInt8(ascii: "q")) || handsOver {
             // Graceful stop (or the master is gone): no new connections; idle ones
             // close, or go to the other workers when only this one is leaving.

@@ -82,8 +82,10 @@ import Testing
         // The worker sleeps 300 ms on one; two more requests arrive on its others meanwhile.
         try conns[0].writeAll("GET /v/pid?ms=300 HTTP/1.1\r\n\(Self.host)\r\n")
         usleep(50_000)
-        try conns[1].writeAll("GET /v/pid HTTP/1.1\r\n\(Self.host)\r\n")
-        try conns[2].writeAll("GET /v/pid HTTP/1.1\r\n\(Self.host)\r\n")
+        // (Each takes 100 ms: the one this worker keeps does not let it come back
+        // for the other before the free worker, however slow the machine.)
+        try conns[1].writeAll("GET /v/pid?ms=100 HTTP/1.1\r\n\(Self.host)\r\n")
+        try conns[2].writeAll("GET /v/pid?ms=100 HTTP/1.1\r\n\(Self.host)\r\n")
         var servedBy: [pid_t] = []
         for fd in conns[0...2] {
             let x = try ZergHarness.read(fd, responses: 1, timeout: 10)
