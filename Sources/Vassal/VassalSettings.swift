@@ -55,7 +55,7 @@ struct VassalSettings {
         touchReload = config.strings("touch-reload")
         stats = config.string("stats").flatMap(ListenAddress.init(parsing:))
         statsHTTP = config.bool("stats-http")
-        deferAcceptSeconds = config.bool("no-defer-accept") ? 0 : Int32(clamping: max(1, config.int("socket-timeout") ?? 4))
+        deferAcceptSeconds = config.deferAcceptSeconds
         touchLogReopen = config.strings("touch-logreopen")
 
         if http.isEmpty {

@@ -72,9 +72,8 @@ enum VassalStartup {
 
     static func bind(_ address: ListenAddress, settings: VassalSettings) throws -> FileDescriptor {
         do {
-            let fd = try address.listen(backlog: settings.listenBacklog)
+            let fd = try address.listen(backlog: settings.listenBacklog, deferAcceptSeconds: settings.deferAcceptSeconds)
             if case .unix(let path) = address { try applyOwnership(path: path, settings: settings) }
-            if case .tcp = address, settings.deferAcceptSeconds > 0 { fd.deferAccept(seconds: settings.deferAcceptSeconds) }
             return fd
         } catch let error as SystemError {
             let hint = error.errno == EADDRINUSE ? " (another server is using it)" : ""

@@ -104,10 +104,7 @@ final class Worker {
         epoll = try Epoll()
         try epoll.add(control, token: Self.controlToken)
         if let pool = self.readyPool { try epoll.addExclusive(pool.receiver, token: Self.poolToken) }
-        for (i, listener) in listeners.enumerated() {
-            try listener.setNonBlocking()
-            try epoll.addExclusive(listener, token: Self.listenerTokenBase + UInt64(i))
-        }
+        for listener in listeners { try listener.setNonBlocking() }
         if settings.disableLogging {
             requestLog = nil
         } else {
@@ -117,6 +114,7 @@ final class Worker {
             requestLog = RequestLog(format: settings.logFormat, xForwardedFor: settings.logXForwardedFor, destination: destination,
                                     memoryReport: settings.lifecycle.memoryReport)
         }
+        try listen()
     }
 
     func tellMaster(_ message: String) {
@@ -173,10 +171,7 @@ final class Worker {
                 // what they left there is served, not dropped. Bounded, in case some
                 // worker is still filling it.
                 let deadline = Host.monotonicNanoseconds() + 100_000_000
-                while Host.monotonicNanoseconds() < deadline, let conn = readyPool?.take() {
-                    openConnections += 1
-                    serve(conn)
-                }
+                while Host.monotonicNanoseconds() < deadline, serveFromPool() {}
                 return 0
             }
         }
@@ -191,16 +186,13 @@ final class Worker {
     func serveReady(_ ready: [Connection], poolReady: Bool) {
         guard let pool = readyPool, !stopping, requestNsAverage >= Self.poolWorthNs else {
             for conn in ready { serve(conn) }
-            if poolReady && !handsOver, let conn = readyPool?.take() { openConnections += 1; serve(conn) }
+            if poolReady && !handsOver { serveFromPool() }
             return
         }
         var mine = ready
         if poolReady {
             if !mine.isEmpty { mine = mine.filter { !offer($0, to: pool) } }
-            if let conn = pool.take() {
-                openConnections += 1
-                serve(conn)
-            }
+            serveFromPool()
         } else if mine.count > 1 {
             let first = mine.removeFirst()
             mine = [first] + mine.filter { !offer($0, to: pool) }
@@ -208,14 +200,21 @@ final class Worker {
         for conn in mine { serve(conn) }
     }
 
-    /// Moves a parked connection with a new request to the pool; false when it
-    /// stays (bytes already read here, or the pool is full).
+    /// Moves a parked connection to the pool; false when it stays (bytes
+    /// already read here, or the pool is full).
     func offer(_ conn: Connection, to pool: ReadyPool) -> Bool {
         guard conn.pending == 0, !conn.broken, pool.offer(conn) else { return false }
         epoll.remove(conn.fd)  // before close: the queued copy keeps the file open
-        connections[conn.token] = nil
-        conn.close()
-        openConnections -= 1
+        close(conn)
+        return true
+    }
+
+    /// Serves the oldest connection in the pool; false when it was empty.
+    @discardableResult
+    func serveFromPool() -> Bool {
+        guard let conn = readyPool?.take() else { return false }
+        openConnections += 1
+        serve(conn)
         return true
     }
 
@@ -292,9 +291,15 @@ final class Worker {
         if on {
             for listener in listeners { epoll.remove(listener) }
         } else {
-            for (i, listener) in listeners.enumerated() {
-                try? epoll.addExclusive(listener, token: Self.listenerTokenBase + UInt64(i))
-            }
+            try? listen()
+        }
+    }
+
+    /// Puts the listeners in this worker's epoll, EPOLLEXCLUSIVE: a new
+    /// connection wakes one sleeping worker, not all of them.
+    func listen() throws {
+        for (i, listener) in listeners.enumerated() {
+            try epoll.addExclusive(listener, token: Self.listenerTokenBase + UInt64(i))
         }
     }
 

@@ -23,7 +23,8 @@ struct ZergSettings {
     var logFormat: String?
     var logXForwardedFor: Bool
     var disableLogging: Bool
-    var noDeferAccept: Bool
+    /// TCP_DEFER_ACCEPT on the client listeners, for this many seconds (0: off).
+    var deferAcceptSeconds: Int32
     var procnameMaster: String?
     var procname: String?
     var autoProcname: Bool
@@ -79,7 +80,7 @@ struct ZergSettings {
         logFormat = config.string("log-format")
         logXForwardedFor = config.bool("log-x-forwarded-for")
         disableLogging = config.bool("disable-logging")
-        noDeferAccept = config.bool("no-defer-accept")
+        deferAcceptSeconds = config.deferAcceptSeconds
         procnameMaster = config.string("procname-master")
         procname = config.string("procname")
         autoProcname = config.bool("auto-procname")

@@ -45,9 +45,8 @@ if let problem = Preflight.check(settings) {
 var listeners: [FileDescriptor] = []
 for address in settings.httpSockets {
     do {
-        let fd = try address.listen(backlog: settings.listenBacklog)
+        let fd = try address.listen(backlog: settings.listenBacklog, deferAcceptSeconds: settings.deferAcceptSeconds)
         fd.setNoDelay()  // inherited by every accepted connection
-        if case .tcp = address, !settings.noDeferAccept { fd.deferAccept(seconds: max(1, settings.socketTimeoutMs / 1000)) }
         listeners.append(fd)
         if case .unix(let path) = address { try settings.ownership.apply(toSocket: path) }
     } catch let error as SystemError {

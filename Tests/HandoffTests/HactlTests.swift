@@ -84,17 +84,7 @@ struct HactlTests {
         /// Runs hactl; returns its exit status and everything it printed.
         @discardableResult
         func hactl(_ args: [String]) throws -> (Int32, String) {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: TestProcess.binDirectory + "/hactl")
-            p.arguments = args
-            p.environment = ProcessInfo.processInfo.environment.merging(env) { $1 }
-            let out = Pipe()
-            p.standardOutput = out
-            p.standardError = out
-            try p.run()
-            let data = out.fileHandleForReading.readDataToEndOfFile()
-            p.waitUntilExit()
-            return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+            try runCapturing(TestProcess.binDirectory + "/hactl", args, environment: ProcessInfo.processInfo.environment.merging(env) { $1 })
         }
 
         /// nginx daemonizes: started with our own spawn and waitpid (Foundation's Process

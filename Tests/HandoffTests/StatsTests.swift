@@ -102,17 +102,7 @@ struct StatsTests {
 
     /// One screen of uwsgitop, non-interactively: script(1) gives it a terminal, timeout ends it.
     static func uwsgitop(_ uwsgitop: String, _ stats: String) throws -> String {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/timeout")
-        p.arguments = ["3", "/usr/bin/script", "-q", "-c", "stty cols 140 rows 30; \(uwsgitop) \(stats)", "/dev/null"]
-        p.environment = ["TERM": "xterm", "PATH": "/usr/bin:/bin"]
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = out
-        p.standardInput = FileHandle.nullDevice
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return String(decoding: data, as: UTF8.self)
+        try runCapturing("/usr/bin/timeout", ["3", "/usr/bin/script", "-q", "-c", "stty cols 140 rows 30; \(uwsgitop) \(stats)", "/dev/null"],
+                         environment: ["TERM": "xterm", "PATH": "/usr/bin:/bin"]).output
     }
 }

@@ -8,18 +8,26 @@ import Testing
 struct StatusPageTests {
     static let root = FileSystem.directoryName(FileSystem.directoryName(FileSystem.directoryName("\(#filePath)")))
 
+    /// Builds a and b under an emperor serving `--status`, both answering; nil
+    /// (issue recorded, everything stopped) when they do not start.
+    static func startBuilds() throws -> (setup: BuildsSetup, statusPort: Int)? {
+        let statusPort = try BuildsSetup.freePort()
+        let s = try BuildsSetup(emperorArgs: ["--status", "127.0.0.1:\(statusPort)"])
+        guard s.waitServing("a"), s.waitServing("b") else {
+            Issue.record("builds did not start:\n\(s.emperor.log())")
+            s.cleanup()
+            return nil
+        }
+        return (s, statusPort)
+    }
+
     static func get(_ port: Int, _ path: String) throws -> HTTPClient.Response {
         try HTTPClient.once(port: port, path, timeout: 10)
     }
 
     @Test func statusJSONMetricsAndDashboardFollowTheBuilds() throws {
-        let statusPort = try BuildsSetup.freePort()
-        let s = try BuildsSetup(emperorArgs: ["--status", "127.0.0.1:\(statusPort)"])
+        guard let (s, statusPort) = try Self.startBuilds() else { return }
         defer { s.cleanup() }
-        guard s.waitServing("a"), s.waitServing("b") else {
-            Issue.record("builds did not start:\n\(s.emperor.log())")
-            return
-        }
         try FileManager.default.createSymbolicLink(atPath: s.dir.file("builds/_live"), withDestinationPath: "a")
         try FileManager.default.createSymbolicLink(atPath: s.dir.file("builds/_stage"), withDestinationPath: "b")
 
@@ -92,25 +100,11 @@ struct StatusPageTests {
             Issue.record("chromium is not installed (scripts/setup.sh installs it)")
             return
         }
-        let statusPort = try BuildsSetup.freePort()
-        let s = try BuildsSetup(emperorArgs: ["--status", "127.0.0.1:\(statusPort)"])
+        guard let (s, statusPort) = try Self.startBuilds() else { return }
         defer { s.cleanup() }
-        guard s.waitServing("a"), s.waitServing("b") else {
-            Issue.record("builds did not start:\n\(s.emperor.log())")
-            return
-        }
         func dom() throws -> String {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: chromium)
-            p.arguments = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--user-data-dir=\(s.dir.file("chromium"))",
-                           "--virtual-time-budget=4000", "--dump-dom", "http://127.0.0.1:\(statusPort)/"]
-            let out = Pipe()
-            p.standardOutput = out
-            p.standardError = FileHandle.nullDevice
-            try p.run()
-            let data = out.fileHandleForReading.readDataToEndOfFile()
-            p.waitUntilExit()
-            return String(decoding: data, as: UTF8.self)
+            try runCapturing(chromium, ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--user-data-dir=\(s.dir.file("chromium"))",
+                                        "--virtual-time-budget=4000", "--dump-dom", "http://127.0.0.1:\(statusPort)/"], discardErrors: true).output
         }
         let page = try dom()
         #expect(page.contains("data-build=\"a\"") && page.contains("data-build=\"b\""), "\(page.prefix(2000))")

@@ -173,7 +173,9 @@ import Testing
                     do {
                         if fd == nil { fd = try FileDescriptor.connect(host: "127.0.0.1", port: port); reused = false; lastPID = "" }
                         try fd!.writeAll("GET /v/pid?ms=2 HTTP/1.1\r\nHost: x\r\n\r\n")
-                        let (response, closed) = try Self.readOne(fd!)
+                        let x = try ZergHarness.read(fd!, responses: 1, timeout: 5, waitForClose: false)
+                        let response = x.first
+                        let closed = x.closedByServer || response?.header("Connection")?.lowercased() == "close"
                         guard let first = response, first.status == 200 else {
                             fd!.close(); fd = nil
                             if reused && response == nil { resent.add(1) } else { failures.add(1) }  // stale keep-alive: sent again
@@ -208,24 +210,6 @@ import Testing
         // Retired workers hand their keep-alive connections over instead of closing them.
         #expect(resent.value == 0, "\(resent.value) requests had to be sent again after a keep-alive connection was closed")
         print("keep-alive, 2 ms requests, rolling reload: \(served.value) requests, \(failures.value) failed, \(resent.value) sent again after an idle close, \(moved.value) served by another worker than the one before")
-    }
-
-    /// One response from a keep-alive connection, without waiting past it; nil
-    /// when the server closed first.
-    static func readOne(_ fd: FileDescriptor, timeout: Double = 5) throws -> (RawResponse?, closed: Bool) {
-        var data: [UInt8] = []
-        let deadline = Date().addingTimeInterval(timeout)
-        while Date() < deadline {
-            if let r = RawResponse.parseAll(data, headRequests: [], closed: false).first {
-                return (r, r.header("Connection")?.lowercased() == "close")
-            }
-            guard try fd.wait(timeoutMs: Int32(max(1, deadline.timeIntervalSinceNow * 1000))) else { break }
-            var chunk = [UInt8](repeating: 0, count: 65536)
-            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd.rawValue, $0.baseAddress, $0.count) }
-            if n <= 0 { return (RawResponse.parseAll(data, headRequests: [], closed: true).first, true) }
-            data += chunk[0..<n]
-        }
-        return (nil, true)
     }
 
     @Test func appImportErrorIsReportedOnceAndRetriedWithBackoff() throws {

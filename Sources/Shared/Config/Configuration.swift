@@ -33,6 +33,12 @@ public struct Configuration: Sendable {
     public func bool(_ name: String) -> Bool { string(name).flatMap(OptionSpec.parseBool) ?? false }
     public func size(_ name: String) -> Int? { string(name).flatMap(OptionSpec.parseSize) }
 
+    /// TCP_DEFER_ACCEPT seconds for client listeners (vassal `http`, zerg
+    /// `http-socket`): `socket-timeout`, or 0 with `no-defer-accept`.
+    public var deferAcceptSeconds: Int32 {
+        bool("no-defer-accept") ? 0 : Int32(clamping: max(1, int("socket-timeout") ?? 4))
+    }
+
     /// A placeholder's value (first match, as `%(name)` resolves it).
     public func placeholder(_ key: String) -> String? { entries.first { $0.key == key }?.value }
 

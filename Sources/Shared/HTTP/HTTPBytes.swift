@@ -51,9 +51,10 @@ public enum HTTPBytes {
     }
 
     /// Calls `body` with each element of a comma-separated list in `b[range]`,
-    /// spaces and tabs trimmed, empty ones skipped. No allocation.
+    /// spaces and tabs trimmed, empty ones skipped unless `keepEmpty`. No allocation.
     @inline(__always)
-    static func forEachListElement(_ b: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, _ body: (Range<Int>) -> Void) {
+    static func forEachListElement(_ b: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, keepEmpty: Bool = false,
+                                   _ body: (Range<Int>) -> Void) {
         var start = range.lowerBound
         while start <= range.upperBound {
             var end = start
@@ -61,7 +62,7 @@ public enum HTTPBytes {
             var s = start, e = end
             while s < e && (b[s] == space || b[s] == tab) { s += 1 }
             while e > s && (b[e - 1] == space || b[e - 1] == tab) { e -= 1 }
-            if s < e { body(s..<e) }
+            if s < e || keepEmpty { body(s..<e) }
             start = end + 1
         }
     }

@@ -187,22 +187,16 @@ public enum HTTPHeadParser {
             switch name.count {
             case 14 where HTTPBytes.equalsIgnoringCase(b, name, "content-length"):
                 // A list of identical values is one value (RFC 9110 §8.6); anything else is refused.
-                var start = value.lowerBound
-                while start <= value.upperBound {
-                    var end = start
-                    while end < value.upperBound && b[end] != UInt8(ascii: ",") { end += 1 }
-                    var s = start, e = end
-                    while s < e && (b[s] == HTTPBytes.space || b[s] == HTTPBytes.tab) { s += 1 }
-                    while e > s && (b[e - 1] == HTTPBytes.space || b[e - 1] == HTTPBytes.tab) { e -= 1 }
-                    guard let n = HTTPBytes.parseDecimal(UnsafeBufferPointer(rebasing: b[s..<e])) else {
-                        return .failure(.bad("Content-Length is not a plain decimal number"))
+                var problem: HTTPError?
+                HTTPBytes.forEachListElement(b, value, keepEmpty: true) { element in
+                    guard problem == nil else { return }
+                    guard let n = HTTPBytes.parseDecimal(UnsafeBufferPointer(rebasing: b[element])) else {
+                        return problem = .bad("Content-Length is not a plain decimal number")
                     }
-                    if let existing = contentLength, existing != n {
-                        return .failure(.bad("conflicting Content-Length values"))
-                    }
+                    if let existing = contentLength, existing != n { return problem = .bad("conflicting Content-Length values") }
                     contentLength = n
-                    start = end + 1
                 }
+                if let problem { return .failure(problem) }
             case 17 where HTTPBytes.equalsIgnoringCase(b, name, "transfer-encoding"):
                 transferCodings = (transferCodings ?? []) + HTTPBytes.listElements(b[value])
             case 4 where HTTPBytes.equalsIgnoringCase(b, name, "host"):

@@ -29,15 +29,18 @@ public enum ListenAddress: Equatable, CustomStringConvertible {
         }
     }
 
-    /// socket + bind + listen, CLOEXEC and non-blocking.
-    public func listen(backlog: Int32 = 128) throws -> FileDescriptor {
+    /// socket + bind + listen, CLOEXEC and non-blocking. A TCP listener gets
+    /// TCP_DEFER_ACCEPT when `deferAcceptSeconds` > 0.
+    public func listen(backlog: Int32 = 128, deferAcceptSeconds: Int32 = 0) throws -> FileDescriptor {
         switch self {
         case .unix(let path):
             return FileDescriptor(rawValue: try Syscall.checked("bind", path) { cs_listen_unix(path, backlog) })
         case .tcp(let host, let port):
-            return FileDescriptor(rawValue: try Syscall.checked("bind", description) {
+            let fd = FileDescriptor(rawValue: try Syscall.checked("bind", description) {
                 cs_listen_tcp(host, Int32(port), backlog)
             })
+            if deferAcceptSeconds > 0 { fd.deferAccept(seconds: deferAcceptSeconds) }
+            return fd
         }
     }
 }

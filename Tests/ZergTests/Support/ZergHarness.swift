@@ -114,7 +114,10 @@ final class ZergHarness {
         return try Self.read(fd, responses: responses, headRequests: headRequests, timeout: timeout)
     }
 
-    static func read(_ fd: FileDescriptor, responses: Int, headRequests: Set<Int> = [], timeout: Double) throws -> Exchange {
+    /// Reads until `responses` responses are complete (or the server closes, or
+    /// `timeout`). With `waitForClose`, then looks 50 ms longer for a close.
+    static func read(_ fd: FileDescriptor, responses: Int, headRequests: Set<Int> = [], timeout: Double,
+                     waitForClose: Bool = true) throws -> Exchange {
         var data: [UInt8] = []
         var closed = false
         let deadline = Date().addingTimeInterval(timeout)
@@ -131,7 +134,7 @@ final class ZergHarness {
         }
         if closed {
             parsed = RawResponse.parseAll(data, headRequests: headRequests, closed: true)
-        } else if parsed.count >= responses {
+        } else if parsed.count >= responses && waitForClose {
             // See whether the server closes right after (for keep-alive checks).
             if (try? fd.wait(timeoutMs: 50)) == true {
                 var b = [UInt8](repeating: 0, count: 1)
