@@ -198,6 +198,8 @@ PyObject *pg_bytes_new(const char *data, Py_ssize_t size) { return PyBytes_FromS
 PyObject *pg_long(long value) { return PyLong_FromLong(value); }
 long pg_long_value(PyObject *o) { return PyLong_AsLong(o); }
 PyObject *pg_dict_new(void) { return PyDict_New(); }
+/* A shallow copy (a plain dict of str keys is copied as one block). */
+PyObject *pg_dict_copy(PyObject *dict) { return PyDict_Copy(dict); }
 int pg_dict_set(PyObject *dict, PyObject *key, PyObject *value) { return PyDict_SetItem(dict, key, value); }
 int pg_dict_set_string(PyObject *dict, const char *key, PyObject *value) { return PyDict_SetItemString(dict, key, value); }
 PyObject *pg_dict_get(PyObject *dict, PyObject *key) { return PyDict_GetItem(dict, key); }
@@ -215,6 +217,24 @@ PyObject *pg_call2(PyObject *callable, PyObject *a, PyObject *b) {
     return PyObject_Vectorcall(callable, args, 2, NULL);
 }
 PyObject *pg_call_method0(PyObject *o, const char *name) { return PyObject_CallMethod(o, name, NULL); }
+/* PEP 3333's close() on a response iterable: 0 when it has none, 1 when it
+ * ran, -1 when it raised (the error is set). The name is interned once:
+ * this runs for every request. */
+int pg_call_close(PyObject *o) {
+    static PyObject *name;
+    if (name == NULL && (name = PyUnicode_InternFromString("close")) == NULL) return -1;
+    PyObject *method = PyObject_GetAttr(o, name);
+    if (method == NULL) {
+        if (!PyErr_ExceptionMatches(PyExc_AttributeError)) return -1;
+        PyErr_Clear();
+        return 0;
+    }
+    PyObject *r = PyObject_CallNoArgs(method);
+    Py_DECREF(method);
+    if (r == NULL) return -1;
+    Py_DECREF(r);
+    return 1;
+}
 PyObject *pg_iter(PyObject *o) { return PyObject_GetIter(o); }
 PyObject *pg_next(PyObject *iterator) { return PyIter_Next(iterator); }
 int pg_error_pending(void) { return PyErr_Occurred() != NULL; }

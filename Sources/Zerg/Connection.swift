@@ -28,7 +28,6 @@ final class Connection {
         self.fd = fd
         self.remote = remote
         lastActiveNs = Host.monotonicNanoseconds()
-        buffer.reserveCapacity(4096)
     }
 
     var pending: Int { buffer.count - start }

@@ -71,6 +71,7 @@ PyObject *pg_bytes_new(const char *data, Py_ssize_t size);
 PyObject *pg_long(long value);
 long pg_long_value(PyObject *o);
 PyObject *pg_dict_new(void);
+PyObject *pg_dict_copy(PyObject *dict);
 int pg_dict_set(PyObject *dict, PyObject *key, PyObject *value);
 int pg_dict_set_string(PyObject *dict, const char *key, PyObject *value);
 PyObject *pg_dict_get(PyObject *dict, PyObject *key); /* borrowed */
@@ -85,6 +86,7 @@ int pg_hasattr(PyObject *o, const char *name);
 PyObject *pg_call(PyObject *callable, PyObject *args, PyObject *kwargs);
 PyObject *pg_call2(PyObject *callable, PyObject *a, PyObject *b);
 PyObject *pg_call_method0(PyObject *o, const char *name);
+int pg_call_close(PyObject *o);
 PyObject *pg_iter(PyObject *o);
 PyObject *pg_next(PyObject *iterator); /* NULL at the end or on error (check pg_error_pending) */
 int pg_error_pending(void);

@@ -18,10 +18,19 @@ public enum ResponseFraming: Equatable, Sendable {
 public enum HTTPResponseHead {
     /// A status line's text must be `DDD reason`, with no control characters.
     public static func statusCode(of status: String) -> Int? {
-        let u = Array(status.utf8)
-        guard u.count >= 3, u[0...2].allSatisfy({ $0 >= 48 && $0 <= 57 }), u.count == 3 || u[3] == HTTPBytes.space,
-              u.allSatisfy({ HTTPBytes.isValueByte($0) && $0 != HTTPBytes.tab }) else { return nil }
-        let code = Int(u[0] - 48) * 100 + Int(u[1] - 48) * 10 + Int(u[2] - 48)
+        var status = status
+        return status.withUTF8 { statusCode(of: UnsafeRawBufferPointer($0)) }
+    }
+
+    /// The same check on the status's bytes (the per-request path: no string is built).
+    public static func statusCode(of u: UnsafeRawBufferPointer) -> Int? {
+        guard u.count >= 3, u.count == 3 || u[3] == HTTPBytes.space else { return nil }
+        var code = 0
+        for i in 0..<3 {
+            guard u[i] >= 48 && u[i] <= 57 else { return nil }
+            code = code * 10 + Int(u[i] - 48)
+        }
+        for c in u where !HTTPBytes.isValueByte(c) || c == HTTPBytes.tab { return nil }
         return code >= 100 ? code : nil
     }
 

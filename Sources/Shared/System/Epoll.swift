@@ -34,10 +34,13 @@ public struct Epoll {
 
     /// epoll_wait; an interrupted wait returns no events rather than throwing.
     public func wait(timeoutMilliseconds: Int32) throws -> [Event] {
-        var raw = [cs_epoll_event](repeating: cs_epoll_event(), count: 64)
-        let n = cs_epoll_wait(fd.rawValue, &raw, 64, timeoutMilliseconds)
-        if n == -EINTR { return [] }
-        if n < 0 { throw SystemError("epoll_wait", errno: -n) }
-        return raw[0..<Int(n)].map { Event(token: $0.data, events: $0.events) }
+        // The kernel's array lives on the stack: an empty wait allocates nothing
+        // (workers look without sleeping between requests).
+        try withUnsafeTemporaryAllocation(of: cs_epoll_event.self, capacity: 64) { raw in
+            let n = cs_epoll_wait(fd.rawValue, raw.baseAddress, 64, timeoutMilliseconds)
+            if n == -EINTR || n == 0 { return [] }
+            if n < 0 { throw SystemError("epoll_wait", errno: -n) }
+            return raw[0..<Int(n)].map { Event(token: $0.data, events: $0.events) }
+        }
     }
 }

@@ -15,12 +15,15 @@ extension FileDescriptor {
 
     /// accept4 (CLOEXEC, non-blocking) with the peer's address; nil when nothing is pending.
     public func acceptWithPeer() throws -> (FileDescriptor, host: String, port: Int)? {
-        var host = [CChar](repeating: 0, count: 64)
-        var port: Int32 = 0
-        let fd = cs_accept_peer(rawValue, &host, 64, &port)
-        if fd == -EAGAIN { return nil }
-        if fd < 0 { throw SystemError("accept4", description, errno: -fd) }
-        return (FileDescriptor(rawValue: fd), String(cString: host), Int(port))
+        // The address text goes to a stack buffer: accepting allocates nothing but the string.
+        try withUnsafeTemporaryAllocation(of: CChar.self, capacity: 64) { host in
+            host[0] = 0
+            var port: Int32 = 0
+            let fd = cs_accept_peer(rawValue, host.baseAddress, 64, &port)
+            if fd == -EAGAIN { return nil }
+            if fd < 0 { throw SystemError("accept4", description, errno: -fd) }
+            return (FileDescriptor(rawValue: fd), String(cString: host.baseAddress!), Int(port))
+        }
     }
 
     /// Connections waiting in this TCP listener's accept queue (0 for other sockets).

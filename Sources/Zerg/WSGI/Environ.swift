@@ -21,7 +21,9 @@ struct EnvironBuilder {
     }
 
     let keys = Keys()
-    let constants: [(PyPtr, PyPtr)]
+    /// The entries every environ has (wsgi.version, wsgi.errors...): each
+    /// request's environ starts as a copy of this dict.
+    let constants: PyPtr
 
     init(interpreter: Interpreter) {
         let version = pg_tuple_new(2)!
@@ -30,7 +32,7 @@ struct EnvironBuilder {
         pg_incref(pg_false()); pg_incref(pg_true()); pg_incref(pg_false()); pg_incref(pg_true())
         pg_incref(interpreter.errors)
         pg_incref(interpreter.fileWrapperType)
-        constants = [
+        let entries: [(PyPtr, PyPtr)] = [
             (Py.interned("wsgi.version"), version),
             (Py.interned("wsgi.url_scheme"), Py.string("http")),
             (Py.interned("wsgi.multithread"), pg_false()),
@@ -41,13 +43,14 @@ struct EnvironBuilder {
             (Py.interned("wsgi.file_wrapper"), interpreter.fileWrapperType),
             (Py.interned("SCRIPT_NAME"), Py.string("")),
         ]
+        constants = pg_dict_new()!
+        for (key, value) in entries { pg_dict_set(constants, key, value) }
     }
 
     /// A new environ for the request. `contentLength` overrides the header
     /// (a decoded chunked body's length).
     func build(head: HTTPRequestHead, conn: Connection, input: PyPtr, contentLength: Int?) -> PyPtr {
-        let env = pg_dict_new()!
-        for (key, value) in constants { pg_dict_set(env, key, value) }
+        let env = pg_dict_copy(constants)!
         head.bytes.withUnsafeBufferPointer { b in
             func slice(_ r: Range<Int>) -> UnsafeBufferPointer<UInt8> { UnsafeBufferPointer(rebasing: b[r]) }
             Py.setStealing(env, keys.method, Py.latin1(slice(head.method)))

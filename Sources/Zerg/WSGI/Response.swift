@@ -35,11 +35,12 @@ final class Response {
         guard let p = pg_latin1(statusObject, &length, &holder) else { return "status must be a latin-1 str" }
         let statusBytes = Array(UnsafeRawBufferPointer(start: p, count: length))
         pg_xdecref(holder)
-        guard let code = HTTPResponseHead.statusCode(of: String(decoding: statusBytes, as: UTF8.self)) else {
+        guard let code = statusBytes.withUnsafeBytes({ HTTPResponseHead.statusCode(of: $0) }) else {
             return "invalid status \(String(decoding: statusBytes, as: UTF8.self).debugDescription): expected `DDD reason`"
         }
         guard pg_is_list(headers) != 0 || pg_is_tuple(headers) != 0 else { return "headers must be a list of (name, value) tuples" }
         var block: [UInt8] = []
+        block.reserveCapacity(512)  // one allocation for a typical app's headers
         var date = false
         var length_: Int?
         var close = false
