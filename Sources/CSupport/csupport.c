@@ -2,6 +2,7 @@
 #include "csupport.h"
 
 #include <arpa/inet.h>
+#include <sys/resource.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -519,4 +520,10 @@ int cs_listen_backlog(int fd) {
     memset(&info, 0, sizeof(info));
     if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) < 0) return -errno;
     return (int)info.tcpi_unacked;
+}
+
+long cs_voluntary_switches(void) {
+    struct rusage usage;
+    if (getrusage(RUSAGE_THREAD, &usage) != 0) return -1;
+    return usage.ru_nvcsw;
 }

@@ -5,10 +5,10 @@ import Shared
 /// and, later, what stats and harakiri need. Rows belong to processes, not
 /// worker ids, so a reload's overlapping old and new worker do not collide.
 struct Scoreboard {
-    /// 8 counters, then 256 bytes of the current request line (for harakiri
+    /// 11 counters, then 256 bytes of the current request line (for harakiri
     /// and SIGUSR2 reports): a length word and the text.
-    static let fieldsPerRow = 10 + 33
-    static let requestTextWord = 10
+    static let fieldsPerRow = 11 + 33
+    static let requestTextWord = 11
     static let requestTextMax = 256
     enum Field: Int {
         case pid = 0
@@ -26,6 +26,8 @@ struct Scoreboard {
         case backlog = 8
         /// Response bytes sent (head + body).
         case tx = 9
+        /// Monotonic ns until which the current request holds a CPU slot (see CPUGate); 0: none.
+        case computeUntil = 10
     }
 
     let memory: SharedMemory
@@ -73,6 +75,21 @@ struct Scoreboard {
 
     /// A free row (pid 0), or nil.
     func freeRow() -> Int? { (0..<rows).first { self[$0, .pid] == 0 } }
+
+    /// Workers other than `row` computing now (their slot deadline is ahead),
+    /// and the earliest of their deadlines.
+    func computing(excluding row: Int, nowNs: UInt64) -> (count: Int, earliestNs: UInt64) {
+        var count = 0
+        var earliest = UInt64.max
+        for r in 0..<rows where r != row && self[r, .pid] != 0 {
+            let deadline = UInt64(clamping: self[r, .computeUntil])
+            if deadline > nowNs {
+                count += 1
+                earliest = min(earliest, deadline)
+            }
+        }
+        return (count, earliest)
+    }
 
     /// Connections held by all live workers, and how many workers there are.
     func connectionTotals() -> (total: Int64, workers: Int64) {

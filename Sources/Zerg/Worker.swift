@@ -84,6 +84,14 @@ final class Worker {
     /// Retiring while the others go on: idle keep-alive connections go to the
     /// pool rather than being closed (a client may be sending on one right now).
     var handsOver = false
+    /// Standalone: at most `cpu-slots` workers of a CPU-bound app compute at once.
+    var gate: CPUGate
+    /// The gate is closed for this worker: enough others are computing.
+    var gated = false
+    /// When to look at the gate again while it is closed (the earliest slot deadline).
+    var gateRecheckNs: UInt64 = 0
+    /// The listeners are in this worker's epoll.
+    var listening = false
 
     static let controlToken: UInt64 = 1
     static let poolToken: UInt64 = 1 << 40
@@ -101,6 +109,7 @@ final class Worker {
         self.control = control
         self.listeners = listeners
         self.readyPool = listeners.isEmpty ? nil : readyPool
+        gate = CPUGate(slots: listeners.isEmpty || scoreboard == nil ? 0 : settings.cpuSlots, workers: settings.workers)
         epoll = try Epoll()
         try epoll.add(control, token: Self.controlToken)
         if let pool = self.readyPool { try epoll.addExclusive(pool.receiver, token: Self.poolToken) }
@@ -126,22 +135,25 @@ final class Worker {
         environ = EnvironBuilder(interpreter: interpreter)
         var lastSweep = Host.monotonicNanoseconds()
         while true {
+            if gate.isOn { updateGate() }
             // Under load something is always ready: look without giving up the
             // GIL, and release it (for the app's own threads) only to sleep.
             var events = (try? epoll.wait(timeoutMilliseconds: 0)) ?? []
             // About to sleep: a worker that is running (its caches warm) takes a
             // waiting connection itself rather than leave it to a sleeping one.
-            if events.isEmpty && !stopping && !paused && link == nil && listeners.contains(where: { accept($0) }) {
+            if events.isEmpty && listening && link == nil && listeners.contains(where: { accept($0) }) {
                 continue
             }
             if events.isEmpty {
+                if gate.isOn { scoreboard?[row, .computeUntil] = 0 }  // nothing to do: the slot is free
                 interpreter.releaseGIL()
-                events = (try? epoll.wait(timeoutMilliseconds: 1000)) ?? []
+                events = (try? epoll.wait(timeoutMilliseconds: gated ? gateWaitMs() : 1000)) ?? []
                 interpreter.acquireGIL()
+                if gate.isOn { updateGate() }
             }
             // Connections first, new ones last: a request already here is served
             // before more clients are taken on.
-            var accepting: [FileDescriptor] = []
+            var accepting: UInt64 = 0  // listener indexes, as bits (no array per turn)
             var ready: [Connection] = []
             var poolReady = false
             for event in events {
@@ -149,7 +161,8 @@ final class Worker {
                 case Self.controlToken:
                     readControl()
                 case Self.listenerTokenBase..<(Self.listenerTokenBase + UInt64(listeners.count)):
-                    accepting.append(listeners[Int(event.token - Self.listenerTokenBase)])
+                    let index = event.token - Self.listenerTokenBase
+                    accepting |= index < 64 ? 1 << index : ~0
                 case Self.poolToken:
                     poolReady = true
                 default:
@@ -157,8 +170,10 @@ final class Worker {
                 }
             }
             serveReady(ready, poolReady: poolReady)
-            if !accepting.isEmpty && takesNewConnection(busy: !ready.isEmpty || poolReady) {
-                for listener in accepting { accept(listener) }
+            if accepting != 0 && listening && takesNewConnection(busy: !ready.isEmpty || poolReady) {
+                for (i, listener) in listeners.enumerated() where i >= 64 || accepting & (1 << UInt64(i)) != 0 {
+                    accept(listener)
+                }
             }
             let now = Host.monotonicNanoseconds()
             if now - lastSweep > 1_000_000_000 || stopping {
@@ -232,7 +247,7 @@ final class Worker {
             // Graceful stop (or the master is gone): no new connections; idle ones
             // close, or go to the other workers when only this one is leaving.
             stopping = true
-            for listener in listeners { epoll.remove(listener) }
+            syncListening()
         }
     }
 
@@ -281,6 +296,14 @@ final class Worker {
         return workers > 1 && Int64(openConnections) > total / workers
     }
 
+    /// Fewer open connections than the average worker (rounded down: with
+    /// one-request connections, that average is 0 and this is never true).
+    var holdsLessThanItsShare: Bool {
+        guard let sb = scoreboard else { return false }
+        let (total, workers) = sb.connectionTotals()
+        return workers > 1 && Int64(openConnections) < total / workers
+    }
+
     /// Pause: standalone, the listeners leave epoll; attached, the worker
     /// drains from the vassal (and reattaches on resume).
     func setPaused(_ on: Bool) {
@@ -288,11 +311,7 @@ final class Worker {
         paused = on
         Log.info(on ? "paused: taking no new connections" : "resumed")
         guard link == nil && zergServer == nil else { return }
-        if on {
-            for listener in listeners { epoll.remove(listener) }
-        } else {
-            try? listen()
-        }
+        syncListening()
     }
 
     /// Puts the listeners in this worker's epoll, EPOLLEXCLUSIVE: a new
@@ -301,6 +320,41 @@ final class Worker {
         for (i, listener) in listeners.enumerated() {
             try epoll.addExclusive(listener, token: Self.listenerTokenBase + UInt64(i))
         }
+        listening = !listeners.isEmpty
+    }
+
+    /// Listeners in epoll exactly while this worker takes new connections:
+    /// not when stopping, paused, or gated.
+    func syncListening() {
+        let wanted = !stopping && !paused && !gated && !listeners.isEmpty
+        guard wanted != listening else { return }
+        if wanted {
+            try? listen()
+        } else {
+            for listener in listeners { epoll.remove(listener) }
+            listening = false
+        }
+    }
+
+    /// Closes the gate while `cpu-slots` other workers compute, opens it when
+    /// one of them finishes or overruns its deadline.
+    func updateGate() {
+        guard let sb = scoreboard else { return }
+        let (computing, earliest) = sb.computing(excluding: row, nowNs: Host.monotonicNanoseconds())
+        // Keep-alive clients stay with the worker that accepts them: one holding
+        // fewer than its share takes new ones anyway, or they would all end up
+        // with the computing workers.
+        gated = computing >= gate.slots && !holdsLessThanItsShare
+        gateRecheckNs = earliest
+        if gated { sb[row, .computeUntil] = 0 }
+        syncListening()
+    }
+
+    /// A gated worker sleeps until the earliest slot deadline (1 ms at least).
+    func gateWaitMs() -> Int32 {
+        let now = Host.monotonicNanoseconds()
+        guard gateRecheckNs > now else { return 1 }
+        return Int32(clamping: min(1000, max(1, (gateRecheckNs - now + 999_999) / 1_000_000)))
     }
 
     /// Keeps an open connection in epoll until its next bytes arrive.
@@ -415,11 +469,20 @@ final class Worker {
     /// Runs one request through the app; returns whether the connection stays open.
     func handle(_ conn: Connection, _ head: HTTPRequestHead) -> Bool {
         let startNs = Host.monotonicNanoseconds()
-        let startTime = Timestamp.now()
+        let startTime = requestLog == nil ? Timestamp(seconds: 0, nanoseconds: 0) : Timestamp.now()  // for the log line only
         if let sb = scoreboard {
             head.bytes.withUnsafeBytes { sb.beginRequest(row: row, text: UnsafeRawBufferPointer(rebasing: $0[head.method.lowerBound..<head.target.upperBound])) }
         }
-        defer { scoreboard?.endRequest(row: row) }
+        if gate.isOn {
+            // Held past the request's end: a worker that goes on to its next
+            // request keeps its CPU (and its warm caches); it frees the slot
+            // when it runs out of work, or at the deadline.
+            scoreboard?[row, .computeUntil] = Int64(gate.begin(nowNs: startNs, averageNs: requestNsAverage))
+        }
+        defer {
+            scoreboard?.endRequest(row: row)
+            if gate.isOn { gate.end() }
+        }
         let body = RequestBody(head.framing)
         let response = Response(conn: conn, head: head, timeoutMs: settings.socketTimeoutMs)
         let state = RequestState(conn: conn, head: head, body: body, response: response)
@@ -566,10 +629,7 @@ final class Worker {
 
     /// The iterable's close() is always called, whatever happened.
     func callClose(_ result: PyPtr) {
-        guard pg_hasattr(result, "close") != 0 else { return }
-        if let r = pg_call_method0(result, "close") {
-            pg_decref(r)
-        } else if let e = Py.fetchException() {
+        if pg_call_close(result) < 0, let e = Py.fetchException() {
             Log.info("the response iterable's close() raised \(e.summary)\n\(e.traceback)")
         }
     }

@@ -23,6 +23,8 @@ struct ZergSettings {
     var logFormat: String?
     var logXForwardedFor: Bool
     var disableLogging: Bool
+    /// Workers of a CPU-bound app computing at once (0: no limit); see CPUGate.
+    var cpuSlots: Int
     /// TCP_DEFER_ACCEPT on the client listeners, for this many seconds (0: off).
     var deferAcceptSeconds: Int32
     var procnameMaster: String?
@@ -81,6 +83,7 @@ struct ZergSettings {
         logXForwardedFor = config.bool("log-x-forwarded-for")
         disableLogging = config.bool("disable-logging")
         deferAcceptSeconds = config.deferAcceptSeconds
+        cpuSlots = max(0, config.int("cpu-slots") ?? Host.cpuCount)
         procnameMaster = config.string("procname-master")
         procname = config.string("procname")
         autoProcname = config.bool("auto-procname")

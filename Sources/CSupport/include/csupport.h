@@ -119,4 +119,7 @@ int cs_peer_credentials(int fd, int *pid, int *uid, int *gid);
 /* Connections waiting in a TCP listener's accept queue (TCP_INFO tcpi_unacked), or -errno. */
 int cs_listen_backlog(int fd);
 
+/* Voluntary context switches of the calling thread so far (getrusage RUSAGE_THREAD ru_nvcsw). */
+long cs_voluntary_switches(void);
+
 #endif

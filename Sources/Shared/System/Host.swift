@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CSupport
 
 /// Facts about the running process and machine (the magic variables use them).
 public enum Host {
@@ -11,6 +12,9 @@ public enum Host {
     }
 
     public static var cpuCount: Int { Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))) }
+
+    /// Times this thread gave up the CPU to wait (getrusage(RUSAGE_THREAD).ru_nvcsw).
+    public static func voluntaryContextSwitches() -> Int { cs_voluntary_switches() }
     public static var uid: UInt32 { getuid() }
     public static var gid: UInt32 { getgid() }
     public static var pid: Int32 { getpid() }

@@ -163,8 +163,24 @@ def grow(environ, start_response):
     return [data]
 
 
+def spin(environ, start_response):
+    """?ms=N of computing, or ?sleep=N of waiting; the body is `PID START_NS END_NS` (monotonic clock)."""
+    start = time.monotonic_ns()
+    kind, _, value = environ.get("QUERY_STRING", "").partition("=")
+    n = int(value or "0")
+    if kind == "sleep":
+        time.sleep(n / 1000)
+    else:
+        end = start + n * 1_000_000
+        while time.monotonic_ns() < end:
+            pass
+    data = f"{os.getpid()} {start} {time.monotonic_ns()}".encode()
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(data)))])
+    return [data]
+
+
 ROUTES = {
-    "/pid": pid, "/grow": grow, "/echo": echo, "/lines": lines, "/chunks": chunks, "/stream": stream, "/write": writer,
+    "/spin": spin, "/pid": pid, "/grow": grow, "/echo": echo, "/lines": lines, "/chunks": chunks, "/stream": stream, "/write": writer,
     "/empty": empty, "/conn-close": conn_close, "/uwsgi": uwsgi_info, "/slow": slow, "/tracked": tracked,
     "/file": file_, "/errors": errors_,
 }

@@ -1,0 +1,81 @@
+import Foundation
+import Testing
+@testable import Shared
+
+/// `cpu-slots`: workers of a CPU-bound app compute at most that many at once;
+/// an app that waits on I/O keeps every worker busy.
+@Suite(.serialized) struct CPUGateTests {
+    typealias Interval = (start: UInt64, end: UInt64)
+
+    /// The intervals the clients collected (filled from their threads).
+    final class Intervals: @unchecked Sendable {
+        private let lock = NSLock()
+        private var all: [Interval] = []
+        func add(_ i: Interval) { lock.withLock { all.append(i) } }
+        var snapshot: [Interval] { lock.withLock { all } }
+    }
+
+    /// `clients` threads request `path` (`Connection: close`) for `seconds`;
+    /// returns the server-side intervals (monotonic ns) the app reported.
+    static func load(_ z: ZergHarness, path: String, clients: Int, seconds: Double) -> [Interval] {
+        let collected = Intervals()
+        let port = z.port
+        let deadline = Date().addingTimeInterval(seconds)
+        let done = DispatchGroup()
+        for _ in 0..<clients {
+            done.enter()
+            Thread {
+                defer { done.leave() }
+                while Date() < deadline {
+                    guard let fd = try? FileDescriptor.connect(host: "127.0.0.1", port: port) else { continue }
+                    defer { fd.close() }
+                    guard (try? fd.writeAll("GET \(path) HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")) != nil,
+                          let x = try? ZergHarness.read(fd, responses: 1, timeout: 10, waitForClose: false),
+                          let body = x.first?.body else { continue }
+                    let parts = String(decoding: body, as: UTF8.self).split(separator: " ")
+                    guard parts.count == 3, let s = UInt64(parts[1]), let e = UInt64(parts[2]) else { continue }
+                    collected.add((s, e))
+                }
+            }.start()
+        }
+        done.wait()
+        return collected.snapshot
+    }
+
+    /// Requests in progress on average, over the intervals that start after
+    /// the first `skipSeconds` (workers learn what their app is like first).
+    static func concurrency(_ all: [Interval], skipSeconds: Double = 0.5) -> (average: Double, requests: Int) {
+        guard let t0 = all.map(\.start).min() else { return (0, 0) }
+        let intervals = all.filter { $0.start > t0 + UInt64(skipSeconds * 1e9) }
+        guard let first = intervals.map(\.start).min(), let last = intervals.map(\.end).max(), last > first else { return (0, 0) }
+        let busy = intervals.reduce(0.0) { $0 + Double($1.end - $1.start) }
+        return (busy / Double(last - first), intervals.count)
+    }
+
+    /// Three workers of an app that computes 5 ms per request, six clients:
+    /// with one slot the requests barely overlap; with the gate off (0) all
+    /// three workers compute at once (the check that the measure can fail).
+    @Test(arguments: [1, 0])
+    func aCPUBoundAppComputesOnAtMostItsSlots(slots: Int) throws {
+        let z = try ZergHarness(["--processes", "3", "--cpu-slots", String(slots), "--disable-logging"])
+        defer { z.cleanup() }
+        let (average, requests) = Self.concurrency(Self.load(z, path: "/v/spin?ms=5", clients: 6, seconds: 2.5))
+        #expect(requests > 100, "requests kept flowing: \(requests)")
+        if slots == 1 {
+            #expect(average < 1.3, "one worker computes at a time: \(average)")
+        } else {
+            #expect(average > 1.6, "every worker computes: \(average)")
+        }
+    }
+
+    /// The same workers, first computing, then waiting 100 ms per request (a
+    /// slow database, say): the gate lets all three serve at once again.
+    @Test func workersWaitingOnIOAreNotHeldBack() throws {
+        let z = try ZergHarness(["--processes", "3", "--cpu-slots", "1", "--disable-logging"])
+        defer { z.cleanup() }
+        _ = Self.load(z, path: "/v/spin?ms=5", clients: 6, seconds: 1)
+        let (average, requests) = Self.concurrency(Self.load(z, path: "/v/spin?sleep=100", clients: 6, seconds: 2))
+        #expect(requests > 20)
+        #expect(average > 2.4, "all three workers wait at once: \(average)")
+    }
+}
