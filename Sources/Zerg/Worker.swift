@@ -476,8 +476,11 @@ final class Worker {
         if gate.isOn {
             // Held past the request's end: a worker that goes on to its next
             // request keeps its CPU (and its warm caches); it frees the slot
-            // when it runs out of work, or at the deadline.
-            scoreboard?[row, .computeUntil] = Int64(gate.begin(nowNs: startNs, averageNs: requestNsAverage))
+            // when it runs out of work, or at the deadline. A gated worker
+            // serving a keep-alive client it already holds computes without a
+            // slot: the slot holders must stay free to accept new clients.
+            let until = gate.begin(nowNs: startNs, averageNs: requestNsAverage)
+            scoreboard?[row, .computeUntil] = gated ? 0 : Int64(until)
         }
         defer {
             scoreboard?.endRequest(row: row)

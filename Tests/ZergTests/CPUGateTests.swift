@@ -15,23 +15,29 @@ import Testing
         var snapshot: [Interval] { lock.withLock { all } }
     }
 
-    /// `clients` threads request `path` (`Connection: close`) for `seconds`;
-    /// returns the server-side intervals (monotonic ns) the app reported.
-    static func load(_ z: ZergHarness, path: String, clients: Int, seconds: Double) -> [Interval] {
+    /// `clients` threads request `path` for `seconds` (a new connection per
+    /// request, or one kept alive per client); returns the server-side
+    /// intervals (monotonic ns) the app reported.
+    static func load(port: Int, path: String, clients: Int, seconds: Double, keepAlive: Bool = false) -> [Interval] {
         let collected = Intervals()
-        let port = z.port
         let deadline = Date().addingTimeInterval(seconds)
+        let request = "GET \(path) HTTP/1.1\r\nHost: x\r\n\(keepAlive ? "" : "Connection: close\r\n")\r\n"
         let done = DispatchGroup()
         for _ in 0..<clients {
             done.enter()
             Thread {
                 defer { done.leave() }
+                var fd: FileDescriptor?
+                defer { fd?.close() }
                 while Date() < deadline {
-                    guard let fd = try? FileDescriptor.connect(host: "127.0.0.1", port: port) else { continue }
-                    defer { fd.close() }
-                    guard (try? fd.writeAll("GET \(path) HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")) != nil,
-                          let x = try? ZergHarness.read(fd, responses: 1, timeout: 10, waitForClose: false),
-                          let body = x.first?.body else { continue }
+                    if fd == nil { fd = try? FileDescriptor.connect(host: "127.0.0.1", port: port) }
+                    guard let conn = fd else { continue }
+                    let x = (try? conn.writeAll(request)).flatMap { try? ZergHarness.read(conn, responses: 1, timeout: 10, waitForClose: false) }
+                    if !keepAlive || x?.first == nil {
+                        conn.close()
+                        fd = nil
+                    }
+                    guard let body = x?.first?.body else { continue }
                     let parts = String(decoding: body, as: UTF8.self).split(separator: " ")
                     guard parts.count == 3, let s = UInt64(parts[1]), let e = UInt64(parts[2]) else { continue }
                     collected.add((s, e))
@@ -59,7 +65,7 @@ import Testing
     func aCPUBoundAppComputesOnAtMostItsSlots(slots: Int) throws {
         let z = try ZergHarness(["--processes", "3", "--cpu-slots", String(slots), "--disable-logging"])
         defer { z.cleanup() }
-        let (average, requests) = Self.concurrency(Self.load(z, path: "/v/spin?ms=5", clients: 6, seconds: 2.5))
+        let (average, requests) = Self.concurrency(Self.load(port: z.port, path: "/v/spin?ms=5", clients: 6, seconds: 2.5))
         #expect(requests > 100, "requests kept flowing: \(requests)")
         if slots == 1 {
             #expect(average < 1.3, "one worker computes at a time: \(average)")
@@ -73,9 +79,33 @@ import Testing
     @Test func workersWaitingOnIOAreNotHeldBack() throws {
         let z = try ZergHarness(["--processes", "3", "--cpu-slots", "1", "--disable-logging"])
         defer { z.cleanup() }
-        _ = Self.load(z, path: "/v/spin?ms=5", clients: 6, seconds: 1)
-        let (average, requests) = Self.concurrency(Self.load(z, path: "/v/spin?sleep=100", clients: 6, seconds: 2))
+        _ = Self.load(port: z.port, path: "/v/spin?ms=5", clients: 6, seconds: 1)
+        let (average, requests) = Self.concurrency(Self.load(port: z.port, path: "/v/spin?sleep=100", clients: 6, seconds: 2))
         #expect(requests > 20)
         #expect(average > 2.4, "all three workers wait at once: \(average)")
+    }
+
+    /// Keep-alive clients keep all three workers computing (each serves the
+    /// clients it holds, with or without a slot): a new client is still
+    /// accepted at once, by a slot holder, not left in the accept queue.
+    @Test func aNewClientIsServedWhileKeepAliveClientsKeepEveryWorkerBusy() throws {
+        let z = try ZergHarness(["--processes", "3", "--cpu-slots", "1", "--disable-logging"])
+        defer { z.cleanup() }
+        let background = DispatchGroup()
+        background.enter()
+        let port = z.port
+        Thread {
+            _ = Self.load(port: port, path: "/v/spin?ms=5", clients: 6, seconds: 4, keepAlive: true)
+            background.leave()
+        }.start()
+        defer { background.wait() }
+        usleep(1_000_000)  // every worker has learnt that the app computes
+        for _ in 0..<5 {
+            let start = Date()
+            let x = try z.exchange("GET /v/spin?ms=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", timeout: 5)
+            let seconds = Date().timeIntervalSince(start)
+            #expect(x.status == 200)
+            #expect(seconds < 0.5, "a new client waited \(seconds) s")
+        }
     }
 }
