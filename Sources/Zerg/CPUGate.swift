@@ -18,7 +18,10 @@ import Shared
 /// workers busy. A computing request holds its slot only until its deadline
 /// (`holdFactor` × the worker's average request time, at least `minHoldNs`):
 /// a request that runs much longer than usual (stuck, or waiting after all)
-/// stops holding the others back.
+/// stops holding the others back. The slot outlives the request (the worker
+/// takes its next connection with warm caches) until the worker runs out of
+/// work. A gated worker serving a keep-alive client it already holds computes
+/// without a slot, so the slot holders always go on accepting.
 struct CPUGate {
     /// CPUs the app may use at once; 0: the gate is off.
     let slots: Int
