@@ -289,20 +289,20 @@ final class Worker {
         return true
     }
 
-    /// More open connections than the average worker of this zerg.
-    var holdsMoreThanItsShare: Bool {
-        guard let sb = scoreboard else { return false }
+    /// This worker's open connections and the average worker's (rounded down),
+    /// from the scoreboard; nil when it is the only worker.
+    var connectionShare: (mine: Int64, average: Int64)? {
+        guard let sb = scoreboard else { return nil }
         let (total, workers) = sb.connectionTotals()
-        return workers > 1 && Int64(openConnections) > total / workers
+        return workers > 1 ? (Int64(openConnections), total / workers) : nil
     }
 
-    /// Fewer open connections than the average worker (rounded down: with
-    /// one-request connections, that average is 0 and this is never true).
-    var holdsLessThanItsShare: Bool {
-        guard let sb = scoreboard else { return false }
-        let (total, workers) = sb.connectionTotals()
-        return workers > 1 && Int64(openConnections) < total / workers
-    }
+    /// More open connections than the average worker of this zerg.
+    var holdsMoreThanItsShare: Bool { connectionShare.map { $0.mine > $0.average } ?? false }
+
+    /// Fewer open connections than the average worker (with one-request
+    /// connections that average is 0, and this is never true).
+    var holdsLessThanItsShare: Bool { connectionShare.map { $0.mine < $0.average } ?? false }
 
     /// Pause: standalone, the listeners leave epoll; attached, the worker
     /// drains from the vassal (and reattaches on resume).

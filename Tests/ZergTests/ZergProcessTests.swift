@@ -113,6 +113,15 @@ import Testing
         #expect(z.log().contains("graceful stop of 1 worker(s)"))
     }
 
+    /// SIGHUP while clients run: waits until new workers have replaced every
+    /// one of `old`, then until `thenMore` more requests were served.
+    func reloadUnderLoad(_ z: ZergHarness, replacing old: Set<pid_t>, served: Atomic<Int>, thenMore: Int, within seconds: Double) {
+        z.signal(SIGHUP)
+        #expect(z.waitUntil(seconds) { let now = Set(z.workers()); return now.count == old.count && now.isDisjoint(with: old) }, "\(z.log())")
+        let after = served.value
+        #expect(z.waitUntil(5) { served.value > after + thenMore })
+    }
+
     @Test func hupReloadsWorkersOneByOneWithoutRefusingConnections() throws {
         let z = try ZergHarness(["--processes", "2"])
         defer { z.cleanup() }
@@ -137,10 +146,7 @@ import Testing
         client.start()
         defer { done.set(true) }
         #expect(z.waitUntil(5) { served.value > 20 })
-        z.signal(SIGHUP)
-        #expect(z.waitUntil(10) { let now = Set(z.workers()); return now.count == 2 && now.isDisjoint(with: old) }, "\(z.log())")
-        let after = served.value
-        #expect(z.waitUntil(5) { served.value > after + 20 })
+        reloadUnderLoad(z, replacing: old, served: served, thenMore: 20, within: 10)
         done.set(true)
         usleep(200_000)
         #expect(failures.value == 0, "\(failures.value) of \(served.value) requests failed during the reload")
@@ -200,10 +206,7 @@ import Testing
         defer { done.set(true) }
         #expect(z.waitUntil(10) { served.value > 300 })
         #expect(moved.value > 0, "no keep-alive connection moved to another worker in \(served.value) requests")
-        z.signal(SIGHUP)
-        #expect(z.waitUntil(15) { let now = Set(z.workers()); return now.count == 3 && now.isDisjoint(with: old) }, "\(z.log())")
-        let after = served.value
-        #expect(z.waitUntil(5) { served.value > after + 100 })
+        reloadUnderLoad(z, replacing: old, served: served, thenMore: 100, within: 15)
         done.set(true)
         usleep(300_000)
         #expect(failures.value == 0, "\(failures.value) of \(served.value) requests failed")
