@@ -3,13 +3,13 @@ import PackageDescription
 
 // No Swift package dependencies: everything below is this repository's own code,
 // plus the C library (glibc) reached through the small CSupport shim.
+// Linux only (epoll, signalfd, inotify, SO_PEERCRED, memfd): no other platform is declared.
 // The HTTP hot path crosses from Zerg into Shared: let the optimizer
 // specialize generics across that module boundary (release builds).
 let optimized: [SwiftSetting] = [.unsafeFlags(["-cross-module-optimization"], .when(configuration: .release))]
 
 let package = Package(
     name: "hadjango",
-    platforms: [.macOS(.v13)],
     products: [
         .executable(name: "emperor", targets: ["Emperor"]),
         .executable(name: "zerg", targets: ["Zerg"]),
@@ -18,25 +18,34 @@ let package = Package(
         .library(name: "Shared", targets: ["Shared"]),
     ],
     targets: [
-        // C glue for what Swift cannot call directly: variadic prctl, the packed
-        // epoll_event, signalfd, sockaddr building, and the fork+exec child path.
+        // C glue for what Swift cannot call directly: Linux calls Glibc's module
+        // hides (epoll, signalfd, accept4, memfd...), the packed epoll_event, CMSG
+        // and W* macros, variadic prctl, shared-memory atomics, the fork+exec child.
         .target(name: "CSupport"),
-        // Syscall wrappers, the uWSGI ini language, logging, JSON: used by every process.
+        // Syscall wrappers, the uWSGI ini language, logging, JSON, the handoff and
+        // control protocols: used by every process.
         .target(name: "Shared", dependencies: ["CSupport"], swiftSettings: optimized),
-        .executableTarget(name: "Emperor", dependencies: ["Shared", "CSupport"]),
+        // The zerg's pure logic (cheaper algorithms, CPU slots, the scoreboard):
+        // a library so unit tests reach it without starting a process.
+        .target(name: "ZergCore", dependencies: ["Shared"], swiftSettings: optimized),
+        // The vassal's pure logic (the state handed over on re-exec).
+        .target(name: "VassalCore", dependencies: ["Shared"], swiftSettings: optimized),
+        .executableTarget(name: "Emperor", dependencies: ["Shared"]),
         // Owns a build's port; hands accepted connections to zerg workers.
-        .executableTarget(name: "Vassal", dependencies: ["Shared", "CSupport"], swiftSettings: optimized),
+        .executableTarget(name: "Vassal", dependencies: ["Shared", "VassalCore"], swiftSettings: optimized),
         // The deploy CLI: builds a, b, c…, live/stage switching, nginx.
-        .executableTarget(name: "Hactl", dependencies: ["Shared", "CSupport"]),
+        .executableTarget(name: "Hactl", dependencies: ["Shared"]),
         // Debian's CPython 3.11, linked through pkg-config (package python3-dev).
         .systemLibrary(name: "CPython", pkgConfig: "python3-embed", providers: [.apt(["python3-dev"])]),
         // C glue for the interpreter: macros Swift cannot call, and the native
         // `_hadjango` module the WSGI layer uses to reach the worker.
         .target(name: "PythonGlue", dependencies: ["CPython"]),
-        .executableTarget(name: "Zerg", dependencies: ["Shared", "CSupport", "PythonGlue"], swiftSettings: optimized),
+        .executableTarget(name: "Zerg", dependencies: ["Shared", "ZergCore", "PythonGlue"], swiftSettings: optimized),
         // Fixtures are read from the source tree (they include symlinks, which
         // resource copying would flatten).
         .testTarget(name: "SharedTests", dependencies: ["Shared"], exclude: ["Fixtures"]),
+        // Pure logic, no process started: cheaper, CPU slots, scoreboard, vassal state.
+        .testTarget(name: "CoreTests", dependencies: ["Shared", "ZergCore", "VassalCore"]),
         .testTarget(name: "EmperorTests", dependencies: ["Shared", "Emperor", "Zerg"], exclude: ["Support/instance.py"]),
         .testTarget(name: "ZergTests", dependencies: ["Shared", "Zerg"], exclude: ["Support/apps.py", "Support/broken_app.py"]),
         // Real vassal, zerg and emperor processes: handoff, reloads and swaps under load.

@@ -59,7 +59,7 @@ extension Emperor {
             let (pid, control) = try launcher.launch(config: instance.name, kind: kind, stdio: Log.destination)
             instance.pid = pid
             instance.control = control
-            instance.controlToken = try? register(control, .control(instance.name))
+            instance.controlToken = try? sources.add(control, .control(instance.name))
             instance.state = .starting
             instance.ready = false
             instance.accepting = false
@@ -159,7 +159,7 @@ extension Emperor {
 
     func closeControl(_ instance: Instance) {
         if let control = instance.control, let token = instance.controlToken {
-            unregister(control, token: token)
+            sources.remove(control, token)
             control.close()
         }
         instance.control = nil
@@ -167,15 +167,14 @@ extension Emperor {
     }
 
     /// Reports from the instance on its control channel.
-    func readControl(name: String, token: UInt64) {
-        guard let instance = instances[name], let control = instance.control, instance.controlToken == token else { return }
-        let bytes: [UInt8]?
-        do {
-            bytes = try control.readAvailable(max: 256)
-        } catch {
-            bytes = []
+    func readControl(name: String) {
+        guard let instance = instances[name], let control = instance.control else { return }
+        let bytes: [UInt8]
+        switch try? control.readAvailable(max: 256) {
+        case .wouldBlock?: return
+        case .completed(let got)?: bytes = got
+        case nil: bytes = []  // an error: as good as closed
         }
-        guard let bytes else { return }
         if bytes.isEmpty {
             closeControl(instance)  // EOF: the process is exiting (reaped via SIGCHLD)
             return

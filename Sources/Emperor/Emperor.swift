@@ -7,10 +7,14 @@ import Shared
 /// signals, inotify, control-channel reports, stats clients, timers — is an
 /// event handled here in order, so no state is shared and nothing blocks.
 final class Emperor {
-    enum Handler {
+    /// What an event of the emperor's loop is about.
+    enum Event {
         case signals
         case inotify
+        /// An instance's control channel (by config name).
         case control(String)
+        case stats(StatsEvent)
+        case status(StatsEvent)
     }
 
     enum ShutdownMode: String {
@@ -21,17 +25,15 @@ final class Emperor {
     let settings: EmperorSettings
     let scanner: ConfigScanner
     let launcher: InstanceLauncher
-    let epoll: Epoll
+    let sources: EventSources<Event>
     let inotify: Inotify
     let signals: SignalChannel
-    var statsServer: StatsServer?
-    var statusServer: StatsServer?
+    var statsServer: StatsServer<Event>?
+    var statusServer: StatsServer<Event>?
 
     var instances: [String: Instance] = [:]
     var watches: [String: Int32] = [:]
     var timers = TimerQueue<TimerAction>()
-    var handlers: [UInt64: Handler] = [:]
-    var nextToken: UInt64 = 100
     var shutdown: ShutdownMode?
     var scanPending = false
     var nextRescanNs: UInt64 = 0
@@ -57,34 +59,16 @@ final class Emperor {
         launcher = InstanceLauncher(settings: settings, workingDirectory: cwd, environment: Host.environment())
         signals = try SignalChannel(Self.handledSignals)
         SignalChannel.ignoreBrokenPipe()
-        epoll = try Epoll()
+        sources = try EventSources()
         inotify = try Inotify()
-        try register(signals.fd, .signals)
-        try register(inotify.fd, .inotify)
+        try sources.add(signals.fd, .signals)
+        try sources.add(inotify.fd, .inotify)
         if let address = settings.statsAddress {
-            statsServer = try StatsServer(address: address, http: false, epoll: epoll, listenerToken: (1 << 40) - 1)
+            statsServer = try StatsServer(address: address, http: false, sources: sources, as: Event.stats)
         }
         if let address = settings.statusAddress {
-            statusServer = try StatsServer(address: address, http: true, epoll: epoll, listenerToken: (1 << 41) - 1, tokenBase: 1 << 41)
+            statusServer = try StatsServer(address: address, http: true, sources: sources, as: Event.status)
         }
-    }
-
-    func register(_ fd: FileDescriptor, _ handler: Handler, writable: Bool = false) throws -> UInt64 {
-        let token = nextToken
-        nextToken += 1
-        try epoll.add(fd, token: token, writable: writable)
-        handlers[token] = handler
-        return token
-    }
-
-    @discardableResult
-    func register(_ fd: FileDescriptor, _ handler: Handler) throws -> UInt64 {
-        try register(fd, handler, writable: false)
-    }
-
-    func unregister(_ fd: FileDescriptor, token: UInt64) {
-        epoll.remove(fd)
-        handlers[token] = nil
     }
 
     /// Runs until a stop signal has stopped every instance; returns the exit status.
@@ -105,22 +89,14 @@ final class Emperor {
             let timeoutMs = wakeAt <= now ? 0 : Int32(min(UInt64(Int32.max), (wakeAt - now + 999_999) / 1_000_000))
             let events: [Epoll.Event]
             do {
-                events = try epoll.wait(timeoutMilliseconds: timeoutMs)
+                events = try sources.wait(timeoutMs: timeoutMs)
             } catch {
                 Log.info("epoll_wait failed: \(error); exiting")
                 return 1
             }
             for event in events {
-                if let status = statusServer, status.owns(event.token) {
-                    status.handle(token: event.token) { statusAnswer(path: $0) }
-                    continue
-                }
-                if let stats = statsServer, stats.owns(event.token) {
-                    stats.handle(token: event.token) { statsDocument() }
-                    continue
-                }
-                guard let handler = handlers[event.token] else { continue }
-                handle(handler, token: event.token, event: event)
+                guard let source = sources[event] else { continue }
+                handle(source)
             }
             let after = Host.monotonicNanoseconds()
             for action in timers.popDue(now: after) { fire(action) }
@@ -135,15 +111,19 @@ final class Emperor {
         }
     }
 
-    func handle(_ handler: Handler, token: UInt64, event: Epoll.Event) {
-        switch handler {
+    func handle(_ source: Event) {
+        switch source {
         case .signals:
             while let sig = try? signals.next() { handleSignal(sig) }
         case .inotify:
             _ = inotify.drain()
             scheduleScan()
         case .control(let name):
-            readControl(name: name, token: token)
+            readControl(name: name)
+        case .stats(let e):
+            statsServer?.handle(e) { statsDocument() }
+        case .status(let e):
+            statusServer?.handle(e) { statusAnswer(path: $0) }
         }
     }
 

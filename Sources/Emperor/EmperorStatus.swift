@@ -7,12 +7,12 @@ import Shared
 /// (`/status.json`), Prometheus text (`/metrics`), and a dashboard (`/`).
 /// Instances' stats sockets are read on request, 250 ms at most each.
 extension Emperor {
-    func statusAnswer(path: String) -> StatsServer.Answer {
+    func statusAnswer(path: String) -> StatsAnswer {
         switch path {
         case "/status.json": return .json(statusDocument())
-        case "/metrics": return StatsServer.Answer(contentType: "text/plain; version=0.0.4", body: Array(metricsText().utf8))
-        case "/", "/index.html": return StatsServer.Answer(contentType: "text/html; charset=utf-8", body: Array(DashboardPage.html.utf8))
-        default: return StatsServer.Answer(status: 404, contentType: "text/plain", body: Array("not found: \(path)\n".utf8))
+        case "/metrics": return StatsAnswer(contentType: "text/plain; version=0.0.4", body: Array(metricsText().utf8))
+        case "/", "/index.html": return StatsAnswer(contentType: "text/html; charset=utf-8", body: Array(DashboardPage.html.utf8))
+        default: return StatsAnswer(status: 404, contentType: "text/plain", body: Array("not found: \(path)\n".utf8))
         }
     }
 

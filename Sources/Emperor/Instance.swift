@@ -53,7 +53,7 @@ final class Instance {
     var build = ""
     var statsAddress: ListenAddress?
     var control: FileDescriptor?
-    var controlToken: UInt64?
+    var controlToken: EventToken?
 
     var backoff: Backoff
     /// Invalidates timers set for an earlier run.

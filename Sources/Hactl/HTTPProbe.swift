@@ -20,15 +20,16 @@ struct HTTPProbe {
         let fd: FileDescriptor
         do {
             fd = try FileDescriptor.connect(host: host, port: port)
-        } catch let e as SystemError {
-            throw Failure(description: "\(host):\(port): \(e.reason)")
+        } catch {
+            throw Failure(description: "\(host):\(port): \(error.reason)")
         }
         defer { fd.close() }
         try fd.writeAll("GET \(path) HTTP/1.1\r\nHost: \(hostHeader ?? "\(host):\(port)")\r\nConnection: close\r\nUser-Agent: hactl\r\n\r\n")
         var data: [UInt8] = []
         while true {
             guard try fd.wait(timeoutMs: timeoutMs) else { throw Failure(description: "\(host):\(port)\(path): no answer in \(timeoutMs) ms") }
-            guard let chunk = try fd.readAvailable(max: 65536), !chunk.isEmpty else { break }
+            guard let chunk = try fd.readAvailable(max: 65536).value else { continue }
+            if chunk.isEmpty { break }
             data += chunk
         }
         guard let split = find(data, Array("\r\n\r\n".utf8)) else { throw Failure(description: "\(host):\(port)\(path): not an HTTP response") }

@@ -25,16 +25,14 @@ enum WarmupBatch {
         }
         let deadline = Host.monotonicNanoseconds() + UInt64(timeoutMs) * 1_000_000
         while pending.contains(where: { !$0.done }) && Host.monotonicNanoseconds() < deadline {
-            var fds = pending.map { pollfd(fd: $0.done ? -1 : $0.fd!.rawValue, events: Int16(POLLIN), revents: 0) }
-            _ = poll(&fds, nfds_t(fds.count), 100)
-            for i in pending.indices where !pending[i].done && fds[i].revents != 0 {
+            let readable = (try? FileDescriptor.waitReadable(pending.map { $0.done ? nil : $0.fd }, timeoutMs: 100))
+                ?? [Bool](repeating: false, count: pending.count)
+            for i in pending.indices where !pending[i].done && readable[i] {
                 var finished = false
-                do {
-                    if let chunk = try pending[i].fd!.readAvailable(max: 65536) {
-                        if chunk.isEmpty { finished = true } else { pending[i].data += chunk }
-                    }
-                } catch {
-                    finished = true
+                switch try? pending[i].fd!.readAvailable(max: 65536) {
+                case .wouldBlock?: break
+                case .completed(let chunk)? where !chunk.isEmpty: pending[i].data += chunk
+                default: finished = true  // end of file or an error
                 }
                 if finished {
                     pending[i].done = true

@@ -40,7 +40,7 @@ var timeout = 60
 
 @MainActor func fail(_ message: String, code: Int32 = 1) -> Never {
     let line = "hactl: \(message)\n"
-    _ = line.withCString { Glibc.write(2, $0, strlen($0)) }
+    try? FileDescriptor.standardError.writeAll(line)
     exit(code)
 }
 

@@ -5,37 +5,50 @@
 #include <stdlib.h>
 #include <string.h>
 
-static pg_callbacks callbacks;
-
 /* _hadjango: the native functions behind start_response, write, wsgi.input
- * and the uwsgi module. They only unpack arguments and call the worker. */
+ * and the uwsgi module. They only unpack arguments and call the worker,
+ * through the callbacks and context kept in the module's state. */
+
+typedef struct {
+    pg_callbacks callbacks;
+    void *context;
+} module_state;
+
+static module_state *state_of(PyObject *module) { return (module_state *)PyModule_GetState(module); }
 
 static PyObject *m_start_response(PyObject *self, PyObject *args) {
     PyObject *status, *headers, *exc_info = Py_None;
     if (!PyArg_ParseTuple(args, "OO|O:start_response", &status, &headers, &exc_info)) return NULL;
-    return callbacks.start_response(status, headers, exc_info);
+    module_state *st = state_of(self);
+    return st->callbacks.start_response(st->context, status, headers, exc_info);
 }
 
-static PyObject *m_write(PyObject *self, PyObject *data) { return callbacks.write(data); }
+static PyObject *m_write(PyObject *self, PyObject *data) {
+    module_state *st = state_of(self);
+    return st->callbacks.write(st->context, data);
+}
 
 static PyObject *m_read(PyObject *self, PyObject *args) {
     Py_ssize_t size = -1;
     if (!PyArg_ParseTuple(args, "|n:read", &size)) return NULL;
-    return callbacks.read(size);
+    module_state *st = state_of(self);
+    return st->callbacks.read(st->context, size);
 }
 
 static PyObject *m_log(PyObject *self, PyObject *arg) {
     Py_ssize_t len;
     const char *text = PyUnicode_AsUTF8AndSize(arg, &len);
     if (text == NULL) return NULL;
-    callbacks.log(text, len);
+    module_state *st = state_of(self);
+    st->callbacks.log(st->context, text, len);
     Py_RETURN_NONE;
 }
 
 static PyObject *m_set_logvar(PyObject *self, PyObject *args) {
     PyObject *key, *value;
     if (!PyArg_ParseTuple(args, "UU:set_logvar", &key, &value)) return NULL;
-    return callbacks.set_logvar(key, value);
+    module_state *st = state_of(self);
+    return st->callbacks.set_logvar(st->context, key, value);
 }
 
 static PyObject *m_setprocname(PyObject *self, PyObject *name) {
@@ -43,10 +56,14 @@ static PyObject *m_setprocname(PyObject *self, PyObject *name) {
         PyErr_SetString(PyExc_TypeError, "setprocname() takes a str");
         return NULL;
     }
-    return callbacks.set_procname(name);
+    module_state *st = state_of(self);
+    return st->callbacks.set_procname(st->context, name);
 }
 
-static PyObject *m_reload(PyObject *self, PyObject *unused) { return callbacks.request_reload(); }
+static PyObject *m_reload(PyObject *self, PyObject *unused) {
+    module_state *st = state_of(self);
+    return st->callbacks.request_reload(st->context);
+}
 
 static PyMethodDef methods[] = {
     {"start_response", m_start_response, METH_VARARGS, "WSGI start_response(status, headers, exc_info=None)"},
@@ -59,14 +76,23 @@ static PyMethodDef methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
-static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_hadjango", NULL, -1, methods};
+static struct PyModuleDef module_def = {PyModuleDef_HEAD_INIT, "_hadjango", NULL, sizeof(module_state), methods};
 
-static PyObject *init_module(void) { return PyModule_Create(&module); }
-
-void pg_register(const pg_callbacks *cb) {
-    callbacks = *cb;
-    PyImport_AppendInittab("_hadjango", init_module);
+PyObject *pg_install_native_module(const pg_callbacks *callbacks) {
+    PyObject *module = PyModule_Create(&module_def);
+    if (module == NULL) return NULL;
+    module_state *st = state_of(module);
+    st->callbacks = *callbacks;
+    st->context = NULL;
+    PyObject *modules = PyImport_GetModuleDict(); /* borrowed */
+    if (PyDict_SetItemString(modules, "_hadjango", module) < 0) {
+        Py_DECREF(module);
+        return NULL;
+    }
+    return module;
 }
+
+void pg_set_callback_context(PyObject *module, void *context) { state_of(module)->context = context; }
 
 static char *copy_status_error(PyStatus status) {
     const char *msg = status.err_msg ? status.err_msg : "unknown error";

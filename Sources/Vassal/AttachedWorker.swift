@@ -1,7 +1,5 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Shared
+import VassalCore
 
 /// A zerg worker attached to the vassal's zerg-server socket, as the vassal
 /// sees it:
@@ -11,22 +9,14 @@ import Shared
 /// A busy worker holds one connection, or two when the vassal has given it
 /// the next one ahead of time (it then never sleeps between requests).
 final class AttachedWorker {
-    enum State: String {
-        /// Connected; waiting for its hello.
-        case attaching
-        /// Said hello; loading its app.
-        case loading
-        /// Ready for a connection.
-        case free
-        /// Serving the connection(s) the vassal handed it.
-        case busy
-        /// Leaving: gets nothing new.
-        case draining
-    }
+    typealias State = WorkerLinkState
 
     let link: HandoffLink
-    let token: UInt64
-    let peer: (pid: pid_t, uid: uid_t, gid: gid_t)
+    /// The vassal's name for it (the key of `Vassal.workers` and the free list).
+    let id: UInt64
+    /// Its registration in the vassal's epoll.
+    var eventToken: EventToken?
+    let peer: (pid: Int32, uid: UInt32, gid: UInt32)
     var state = State.attaching
     var pid: Int32 = 0
     var workerID: Int32 = 0
@@ -41,9 +31,9 @@ final class AttachedWorker {
     /// Set when SO_PEERCRED says this peer may not attach: its hello gets `refuse`.
     var refusal: String?
 
-    init(link: HandoffLink, token: UInt64, peer: (pid: pid_t, uid: uid_t, gid: gid_t)) {
+    init(link: HandoffLink, id: UInt64, peer: (pid: Int32, uid: UInt32, gid: UInt32)) {
         self.link = link
-        self.token = token
+        self.id = id
         self.peer = peer
     }
 

@@ -1,26 +1,20 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Shared
+import VassalCore
 
 /// A client connection while the vassal holds it: reading its next request
 /// head (fresh, or parked after a worker handed it back), or queued with a
 /// complete head until a worker is free. Once handed to a worker the vassal
-/// keeps no copy.
+/// keeps its copy, out of epoll, until the worker answers for it (`HandedConnection`).
 final class ClientConnection {
-    enum State: String {
-        /// Waiting for (the rest of) a request head; in epoll.
-        case reading
-        /// Head complete, waiting for a free worker; out of epoll.
-        case queued
-    }
+    typealias State = ClientState
 
     let fd: FileDescriptor
     let remote: (host: String, port: Int)
-    var token: UInt64 = 0
+    /// The vassal's name for it (the key of `Vassal.clients` and the queue).
+    var id: UInt64 = 0
     var state = State.reading
-    /// Registered in the vassal's epoll (only while reading).
-    var inEpoll = false
+    /// Its registration in the vassal's epoll (only while reading).
+    var eventToken: EventToken?
     var buffer: [UInt8]
     /// Last byte received (reading) or when it was queued.
     var sinceNs: UInt64
@@ -46,23 +40,21 @@ final class ClientConnection {
         case gone
     }
 
-    nonisolated(unsafe) static let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 16384, alignment: 16)
-
-    /// Reads what is available (non-blocking), then looks for a complete head.
-    /// Reading stops at the head's end plus one chunk: the body is the worker's.
-    func readHead(limit: Int) -> ReadOutcome {
-        while true {
-            let n = Glibc.read(fd.rawValue, Self.scratch.baseAddress, Self.scratch.count)
-            if n > 0 {
-                buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: Self.scratch[0..<n]))
+    /// Reads what is available (non-blocking, through the vassal's `scratch`
+    /// buffer), then looks for a complete head. Reading stops at the head's
+    /// end plus one chunk: the body is the worker's.
+    func readHead(limit: Int, scratch: UnsafeMutableRawBufferPointer) -> ReadOutcome {
+        reading: while true {
+            switch try? fd.read(into: scratch) {
+            case .completed(let n)? where n > 0:
+                buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: scratch[0..<n]))
                 sinceNs = Host.monotonicNanoseconds()
-                if n < Self.scratch.count || buffer.count > limit { break }
-                continue
+                if n < scratch.count || buffer.count > limit { break reading }
+            case .wouldBlock?:
+                break reading
+            default:
+                return .gone  // closed, reset, or an error
             }
-            if n == 0 { return .gone }
-            if errno == EINTR { continue }
-            if errno == EAGAIN { break }
-            return .gone
         }
         return examine(limit: limit)
     }
@@ -79,13 +71,11 @@ final class ClientConnection {
 
     /// Best effort (the socket is non-blocking): an error response before closing.
     func refuse(_ error: HTTPError) {
-        let bytes = HTTPResponseHead.simple(status: error.status, message: error.reason)
-        _ = bytes.withUnsafeBytes { Glibc.write(fd.rawValue, $0.baseAddress, $0.count) }
+        _ = try? fd.writeAvailable(HTTPResponseHead.simple(status: error.status, message: error.reason), from: 0)
     }
 
     /// 503 (with Retry-After) for a request no worker could take.
     func serviceUnavailable(reason: String) {
-        let bytes = HTTPResponseHead.simple(status: 503, message: reason, extraHeaders: [("Retry-After", "1")])
-        _ = bytes.withUnsafeBytes { Glibc.write(fd.rawValue, $0.baseAddress, $0.count) }
+        _ = try? fd.writeAvailable(HTTPResponseHead.simple(status: 503, message: reason, extraHeaders: [("Retry-After", "1")]), from: 0)
     }
 }

@@ -26,7 +26,7 @@ extension Vassal {
     func tellEmperor(_ report: EmperorProtocol.Report) { emperor?.tell(report) }
 
     func readEmperor() {
-        emperor?.handle(epoll: epoll, stop: { stop($0 ? .graceful : .immediate) }, reload: { reload() })
+        emperor?.handle(lost: { if let e = emperor, let t = emperorToken { sources.remove(e.fd, t) } }, stop: { stop($0 ? .graceful : .immediate) }, reload: { reload() })
     }
 
     /// Graceful: no new clients; idle connections close; queued ones still go
@@ -36,11 +36,12 @@ extension Vassal {
         if stopping == nil {
             Log.info(how == .graceful ? "graceful stop" : "stopping now")
             stopDeadlineNs = Host.monotonicNanoseconds() + UInt64(settings.reloadMercySeconds) * 1_000_000_000
-            for l in listeners {
-                epoll.remove(l)
+            for (l, token) in zip(listeners, listenerTokens) {
+                sources.remove(l, token)
                 l.close()
             }
             listeners = []
+            listenerTokens = []
         }
         stopping = how
         for client in Array(clients.values) where client.state == .reading && client.buffer.isEmpty { drop(client) }

@@ -2,6 +2,21 @@
 import Glibc
 #endif
 import Shared
+import VassalCore
+
+/// What an event of the vassal's loop is about.
+enum VassalEvent {
+    case signals
+    case emperor
+    /// A worker is attaching to the zerg-server socket.
+    case zergServer
+    case touch
+    case stats(StatsEvent)
+    /// A client is connecting to this listener (index into `listeners`).
+    case listener(Int)
+    case client(ClientConnection)
+    case worker(AttachedWorker)
+}
 
 /// The vassal: owns a build's client port and its zerg-server socket. One
 /// epoll loop accepts clients, reads each request head, queues complete ones
@@ -10,10 +25,12 @@ import Shared
 final class Vassal {
     let settings: VassalSettings
     let arguments: [String]
-    let epoll: Epoll
+    let sources: EventSources<VassalEvent>
     let signals: SignalChannel
     let emperor: EmperorChannel?
     var listeners: [FileDescriptor]
+    var listenerTokens: [EventToken] = []
+    var emperorToken: EventToken?
     let zergServer: FileDescriptor
 
     var clients: [UInt64: ClientConnection] = [:]
@@ -23,13 +40,18 @@ final class Vassal {
     var queueHead = 0
     /// Free workers; the most recently freed is used first (its caches are warm).
     var free: [UInt64] = []
-    var nextToken: UInt64 = 64
+    /// Names for clients and workers (keys of `clients`, `workers`, the queue and the free list).
+    var nextID: UInt64 = 0
     var stopping: Stop?
     var stopDeadlineNs: UInt64 = 0
     var lastSweepNs: UInt64 = 0
     var counters = Counters()
     /// Word 0: the queue depth, read by attached workers (see `HandoffMessage.welcome`).
     let board: SharedMemory
+    /// Where client reads land (one connection is read at a time).
+    let readScratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 16384, alignment: 16)
+    /// Where worker messages land (one is received at a time).
+    let packetBuffer = HandoffLink.makeBuffer()
 
     enum Stop { case graceful, immediate }
 
@@ -50,15 +72,9 @@ final class Vassal {
     /// Histogram bounds of the time a request waits for a worker (ms).
     static let waitBucketsMs: [UInt64] = [1, 5, 10, 50, 100, 500, 1000, 5000]
 
-    static let signalToken: UInt64 = 1
-    static let emperorToken: UInt64 = 2
-    static let zergServerToken: UInt64 = 3
-    static let touchToken: UInt64 = 4
-    static let statsToken: UInt64 = 5
-    var stats: StatsServer?
+    var stats: StatsServer<VassalEvent>?
     enum TouchAction { case reload, logReopen }
     let touches: TouchWatcher<TouchAction>?
-    static let listenerTokenBase: UInt64 = 8
 
     init(settings: VassalSettings, arguments: [String], listeners: [FileDescriptor], zergServer: FileDescriptor,
          emperor: EmperorChannel?, board: SharedMemory?) throws {
@@ -70,38 +86,38 @@ final class Vassal {
         self.emperor = emperor
         signals = try SignalChannel([SIGHUP, SIGTERM, SIGINT, SIGQUIT, SIGUSR1])
         SignalChannel.ignoreBrokenPipe()
-        epoll = try Epoll()
-        try epoll.add(signals.fd, token: Self.signalToken)
-        if let emperor { try epoll.add(emperor.fd, token: Self.emperorToken) }
-        try epoll.add(zergServer, token: Self.zergServerToken)
-        for (i, l) in listeners.enumerated() { try epoll.add(l, token: Self.listenerTokenBase + UInt64(i)) }
+        sources = try EventSources()
+        try sources.add(signals.fd, .signals)
+        if let emperor { emperorToken = try sources.add(emperor.fd, .emperor) }
+        try sources.add(zergServer, .zergServer)
+        for (i, l) in listeners.enumerated() { listenerTokens.append(try sources.add(l, .listener(i))) }
         let files = settings.touchReload.map { ($0, TouchAction.reload) } + settings.touchLogReopen.map { ($0, TouchAction.logReopen) }
         touches = files.isEmpty ? nil : try TouchWatcher(files)
-        if let touches { try epoll.add(touches.fd, token: Self.touchToken) }
+        if let touches { try sources.add(touches.fd, .touch) }
         if let address = settings.stats {
-            stats = try StatsServer(address: address, http: settings.statsHTTP, epoll: epoll, listenerToken: Self.statsToken)
+            stats = try StatsServer(address: address, http: settings.statsHTTP, sources: sources, as: VassalEvent.stats)
         }
     }
 
-    func newToken() -> UInt64 {
-        nextToken += 1
-        return nextToken
+    func newID() -> UInt64 {
+        nextID += 1
+        return nextID
     }
 
     var queueDepth: Int { queue.count - queueHead }
 
     func run() -> Int32 {
         while true {
-            let events = (try? epoll.wait(timeoutMilliseconds: 250)) ?? []
+            let events = (try? sources.wait(timeoutMs: 250)) ?? []
             for event in events {
-                switch event.token {
-                case Self.signalToken:
+                switch sources[event] {
+                case .signals?:
                     while let sig = try? signals.next() { handle(signal: sig) }
-                case Self.emperorToken:
+                case .emperor?:
                     readEmperor()
-                case Self.zergServerToken:
+                case .zergServer?:
                     acceptWorkers()
-                case Self.touchToken:
+                case .touch?:
                     for action in touches?.changed() ?? [] {
                         switch action {
                         case .reload: reload()
@@ -109,16 +125,16 @@ final class Vassal {
                             if let path = settings.logto { try? Log.reopen(path) }
                         }
                     }
-                case Self.listenerTokenBase..<Self.listenerTokenBase + UInt64(listeners.count):
-                    acceptClients(listeners[Int(event.token - Self.listenerTokenBase)])
-                default:
-                    if let stats, stats.owns(event.token) {
-                        stats.handle(token: event.token) { statsDocument() }
-                    } else if let client = clients[event.token] {
-                        readable(client)
-                    } else if let worker = workers[event.token] {
-                        readWorker(worker)
-                    }
+                case .listener(let index)?:
+                    if index < listeners.count { acceptClients(listeners[index]) }
+                case .stats(let e)?:
+                    stats?.handle(e) { statsDocument() }
+                case .client(let client)?:
+                    readable(client)
+                case .worker(let worker)?:
+                    readWorker(worker)
+                case nil:
+                    continue
                 }
             }
             dispatch()
@@ -142,24 +158,24 @@ final class Vassal {
     func acceptClients(_ listener: FileDescriptor) {
         // A bounded batch, so workers' messages are not starved by a connection flood.
         var batch = 0
-        while batch < 64, let (fd, host, port) = (try? listener.acceptWithPeer()) ?? nil {
+        while batch < 64, case .completed(let accepted)? = try? listener.accept() {
             batch += 1
             counters.accepted += 1
-            let client = ClientConnection(fd: fd, remote: (host, port))
-            client.token = newToken()
-            clients[client.token] = client
+            let client = ClientConnection(fd: accepted.fd, remote: (accepted.host, accepted.port))
+            client.id = newID()
+            clients[client.id] = client
             // Most clients send their request with the connect: look before epoll.
             readable(client, fresh: true)
         }
     }
 
     func readable(_ client: ClientConnection, fresh: Bool = false) {
-        switch client.readHead(limit: settings.bufferSize) {
+        switch client.readHead(limit: settings.bufferSize, scratch: readScratch) {
         case .complete:
             unwatch(client)
             enqueue(client)
         case .incomplete:
-            if !client.inEpoll { watch(client) }
+            if client.eventToken == nil { watch(client) }
         case .refuse(let error):
             counters.refusedHeads += 1
             Log.info("\(client.remote.host):\(client.remote.port): \(error)")
@@ -182,7 +198,7 @@ final class Vassal {
         }
         client.state = .queued
         client.sinceNs = Host.monotonicNanoseconds()
-        queue.append(client.token)
+        queue.append(client.id)
         counters.maxQueueDepth = max(counters.maxQueueDepth, queueDepth)
     }
 
@@ -192,232 +208,23 @@ final class Vassal {
         // returned connection for a moment, and epoll forgets a registration
         // only when the last copy closes.
         unwatch(client)
-        clients[client.token] = nil
+        clients[client.id] = nil
         client.fd.close()
     }
 
     /// Waits for the client's bytes in epoll.
     func watch(_ client: ClientConnection) {
         do {
-            try epoll.add(client.fd, token: client.token)
-            client.inEpoll = true
+            client.eventToken = try sources.add(client.fd, .client(client))
         } catch {
             drop(client)
         }
     }
 
     func unwatch(_ client: ClientConnection) {
-        guard client.inEpoll else { return }
-        epoll.remove(client.fd)
-        client.inEpoll = false
-    }
-
-    // MARK: dispatch
-
-    /// Hands queued connections to free workers, oldest connection first. When
-    /// every worker is busy and requests still wait, a worker serving one
-    /// connection gets the next one ahead of time (the one busy longest first):
-    /// it then finds it waiting instead of sleeping until the vassal runs again.
-    func dispatch() {
-        while queueHead < queue.count {
-            let token = queue[queueHead]
-            guard let client = clients[token], client.state == .queued else {
-                queueHead += 1
-                continue
-            }
-            guard let worker = nextWorker() else { break }
-            let message = HandoffMessage.connection(
-                remoteHost: client.remote.host, remotePort: UInt16(truncatingIfNeeded: client.remote.port), buffered: client.buffer)
-            do {
-                guard try worker.link.send(message, fd: client.fd, nonBlocking: true) else {
-                    throw SystemError("sendmsg", worker.label, errno: EAGAIN)
-                }
-            } catch {
-                // The worker is gone or stuck: it gets nothing more; the client stays first in line.
-                Log.info("\(worker.label): handoff failed (\(error)); detaching it")
-                detach(worker)
-                continue
-            }
-            queueHead += 1
-            let waited = Host.monotonicNanoseconds() - client.sinceNs
-            counters.maxQueueWaitNs = max(counters.maxQueueWaitNs, waited)
-            counters.waitSumNs &+= waited
-            counters.waitBuckets[Self.waitBucketsMs.firstIndex { waited <= $0 * 1_000_000 } ?? Self.waitBucketsMs.count] += 1
-            counters.dispatched += 1
-            if worker.inHand.isEmpty { worker.busySinceNs = Host.monotonicNanoseconds() }
-            worker.state = .busy
-            // The vassal keeps its copy (out of epoll) until the worker answers for it.
-            worker.inHand.append(HandedConnection(fd: client.fd, host: client.remote.host, port: client.remote.port,
-                                                  requests: client.requests, buffered: client.buffer))
-            clients[client.token] = nil
-        }
-        if queueHead > 1024 && queueHead * 2 > queue.count {
-            queue.removeFirst(queueHead)
-            queueHead = 0
-        }
-    }
-
-    /// A free worker (the most recently freed), else a busy one with room for
-    /// the next connection (the one busy longest), else nil.
-    func nextWorker() -> AttachedWorker? {
-        while let token = free.popLast() {
-            if let w = workers[token], w.state == .free { return w }
-        }
-        return workers.values.filter { $0.state == .busy && $0.inHand.count == 1 }.min { $0.busySinceNs < $1.busySinceNs }
-    }
-
-    /// The worker answered for its oldest connection (back or done): the
-    /// vassal's copy closes; with nothing else in hand the worker is free.
-    func answered(_ worker: AttachedWorker) -> HandedConnection? {
-        guard !worker.inHand.isEmpty else { return nil }
-        let handed = worker.inHand.removeFirst()
-        handed.fd.close()
-        worker.connectionsServed += 1
-        worker.busySinceNs = Host.monotonicNanoseconds()
-        if worker.inHand.isEmpty && worker.state == .busy { markFree(worker) }
-        return handed
-    }
-
-    func markFree(_ worker: AttachedWorker) {
-        guard worker.state == .busy || worker.state == .loading || worker.state == .free else { return }
-        worker.state = .free
-        free.removeAll { $0 == worker.token }
-        free.append(worker.token)
-    }
-
-    // MARK: workers
-
-    func acceptWorkers() {
-        while let (fd, _, _) = (try? zergServer.acceptWithPeer()) ?? nil {
-            let link = HandoffLink(fd: fd)
-            guard let peer = try? fd.peerCredentials() else {
-                fd.close()
-                continue
-            }
-            let worker = AttachedWorker(link: link, token: newToken(), peer: peer)
-            if let reason = refusal(uid: peer.uid) {
-                // Answered after its hello is read: closing a unix socket with
-                // unread bytes would reset the link before the answer is seen.
-                Log.info("refused a worker attach from pid \(peer.pid) uid \(peer.uid): \(reason)")
-                worker.refusal = reason
-            }
-            do {
-                try epoll.add(fd, token: worker.token)
-                workers[worker.token] = worker
-            } catch {
-                fd.close()
-            }
-        }
-    }
-
-    /// SO_PEERCRED check: only our own uid, root, or `zerg-allow-uid` may receive clients.
-    func refusal(uid: uid_t) -> String? {
-        if uid == 0 || uid == geteuid() || settings.allowedUIDs.contains(uid) { return nil }
-        return "uid \(uid) may not attach (allowed: root, \(geteuid())\(settings.allowedUIDs.map { ", \($0)" }.joined()); see zerg-allow-uid)"
-    }
-
-    func readWorker(_ worker: AttachedWorker) {
-        // Several messages may be waiting; take them all.
-        while workers[worker.token] != nil {
-            let received: HandoffLink.Received
-            do {
-                received = try worker.link.receive(nonBlocking: true)
-            } catch {
-                Log.info("\(worker.label): protocol error: \(error); detaching it")
-                detach(worker)
-                return
-            }
-            switch received {
-            case .none:
-                return
-            case .closed:
-                detach(worker)
-                return
-            case .message(let message, let fd):
-                handle(message, fd: fd, from: worker)
-            }
-        }
-    }
-
-    func handle(_ message: HandoffMessage, fd: FileDescriptor?, from worker: AttachedWorker) {
-        switch (message, worker.state) {
-        case (.hello, .attaching) where worker.refusal != nil:
-            _ = try? worker.link.send(.refuse(reason: worker.refusal!), nonBlocking: true)
-            detach(worker)
-        case (.hello(let pid, let id, let build), .attaching):
-            worker.pid = pid
-            worker.workerID = id
-            worker.build = build
-            worker.state = .loading
-            if (try? worker.link.send(.welcome(version: HandoffMessage.version), fd: board.fd, nonBlocking: true)) != true {
-                detach(worker)
-            }
-        case (.ready, .loading):
-            Log.info("\(worker.label) attached and ready")
-            markFree(worker)
-        case (.back(let requests, let buffered), .busy) where !worker.inHand.isEmpty,
-             (.back(let requests, let buffered), .draining) where !worker.inHand.isEmpty:
-            counters.handedBack += 1
-            let handed = answered(worker)!
-            if let fd { adoptReturned(fd, remote: (handed.host, handed.port), buffered: buffered, requests: requests) }
-        case (.done, .busy) where !worker.inHand.isEmpty, (.done, .draining) where !worker.inHand.isEmpty:
-            _ = answered(worker)
-        case (.draining, _):
-            worker.state = .draining
-            free.removeAll { $0 == worker.token }
-            _ = try? worker.link.send(.bye, nonBlocking: true)
-        default:
-            fd?.close()
-            Log.info("\(worker.label): unexpected \(message.kind) while \(worker.state.rawValue); detaching it")
-            detach(worker)
-        }
-    }
-
-    /// A keep-alive connection a worker is done with: park it, or queue it at
-    /// once when its next request is already here (pipelined).
-    func adoptReturned(_ fd: FileDescriptor, remote: (host: String, port: Int), buffered: [UInt8], requests: UInt32) {
-        let client = ClientConnection(fd: fd, remote: remote, buffered: buffered, requests: requests)
-        client.token = newToken()
-        clients[client.token] = client
-        if stopping != nil && buffered.isEmpty { return drop(client) }
-        switch client.examine(limit: settings.bufferSize) {
-        case .complete:
-            enqueue(client)
-        case .refuse(let error):
-            client.refuse(error)
-            drop(client)
-        case .incomplete, .gone:
-            watch(client)
-        }
-    }
-
-    /// A worker's link is gone (it exited, died, or broke the protocol). The
-    /// connection it was serving is lost; any it had not started yet (given
-    /// ahead of time) go back to the front of the queue, unserved.
-    func detach(_ worker: AttachedWorker) {
-        workers[worker.token] = nil
-        free.removeAll { $0 == worker.token }
-        epoll.remove(worker.link.fd)
-        worker.link.fd.close()
-        guard let serving = worker.inHand.first else {
-            if worker.state != .draining && worker.state != .attaching { Log.info("\(worker.label) detached") }
-            return
-        }
-        serving.fd.close()
-        counters.lostInWorker += 1
-        Log.info("\(worker.label) left with a connection in hand (client \(serving.host):\(serving.port)); that client's request is lost")
-        let unstarted = worker.inHand.dropFirst().map { h -> UInt64 in
-            let client = ClientConnection(fd: h.fd, remote: (h.host, h.port), buffered: h.buffered, requests: h.requests)
-            client.token = newToken()
-            client.state = .queued
-            clients[client.token] = client
-            return client.token
-        }
-        worker.inHand = []
-        if !unstarted.isEmpty {
-            queue.insert(contentsOf: unstarted, at: queueHead)
-            Log.info("\(unstarted.count) connection(s) it had not started are queued again")
-        }
+        guard let token = client.eventToken else { return }
+        sources.remove(client.fd, token)
+        client.eventToken = nil
     }
 
     // MARK: time

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Shared
+import VassalCore
 
 /// Brings a vassal up: binds its sockets (or takes them over from the
 /// process it replaced by re-exec), sets socket modes and owners, drops
@@ -36,12 +37,7 @@ enum VassalStartup {
             zergServer = old.fd
         } else {
             inherited?.zergServer?.fd.close()
-            do {
-                zergServer = try FileDescriptor.listenHandoff(path: settings.zergServer, backlog: settings.listenBacklog)
-            } catch let error as SystemError {
-                throw Failure(description: "cannot create zerg-server socket \(settings.zergServer): \(error.reason)")
-            }
-            try applyOwnership(path: settings.zergServer, settings: settings)
+            zergServer = try listenZergServer(settings)
         }
         if inherited == nil || geteuid() == 0 {
             do {
@@ -70,15 +66,27 @@ enum VassalStartup {
         return vassal
     }
 
-    static func bind(_ address: ListenAddress, settings: VassalSettings) throws -> FileDescriptor {
+    static func listenZergServer(_ settings: VassalSettings) throws -> FileDescriptor {
+        let fd: FileDescriptor
         do {
-            let fd = try address.listen(backlog: settings.listenBacklog, deferAcceptSeconds: settings.deferAcceptSeconds)
-            if case .unix(let path) = address { try applyOwnership(path: path, settings: settings) }
-            return fd
-        } catch let error as SystemError {
+            fd = try FileDescriptor.listenPackets(path: settings.zergServer, backlog: settings.listenBacklog)
+        } catch {
+            throw Failure(description: "cannot create zerg-server socket \(settings.zergServer): \(error.reason)")
+        }
+        try applyOwnership(path: settings.zergServer, settings: settings)
+        return fd
+    }
+
+    static func bind(_ address: ListenAddress, settings: VassalSettings) throws -> FileDescriptor {
+        let fd: FileDescriptor
+        do {
+            fd = try address.listen(backlog: settings.listenBacklog, deferAcceptSeconds: settings.deferAcceptSeconds)
+        } catch {
             let hint = error.errno == EADDRINUSE ? " (another server is using it)" : ""
             throw Failure(description: "cannot listen on \(address): \(error.reason)\(hint)")
         }
+        if case .unix(let path) = address { try applyOwnership(path: path, settings: settings) }
+        return fd
     }
 
     static func applyOwnership(path: String, settings: VassalSettings) throws {

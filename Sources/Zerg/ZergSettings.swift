@@ -1,4 +1,5 @@
 import Shared
+import ZergCore
 
 /// The zerg's options, typed and checked, from its configuration.
 struct ZergSettings {

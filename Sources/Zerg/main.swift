@@ -9,7 +9,7 @@ import Shared
 let arguments = Array(CommandLine.arguments)  // copied before any process title rewrite
 let environment = Host.environment()
 
-if let idText = environment["HADJANGO_WORKER"], let id = Int(idText) {
+if let idText = environment[WorkerMain.roleVariable], let id = Int(idText) {
     Log.setProgram("zerg worker \(id)")
     exit(WorkerMain.run(id: id, arguments: arguments, environment: environment))
 }
@@ -46,14 +46,14 @@ var listeners: [FileDescriptor] = []
 for address in settings.httpSockets {
     do {
         let fd = try address.listen(backlog: settings.listenBacklog, deferAcceptSeconds: settings.deferAcceptSeconds)
-        fd.setNoDelay()  // inherited by every accepted connection
         listeners.append(fd)
-        if case .unix(let path) = address { try settings.ownership.apply(toSocket: path) }
-    } catch let error as SystemError {
-        Log.info("cannot listen on \(address): \(error.reason)\(error.errno == EADDRINUSE ? " (another server is using it)" : "")")
-        exit(1)
+        if case .unix(let path) = address {
+            try settings.ownership.apply(toSocket: path)
+        } else {
+            try fd.setNoDelay()  // inherited by every accepted connection
+        }
     } catch {
-        Log.info("cannot listen on \(address): \(error)")
+        Log.info("cannot listen on \(address): \(error.reason)\(error.errno == EADDRINUSE ? " (another server is using it)" : "")")
         exit(1)
     }
 }

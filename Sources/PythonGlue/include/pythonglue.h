@@ -11,23 +11,28 @@ typedef struct _object PyObject;
 typedef struct _ts PyThreadState;
 typedef ssize_t Py_ssize_t;
 
-/* What the `_hadjango` native module calls back into (the worker, in Swift).
- * Each returns a new reference, or NULL with a Python exception set. */
+/* What the `_hadjango` native module calls back into (the worker's request
+ * runner, in Swift). Each gets the context the worker set (its runner) and
+ * returns a new reference, or NULL with a Python exception set. */
 typedef struct {
-    PyObject *(*start_response)(PyObject *status, PyObject *headers, PyObject *exc_info);
-    PyObject *(*write)(PyObject *data);
+    PyObject *(*start_response)(void *context, PyObject *status, PyObject *headers, PyObject *exc_info);
+    PyObject *(*write)(void *context, PyObject *data);
     /* size < 0: the rest of the body. Returns bytes (empty at the end). */
-    PyObject *(*read)(Py_ssize_t size);
+    PyObject *(*read)(void *context, Py_ssize_t size);
     /* Lines for the log (wsgi.errors, uwsgi.log). */
-    void (*log)(const char *text, Py_ssize_t length);
+    void (*log)(void *context, const char *text, Py_ssize_t length);
     /* uwsgi module support. */
-    PyObject *(*set_logvar)(PyObject *key, PyObject *value);
-    PyObject *(*set_procname)(PyObject *name);
-    PyObject *(*request_reload)(void);
+    PyObject *(*set_logvar)(void *context, PyObject *key, PyObject *value);
+    PyObject *(*set_procname)(void *context, PyObject *name);
+    PyObject *(*request_reload)(void *context);
 } pg_callbacks;
 
-/* Registers the callbacks and `_hadjango` as a built-in module; call before pg_initialize. */
-void pg_register(const pg_callbacks *callbacks);
+/* Creates the `_hadjango` module (in sys.modules) with the callbacks and a
+ * NULL context kept in the module's own state: no process-wide variable.
+ * Call after pg_initialize; returns the module (a new reference) or NULL. */
+PyObject *pg_install_native_module(const pg_callbacks *callbacks);
+/* Sets the context every callback of that module receives. */
+void pg_set_callback_context(PyObject *module, void *context);
 
 /* Starts the interpreter. `venv_python` (may be NULL) is a virtualenv's
  * bin/python: the interpreter then configures itself as that python would

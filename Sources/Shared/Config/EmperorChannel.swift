@@ -10,9 +10,13 @@ public struct EmperorChannel {
     /// The channel this process was started with, if any (made CLOEXEC: it is
     /// not for this process's own children).
     public static func fromEnvironment(_ environment: [String: String] = Host.environment()) -> EmperorChannel? {
-        guard let text = environment[EmperorProtocol.environmentVariable], let raw = Int32(text), raw >= 0 else { return nil }
-        _ = fcntl(raw, F_SETFD, FD_CLOEXEC)
-        return EmperorChannel(fd: FileDescriptor(rawValue: raw))
+        guard let text = environment[EmperorProtocol.environmentVariable], let raw = Int32(text) else { return nil }
+        do {
+            return EmperorChannel(fd: try FileDescriptor.inherited(raw, what: EmperorProtocol.environmentVariable))
+        } catch {
+            Log.info("\(EmperorProtocol.environmentVariable)=\(text): \(error); running without an emperor")
+            return nil
+        }
     }
 
     public func tell(_ report: EmperorProtocol.Report) {
@@ -27,18 +31,19 @@ public struct EmperorChannel {
 
     /// What the emperor sent (unknown bytes are skipped).
     public func receive() -> Received {
-        guard let bytes = try? fd.readAvailable(max: 16) else { return .commands([]) }
+        guard let bytes = (try? fd.readAvailable(max: 16))?.value else { return .commands([]) }
         if bytes.isEmpty { return .lost }
         return .commands(bytes.compactMap(EmperorProtocol.Command.init(rawValue:)))
     }
 
     /// Reads what arrived and acts on it: a lost emperor is an immediate stop
-    /// (uWSGI's vassals stop too); commands map to `stop(graceful:)` and `reload()`.
-    public func handle(epoll: Epoll, stop: (_ graceful: Bool) -> Void, reload: () -> Void) {
+    /// (uWSGI's vassals stop too), after `lost()` (the caller drops the channel
+    /// from its loop); commands map to `stop(graceful:)` and `reload()`.
+    public func handle(lost: () -> Void, stop: (_ graceful: Bool) -> Void, reload: () -> Void) {
         switch receive() {
         case .lost:
             Log.info("lost the emperor; stopping now")
-            epoll.remove(fd)
+            lost()
             stop(false)
         case .commands(let commands):
             for command in commands {

@@ -8,9 +8,11 @@ public struct HandoffLink {
     public let fd: FileDescriptor
     public init(fd: FileDescriptor) { self.fd = fd }
 
-    /// One receive buffer per process: every process handles one packet at a time.
-    nonisolated(unsafe) static let buffer = UnsafeMutableRawBufferPointer.allocate(
-        byteCount: HandoffMessage.maxPacket, alignment: 16)
+    /// A receive buffer for `receive`: the owner of the links allocates one
+    /// (it handles one packet at a time) and passes it to every receive.
+    public static func makeBuffer() -> UnsafeMutableRawBufferPointer {
+        UnsafeMutableRawBufferPointer.allocate(byteCount: HandoffMessage.maxPacket, alignment: 16)
+    }
 
     public enum Received {
         case message(HandoffMessage, FileDescriptor?)
@@ -20,16 +22,17 @@ public struct HandoffLink {
         case closed
     }
 
-    public func send(_ message: HandoffMessage, fd connection: FileDescriptor? = nil, nonBlocking: Bool = false) throws -> Bool {
+    /// Sends one message (`.wouldBlock`: the link is full; only when `nonBlocking`).
+    public func send(_ message: HandoffMessage, fd connection: FileDescriptor? = nil, nonBlocking: Bool = false) throws(SystemError) -> IOResult<Void> {
         try fd.sendPacket(message.encoded(), fds: connection.map { [$0] } ?? [], nonBlocking: nonBlocking)
     }
 
     /// Receives one message. A malformed one throws `HandoffError` after its fds are closed.
-    public func receive(nonBlocking: Bool = false) throws -> Received {
-        guard let (count, fds) = try fd.receivePacket(into: Self.buffer, nonBlocking: nonBlocking) else { return .none }
+    public func receive(into buffer: UnsafeMutableRawBufferPointer, nonBlocking: Bool = false) throws -> Received {
+        guard case .completed(let (count, fds)) = try fd.receivePacket(into: buffer, nonBlocking: nonBlocking) else { return .none }
         if count == 0 && fds.isEmpty { return .closed }
         do {
-            let message = try HandoffMessage.decode(UnsafeRawBufferPointer(rebasing: Self.buffer[0..<count]), fdCount: fds.count)
+            let message = try HandoffMessage.decode(UnsafeRawBufferPointer(rebasing: buffer[0..<count]), fdCount: fds.count)
             return .message(message, fds.first)
         } catch {
             for stray in fds { stray.close() }

@@ -52,7 +52,7 @@ public enum ChildProcess {
 
     /// Starts the child; an exec failure (missing binary, no permission) is
     /// thrown here as a SystemError naming execve and the path.
-    public static func spawn(_ spec: Spec) throws -> pid_t {
+    public static func spawn(_ spec: Spec) throws(SystemError) -> pid_t {
         let argv = spec.arguments.map { strdup($0) } + [nil]
         let envp = spec.environment.sorted { $0.key < $1.key }.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer {
@@ -60,16 +60,25 @@ public enum ChildProcess {
             envp.forEach { free($0) }
         }
         let map = spec.fdMap.flatMap { [$0.0.rawValue, $0.1] }
-        let rc: pid_t = map.withUnsafeBufferPointer { mapBuf in
-            if let cwd = spec.workingDirectory {
-                return cs_spawn(spec.executable, argv, envp, cwd, mapBuf.baseAddress, Int32(spec.fdMap.count),
-                                spec.newProcessGroup ? 1 : 0, spec.deathSignal)
+        var errorPipe: Int32 = -1
+        let pid = try Syscall.call("fork", spec.executable) {
+            map.withUnsafeBufferPointer { mapBuf in
+                cs_spawn(spec.executable, argv, envp, spec.workingDirectory, mapBuf.baseAddress, Int32(spec.fdMap.count),
+                         spec.newProcessGroup ? 1 : 0, spec.deathSignal, &errorPipe)
             }
-            return cs_spawn(spec.executable, argv, envp, nil, mapBuf.baseAddress, Int32(spec.fdMap.count),
-                            spec.newProcessGroup ? 1 : 0, spec.deathSignal)
         }
-        if rc < 0 { throw SystemError("execve", spec.executable, errno: -rc) }
-        return rc
+        // The child writes its errno here if it could not exec; end of file means it did.
+        let pipe = FileDescriptor(rawValue: errorPipe)
+        defer { pipe.close() }
+        var childErrno: Int32 = 0
+        let got = try Syscall.nonBlocking("read", "exec status pipe") {
+            withUnsafeMutableBytes(of: &childErrno) { read(pipe.rawValue, $0.baseAddress, $0.count) }
+        }
+        if case .completed(let n) = got, n == MemoryLayout<Int32>.size {
+            _ = wait(pid)
+            throw SystemError("execve", spec.executable, errno: childErrno)
+        }
+        return pid
     }
 
     /// Every child that has ended, without blocking (waitpid(-1, WNOHANG) until 0/ECHILD).
@@ -77,8 +86,9 @@ public enum ChildProcess {
         var out: [(pid_t, ExitStatus)] = []
         while true {
             var raw: Int32 = 0
-            let pid = cs_reap_any(&raw)
-            if pid <= 0 { return out }
+            // ECHILD (no children left) ends the loop like "none ended yet".
+            let pid = try? Syscall.call("waitpid", "any child") { waitpid(-1, &raw, WNOHANG) }
+            guard let pid, pid > 0 else { return out }
             out.append((pid, ExitStatus(raw: raw)))
         }
     }
@@ -86,13 +96,13 @@ public enum ChildProcess {
     /// kill(2); false when the process is already gone.
     @discardableResult
     public static func signal(_ pid: pid_t, _ sig: Int32) -> Bool {
-        kill(pid, sig) == 0
+        (try? Syscall.call("kill", "\(pid)") { kill(pid, sig) }) != nil
     }
 
     /// killpg(2) on the child's own process group, which reaches its workers too.
     @discardableResult
     public static func signalGroup(_ pgid: pid_t, _ sig: Int32) -> Bool {
-        kill(-pgid, sig) == 0
+        (try? Syscall.call("killpg", "\(pgid)") { kill(-pgid, sig) }) != nil
     }
 
     /// Direct children of this process according to /proc (adopted orphans included).
@@ -108,7 +118,7 @@ public enum ChildProcess {
     /// Marks this process as a subreaper: orphaned descendants are reparented
     /// to it (so it can reap them) instead of to PID 1.
     public static func becomeSubreaper() {
-        _ = cs_set_child_subreaper()
+        _ = try? Syscall.call("prctl(PR_SET_CHILD_SUBREAPER)") { cs_set_child_subreaper() }
     }
 
     /// Resident set size of a process in bytes, from /proc/PID/statm.
@@ -130,9 +140,7 @@ extension ChildProcess {
     /// waitpid(pid, 0): blocks until that one child ends (for short helper commands).
     public static func wait(_ pid: pid_t) -> ExitStatus? {
         var raw: Int32 = 0
-        while waitpid(pid, &raw, 0) < 0 {
-            if errno != EINTR { return nil }
-        }
+        guard (try? Syscall.call("waitpid", "\(pid)") { waitpid(pid, &raw, 0) }) != nil else { return nil }
         return ExitStatus(raw: raw)
     }
 }

@@ -3,9 +3,27 @@ import Glibc
 #endif
 import CSupport
 
-/// An epoll instance (epoll_create1(EPOLL_CLOEXEC)); each registration carries a 64-bit token.
+/// An epoll instance (epoll_create1(EPOLL_CLOEXEC)); each registration carries
+/// a 64-bit token. Loops hand tokens out through `EventSources`, not by hand.
 public struct Epoll {
     public let fd: FileDescriptor
+
+    /// What a registration waits for.
+    public enum Interest: Sendable {
+        case readable
+        case writable
+        /// Readable, for a socket shared with other processes (a listener):
+        /// EPOLLEXCLUSIVE wakes one waiter per event instead of all of them.
+        case readableExclusive
+
+        var events: UInt32 {
+            switch self {
+            case .readable: return UInt32(CS_EPOLLIN)
+            case .writable: return UInt32(CS_EPOLLOUT)
+            case .readableExclusive: return UInt32(CS_EPOLLIN | CS_EPOLLEXCLUSIVE)
+            }
+        }
+    }
 
     public struct Event {
         public let token: UInt64
@@ -15,31 +33,31 @@ public struct Epoll {
         public var isHangup: Bool { events & UInt32(CS_EPOLLHUP | CS_EPOLLERR) != 0 }
     }
 
-    public init() throws {
-        fd = FileDescriptor(rawValue: try Syscall.checked("epoll_create1") { cs_epoll_create() })
+    public init() throws(SystemError) {
+        fd = FileDescriptor(rawValue: try Syscall.call("epoll_create1") { cs_epoll_create() })
     }
 
-    /// epoll_ctl(EPOLL_CTL_ADD) for readability, or writability when `writable`.
-    public func add(_ target: FileDescriptor, token: UInt64, writable: Bool = false) throws {
-        let events = UInt32(writable ? CS_EPOLLOUT : CS_EPOLLIN)
-        try Syscall.checked("epoll_ctl", target.description) {
-            cs_epoll_ctl(fd.rawValue, Int32(CS_EPOLL_CTL_ADD), target.rawValue, events, token)
+    /// epoll_ctl(EPOLL_CTL_ADD).
+    public func add(_ target: FileDescriptor, token: UInt64, interest: Interest = .readable) throws(SystemError) {
+        try Syscall.call("epoll_ctl(ADD)", target.description) {
+            cs_epoll_ctl(fd.rawValue, Int32(CS_EPOLL_CTL_ADD), target.rawValue, interest.events, token)
         }
     }
 
-    /// epoll_ctl(EPOLL_CTL_DEL); errors (already closed) are ignored.
+    /// epoll_ctl(EPOLL_CTL_DEL). A target that is not registered (ENOENT) is fine.
     public func remove(_ target: FileDescriptor) {
-        _ = cs_epoll_ctl(fd.rawValue, Int32(CS_EPOLL_CTL_DEL), target.rawValue, 0, 0)
+        _ = try? Syscall.call("epoll_ctl(DEL)", target.description) {
+            cs_epoll_ctl(fd.rawValue, Int32(CS_EPOLL_CTL_DEL), target.rawValue, 0, 0)
+        }
     }
 
-    /// epoll_wait; an interrupted wait returns no events rather than throwing.
-    public func wait(timeoutMilliseconds: Int32) throws -> [Event] {
+    /// epoll_wait (a signal during the wait is retried by `Syscall`).
+    public func wait(timeoutMilliseconds: Int32) throws(SystemError) -> [Event] {
         // The kernel's array lives on the stack: an empty wait allocates nothing
         // (workers look without sleeping between requests).
-        try withUnsafeTemporaryAllocation(of: cs_epoll_event.self, capacity: 64) { raw in
-            let n = cs_epoll_wait(fd.rawValue, raw.baseAddress, 64, timeoutMilliseconds)
-            if n == -EINTR || n == 0 { return [] }
-            if n < 0 { throw SystemError("epoll_wait", errno: -n) }
+        try withUnsafeTemporaryAllocation(of: cs_epoll_event.self, capacity: 64) { (raw) throws(SystemError) in
+            let n = try Syscall.call("epoll_wait") { cs_epoll_wait(fd.rawValue, raw.baseAddress, 64, timeoutMilliseconds) }
+            if n == 0 { return [] }
             return raw[0..<Int(n)].map { Event(token: $0.data, events: $0.events) }
         }
     }

@@ -40,12 +40,12 @@ public struct Timestamp: Comparable, Hashable, Sendable {
 /// Path-level file system calls, all through `Syscall`.
 public enum FileSystem {
     /// stat(2) (follows symlinks) or lstat(2) when `followSymlinks` is false.
-    public static func status(_ path: String, followSymlinks: Bool = true) throws -> FileStatus {
+    public static func status(_ path: String, followSymlinks: Bool = true) throws(SystemError) -> FileStatus {
         var st = stat()
         if followSymlinks {
-            try Syscall.retrying("stat", path) { stat(path, &st) }
+            try Syscall.call("stat", path) { stat(path, &st) }
         } else {
-            try Syscall.retrying("lstat", path) { lstat(path, &st) }
+            try Syscall.call("lstat", path) { lstat(path, &st) }
         }
         return FileStatus(
             device: UInt64(st.st_dev), inode: UInt64(st.st_ino), mode: st.st_mode, size: Int64(st.st_size),
@@ -91,28 +91,30 @@ public enum FileSystem {
     }
 
     /// The whole file. Refuses more than `limit` bytes (configs are small; /dev/zero is not).
-    public static func readFile(_ path: String, limit: Int = 16 << 20) throws -> [UInt8] {
+    public static func readFile(_ path: String, limit: Int = 16 << 20) throws(SystemError) -> [UInt8] {
         let fd = try FileDescriptor.open(path, O_RDONLY)
         defer { fd.close() }
         do {
             return try fd.readToEnd(limit: limit)
-        } catch let error as SystemError {
+        } catch {
             throw SystemError(error.call, path, errno: error.errno)  // name the file, not the fd
         }
     }
 
-    public static func readText(_ path: String) throws -> String {
+    public static func readText(_ path: String) throws(SystemError) -> String {
         String(decoding: try readFile(path), as: UTF8.self)
     }
 
     /// Writes a file whole (create/truncate).
     /// mkdir -p: every missing directory of `path` (0755).
-    public static func makeDirectories(_ path: String) throws {
+    public static func makeDirectories(_ path: String) throws(SystemError) {
         var current = path.hasPrefix("/") ? "" : "."
         for part in path.split(separator: "/") {
             current += "/" + part
             if isDirectory(current) { continue }
-            if mkdir(current, 0o755) != 0 && errno != EEXIST { throw SystemError("mkdir", current, errno: errno) }
+            do {
+                try Syscall.call("mkdir", current) { mkdir(current, 0o755) }
+            } catch where error.errno == EEXIST {}
         }
     }
 
@@ -122,8 +124,14 @@ public enum FileSystem {
         try fd.writeAll(text)
     }
 
+    /// unlink(2); a path already gone is fine.
     public static func unlink(_ path: String) {
-        _ = Glibc.unlink(path)
+        _ = try? Syscall.call("unlink", path) { Glibc.unlink(path) }
+    }
+
+    /// chdir(2).
+    public static func changeDirectory(_ path: String) throws(SystemError) {
+        try Syscall.call("chdir", path) { chdir(path) }
     }
 
     /// getcwd(3).

@@ -14,7 +14,7 @@ public enum Host {
     public static var cpuCount: Int { Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))) }
 
     /// Times this thread gave up the CPU to wait (getrusage(RUSAGE_THREAD).ru_nvcsw).
-    public static func voluntaryContextSwitches() -> Int { cs_voluntary_switches() }
+    public static func voluntaryContextSwitches() -> Int { (try? Syscall.call("getrusage(RUSAGE_THREAD)") { cs_voluntary_switches() }) ?? 0 }
     public static var uid: UInt32 { getuid() }
     public static var gid: UInt32 { getgid() }
     public static var pid: Int32 { getpid() }
@@ -43,6 +43,13 @@ public enum Host {
         return env
     }
 
+    /// setenv(3) (unsetenv when `value` is nil), for what this process and its children see.
+    public static func setEnvironment(_ name: String, _ value: String?) {
+        if let value { setenv(name, value, 1) } else { unsetenv(name) }
+    }
+
+    public static func unsetEnvironment(_ name: String) { unsetenv(name) }
+
     /// The path of the running executable (/proc/self/exe).
     public static func executablePath() -> String {
         FileSystem.symlinkTarget("/proc/self/exe") ?? CommandLine.arguments[0]
@@ -50,13 +57,12 @@ public enum Host {
 
     /// execve(2) of `path` with `arguments` (argv[0] included) and the current
     /// environment, replacing this process (same pid, fds without CLOEXEC kept).
-    /// Returns only on failure, with the reason.
-    public static func exec(_ path: String, _ arguments: [String]) -> String {
+    /// Returns only on failure.
+    public static func exec(_ path: String, _ arguments: [String]) throws(SystemError) {
         var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) }
         argv.append(nil)
         defer { for p in argv { free(p) } }
-        execv(path, argv)
-        return String(cString: strerror(errno))
+        try Syscall.call("execve", path) { execv(path, argv) }
     }
 
     /// Monotonic nanoseconds (clock_gettime(CLOCK_MONOTONIC)), for timers and durations.

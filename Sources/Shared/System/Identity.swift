@@ -26,14 +26,14 @@ public enum Identity {
 
     /// Gives up root: supplementary groups, then gid, then uid (that order, or
     /// the later calls are no longer permitted).
-    public static func become(uid: uid_t?, gid: gid_t?) throws {
+    public static func become(uid: uid_t?, gid: gid_t?) throws(SystemError) {
         if let gid {
             var groups = [gid]
-            try Syscall.retrying("setgroups", "\(gid)") { setgroups(1, &groups) }
-            try Syscall.retrying("setgid", "\(gid)") { setgid(gid) }
+            try Syscall.call("setgroups", "\(gid)") { setgroups(1, &groups) }
+            try Syscall.call("setgid", "\(gid)") { setgid(gid) }
         }
         if let uid {
-            try Syscall.retrying("setuid", "\(uid)") { setuid(uid) }
+            try Syscall.call("setuid", "\(uid)") { setuid(uid) }
         }
     }
 }
@@ -74,13 +74,13 @@ public struct SocketOwnership {
     }
 
     /// Applies `chmod-socket`/`chown-socket` to a socket file just created.
-    public func apply(toSocket path: String) throws {
-        if let mode, chmod(path, mode) != 0 { throw SystemError("chmod", path, errno: errno) }
-        if let owner, chown(path, owner.uid, owner.gid) != 0 { throw SystemError("chown", path, errno: errno) }
+    public func apply(toSocket path: String) throws(SystemError) {
+        if let mode { try Syscall.call("chmod", path) { chmod(path, mode) } }
+        if let owner { try Syscall.call("chown", path) { chown(path, owner.uid, owner.gid) } }
     }
 
     /// Drops to `uid`/`gid` (no-op when neither is set).
-    public func dropPrivileges() throws {
+    public func dropPrivileges() throws(SystemError) {
         try Identity.become(uid: uid, gid: gid)
     }
 }

@@ -12,20 +12,20 @@ public struct Inotify {
         IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_ATTRIB | IN_CLOSE_WRITE
             | IN_MODIFY | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR)
 
-    public init() throws {
-        fd = FileDescriptor(rawValue: try Syscall.retrying("inotify_init1") {
+    public init() throws(SystemError) {
+        fd = FileDescriptor(rawValue: try Syscall.call("inotify_init1") {
             inotify_init1(Int32(IN_NONBLOCK | IN_CLOEXEC))
         })
     }
 
     /// inotify_add_watch; returns the watch descriptor.
-    public func watch(_ path: String, mask: UInt32 = Inotify.directoryEvents) throws -> Int32 {
-        try Syscall.retrying("inotify_add_watch", path) { inotify_add_watch(fd.rawValue, path, mask) }
+    public func watch(_ path: String, mask: UInt32 = Inotify.directoryEvents) throws(SystemError) -> Int32 {
+        try Syscall.call("inotify_add_watch", path) { inotify_add_watch(fd.rawValue, path, mask) }
     }
 
     /// inotify_rm_watch; a watch the kernel already dropped is not an error.
     public func unwatch(_ wd: Int32) {
-        _ = inotify_rm_watch(fd.rawValue, wd)
+        _ = try? Syscall.call("inotify_rm_watch", "\(wd)") { inotify_rm_watch(fd.rawValue, wd) }
     }
 
     /// Drains pending events; returns how many were read (their content does
@@ -34,9 +34,8 @@ public struct Inotify {
         var count = 0
         var buffer = [UInt8](repeating: 0, count: 64 * 1024)
         while true {
-            let n = buffer.withUnsafeMutableBytes { Glibc.read(fd.rawValue, $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { return count }
+            guard let n = (try? buffer.withUnsafeMutableBytes { (b) throws(SystemError) in try fd.read(into: b) })?.value,
+                  n > 0 else { return count }
             var offset = 0
             while offset + 16 <= n {
                 let nameLength = buffer.withUnsafeBytes { $0.load(fromByteOffset: offset + 12, as: UInt32.self) }

@@ -12,18 +12,29 @@ public struct SharedMemory: @unchecked Sendable {
     let base: UnsafeMutablePointer<Int64>
 
     /// A new zeroed region of `count` 64-bit counters.
-    public static func create(name: String, count: Int) throws -> SharedMemory {
-        let fd = FileDescriptor(rawValue: try Syscall.checked("memfd_create", name) { cs_memfd(name, count * 8) })
-        return try SharedMemory(mapping: fd, count: count)
+    public static func create(name: String, count: Int) throws(SystemError) -> SharedMemory {
+        let fd = try memfd(name: name)
+        do {
+            try Syscall.call("ftruncate", name) { ftruncate(fd.rawValue, off_t(count * 8)) }
+            return try SharedMemory(mapping: fd, count: count)
+        } catch {
+            fd.close()
+            throw error
+        }
+    }
+
+    /// memfd_create(MFD_CLOEXEC): an anonymous file.
+    static func memfd(name: String) throws(SystemError) -> FileDescriptor {
+        FileDescriptor(rawValue: try Syscall.call("memfd_create", name) { cs_memfd(name) })
     }
 
     /// An anonymous file (memfd, CLOEXEC) holding `contents`, positioned at its start:
     /// a way to hand bytes to a process started by exec.
-    public static func anonymousFile(name: String, contents: [UInt8]) throws -> FileDescriptor {
-        let fd = FileDescriptor(rawValue: try Syscall.checked("memfd_create", name) { cs_memfd(name, 0) })
+    public static func anonymousFile(name: String, contents: [UInt8]) throws(SystemError) -> FileDescriptor {
+        let fd = try memfd(name: name)
         do {
             try fd.writeAll(contents)
-            try Syscall.retrying("lseek", name) { lseek(fd.rawValue, 0, SEEK_SET) }
+            try fd.seek(to: 0)
         } catch {
             fd.close()
             throw error
@@ -32,10 +43,9 @@ public struct SharedMemory: @unchecked Sendable {
     }
 
     /// Maps a region received from the parent.
-    public init(mapping fd: FileDescriptor, count: Int) throws {
-        guard let p = cs_map_shared(fd.rawValue, count * 8) else {
-            throw SystemError("mmap", fd.description, errno: 12)
-        }
+    public init(mapping fd: FileDescriptor, count: Int) throws(SystemError) {
+        let p = mmap(nil, count * 8, PROT_READ | PROT_WRITE, MAP_SHARED, fd.rawValue, 0)
+        guard let p, p != MAP_FAILED else { throw SystemError("mmap", fd.description, errno: errno) }
         self.fd = fd
         self.count = count
         base = p.bindMemory(to: Int64.self, capacity: count)

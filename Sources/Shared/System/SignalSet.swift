@@ -9,14 +9,18 @@ public struct SignalChannel {
     public let fd: FileDescriptor
 
     /// Blocks `signals` for this thread and the threads it starts, and opens the signalfd.
-    public init(_ signals: [Int32]) throws {
-        fd = FileDescriptor(rawValue: try Syscall.checked("signalfd") { cs_signalfd(signals, Int32(signals.count)) })
+    public init(_ signals: [Int32]) throws(SystemError) {
+        var set = sigset_t()
+        sigemptyset(&set)
+        for sig in signals { sigaddset(&set, sig) }
+        let rc = pthread_sigmask(SIG_BLOCK, &set, nil)
+        if rc != 0 { throw SystemError("pthread_sigmask", errno: rc) }
+        fd = FileDescriptor(rawValue: try Syscall.call("signalfd") { cs_signalfd(&set) })
     }
 
     /// The next pending signal, nil when none.
-    public func next() throws -> Int32? {
-        let sig = try Syscall.checked("read", "signalfd") { cs_signalfd_read(fd.rawValue) }
-        return sig == 0 ? nil : sig
+    public func next() throws(SystemError) -> Int32? {
+        try Syscall.nonBlocking("read", "signalfd") { cs_signalfd_read(fd.rawValue) }.value
     }
 
     /// SIGPIPE ignored: a peer that closes must never kill the process.

@@ -3,72 +3,75 @@ import Glibc
 #endif
 import CSupport
 
-/// Socket calls the servers need beyond accept/listen.
+/// Socket options and the per-connection calls the servers make.
 extension FileDescriptor {
-    /// getpeername/getsockname as ("127.0.0.1", 51234); ("", 0) for unix sockets.
-    public func socketAddress(local: Bool = false) -> (host: String, port: Int) {
-        var host = [CChar](repeating: 0, count: 64)
-        var port: Int32 = 0
-        guard cs_socket_name(rawValue, local ? 1 : 0, &host, 64, &port) == 0 else { return ("", 0) }
-        return (String(cString: host), Int(port))
+    /// setsockopt(2) of an int option.
+    public func setOption(_ level: Int32, _ option: Int32, _ value: Int32, _ name: String) throws(SystemError) {
+        var v = value
+        try Syscall.call("setsockopt(\(name))", description) { setsockopt(rawValue, level, option, &v, socklen_t(MemoryLayout<Int32>.size)) }
     }
-
-    /// accept4 (CLOEXEC, non-blocking) with the peer's address; nil when nothing is pending.
-    public func acceptWithPeer() throws -> (FileDescriptor, host: String, port: Int)? {
-        // The address text goes to a stack buffer: accepting allocates nothing but the string.
-        try withUnsafeTemporaryAllocation(of: CChar.self, capacity: 64) { host in
-            host[0] = 0
-            var port: Int32 = 0
-            let fd = cs_accept_peer(rawValue, host.baseAddress, 64, &port)
-            if fd == -EAGAIN { return nil }
-            if fd < 0 { throw SystemError("accept4", description, errno: -fd) }
-            return (FileDescriptor(rawValue: fd), String(cString: host.baseAddress!), Int(port))
-        }
-    }
-
-    /// Connections waiting in this TCP listener's accept queue (0 for other sockets).
-    public func acceptBacklog() -> Int { max(0, Int(cs_listen_backlog(rawValue))) }
 
     /// TCP_NODELAY: responses go out as soon as they are written. Set on a
     /// listening socket, accepted connections inherit it (Linux).
-    public func setNoDelay() { _ = cs_set_nodelay(rawValue) }
+    public func setNoDelay() throws(SystemError) {
+        try setOption(Int32(IPPROTO_TCP), TCP_NODELAY, 1, "TCP_NODELAY")
+    }
 
     /// TCP_DEFER_ACCEPT on a listener: the kernel completes the handshake but
     /// queues the connection for accept(2) only once the client's first bytes
     /// are in (or `seconds` later), so a woken worker finds its request there.
     /// uWSGI sets it on every TCP socket unless `no-defer-accept`.
-    public func deferAccept(seconds: Int32) { _ = cs_defer_accept(rawValue, seconds) }
+    public func deferAccept(seconds: Int32) throws(SystemError) {
+        try setOption(Int32(IPPROTO_TCP), TCP_DEFER_ACCEPT, seconds, "TCP_DEFER_ACCEPT")
+    }
 
-    /// Waits until readable (or writable); false on timeout. A negative timeout waits forever.
-    public func wait(writable: Bool = false, timeoutMs: Int32) throws -> Bool {
-        try Syscall.checked("poll", description) { cs_poll_one(rawValue, writable ? 1 : 0, timeoutMs) } > 0
+    /// Connections waiting in this TCP listener's accept queue (Linux reports
+    /// it as tcpi_unacked of TCP_INFO on a listener); 0 for other sockets.
+    public func acceptBacklog() -> Int {
+        var info = tcp_info()
+        var length = socklen_t(MemoryLayout<tcp_info>.size)
+        let ok = (try? Syscall.call("getsockopt(TCP_INFO)", description) {
+            getsockopt(rawValue, Int32(IPPROTO_TCP), TCP_INFO, &info, &length)
+        }) != nil
+        return ok ? Int(info.tcpi_unacked) : 0
+    }
+
+    /// SO_PEERCRED: who is at the other end of a unix socket.
+    public func peerCredentials() throws(SystemError) -> (pid: pid_t, uid: uid_t, gid: gid_t) {
+        var pid: Int32 = 0, uid: Int32 = 0, gid: Int32 = 0
+        try Syscall.call("getsockopt(SO_PEERCRED)", description) { cs_peer_credentials(rawValue, &pid, &uid, &gid) }
+        return (pid, uid_t(bitPattern: uid), gid_t(bitPattern: gid))
     }
 
     /// shutdown(SHUT_WR): the peer sees end of file while we can still read.
-    public func shutdownWrite() { _ = cs_shutdown_write(rawValue) }
+    /// A peer already gone (ENOTCONN) is not an error worth reporting.
+    public func shutdownWrite() {
+        _ = try? Syscall.call("shutdown", description) { shutdown(rawValue, Int32(SHUT_WR)) }
+    }
 
-    /// sendfile(2) from `file` at `offset`; returns bytes sent (0 at end of file), nil on EAGAIN.
-    public func sendFile(from file: FileDescriptor, offset: inout Int64, count: Int) throws -> Int? {
-        var off = offset
-        let n = cs_sendfile(rawValue, file.rawValue, &off, count)
-        if n == -Int(EAGAIN) { return nil }
-        if n < 0 { throw SystemError("sendfile", description, errno: Int32(-n)) }
-        offset = off
-        return n
+    /// sendfile(2) from `file` at `offset` (advanced): bytes sent (0 at end of file).
+    public func sendFile(from file: FileDescriptor, offset: inout Int64, count: Int) throws(SystemError) -> IOResult<Int> {
+        var off = off_t(offset)
+        let result = try Syscall.nonBlocking("sendfile", description) { Glibc.sendfile(rawValue, file.rawValue, &off, count) }
+        offset = Int64(off)
+        return result
     }
 }
 
-extension Epoll {
-    /// Registers a listening socket shared with other processes: EPOLLEXCLUSIVE
-    /// wakes one waiter per connection instead of all of them.
-    public func addExclusive(_ target: FileDescriptor, token: UInt64) throws {
-        try Syscall.checked("epoll_ctl", target.description) { cs_epoll_add_exclusive(fd.rawValue, target.rawValue, token) }
-    }
-}
-
-/// The title `ps` shows for this process (uWSGI's procname options).
+/// The title `ps` shows for this process (uWSGI's procname options): the
+/// comm name (prctl) and the argv area, overwritten in place.
 public enum ProcessTitle {
     public static func set(_ title: String) {
-        cs_set_process_title(CommandLine.argc, CommandLine.unsafeArgv, title)
+        _ = try? Syscall.call("prctl(PR_SET_NAME)", title) { cs_set_process_name(title) }
+        let argc = Int(CommandLine.argc)
+        let argv = CommandLine.unsafeArgv
+        guard argc >= 1, let start = argv[0], let last = argv[argc - 1] else { return }
+        // The argv strings are contiguous: overwrite them, NUL-padded.
+        let end = last + strlen(last)
+        let room = end - start
+        let bytes = Array(title.utf8.prefix(room))
+        for (i, b) in bytes.enumerated() { start[i] = CChar(bitPattern: b) }
+        for i in bytes.count...room { start[i] = 0 }
+        for i in 1..<argc { argv[i] = start + room }  // empty strings
     }
 }

@@ -18,6 +18,8 @@ final class Interpreter {
     let fileWrapperType: PyPtr
     let startResponse: PyPtr
     let write: PyPtr
+    /// `_hadjango`, whose state holds the callbacks and their context.
+    let native: PyPtr
     var app: PyPtr?
     /// The GIL is released while the worker waits for the network.
     private var savedThread: OpaquePointer?
@@ -25,8 +27,6 @@ final class Interpreter {
     /// Starts the interpreter. A `home` with a pyvenv.cfg is a virtualenv and is
     /// started as its own bin/python would be; any other `home` is a PYTHONHOME.
     init(settings: ZergSettings, callbacks: pg_callbacks) throws {
-        var cb = callbacks
-        pg_register(&cb)
         // Without a venv, Python must configure itself as Debian's python3.11
         // (whose libpython this is), not as whatever python3 is first on PATH.
         var venvPython: String? = ["/usr/bin/python3.11", "/usr/bin/python3"].first { FileSystem.exists($0) }
@@ -57,6 +57,13 @@ final class Interpreter {
         pg_list_insert(sysPath, settings.pythonPath.count, dot)
         pg_decref(dot)
 
+        var cb = callbacks
+        guard let native = pg_install_native_module(&cb) else {
+            let e = Py.fetchException()
+            throw LoadError(summary: "cannot create the _hadjango module: \(e?.summary ?? "?")", traceback: e?.traceback ?? "")
+        }
+        self.native = native
+
         guard let module = pg_run_module("_hadjango_bootstrap", Bootstrap.source) else {
             let e = Py.fetchException()
             throw LoadError(summary: "bootstrap failed: \(e?.summary ?? "?")", traceback: e?.traceback ?? "")
@@ -66,10 +73,13 @@ final class Interpreter {
         inputType = attribute(module, "Input")
         errors = attribute(module, "errors")
         fileWrapperType = attribute(module, "FileWrapper")
-        let native = pg_import("_hadjango")!
         startResponse = attribute(native, "start_response")
         write = attribute(native, "write")
-        pg_decref(native)
+    }
+
+    /// What the `_hadjango` callbacks receive as their context (the request runner).
+    func setCallbackContext(_ context: UnsafeMutableRawPointer) {
+        pg_set_callback_context(native, context)
     }
 
     /// Creates the `uwsgi` module.

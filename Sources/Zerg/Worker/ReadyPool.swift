@@ -1,6 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Shared
 
 /// Standalone keep-alive connections whose next request has arrived, shared by
@@ -18,16 +15,16 @@ struct ReadyPool {
     static let environmentVariable = "HADJANGO_READY_POOL"
 
     static func create() throws -> ReadyPool {
-        let (a, b) = try FileDescriptor.seqpacketPair()
+        let (a, b) = try FileDescriptor.packetPair()
         return ReadyPool(sender: a, receiver: b)
     }
 
     /// The ends a worker inherited, named in its environment.
-    static func fromEnvironment(_ environment: [String: String]) -> ReadyPool? {
+    static func fromEnvironment(_ environment: [String: String]) throws -> ReadyPool? {
         let fds = (environment[environmentVariable] ?? "").split(separator: ",").compactMap { Int32($0) }
         guard fds.count == 2 else { return nil }
-        for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
-        return ReadyPool(sender: FileDescriptor(rawValue: fds[0]), receiver: FileDescriptor(rawValue: fds[1]))
+        return ReadyPool(sender: try FileDescriptor.inherited(fds[0], what: "ready pool"),
+                         receiver: try FileDescriptor.inherited(fds[1], what: "ready pool"))
     }
 
     /// Queues `conn`'s fd with its peer's address; false when the queue is full
@@ -36,20 +33,20 @@ struct ReadyPool {
         // Packet: the port as 2 bytes, then the address text.
         var packet: [UInt8] = [UInt8(truncatingIfNeeded: conn.remote.port >> 8), UInt8(truncatingIfNeeded: conn.remote.port)]
         packet.append(contentsOf: conn.remote.host.utf8)
-        return (try? sender.sendPacket(packet, fds: [conn.fd], nonBlocking: true)) == true
+        return (try? sender.sendPacket(packet, fds: [conn.fd], nonBlocking: true))?.value != nil
     }
 
-    /// The oldest queued connection, if any.
-    func take() -> Connection? {
+    /// The oldest queued connection, if any (reading into the worker's `scratch`).
+    func take(scratch: UnsafeMutableRawBufferPointer) -> Connection? {
         withUnsafeTemporaryAllocation(byteCount: 64, alignment: 8) { buffer -> Connection? in
-            guard let (count, fds) = (try? receiver.receivePacket(into: buffer, nonBlocking: true)) ?? nil else { return nil }
+            guard case .completed(let (count, fds))? = try? receiver.receivePacket(into: buffer, nonBlocking: true) else { return nil }
             guard fds.count == 1, count >= 2 else {
                 for fd in fds { fd.close() }
                 return nil
             }
             let port = Int(buffer[0]) << 8 | Int(buffer[1])
             let host = String(decoding: UnsafeRawBufferPointer(rebasing: buffer[2..<count]), as: UTF8.self)
-            return Connection(fd: fds[0], remote: (host, port))
+            return Connection(fd: fds[0], remote: (host, port), scratch: scratch)
         }
     }
 }

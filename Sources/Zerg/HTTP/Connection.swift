@@ -1,7 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
-import CSupport
 import Shared
 
 /// One client connection owned by a worker: its socket, the bytes read but
@@ -11,9 +7,9 @@ final class Connection {
     let remote: (host: String, port: Int)
     /// Our end's address: asked for only when a request has no Host header.
     lazy var local: (host: String, port: Int) = fd.socketAddress(local: true)
-    /// 0 until the connection is registered with the worker's epoll (only
-    /// connections that stay open are: a one-request connection costs no epoll calls).
-    var token: UInt64 = 0
+    /// Its registration while parked in the worker's epoll (only connections
+    /// that stay open are parked: a one-request connection costs no epoll calls).
+    var eventToken: EventToken?
     /// Received bytes; `start` is where the unconsumed part begins.
     var buffer: [UInt8] = []
     var start = 0
@@ -22,12 +18,20 @@ final class Connection {
     var broken = false
     var requestsServed = 0
 
-    static let readChunk = 65536
+    /// Where reads land before they are appended to `buffer`: one per worker
+    /// (it serves one connection at a time), handed to each connection.
+    let scratch: UnsafeMutableRawBufferPointer
 
-    init(fd: FileDescriptor, remote: (host: String, port: Int)) {
+    init(fd: FileDescriptor, remote: (host: String, port: Int), scratch: UnsafeMutableRawBufferPointer) {
         self.fd = fd
         self.remote = remote
+        self.scratch = scratch
         lastActiveNs = Host.monotonicNanoseconds()
+    }
+
+    /// A read buffer for `scratch` (allocated once per worker, never freed).
+    static func makeScratch() -> UnsafeMutableRawBufferPointer {
+        UnsafeMutableRawBufferPointer.allocate(byteCount: 65536, alignment: 16)
     }
 
     var pending: Int { buffer.count - start }
@@ -43,20 +47,19 @@ final class Connection {
         }
     }
 
-    /// One read buffer for the whole worker (it serves one connection at a time).
-    nonisolated(unsafe) static let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: readChunk, alignment: 16)
-
     /// Reads what is available without blocking. Returns bytes read; 0 means
     /// the peer closed (or reset); nil means nothing available now.
     func readAvailable() -> Int? {
-        let n = Glibc.read(fd.rawValue, Self.scratch.baseAddress, Self.scratch.count)
-        if n > 0 {
-            buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: Self.scratch[0..<n]))
+        switch try? fd.read(into: scratch) {
+        case .completed(let n)? where n > 0:
+            buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: scratch[0..<n]))
             lastActiveNs = Host.monotonicNanoseconds()
             return n
+        case .wouldBlock?:
+            return nil
+        default:
+            return 0  // end of file, or an error (a reset): the peer is gone
         }
-        if n < 0 && (errno == EAGAIN || errno == EINTR) { return nil }
-        return 0
     }
 
     /// Reads at least one more byte, waiting up to `timeoutMs`; false on
@@ -87,22 +90,22 @@ final class Connection {
         var sent = 0
         let total = head.count + body.count
         while sent < total {
-            let n: Int = head.withUnsafeBytes { h in
+            let result = head.withUnsafeBytes { h in
                 if sent < head.count {
-                    return cs_writev2(fd.rawValue, h.baseAddress! + sent, head.count - sent, body.baseAddress, body.count)
+                    return try? fd.write(UnsafeRawBufferPointer(rebasing: h[sent...]), body)
                 }
-                let off = sent - head.count
-                return cs_writev2(fd.rawValue, body.baseAddress! + off, body.count - off, nil, 0)
+                return try? fd.write(UnsafeRawBufferPointer(rebasing: body[(sent - head.count)...]))
             }
-            if n > 0 {
+            switch result {
+            case .completed(let n)?:
                 sent += n
-            } else if n == -Int(EAGAIN) {
+            case .wouldBlock?:
                 guard (try? fd.wait(writable: true, timeoutMs: timeoutMs)) == true else {
                     broken = true
                     return false
                 }
-            } else {
-                broken = true
+            case nil:
+                broken = true  // the peer is gone (EPIPE, a reset)
                 return false
             }
         }

@@ -2,15 +2,21 @@
 import Glibc
 #endif
 import Shared
+import ZergCore
 
 /// The master's part of worker lifecycles: recycling (a replacement is ready
 /// before the old worker drains), harakiri, lifetime and memory limits, touch files.
 extension Master {
+    /// A worker passed a recycling limit it checks itself (max-requests, reload-on-rss/as).
+    func recycle(_ p: WorkerProcess, reason: RecycleReason, detail: String) {
+        recycle(p, option: reason.option, because: "\(reason.option) (\(detail))")
+    }
+
     /// Starts a replacement for `p`; `p` keeps serving until it is ready, then drains.
-    func recycle(_ p: WorkerProcess, because reason: String) {
+    func recycle(_ p: WorkerProcess, option: String, because reason: String) {
         guard stopping == nil, p.state == .ready, !p.recycling else { return }
         p.recycling = true
-        slotHistory[p.id, default: SlotHistory()].recycles[String(reason.prefix { $0 != " " }), default: 0] += 1
+        slotHistory[p.id, default: SlotHistory()].recycles[option, default: 0] += 1
         Log.info("worker \(p.id) pid \(p.pid) recycled: \(reason); starting its replacement")
         spawn(id: p.id, replacing: p.pid)
     }
@@ -28,7 +34,7 @@ extension Master {
                 }
             }
             if let limit = life.lifetimeLimitSeconds(workerID: p.id), now > p.startedNs, now - p.startedNs > UInt64(limit) * 1_000_000_000 {
-                recycle(p, because: "max-worker-lifetime (\(limit) s)")
+                recycle(p, option: "max-worker-lifetime", because: "max-worker-lifetime (\(limit) s)")
             }
             if life.evilReloadOnRSS > 0 || life.evilReloadOnAS > 0, p.state != .stopping,
                let (rss, vsz) = ChildProcess.memory(p.pid) {
@@ -70,7 +76,7 @@ extension Master {
                 do { try Log.reopen(path) } catch { Log.info("cannot reopen \(path): \(error)") }
             }
             Log.info("touch-logreopen: log reopened")
-            for p in processes.values { try? p.control.writeAll("l") }
+            for p in processes.values { p.order(.reopenLog) }
         }
     }
 }

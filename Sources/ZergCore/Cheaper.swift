@@ -5,21 +5,21 @@ import Shared
 /// requests wait (`../shared/reference/uwsgi.md` §4, behaviour not code).
 /// A pure state machine: the master feeds it samples and acts on its answer
 /// (n > 0: start n workers; n < 0: retire one idle worker; 0: nothing).
-struct Cheaper {
-    enum Algorithm: String { case busyness, spare, spare2, backlog, manual }
+public struct Cheaper {
+    public enum Algorithm: String, Sendable, CaseIterable { case busyness, spare, spare2, backlog, manual }
 
-    struct Settings {
-        var minimum: Int          // cheaper
-        var initial: Int          // cheaper-initial
-        var maximum: Int          // workers
-        var step: Int             // cheaper-step (1 for every algorithm by default)
-        var overload: Int         // cheaper-overload: busyness window seconds; spare cycles; backlog threshold
-        var algorithm: Algorithm
-        var busyMin = 25, busyMax = 50, multiplier = 10, penalty = 2
-        var backlogAlert = 33, backlogMultiplier = 3, backlogStep = 1, backlogNonzeroSeconds = 60
-        var idleCycles = 10       // cheaper-idle (spare2)
+    public struct Settings {
+        public var minimum: Int          // cheaper
+        public var initial: Int          // cheaper-initial
+        public var maximum: Int          // workers
+        public var step: Int             // cheaper-step (1 for every algorithm by default)
+        public var overload: Int         // cheaper-overload: busyness window seconds; spare cycles; backlog threshold
+        public var algorithm: Algorithm
+        public var busyMin = 25, busyMax = 50, multiplier = 10, penalty = 2
+        public var backlogAlert = 33, backlogMultiplier = 3, backlogStep = 1, backlogNonzeroSeconds = 60
+        public var idleCycles = 10       // cheaper-idle (spare2)
 
-        init?(_ config: Configuration, workers: Int) {
+        public init?(_ config: Configuration, workers: Int) {
             let minimum = config.int("cheaper") ?? 0
             guard minimum > 0 else { return nil }
             self.minimum = min(minimum, max(1, workers - 1))
@@ -41,14 +41,19 @@ struct Cheaper {
     }
 
     /// One active worker, as sampled this cycle.
-    struct Sample {
-        let id: Int
-        let busy: Bool
+    public struct Sample {
+        public let id: Int
+        public let busy: Bool
         /// Microseconds spent in completed requests, ever.
-        let busyMicros: Int64
+        public let busyMicros: Int64
+        public init(id: Int, busy: Bool, busyMicros: Int64) {
+            self.id = id
+            self.busy = busy
+            self.busyMicros = busyMicros
+        }
     }
 
-    let settings: Settings
+    public let settings: Settings
     // busyness
     private var multi: Int
     private var lastAction: Int = 0       // +1 spawn, -1 cheap
@@ -64,9 +69,9 @@ struct Cheaper {
     private var overloadCount = 0
     private var idleCount = 0
     /// The last window's average busyness (%), for logs and stats.
-    private(set) var lastAverage = 0
+    public private(set) var lastAverage = 0
 
-    init(_ settings: Settings, nowS: Double) {
+    public init(_ settings: Settings, nowS: Double) {
         self.settings = settings
         multi = settings.multiplier
         windowStartS = nowS
@@ -74,7 +79,7 @@ struct Cheaper {
     }
 
     /// Called once a second. `backlog`: requests waiting for a worker.
-    mutating func decide(nowS: Double, active: [Sample], backlog: Int, freeSlots: Int) -> Int {
+    public mutating func decide(nowS: Double, active: [Sample], backlog: Int, freeSlots: Int) -> Int {
         let canSpawn = freeSlots > 0
         switch settings.algorithm {
         case .manual: return 0

@@ -1,4 +1,3 @@
-import Shared
 
 /// Keeps a CPU-bound app from running on more workers at once than there
 /// are CPUs (`cpu-slots`), standalone.
@@ -22,38 +21,39 @@ import Shared
 /// takes its next connection with warm caches) until the worker runs out of
 /// work. A gated worker serving a keep-alive client it already holds computes
 /// without a slot, so the slot holders always go on accepting.
-struct CPUGate {
+public struct CPUGate {
     /// CPUs the app may use at once; 0: the gate is off.
-    let slots: Int
+    public let slots: Int
     /// Requests in a row that ran without blocking.
-    private(set) var requestsWithoutBlocking = 0
+    public private(set) var requestsWithoutBlocking = 0
     private var switchesAtStart = 0
 
-    static let boundAfter = 4
-    static let holdFactor: UInt64 = 3
-    static let minHoldNs: UInt64 = 5_000_000
+    public static let boundAfter = 4
+    public static let holdFactor: UInt64 = 3
+    public static let minHoldNs: UInt64 = 5_000_000
 
-    init(slots: Int, workers: Int) {
+    public init(slots: Int, workers: Int) {
         // With no more workers than slots every worker has a CPU anyway.
         self.slots = slots > 0 && workers > slots ? slots : 0
     }
 
-    var isOn: Bool { slots > 0 }
-    var appIsCPUBound: Bool { requestsWithoutBlocking >= Self.boundAfter }
+    public var isOn: Bool { slots > 0 }
+    public var appIsCPUBound: Bool { requestsWithoutBlocking >= Self.boundAfter }
 
-    /// At a request's start: remembers the switch count; returns the deadline
-    /// to publish while it computes (0: it holds no slot).
-    mutating func begin(nowNs: UInt64, averageNs: UInt64) -> UInt64 {
+    /// At a request's start: remembers the switch count (the thread's
+    /// voluntary context switches so far); returns the deadline to publish
+    /// while it computes (0: it holds no slot).
+    public mutating func begin(nowNs: UInt64, averageNs: UInt64, switches: Int) -> UInt64 {
         guard isOn else { return 0 }
-        switchesAtStart = Host.voluntaryContextSwitches()
+        switchesAtStart = switches
         guard appIsCPUBound else { return 0 }
         return nowNs + max(Self.minHoldNs, Self.holdFactor * averageNs)
     }
 
-    /// At a request's end: did it wait for anything?
-    mutating func end() {
+    /// At a request's end, with the switch count then: did it wait for anything?
+    public mutating func end(switches: Int) {
         guard isOn else { return }
-        if Host.voluntaryContextSwitches() == switchesAtStart {
+        if switches == switchesAtStart {
             requestsWithoutBlocking += 1
         } else {
             requestsWithoutBlocking = 0

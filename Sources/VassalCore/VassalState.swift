@@ -1,7 +1,31 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Shared
+
+/// A worker link's state, as the vassal sees it (drawn in `AttachedWorker`).
+public enum WorkerLinkState: String, Sendable {
+    /// Connected; waiting for its hello.
+    case attaching
+    /// Said hello; loading its app.
+    case loading
+    /// Ready for a connection.
+    case free
+    /// Serving the connection(s) the vassal handed it.
+    case busy
+    /// Leaving: gets nothing new.
+    case draining
+}
+
+/// A client connection's state while the vassal holds it.
+public enum ClientState: String, Sendable {
+    /// Waiting for (the rest of) a request head; in epoll.
+    case reading
+    /// Head complete, waiting for a free worker; out of epoll.
+    case queued
+}
+
+/// Inherited state that cannot be read.
+public struct VassalStateError: Error, CustomStringConvertible {
+    public let description: String
+}
 
 /// What a vassal passes to the process that replaces it (re-exec on reload):
 /// every fd it holds, named, with the state behind it. Written as text lines
@@ -14,42 +38,69 @@ import Shared
 ///     worker <fd> <state> <pid> <worker-id> <peer-pid> <peer-uid> <peer-gid> <build-hex>
 ///     held <fd> <host> <port> <requests> <buffer-hex>      (a connection the worker line above holds)
 ///     client <fd> <state> <host> <port> <requests> <buffer-hex>
-struct VassalState {
-    static let environmentVariable = "HADJANGO_VASSAL_STATE"
+public struct VassalState {
+    public static let environmentVariable = "HADJANGO_VASSAL_STATE"
 
-    struct Worker {
-        var fd: FileDescriptor
-        var state: AttachedWorker.State
-        var pid: Int32, workerID: Int32
-        var peer: (pid: pid_t, uid: uid_t, gid: gid_t)
-        var build: String
-        var held: [Held] = []
+    public struct Worker {
+        public var fd: FileDescriptor
+        public var state: WorkerLinkState
+        public var pid: Int32, workerID: Int32
+        public var peer: (pid: Int32, uid: UInt32, gid: UInt32)
+        public var build: String
+        public var held: [Held] = []
+        public init(fd: FileDescriptor, state: WorkerLinkState, pid: Int32, workerID: Int32,
+                    peer: (pid: Int32, uid: UInt32, gid: UInt32), build: String, held: [Held] = []) {
+            self.fd = fd
+            self.state = state
+            self.pid = pid
+            self.workerID = workerID
+            self.peer = peer
+            self.build = build
+            self.held = held
+        }
     }
 
-    struct Held {
-        var fd: FileDescriptor
-        var host: String, port: Int, requests: UInt32
-        var buffer: [UInt8]
+    public struct Held {
+        public var fd: FileDescriptor
+        public var host: String, port: Int, requests: UInt32
+        public var buffer: [UInt8]
+        public init(fd: FileDescriptor, host: String, port: Int, requests: UInt32, buffer: [UInt8]) {
+            self.fd = fd
+            self.host = host
+            self.port = port
+            self.requests = requests
+            self.buffer = buffer
+        }
     }
 
-    struct Client {
-        var fd: FileDescriptor
-        var state: ClientConnection.State
-        var host: String, port: Int, requests: UInt32
-        var buffer: [UInt8]
+    public struct Client {
+        public var fd: FileDescriptor
+        public var state: ClientState
+        public var host: String, port: Int, requests: UInt32
+        public var buffer: [UInt8]
+        public init(fd: FileDescriptor, state: ClientState, host: String, port: Int, requests: UInt32, buffer: [UInt8]) {
+            self.fd = fd
+            self.state = state
+            self.host = host
+            self.port = port
+            self.requests = requests
+            self.buffer = buffer
+        }
     }
 
-    var listeners: [(fd: FileDescriptor, address: String)] = []
-    var zergServer: (fd: FileDescriptor, path: String)?
-    var board: FileDescriptor?
-    var workers: [Worker] = []
-    var clients: [Client] = []
+    public var listeners: [(fd: FileDescriptor, address: String)] = []
+    public var zergServer: (fd: FileDescriptor, path: String)?
+    public var board: FileDescriptor?
+    public var workers: [Worker] = []
+    public var clients: [Client] = []
 
-    var allFds: [FileDescriptor] {
+    public init() {}
+
+    public var allFds: [FileDescriptor] {
         listeners.map(\.fd) + (zergServer.map { [$0.fd] } ?? []) + (board.map { [$0] } ?? []) + workers.flatMap { [$0.fd] + $0.held.map(\.fd) } + clients.map(\.fd)
     }
 
-    func serialized() -> String {
+    public func serialized() -> String {
         var lines: [String] = []
         for l in listeners { lines.append("listener \(l.fd.rawValue) \(l.address)") }
         if let z = zergServer { lines.append("zerg-server \(z.fd.rawValue) \(z.path)") }
@@ -66,11 +117,11 @@ struct VassalState {
         return lines.joined(separator: "\n") + "\n"
     }
 
-    static func parse(_ text: String) throws -> VassalState {
+    public static func parse(_ text: String) throws(VassalStateError) -> VassalState {
         var state = VassalState()
         for (n, line) in text.split(separator: "\n").enumerated() {
             let f = line.split(separator: " ", omittingEmptySubsequences: false).map(String.init)
-            func bad() -> Error { VassalStartup.Failure(description: "inherited state, line \(n + 1): cannot read `\(line)`") }
+            func bad() -> VassalStateError { VassalStateError(description: "inherited state, line \(n + 1): cannot read `\(line)`") }
             guard f.count >= 3, let raw = Int32(f[1]) else { throw bad() }
             let fd = FileDescriptor(rawValue: raw)
             switch f[0] {
@@ -81,7 +132,7 @@ struct VassalState {
             case "board":
                 state.board = fd
             case "worker":
-                guard f.count >= 9, let s = AttachedWorker.State(rawValue: f[2]), let pid = Int32(f[3]), let id = Int32(f[4]),
+                guard f.count >= 9, let s = WorkerLinkState(rawValue: f[2]), let pid = Int32(f[3]), let id = Int32(f[4]),
                       let ppid = Int32(f[5]), let puid = UInt32(f[6]), let pgid = UInt32(f[7]), let build = Hex.decode(f[8])
                 else { throw bad() }
                 state.workers.append(Worker(fd: fd, state: s, pid: pid, workerID: id, peer: (ppid, puid, pgid),
@@ -92,7 +143,7 @@ struct VassalState {
                 state.workers[state.workers.count - 1].held.append(
                     Held(fd: fd, host: f[2] == "-" ? "" : f[2], port: port, requests: requests, buffer: buffer))
             case "client":
-                guard f.count >= 7, let s = ClientConnection.State(rawValue: f[2]), let port = Int(f[4]),
+                guard f.count >= 7, let s = ClientState(rawValue: f[2]), let port = Int(f[4]),
                       let requests = UInt32(f[5]), let buffer = Hex.decode(f[6]) else { throw bad() }
                 state.clients.append(Client(fd: fd, state: s, host: f[3] == "-" ? "" : f[3], port: port,
                                             requests: requests, buffer: buffer))
@@ -104,23 +155,23 @@ struct VassalState {
     }
 
     /// Reads and closes the memfd named by the variable; every fd it names gets CLOEXEC back.
-    static func take(fromVariable text: String) throws -> VassalState {
-        guard let raw = Int32(text) else { throw VassalStartup.Failure(description: "\(environmentVariable)=\(text): not an fd") }
-        let memfd = FileDescriptor(rawValue: raw)
+    public static func take(fromVariable text: String) throws -> VassalState {
+        guard let raw = Int32(text) else { throw VassalStateError(description: "\(environmentVariable)=\(text): not an fd") }
+        let memfd = try FileDescriptor.inherited(raw, what: environmentVariable)
         defer { memfd.close() }
-        _ = lseek(raw, 0, SEEK_SET)
+        try memfd.seek(to: 0)
         let state = try parse(String(decoding: try memfd.readToEnd(), as: UTF8.self))
-        for fd in state.allFds { _ = fcntl(fd.rawValue, F_SETFD, FD_CLOEXEC) }
-        unsetenv(environmentVariable)
+        for fd in state.allFds { try fd.setCloseOnExec(true) }
+        Host.unsetEnvironment(environmentVariable)
         return state
     }
 }
 
 /// Lower-case hex for bytes in text lines.
-enum Hex {
+public enum Hex {
     static let digits = Array("0123456789abcdef".utf8)
 
-    static func encode(_ bytes: [UInt8]) -> String {
+    public static func encode(_ bytes: [UInt8]) -> String {
         if bytes.isEmpty { return "-" }
         var out = [UInt8]()
         out.reserveCapacity(bytes.count * 2)
@@ -131,7 +182,7 @@ enum Hex {
         return String(decoding: out, as: UTF8.self)
     }
 
-    static func decode(_ text: String) -> [UInt8]? {
+    public static func decode(_ text: String) -> [UInt8]? {
         if text == "-" { return [] }
         let u = Array(text.utf8)
         guard u.count % 2 == 0 else { return nil }

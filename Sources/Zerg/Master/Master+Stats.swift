@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Shared
+import ZergCore
 
 /// The zerg's `stats` document: uWSGI's keys, nesting, types and units
 /// (`../shared/reference/uwsgi.md` §5), so uwsgitop and exporters read it

@@ -4,13 +4,13 @@ import Shared
 /// read by everyone: how many connections it holds (for balancing accepts),
 /// and, later, what stats and harakiri need. Rows belong to processes, not
 /// worker ids, so a reload's overlapping old and new worker do not collide.
-struct Scoreboard {
+public struct Scoreboard {
     /// 11 counters, then 256 bytes of the current request line (for harakiri
     /// and SIGUSR2 reports): a length word and the text.
-    static let fieldsPerRow = 11 + 33
+    public static let fieldsPerRow = 11 + 33
     static let requestTextWord = 11
-    static let requestTextMax = 256
-    enum Field: Int {
+    public static let requestTextMax = 256
+    public enum Field: Int, CaseIterable {
         case pid = 0
         case connections = 1
         case requests = 2
@@ -30,55 +30,55 @@ struct Scoreboard {
         case computeUntil = 10
     }
 
-    let memory: SharedMemory
-    let rows: Int
+    public let memory: SharedMemory
+    public let rows: Int
 
-    static func create(rows: Int) throws -> Scoreboard {
+    public static func create(rows: Int) throws(SystemError) -> Scoreboard {
         Scoreboard(memory: try .create(name: "zerg-scoreboard", count: rows * fieldsPerRow), rows: rows)
     }
 
-    static func attach(fd: FileDescriptor, rows: Int) throws -> Scoreboard {
+    public static func attach(fd: FileDescriptor, rows: Int) throws(SystemError) -> Scoreboard {
         Scoreboard(memory: try SharedMemory(mapping: fd, count: rows * fieldsPerRow), rows: rows)
     }
 
-    subscript(row: Int, field: Field) -> Int64 {
+    public subscript(row: Int, field: Field) -> Int64 {
         get { memory[row * Self.fieldsPerRow + field.rawValue] }
         nonmutating set { memory[row * Self.fieldsPerRow + field.rawValue] = newValue }
     }
 
-    func add(row: Int, _ field: Field, _ delta: Int64) {
+    public func add(row: Int, _ field: Field, _ delta: Int64) {
         memory.add(row * Self.fieldsPerRow + field.rawValue, delta)
     }
 
     /// Marks a request as started (`text`: "GET /path").
-    func beginRequest(row: Int, text: UnsafeRawBufferPointer) {
+    public func beginRequest(row: Int, text: UnsafeRawBufferPointer, nowNs: UInt64 = Host.monotonicNanoseconds()) {
         let n = min(text.count, Self.requestTextMax)
         let base = row * Self.fieldsPerRow + Self.requestTextWord
         memory[base] = 0
         memory.withBytes(fromWord: base + 1, count: n) { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: text[0..<n])) }
         memory[base] = Int64(n)
-        self[row, .requestStart] = Int64(Host.monotonicNanoseconds())
+        self[row, .requestStart] = Int64(nowNs)
     }
 
-    func endRequest(row: Int) { self[row, .requestStart] = 0 }
+    public func endRequest(row: Int) { self[row, .requestStart] = 0 }
 
     /// The request line last begun on `row` (possibly torn if it changes meanwhile: for logs only).
-    func requestText(row: Int) -> String {
+    public func requestText(row: Int) -> String {
         let base = row * Self.fieldsPerRow + Self.requestTextWord
         let n = Int(min(max(0, memory[base]), Int64(Self.requestTextMax)))
         return memory.withBytes(fromWord: base + 1, count: n) { String(decoding: UnsafeRawBufferPointer($0), as: UTF8.self) }
     }
 
-    func clear(row: Int) {
+    public func clear(row: Int) {
         for f in 0..<Self.fieldsPerRow { memory[row * Self.fieldsPerRow + f] = 0 }
     }
 
     /// A free row (pid 0), or nil.
-    func freeRow() -> Int? { (0..<rows).first { self[$0, .pid] == 0 } }
+    public func freeRow() -> Int? { (0..<rows).first { self[$0, .pid] == 0 } }
 
     /// Workers other than `row` computing now (their slot deadline is ahead),
     /// and the earliest of their deadlines.
-    func computing(excluding row: Int, nowNs: UInt64) -> (count: Int, earliestNs: UInt64) {
+    public func computing(excluding row: Int, nowNs: UInt64) -> (count: Int, earliestNs: UInt64) {
         var count = 0
         var earliest = UInt64.max
         for r in 0..<rows where r != row && self[r, .pid] != 0 {
@@ -91,8 +91,23 @@ struct Scoreboard {
         return (count, earliest)
     }
 
+    /// One worker's row: what a worker writes about itself.
+    public struct Row {
+        public let board: Scoreboard
+        public let index: Int
+        public init(_ board: Scoreboard, _ index: Int) {
+            self.board = board
+            self.index = index
+        }
+        public subscript(field: Field) -> Int64 {
+            get { board[index, field] }
+            nonmutating set { board[index, field] = newValue }
+        }
+        public func add(_ field: Field, _ delta: Int64) { board.add(row: index, field, delta) }
+    }
+
     /// Connections held by all live workers, and how many workers there are.
-    func connectionTotals() -> (total: Int64, workers: Int64) {
+    public func connectionTotals() -> (total: Int64, workers: Int64) {
         var total: Int64 = 0
         var workers: Int64 = 0
         for row in 0..<rows where self[row, .pid] != 0 {

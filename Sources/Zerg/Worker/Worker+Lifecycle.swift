@@ -3,35 +3,30 @@ import Glibc
 #endif
 import Shared
 
-/// A worker's own part of its lifecycle: memory samples, asking to be
-/// recycled, warm-up before traffic, reopening its log.
+/// A worker's own part of its lifecycle: asking to be recycled, warm-up
+/// before traffic, reopening its log.
 extension Worker {
-    /// RSS and VSZ from /proc/self/statm, into the scoreboard (for stats and the master).
-    func sampleMemory() {
-        guard let sample = ChildProcess.memory(nil) else { return }
-        memory = sample
-        scoreboard?[row, .rss] = sample.rss
-        scoreboard?[row, .vsz] = sample.vsz
-    }
-
     /// After a request: past `max-requests`, `reload-on-rss` or `reload-on-as`
     /// (and `min-worker-lifetime`), ask the master for a replacement. This
     /// worker keeps serving until the replacement is ready, then drains.
     func checkRecycle() {
         let life = settings.lifecycle
-        guard !recycleRequested, !warmingUp,
+        guard !recycleRequested, !runner.warmingUp,
               Host.monotonicNanoseconds() - startedNs >= UInt64(life.minLifetimeSeconds) * 1_000_000_000 else { return }
-        var reason: String?
-        if let limit = life.requestLimit(workerID: id), requestsServed >= limit {
-            reason = "max-requests (\(requestsServed) requests)"
+        let served = runner.requestsServed
+        let memory = runner.memory
+        let reason: (RecycleReason, String)
+        if let limit = life.requestLimit(workerID: id), served >= limit {
+            reason = (.maxRequests, "\(served) requests")
         } else if life.reloadOnRSS > 0 && memory.rss > life.reloadOnRSS {
-            reason = "reload-on-rss (\(memory.rss >> 20) MB resident)"
+            reason = (.reloadOnRSS, "\(memory.rss >> 20) MB resident")
         } else if life.reloadOnAS > 0 && memory.vsz > life.reloadOnAS {
-            reason = "reload-on-as (\(memory.vsz >> 20) MB address space)"
+            reason = (.reloadOnAS, "\(memory.vsz >> 20) MB address space")
+        } else {
+            return
         }
-        guard let reason else { return }
         recycleRequested = true
-        tellMaster("recycle \(reason)")
+        tellMaster(.recycle(reason.0, reason.1))
     }
 
     /// `warmup` paths run through the app in-process before the worker takes
@@ -40,9 +35,8 @@ extension Worker {
         let life = settings.lifecycle
         guard !life.warmup.isEmpty else { return 0 }
         let start = Host.monotonicNanoseconds()
-        environ = environ ?? EnvironBuilder(interpreter: interpreter)
-        warmingUp = true
-        defer { warmingUp = false }
+        runner.warmingUp = true
+        defer { runner.warmingUp = false }
         for path in life.warmup {
             for _ in 0..<life.warmupRepeat {
                 let bytes = Array("GET \(path) HTTP/1.1\r\nHost: localhost\r\nUser-Agent: zerg-warmup\r\n\r\n".utf8)
@@ -52,11 +46,11 @@ extension Worker {
                     continue
                 }
                 let t0 = Host.monotonicNanoseconds()
-                let conn = Connection(fd: sink, remote: ("127.0.0.1", 0))
+                let conn = Connection(fd: sink, remote: ("127.0.0.1", 0), scratch: scratch)
                 _ = handle(conn, head)
                 conn.close()
                 let ms = Double(Host.monotonicNanoseconds() - t0) / 1e6
-                Log.info("warm-up GET \(path): \(lastStatus) in \(String(format2: ms)) ms")
+                Log.info("warm-up GET \(path): \(runner.lastStatus) in \(String(format2: ms)) ms")
             }
         }
         return (Host.monotonicNanoseconds() - start) / 1_000_000

@@ -1,0 +1,55 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CSupport
+
+/// AF_UNIX SOCK_SEQPACKET sockets: each message arrives whole and may carry
+/// fds (SCM_RIGHTS). The handoff protocol, the ready pool and the
+/// master↔worker control channel travel on them.
+extension FileDescriptor {
+    /// socket(SOCK_SEQPACKET) + bind + listen on `path` (a stale file is replaced).
+    public static func listenPackets(path: String, backlog: Int32) throws(SystemError) -> FileDescriptor {
+        try listen(on: .unix(path: path), type: SOCK_SEQPACKET, backlog: backlog, name: path)
+    }
+
+    /// A blocking SOCK_SEQPACKET connection to `path`.
+    public static func connectPackets(path: String) throws(SystemError) -> FileDescriptor {
+        try connect(to: .unix(path: path), type: SOCK_SEQPACKET, name: path)
+    }
+
+    /// A connected SOCK_SEQPACKET pair (both ends CLOEXEC and non-blocking).
+    public static func packetPair() throws(SystemError) -> (FileDescriptor, FileDescriptor) {
+        try socketPair(type: SOCK_SEQPACKET, nonBlocking: true)
+    }
+
+    /// sendmsg of one packet with `fds` as SCM_RIGHTS. `.wouldBlock` when the
+    /// socket buffer is full (only with `nonBlocking`).
+    public func sendPacket(_ bytes: [UInt8], fds: [FileDescriptor] = [], nonBlocking: Bool = false) throws(SystemError) -> IOResult<Void> {
+        let raw = fds.map(\.rawValue)
+        let result = try Syscall.nonBlocking("sendmsg", description) {
+            bytes.withUnsafeBytes { b in
+                raw.withUnsafeBufferPointer { f in
+                    cs_send_with_fds(rawValue, b.baseAddress, b.count, f.baseAddress, Int32(f.count), nonBlocking ? 1 : 0)
+                }
+            }
+        }
+        guard case .completed = result else { return .wouldBlock }
+        return .completed(())
+    }
+
+    /// One received packet: its length in `buffer` and the fds it carried
+    /// (CLOEXEC; the caller owns them). An empty packet with no fds means the
+    /// peer closed.
+    public func receivePacket(into buffer: UnsafeMutableRawBufferPointer, nonBlocking: Bool = false)
+        throws(SystemError) -> IOResult<(count: Int, fds: [FileDescriptor])>
+    {
+        try withUnsafeTemporaryAllocation(of: Int32.self, capacity: 8) { (fds) throws(SystemError) in
+            var nfds: Int32 = 0
+            let result = try Syscall.nonBlocking("recvmsg", description) {
+                cs_recv_with_fds(rawValue, buffer.baseAddress, buffer.count, fds.baseAddress, 8, &nfds, nonBlocking ? 1 : 0)
+            }
+            guard case .completed(let n) = result else { return .wouldBlock }
+            return .completed((n, fds[0..<Int(nfds)].map { FileDescriptor(rawValue: $0) }))
+        }
+    }
+}

@@ -1,0 +1,113 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CSupport
+
+/// A connection accept(2) returned, with its peer's address.
+public struct AcceptedConnection {
+    @inlinable public init(fd: FileDescriptor, host: String, port: Int) {
+        self.fd = fd
+        self.host = host
+        self.port = port
+    }
+
+    public let fd: FileDescriptor
+    public let host: String
+    public let port: Int
+}
+
+/// Creating, binding, connecting and accepting sockets; every new socket is CLOEXEC.
+extension FileDescriptor {
+    /// socket(2), CLOEXEC, non-blocking when asked.
+    public static func socket(family: Int32, type: __socket_type, nonBlocking: Bool) throws(SystemError) -> FileDescriptor {
+        var flags = type.rawValue | SOCK_CLOEXEC.rawValue
+        if nonBlocking { flags |= SOCK_NONBLOCK.rawValue }
+        return FileDescriptor(rawValue: try Syscall.call("socket") { Glibc.socket(family, Int32(flags), 0) })
+    }
+
+    /// socket + bind + listen, CLOEXEC and non-blocking. A unix path's stale
+    /// socket file from an earlier run is replaced. TCP sockets get SO_REUSEADDR.
+    public static func listen(on address: SocketAddress, type: __socket_type = SOCK_STREAM, backlog: Int32,
+                              name: String) throws(SystemError) -> FileDescriptor {
+        let fd = try socket(family: address.family, type: type, nonBlocking: true)
+        do {
+            if case .unix(let path) = address {
+                FileSystem.unlink(path)
+            } else {
+                try fd.setOption(SOL_SOCKET, SO_REUSEADDR, 1, "SO_REUSEADDR")
+            }
+            try address.check("bind")
+            try Syscall.call("bind", name) { address.withSockAddr { Glibc.bind(fd.rawValue, $0, $1) } }
+            try Syscall.call("listen", name) { Glibc.listen(fd.rawValue, backlog) }
+            return fd
+        } catch {
+            fd.close()
+            throw error
+        }
+    }
+
+    /// A blocking client connection of `type` to `address`.
+    public static func connect(to address: SocketAddress, type: __socket_type = SOCK_STREAM, name: String) throws(SystemError) -> FileDescriptor {
+        let fd = try socket(family: address.family, type: type, nonBlocking: false)
+        do {
+            try address.check("connect")
+            try Syscall.call("connect", name) { address.withSockAddr { Glibc.connect(fd.rawValue, $0, $1) } }
+            return fd
+        } catch {
+            fd.close()
+            throw error
+        }
+    }
+
+    /// A blocking client connection to a unix stream socket.
+    public static func connect(unixPath path: String) throws(SystemError) -> FileDescriptor {
+        try connect(to: .unix(path: path), name: path)
+    }
+
+    /// A blocking TCP client connection.
+    public static func connect(host: String, port: Int) throws(SystemError) -> FileDescriptor {
+        guard let address = SocketAddress(host: host, port: port) else { throw SystemError("connect", "\(host):\(port)", errno: EINVAL) }
+        return try connect(to: address, name: "\(host):\(port)")
+    }
+
+    /// A connected AF_UNIX pair of `type`, both ends CLOEXEC.
+    public static func socketPair(type: __socket_type = SOCK_STREAM, nonBlocking: Bool = false) throws(SystemError) -> (FileDescriptor, FileDescriptor) {
+        var fds: [Int32] = [-1, -1]
+        var flags = type.rawValue | SOCK_CLOEXEC.rawValue
+        if nonBlocking { flags |= SOCK_NONBLOCK.rawValue }
+        try Syscall.call("socketpair") { socketpair(AF_UNIX, Int32(flags), 0, &fds) }
+        return (FileDescriptor(rawValue: fds[0]), FileDescriptor(rawValue: fds[1]))
+    }
+
+    /// accept4(2), CLOEXEC and non-blocking, with the peer's address.
+    @inlinable
+    public func accept() throws(SystemError) -> IOResult<AcceptedConnection> {
+        // The address lands on the stack: accepting allocates only the host text.
+        try withUnsafeTemporaryAllocation(byteCount: MemoryLayout<sockaddr_storage>.size, alignment: 8) { (storage) throws(SystemError) in
+            var length = UInt32(storage.count)
+            let result = try Syscall.nonBlocking("accept4", description) { cs_accept(rawValue, storage.baseAddress, &length) }
+            guard case .completed(let raw) = result else { return .wouldBlock }
+            let (host, port) = SocketAddress.describe(storage.baseAddress!)
+            return .completed(AcceptedConnection(fd: FileDescriptor(rawValue: raw), host: host, port: port))
+        }
+    }
+
+    /// getpeername/getsockname as ("127.0.0.1", 51234); ("", 0) for unix sockets or on error.
+    public func socketAddress(local: Bool = false) -> (host: String, port: Int) {
+        withUnsafeTemporaryAllocation(byteCount: MemoryLayout<sockaddr_storage>.size, alignment: 8) { storage in
+            var length = socklen_t(storage.count)
+            let sa = storage.baseAddress!.assumingMemoryBound(to: sockaddr.self)
+            let ok = (try? Syscall.call(local ? "getsockname" : "getpeername", description) {
+                local ? getsockname(rawValue, sa, &length) : getpeername(rawValue, sa, &length)
+            }) != nil
+            return ok ? SocketAddress.describe(storage.baseAddress!) : ("", 0)
+        }
+    }
+
+    /// The local port of a bound TCP socket.
+    public func localPort() throws(SystemError) -> Int {
+        let address = socketAddress(local: true)
+        guard address.port > 0 else { throw SystemError("getsockname", description, errno: EINVAL) }
+        return address.port
+    }
+}

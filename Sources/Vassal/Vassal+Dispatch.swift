@@ -1,0 +1,222 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Shared
+
+/// Dispatch (queued connections to free workers) and the worker links:
+/// attach, the handoff messages, detach.
+extension Vassal {
+
+    /// Hands queued connections to free workers, oldest connection first. When
+    /// every worker is busy and requests still wait, a worker serving one
+    /// connection gets the next one ahead of time (the one busy longest first):
+    /// it then finds it waiting instead of sleeping until the vassal runs again.
+    func dispatch() {
+        while queueHead < queue.count {
+            let token = queue[queueHead]
+            guard let client = clients[token], client.state == .queued else {
+                queueHead += 1
+                continue
+            }
+            guard let worker = nextWorker() else { break }
+            let message = HandoffMessage.connection(
+                remoteHost: client.remote.host, remotePort: UInt16(truncatingIfNeeded: client.remote.port), buffered: client.buffer)
+            let why: String
+            do {
+                if case .completed = try worker.link.send(message, fd: client.fd, nonBlocking: true) {
+                    why = ""
+                } else {
+                    why = "its link is full"
+                }
+            } catch {
+                why = "\(error)"
+            }
+            if !why.isEmpty {
+                // The worker is gone or stuck: it gets nothing more; the client stays first in line.
+                Log.info("\(worker.label): handoff failed (\(why)); detaching it")
+                detach(worker)
+                continue
+            }
+            queueHead += 1
+            let waited = Host.monotonicNanoseconds() - client.sinceNs
+            counters.maxQueueWaitNs = max(counters.maxQueueWaitNs, waited)
+            counters.waitSumNs &+= waited
+            counters.waitBuckets[Self.waitBucketsMs.firstIndex { waited <= $0 * 1_000_000 } ?? Self.waitBucketsMs.count] += 1
+            counters.dispatched += 1
+            if worker.inHand.isEmpty { worker.busySinceNs = Host.monotonicNanoseconds() }
+            worker.state = .busy
+            // The vassal keeps its copy (out of epoll) until the worker answers for it.
+            worker.inHand.append(HandedConnection(fd: client.fd, host: client.remote.host, port: client.remote.port,
+                                                  requests: client.requests, buffered: client.buffer))
+            clients[client.id] = nil
+        }
+        if queueHead > 1024 && queueHead * 2 > queue.count {
+            queue.removeFirst(queueHead)
+            queueHead = 0
+        }
+    }
+
+    /// A free worker (the most recently freed), else a busy one with room for
+    /// the next connection (the one busy longest), else nil.
+    func nextWorker() -> AttachedWorker? {
+        while let id = free.popLast() {
+            if let w = workers[id], w.state == .free { return w }
+        }
+        return workers.values.filter { $0.state == .busy && $0.inHand.count == 1 }.min { $0.busySinceNs < $1.busySinceNs }
+    }
+
+    /// The worker answered for its oldest connection (back or done): the
+    /// vassal's copy closes; with nothing else in hand the worker is free.
+    func answered(_ worker: AttachedWorker) -> HandedConnection? {
+        guard !worker.inHand.isEmpty else { return nil }
+        let handed = worker.inHand.removeFirst()
+        handed.fd.close()
+        worker.connectionsServed += 1
+        worker.busySinceNs = Host.monotonicNanoseconds()
+        if worker.inHand.isEmpty && worker.state == .busy { markFree(worker) }
+        return handed
+    }
+
+    func markFree(_ worker: AttachedWorker) {
+        guard worker.state == .busy || worker.state == .loading || worker.state == .free else { return }
+        worker.state = .free
+        free.removeAll { $0 == worker.id }
+        free.append(worker.id)
+    }
+
+    // MARK: workers
+
+    func acceptWorkers() {
+        while case .completed(let accepted)? = try? zergServer.accept() {
+            let fd = accepted.fd
+            let link = HandoffLink(fd: fd)
+            guard let peer = try? fd.peerCredentials() else {
+                fd.close()
+                continue
+            }
+            let worker = AttachedWorker(link: link, id: newID(), peer: peer)
+            if let reason = refusal(uid: peer.uid) {
+                // Answered after its hello is read: closing a unix socket with
+                // unread bytes would reset the link before the answer is seen.
+                Log.info("refused a worker attach from pid \(peer.pid) uid \(peer.uid): \(reason)")
+                worker.refusal = reason
+            }
+            do {
+                worker.eventToken = try sources.add(fd, .worker(worker))
+                workers[worker.id] = worker
+            } catch {
+                fd.close()
+            }
+        }
+    }
+
+    /// SO_PEERCRED check: only our own uid, root, or `zerg-allow-uid` may receive clients.
+    func refusal(uid: uid_t) -> String? {
+        if uid == 0 || uid == geteuid() || settings.allowedUIDs.contains(uid) { return nil }
+        return "uid \(uid) may not attach (allowed: root, \(geteuid())\(settings.allowedUIDs.map { ", \($0)" }.joined()); see zerg-allow-uid)"
+    }
+
+    func readWorker(_ worker: AttachedWorker) {
+        // Several messages may be waiting; take them all.
+        while workers[worker.id] != nil {
+            let received: HandoffLink.Received
+            do {
+                received = try worker.link.receive(into: packetBuffer, nonBlocking: true)
+            } catch {
+                Log.info("\(worker.label): protocol error: \(error); detaching it")
+                detach(worker)
+                return
+            }
+            switch received {
+            case .none:
+                return
+            case .closed:
+                detach(worker)
+                return
+            case .message(let message, let fd):
+                handle(message, fd: fd, from: worker)
+            }
+        }
+    }
+
+    func handle(_ message: HandoffMessage, fd: FileDescriptor?, from worker: AttachedWorker) {
+        switch (message, worker.state) {
+        case (.hello, .attaching) where worker.refusal != nil:
+            _ = try? worker.link.send(.refuse(reason: worker.refusal!), nonBlocking: true)
+            detach(worker)
+        case (.hello(let pid, let id, let build), .attaching):
+            worker.pid = pid
+            worker.workerID = id
+            worker.build = build
+            worker.state = .loading
+            if (try? worker.link.send(.welcome(version: HandoffMessage.version), fd: board.fd, nonBlocking: true))?.value == nil {
+                detach(worker)
+            }
+        case (.ready, .loading):
+            Log.info("\(worker.label) attached and ready")
+            markFree(worker)
+        case (.back(let requests, let buffered), .busy) where !worker.inHand.isEmpty,
+             (.back(let requests, let buffered), .draining) where !worker.inHand.isEmpty:
+            counters.handedBack += 1
+            let handed = answered(worker)!
+            if let fd { adoptReturned(fd, remote: (handed.host, handed.port), buffered: buffered, requests: requests) }
+        case (.done, .busy) where !worker.inHand.isEmpty, (.done, .draining) where !worker.inHand.isEmpty:
+            _ = answered(worker)
+        case (.draining, _):
+            worker.state = .draining
+            free.removeAll { $0 == worker.id }
+            _ = try? worker.link.send(.bye, nonBlocking: true)
+        default:
+            fd?.close()
+            Log.info("\(worker.label): unexpected \(message.kind) while \(worker.state.rawValue); detaching it")
+            detach(worker)
+        }
+    }
+
+    /// A keep-alive connection a worker is done with: park it, or queue it at
+    /// once when its next request is already here (pipelined).
+    func adoptReturned(_ fd: FileDescriptor, remote: (host: String, port: Int), buffered: [UInt8], requests: UInt32) {
+        let client = ClientConnection(fd: fd, remote: remote, buffered: buffered, requests: requests)
+        client.id = newID()
+        clients[client.id] = client
+        if stopping != nil && buffered.isEmpty { return drop(client) }
+        switch client.examine(limit: settings.bufferSize) {
+        case .complete:
+            enqueue(client)
+        case .refuse(let error):
+            client.refuse(error)
+            drop(client)
+        case .incomplete, .gone:
+            watch(client)
+        }
+    }
+
+    /// A worker's link is gone (it exited, died, or broke the protocol). The
+    /// connection it was serving is lost; any it had not started yet (given
+    /// ahead of time) go back to the front of the queue, unserved.
+    func detach(_ worker: AttachedWorker) {
+        workers[worker.id] = nil
+        free.removeAll { $0 == worker.id }
+        if let token = worker.eventToken { sources.remove(worker.link.fd, token) }
+        worker.link.fd.close()
+        guard let serving = worker.inHand.first else {
+            if worker.state != .draining && worker.state != .attaching { Log.info("\(worker.label) detached") }
+            return
+        }
+        serving.fd.close()
+        counters.lostInWorker += 1
+        Log.info("\(worker.label) left with a connection in hand (client \(serving.host):\(serving.port)); that client's request is lost")
+        let unstarted = worker.inHand.dropFirst().map { h -> UInt64 in
+            let client = ClientConnection(fd: h.fd, remote: (h.host, h.port), buffered: h.buffered, requests: h.requests)
+            client.id = newID()
+            client.state = .queued
+            clients[client.id] = client
+            return client.id
+        }
+        worker.inHand = []
+        if !unstarted.isEmpty {
+            queue.insert(contentsOf: unstarted, at: queueHead)
+            Log.info("\(unstarted.count) connection(s) it had not started are queued again")
+        }
+    }
+}

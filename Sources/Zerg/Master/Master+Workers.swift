@@ -1,0 +1,200 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Shared
+
+/// The master's side of its workers: their reports, retiring them, their
+/// exits, rolling reloads, stops, signals and the emperor's commands.
+extension Master {
+    /// The worker's reports. A closed channel needs nothing: the exit is reaped.
+    func readWorker(_ p: WorkerProcess) {
+        switch p.control.receive() {
+        case .closed(let error):
+            if let error { Log.info("worker \(p.id) pid \(p.pid): control channel: \(error)") }
+            if let token = p.eventToken { sources.remove(p.control.fd, token) }
+            p.eventToken = nil
+        case .messages(let reports):
+            for report in reports { received(report, from: p) }
+        }
+    }
+
+    func received(_ report: WorkerReport, from p: WorkerProcess) {
+        switch report {
+        case .ready(let totalMs, let appMs, let warmupMs):
+            p.state = .ready
+            if lastFailure != nil {
+                Log.info("app loaded again (worker \(p.id))")
+                lastFailure = nil
+            }
+            backoff.reset()
+            if paused { p.order(.pause) }
+            p.readyMs = Int(totalMs)
+            if warmupMs != 0 {
+                Log.info("worker \(p.id) pid \(p.pid) ready in \(totalMs) ms (app \(appMs) ms, warm-up \(warmupMs) ms)")
+            } else {
+                Log.info("worker \(p.id) pid \(p.pid) ready (app loaded in \(totalMs) ms)")
+            }
+            if let old = p.replaces {
+                p.replaces = nil
+                if let o = processes[old] { stopWorker(o) }
+                continueReload()
+                if reloadInProgress && reloadQueue.isEmpty && !processes.values.contains(where: { $0.replaces != nil }) {
+                    reloadInProgress = false
+                    Log.info("rolling reload done")
+                    tellEmperor(.ready)
+                    tellEmperor(.accepting)
+                }
+            }
+            let target = settings.workers - cheapedSlots.count
+            if !announcedReady && processes.values.filter({ $0.state == .ready }).count >= target {
+                announcedReady = true
+                Log.info("\(target) worker(s) serving on \(boundAddresses.joined(separator: ", "))")
+                tellEmperor(.ready)
+                tellEmperor(.accepting)
+            }
+        case .failed(let why, let detail):
+            p.failure = (why, detail)
+        case .recycle(let reason, let detail):
+            recycle(p, reason: reason, detail: detail)
+        case .reloadRequested:
+            Log.info("worker \(p.id) asked for a reload")
+            startReload()
+        }
+    }
+
+    func stopWorker(_ p: WorkerProcess) {
+        guard p.state != .stopping else { return }
+        p.state = .stopping
+        // A worker retired while the zerg goes on (reload, recycle, cheaper) hands
+        // its idle keep-alive connections to the others through the ready pool;
+        // on a stop of the whole zerg it closes them.
+        p.order(stopping == nil && readyPool != nil ? .retire : .stop)
+        timers.schedule(afterMs: settings.workerReloadMercySeconds * 1000, .kill(pid: p.pid))
+    }
+
+    func reaped(pid: pid_t, status: ExitStatus) {
+        guard let p = processes.removeValue(forKey: pid) else { return }
+        var h = slotHistory[p.id, default: SlotHistory()]
+        h.requests += scoreboard[p.row, .requests]
+        h.exceptions += scoreboard[p.row, .exceptions]
+        h.busyMicros += scoreboard[p.row, .busyMicros]
+        h.tx += scoreboard[p.row, .tx]
+        slotHistory[p.id] = h
+        scoreboard.clear(row: p.row)
+        if let token = p.eventToken { sources.remove(p.control.fd, token) }
+        p.control.fd.close()
+        if stopping != nil { return }
+        if p.state == .stopping { return }  // retired by a reload
+        if let (why, failure) = p.failure {
+            let delay = backoff.nextDelayMs(ranNs: 0)
+            let source = settings.wsgiFile.map { "wsgi-file \($0)" } ?? "module \(settings.module ?? "?")"
+            if failure != lastFailure {
+                switch why {
+                case .attachRefused: Log.info("cannot attach: \(failure); retrying with backoff")
+                case .appLoad, .startup: Log.info("app failed to load: \(failure) (\(source)); retrying with backoff")
+                }
+                lastFailure = failure
+            }
+            timers.schedule(afterMs: delay, .respawn(id: p.id))
+            if let old = p.replaces {
+                Log.info("reload abandoned: the new worker \(p.id) did not load; pid \(old) keeps serving")
+                reloadQueue.removeAll()
+                reloadInProgress = false
+                tellEmperor(.ready)  // still serving, with the previous code
+            }
+            return
+        }
+        Log.info("worker \(p.id) pid \(pid) \(status); respawning")
+        spawn(id: p.id)
+    }
+
+    func fire(_ action: TimerAction) {
+        switch action {
+        case .respawn(let id):
+            if !cheapedSlots.contains(id) && !processes.values.contains(where: { $0.id == id && $0.state != .stopping }) { spawn(id: id) }
+        case .cheaper:
+            adjustWorkerCount()
+            timers.schedule(afterMs: 1000, .cheaper)
+        case .check:
+            checkWorkers()
+            timers.schedule(afterMs: 250, .check)
+        case .kill(let pid):
+            if processes[pid] != nil {
+                Log.info("worker pid \(pid) did not stop in time; SIGKILL")
+                ChildProcess.signal(pid, SIGKILL)
+            }
+        }
+    }
+
+    // MARK: reloads and stops
+
+    /// Rolling reload: one worker at a time, each replacement ready before the old one stops.
+    func startReload() {
+        guard stopping == nil, reloadQueue.isEmpty else { return }
+        reloadQueue = Array(Set(processes.values.filter { $0.state != .stopping }.map(\.id))).sorted()
+        reloadInProgress = true
+        Log.info("rolling reload of \(reloadQueue.count) worker(s)")
+        continueReload()
+    }
+
+    func continueReload() {
+        guard stopping == nil, !reloadQueue.isEmpty else { return }
+        let id = reloadQueue.removeFirst()
+        guard let old = processes.values.first(where: { $0.id == id && $0.state != .stopping }) else {
+            return continueReload()
+        }
+        spawn(id: id, replacing: old.pid)
+    }
+
+    func stop(_ how: Stop) {
+        if stopping == .immediate { return }
+        stopping = how
+        Log.info("\(how.rawValue) stop of \(processes.count) worker(s)")
+        for p in processes.values {
+            switch how {
+            case .graceful:
+                stopWorker(p)
+            case .immediate:
+                ChildProcess.signal(p.pid, SIGKILL)
+            }
+        }
+    }
+
+    func handle(signal sig: Int32) {
+        switch sig {
+        case SIGCHLD:
+            for (pid, status) in ChildProcess.reapAll() { reaped(pid: pid, status: status) }
+        case SIGHUP: startReload()
+        case SIGTERM: stop(.graceful)
+        case SIGINT, SIGQUIT: stop(.immediate)
+        case SIGUSR2:
+            // What every worker is doing now.
+            let now = Host.monotonicNanoseconds()
+            for p in processes.values.sorted(by: { $0.id < $1.id }) {
+                let start = UInt64(max(0, scoreboard[p.row, .requestStart]))
+                Log.info(start == 0 ? "worker \(p.id) pid \(p.pid): idle"
+                         : "worker \(p.id) pid \(p.pid): \(scoreboard.requestText(row: p.row)) for \((now &- start) / 1_000_000) ms")
+            }
+        case SIGUSR1:
+            Log.info("\(processes.count) worker process(es), \(cheapedSlots.count) slot(s) cheaped, harakiri \(harakiriCount)\(paused ? ", paused" : "")")
+            for p in processes.values.sorted(by: { $0.id < $1.id }) {
+                Log.info("worker \(p.id) pid \(p.pid): \(p.state.rawValue), \(scoreboard[p.row, .requests]) requests, "
+                         + "\(scoreboard[p.row, .exceptions]) exceptions, \(scoreboard[p.row, .busyMicros] / 1000) ms busy, "
+                         + "rss \((ChildProcess.memory(p.pid)?.rss ?? 0) >> 20) MB")
+            }
+        case SIGTSTP:
+            paused.toggle()
+            Log.info(paused ? "SIGTSTP: pausing every worker (no new connections)" : "SIGTSTP: resuming every worker")
+            for p in processes.values { p.order(paused ? .pause : .resume) }
+        default: break
+        }
+    }
+
+    // MARK: emperor
+
+    func tellEmperor(_ report: EmperorProtocol.Report) { emperor?.tell(report) }
+
+    func readEmperor() {
+        emperor?.handle(lost: { if let e = emperor, let t = emperorToken { sources.remove(e.fd, t) } }, stop: { stop($0 ? .graceful : .immediate) }, reload: { startReload() })
+    }
+}

@@ -1,0 +1,200 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Shared
+import ZergCore
+
+/// The zerg master: binds the sockets, runs `workers` worker processes (this
+/// binary again, in worker role), restarts the ones that die, reloads them one
+/// at a time, and stops them gracefully. It never runs Python itself.
+final class Master {
+    enum TimerAction {
+        case respawn(id: Int)
+        case kill(pid: pid_t)
+        /// harakiri, max-worker-lifetime, evil-reload-on-*: checked 4 times a second.
+        case check
+        /// The adaptive worker count decides once a second.
+        case cheaper
+    }
+
+    enum TouchAction { case reload, logReopen }
+
+    enum Stop: String { case graceful, immediate }
+
+    /// What an event of the master's loop is about.
+    enum Event {
+        case signals
+        case emperor
+        case touch
+        case stats(StatsEvent)
+        /// A report from this worker.
+        case worker(WorkerProcess)
+    }
+
+    let settings: ZergSettings
+    let arguments: [String]
+    let listeners: [FileDescriptor]
+    let sources: EventSources<Event>
+    let signals: SignalChannel
+    let emperor: EmperorChannel?
+    var emperorToken: EventToken?
+    let scoreboard: Scoreboard
+    var processes: [pid_t: WorkerProcess] = [:]
+    var timers = TimerQueue<TimerAction>()
+    var backoff = Backoff(stepMs: 1000, capMs: 30_000, stableSeconds: 30)
+    var lastFailure: String?
+    var stopping: Stop?
+    var reloadQueue: [Int] = []
+    var announcedReady = false
+    /// A reload is under way: tell the emperor "ready" again when it is done.
+    var reloadInProgress = false
+
+    let touches: TouchWatcher<TouchAction>?
+    var harakiriCount = 0
+    var cheaper: Cheaper?
+    /// Worker slots not running by the adaptive count's decision.
+    var cheapedSlots: Set<Int> = []
+    /// SIGTSTP toggles: workers take no new connections while set.
+    var paused = false
+    var stats: StatsServer<Event>?
+    /// Standalone with more than one worker: the shared queue of ready keep-alive
+    /// connections (see `ReadyPool`). The master holds both ends so that what is
+    /// queued outlives any one worker.
+    let readyPool: ReadyPool?
+    /// Per worker slot, across its processes: spawns, requests and more of processes gone.
+    var slotHistory: [Int: SlotHistory] = [:]
+
+    struct SlotHistory {
+        var spawns = 0
+        var requests: Int64 = 0
+        var exceptions: Int64 = 0
+        var busyMicros: Int64 = 0
+        var tx: Int64 = 0
+        var harakiri = 0
+        var recycles: [String: Int] = [:]
+    }
+
+    init(settings: ZergSettings, arguments: [String], listeners: [FileDescriptor]) throws {
+        self.settings = settings
+        self.arguments = arguments
+        self.listeners = listeners
+        signals = try SignalChannel([SIGHUP, SIGTERM, SIGINT, SIGQUIT, SIGCHLD, SIGUSR1, SIGUSR2, SIGTSTP])
+        SignalChannel.ignoreBrokenPipe()
+        sources = try EventSources()
+        try sources.add(signals.fd, .signals)
+        // Room for every worker twice over: during a reload old and new overlap.
+        scoreboard = try Scoreboard.create(rows: settings.workers * 2 + 2)
+        readyPool = !listeners.isEmpty && settings.workers > 1 ? try ReadyPool.create() : nil
+        emperor = EmperorChannel.fromEnvironment()
+        if let emperor { emperorToken = try sources.add(emperor.fd, .emperor) }
+        let life = settings.lifecycle
+        let files = (life.touchReload + life.touchWorkersReload).map { ($0, TouchAction.reload) }
+            + life.touchLogReopen.map { ($0, TouchAction.logReopen) }
+        touches = files.isEmpty ? nil : try TouchWatcher(files)
+        if let touches { try sources.add(touches.fd, .touch) }
+        if let address = settings.stats {
+            stats = try StatsServer(address: address, http: settings.statsHTTP, sources: sources, as: Event.stats)
+        }
+    }
+
+    func run() -> Int32 {
+        if let title = settings.procnameMaster {
+            ProcessTitle.set(title)
+        } else if settings.autoProcname {
+            ProcessTitle.set("zerg master")
+        }
+        if let pidfile = settings.pidfile { try? FileSystem.writeFile(pidfile, "\(getpid())\n") }
+        if let c = settings.cheaper {
+            cheaper = Cheaper(c, nowS: Self.nowSeconds())
+            cheapedSlots = Set((c.initial + 1)...max(c.initial + 1, settings.workers)).filter { $0 <= settings.workers }
+            timers.schedule(afterMs: 1000, .cheaper)
+        }
+        for id in 1...settings.workers where !cheapedSlots.contains(id) { spawn(id: id) }
+        let life = settings.lifecycle
+        if life.harakiriSeconds > 0 || life.maxLifetimeSeconds > 0 || life.evilReloadOnRSS > 0 || life.evilReloadOnAS > 0 {
+            timers.schedule(afterMs: 250, .check)
+        }
+        while true {
+            let events = (try? sources.wait(timeoutMs: timers.timeoutMs(otherwise: 1000))) ?? []
+            for event in events {
+                switch sources[event] {
+                case .signals?:
+                    while let sig = try? signals.next() { handle(signal: sig) }
+                case .emperor?:
+                    readEmperor()
+                case .touch?:
+                    for action in touches?.changed() ?? [] { touched(action) }
+                case .stats(let e)?:
+                    stats?.handle(e) { statsDocument() }
+                case .worker(let p)?:
+                    readWorker(p)
+                case nil:
+                    continue
+                }
+            }
+            for action in timers.popDue() { fire(action) }
+            stats?.sweep()
+            if stopping != nil && processes.isEmpty {
+                if let pidfile = settings.pidfile { FileSystem.unlink(pidfile) }
+                Log.info("master stopped")
+                return 0
+            }
+        }
+    }
+
+    /// What the listeners are bound to, with real ports (`:0` gets one from the kernel).
+    var boundAddresses: [String] {
+        if listeners.isEmpty { return settings.zergServers.map { "the vassal at \($0)" } }
+        return zip(settings.httpSockets, listeners).map { address, fd in
+            if case .tcp(let host, _) = address, let port = try? fd.localPort() { return "\(host):\(port)" }
+            return address.description
+        }
+    }
+
+    // MARK: workers
+
+    func spawn(id: Int, replacing old: pid_t? = nil) {
+        guard stopping == nil else { return }
+        guard let row = scoreboard.freeRow() else {
+            Log.info("no free scoreboard row for worker \(id); retrying in 1 s")
+            timers.schedule(afterMs: 1000, .respawn(id: id))
+            return
+        }
+        do {
+            let (mine, theirs) = try FileDescriptor.socketPair()
+            defer { theirs.close() }
+            let devNull = try FileDescriptor.open("/dev/null", O_RDONLY)
+            defer { devNull.close() }
+            var env = Host.environment()
+            env[EmperorProtocol.environmentVariable] = nil
+            env[WorkerMain.roleVariable] = String(id)
+            env[WorkerMain.Inherited.masterPID] = String(getpid())
+            let first = WorkerMain.Inherited.control + 1
+            env[WorkerMain.Inherited.listeners] = (0..<listeners.count).map { String(first + Int32($0)) }.joined(separator: ",")
+            let scoreboardFd = first + Int32(listeners.count)
+            env[WorkerMain.Inherited.scoreboard] = "\(scoreboardFd):\(scoreboard.rows):\(row)"
+            var map: [(FileDescriptor, Int32)] = [(devNull, 0), (Log.destination, 1), (Log.destination, 2), (theirs, WorkerMain.Inherited.control)]
+            for (i, l) in listeners.enumerated() { map.append((l, first + Int32(i))) }
+            map.append((scoreboard.memory.fd, scoreboardFd))
+            if let pool = readyPool {
+                env[ReadyPool.environmentVariable] = "\(scoreboardFd + 1),\(scoreboardFd + 2)"
+                map.append((pool.sender, scoreboardFd + 1))
+                map.append((pool.receiver, scoreboardFd + 2))
+            }
+            var spec = ChildProcess.Spec(executable: Host.executablePath(), arguments: arguments, environment: env, fdMap: map)
+            spec.newProcessGroup = false  // workers share the master's group: a killpg from the emperor reaches them
+            let pid = try ChildProcess.spawn(spec)
+            try mine.setNonBlocking()
+            let p = WorkerProcess(id: id, pid: pid, control: mine, row: row)
+            p.eventToken = try sources.add(mine, .worker(p))
+            scoreboard.clear(row: row)
+            scoreboard[row, .pid] = Int64(pid)
+            slotHistory[id, default: SlotHistory()].spawns += 1
+            p.replaces = old
+            processes[pid] = p
+        } catch {
+            Log.info("cannot start worker \(id): \(error); retrying in 1 s")
+            timers.schedule(afterMs: 1000, .respawn(id: id))
+        }
+    }
+}

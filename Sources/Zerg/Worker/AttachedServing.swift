@@ -1,0 +1,124 @@
+import Shared
+
+/// Zerg mode, the worker's side: attaching to the vassal, connections handed
+/// over, and each one given back idle or closed between requests.
+extension Worker {
+    /// How long a worker waits for a keep-alive client's next request before
+    /// handing the connection back: wrk-style clients send it within microseconds.
+    var lingerMs: Int32 { settings.keepAliveLingerMs }
+
+    /// Connects and says hello; false when the vassal is not there (yet).
+    /// Throws `VassalLink.Refused`.
+    func attach() throws -> Bool {
+        guard let link else { return false }
+        let hello = HandoffMessage.hello(pid: Host.pid, worker: Int32(id), build: build)
+        guard let board = try link.attach(hello: hello), let fd = link.fd else { return false }
+        do {
+            linkToken = try sources.add(fd, .link)
+        } catch {
+            link.close()
+            return false
+        }
+        runner.vassalBoard = board
+        return true
+    }
+
+    /// Retries `attach` with backoff (50 ms doubling to 1 s) until it works or
+    /// the master says stop. Returns whether attached.
+    func attachWithRetry() throws -> Bool {
+        var delayMs: Int32 = 50
+        var logged = false
+        while !stopping {
+            if try attach() { return true }
+            if !logged {
+                Log.info("waiting for the vassal at \(link?.path ?? "?")")
+                logged = true
+            }
+            waitForOrders(timeoutMs: delayMs)
+            delayMs = min(delayMs * 2, 1000)
+        }
+        return false
+    }
+
+    /// Sends to the vassal; a failure means the link is gone.
+    @discardableResult
+    func tellVassal(_ message: HandoffMessage, fd: FileDescriptor? = nil) -> Bool {
+        guard let link, link.isAttached else { return false }
+        if link.tell(message, fd: fd) { return true }
+        linkLost()
+        return false
+    }
+
+    /// The link is over (the vassal went away, broke the protocol, or said `bye`).
+    func linkLost(quietly: Bool = false) {
+        guard let link, let fd = link.fd else { return }
+        if let token = linkToken { sources.remove(fd, token) }
+        linkToken = nil
+        link.close()
+        if !stopping && !quietly { Log.info("lost the vassal at \(link.path); reattaching") }
+    }
+
+    func receiveFromVassal() {
+        guard let link else { return }
+        let received: HandoffLink.Received
+        do {
+            received = try link.receive()
+        } catch {
+            Log.info("protocol error from the vassal: \(error)")
+            return linkLost()
+        }
+        switch received {
+        case .none:
+            return
+        case .closed:
+            linkLost()
+        case .message(.connection(let host, let port, let buffered), let fd?):
+            if stopping || paused {
+                // Handed over before the vassal saw `draining`: back it goes, unserved.
+                tellVassal(.back(requests: 0, buffered: buffered), fd: fd)
+                fd.close()
+                return
+            }
+            let conn = Connection(fd: fd, remote: (host, Int(port)), scratch: scratch)
+            conn.buffer = buffered
+            openConnections += 1
+            serve(conn)
+        case .message(.bye, _):
+            linkLost(quietly: true)
+        case .message(let other, let fd):
+            fd?.close()
+            Log.info("unexpected \(other.kind) from the vassal")
+            linkLost()
+        }
+    }
+
+    /// After a response with nothing more buffered: wait `lingerMs` for the
+    /// client's next request, else hand the connection back to the vassal.
+    /// True when the client sent more and serving goes on.
+    func lingerOrHandBack(_ conn: Connection) -> Bool {
+        // Linger only while no other request waits in the vassal's queue: fairness first
+        // (nor when the vassal already gave this worker its next connection).
+        if !stopping && !paused && lingerMs > 0 && conn.pending == 0 && (runner.vassalBoard?[0] ?? 1) == 0
+            && (try? link?.fd?.wait(timeoutMs: 0)) == false {
+            interpreter.releaseGIL()
+            let ready = (try? conn.fd.wait(timeoutMs: lingerMs)) == true
+            interpreter.acquireGIL()
+            if ready {
+                switch conn.readAvailable() {
+                case .some(0):
+                    close(conn)
+                    return false
+                case .some:
+                    return true
+                case .none:
+                    break
+                }
+            }
+        }
+        let buffered = Array(conn.buffer[conn.start...])
+        openConnections -= 1
+        tellVassal(.back(requests: UInt32(clamping: conn.requestsServed), buffered: buffered), fd: conn.fd)
+        conn.close()
+        return false
+    }
+}

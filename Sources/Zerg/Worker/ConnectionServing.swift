@@ -1,0 +1,172 @@
+import Shared
+
+/// A connection's life in a worker: its requests served one after the
+/// other, then, between requests, parked in this worker's epoll (standalone)
+/// or handed back to the vassal (zerg mode); the ready pool that lets another
+/// worker take a parked connection whose next request has arrived.
+extension Worker {
+    /// Reads what the client sent and serves every complete request in it;
+    /// a connection that stays open is parked (or handed back).
+    func serve(_ conn: Connection) {
+        if conn.pending == 0 || conn.eventToken != nil {
+            if case .some(0) = conn.readAvailable() {
+                close(conn)
+                return
+            }
+        }
+        // A parked connection stays registered while it is served (no epoll
+        // calls per keep-alive request); it leaves epoll when it closes or moves.
+        while !conn.broken {
+            let outcome = conn.buffer.withUnsafeBufferPointer {
+                HTTPHeadParser.parse(UnsafeBufferPointer(rebasing: $0[conn.start...]), limit: settings.bufferSize)
+            }
+            switch outcome {
+            case .incomplete:
+                conn.compact()
+                if release(conn) { continue }
+                return
+            case .failed(let error):
+                Log.info("\(conn.remote.host):\(conn.remote.port): \(error)")
+                conn.write(HTTPResponseHead.simple(status: error.status, message: error.reason), timeoutMs: settings.socketTimeoutMs)
+                close(conn)
+                return
+            case .complete(let head, let consumed):
+                conn.start += consumed
+                let keep = handle(conn, head)
+                conn.requestsServed += 1
+                if !keep || (stopping && link == nil && !retiring) {
+                    close(conn)
+                    return
+                }
+                if conn.pending == 0 || stopping {
+                    conn.compact()
+                    if release(conn) { continue }
+                    return
+                }
+            }
+        }
+        close(conn)
+    }
+
+    /// Between requests: standalone, the connection waits in this worker's
+    /// epoll; attached to a vassal, it goes back there (after a short linger
+    /// for a next request). True when more bytes arrived and serving goes on.
+    func release(_ conn: Connection) -> Bool {
+        guard link != nil else {
+            park(conn)
+            return false
+        }
+        return lingerOrHandBack(conn)
+    }
+
+    /// Keeps an open connection in epoll until its next bytes arrive.
+    func park(_ conn: Connection) {
+        guard conn.eventToken == nil else { return }
+        do {
+            conn.eventToken = try sources.add(conn.fd, .connection(conn))
+            parked[ObjectIdentifier(conn)] = conn
+        } catch {
+            conn.close()
+            openConnections -= 1
+        }
+    }
+
+    /// Out of epoll (to be moved or closed).
+    func unpark(_ conn: Connection) {
+        guard let token = conn.eventToken else { return }
+        sources.remove(conn.fd, token)
+        conn.eventToken = nil
+        parked[ObjectIdentifier(conn)] = nil
+    }
+
+    func close(_ conn: Connection) {
+        unpark(conn)
+        openConnections -= 1
+        if link != nil {
+            // The vassal still holds a copy until it reads `done`: FIN now, not then.
+            conn.fd.shutdownWrite()
+            conn.close()
+            tellVassal(.done)
+            return
+        }
+        conn.close()
+    }
+
+    /// Closes idle keep-alive connections past `http-timeout`, half-sent heads
+    /// past `socket-timeout`, and every idle one when stopping (a retiring
+    /// worker moves its idle ones to the pool instead).
+    func sweepIdle(now: UInt64) {
+        let keepAliveNs = UInt64(settings.keepAliveTimeoutSeconds) * 1_000_000_000
+        let partialNs = UInt64(settings.socketTimeoutMs) * 1_000_000
+        for conn in Array(parked.values) {
+            let idle = now - conn.lastActiveNs
+            if stopping && retiring && conn.pending == 0, let pool = readyPool, offer(conn, to: pool) { continue }
+            if stopping || idle > (conn.pending > 0 ? partialNs : keepAliveNs) {
+                if conn.pending > 0 && !stopping {
+                    conn.write(HTTPResponseHead.simple(status: 408, message: "request head not completed in time"), timeoutMs: 100)
+                }
+                close(conn)
+            }
+        }
+    }
+
+    /// Takes one connection from `listener` and serves it; false when none was waiting.
+    @discardableResult
+    func acceptOne(_ listener: FileDescriptor) -> Bool {
+        // One at a time: a worker busy with requests leaves new connections to idle workers.
+        guard case .completed(let accepted)? = try? listener.accept() else { return false }
+        openConnections += 1
+        let conn = Connection(fd: accepted.fd, remote: (accepted.host, accepted.port), scratch: scratch)
+        // A client usually sends its request right after connecting: wait a
+        // moment for it rather than going back to epoll (and to more accepts).
+        if conn.readAvailable() == nil {
+            interpreter.releaseGIL()
+            _ = try? accepted.fd.wait(timeoutMs: Self.firstBytesWaitMs)
+            interpreter.acquireGIL()
+        }
+        serve(conn)
+        return true
+    }
+
+    // MARK: the ready pool
+
+    /// Serves the connections whose next request has arrived. With a ready pool
+    /// the requests waiting there came first: this worker queues its own behind
+    /// them and takes the oldest. With the pool empty it serves one of its own
+    /// and queues the rest for whichever worker comes free first. So requests
+    /// are served in arrival order across workers, as from one queue, and none
+    /// waits on a busy or descheduled worker while another is free.
+    func serveReady(_ ready: [Connection], poolReady: Bool) {
+        guard let pool = readyPool, !stopping, runner.averageNs >= Self.poolWorthNs else {
+            for conn in ready { serve(conn) }
+            if poolReady && !retiring { serveFromPool() }
+            return
+        }
+        var mine = ready
+        if poolReady {
+            if !mine.isEmpty { mine = mine.filter { !offer($0, to: pool) } }
+            serveFromPool()
+        } else if mine.count > 1 {
+            let first = mine.removeFirst()
+            mine = [first] + mine.filter { !offer($0, to: pool) }
+        }
+        for conn in mine { serve(conn) }
+    }
+
+    /// Moves a parked connection to the pool; false when it stays (bytes
+    /// already read here, or the pool is full).
+    func offer(_ conn: Connection, to pool: ReadyPool) -> Bool {
+        guard conn.pending == 0, !conn.broken, pool.offer(conn) else { return false }
+        close(conn)  // out of epoll first: the queued copy keeps the file open
+        return true
+    }
+
+    /// Serves the oldest connection in the pool; false when it was empty.
+    @discardableResult
+    func serveFromPool() -> Bool {
+        guard let conn = readyPool?.take(scratch: scratch) else { return false }
+        openConnections += 1
+        serve(conn)
+        return true
+    }
+}

@@ -1,0 +1,191 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import PythonGlue
+import Shared
+import ZergCore
+
+/// The request being served (a worker serves one at a time).
+final class RequestState {
+    let conn: Connection
+    let head: HTTPRequestHead
+    let body: RequestBody
+    let response: Response
+    var logvars: [String: String] = [:]
+    var continuePending: Bool
+
+    init(conn: Connection, head: HTTPRequestHead, body: RequestBody, response: Response) {
+        self.conn = conn
+        self.head = head
+        self.body = body
+        self.response = response
+        continuePending = head.expectsContinue
+    }
+}
+
+/// Runs one request through the app: the environ, start_response and
+/// write, the body the app reads, the response iteration, sendfile, close(),
+/// the accounting in the scoreboard and the log line. It owns the current
+/// request, and is the context the `_hadjango` callbacks receive
+/// (`RequestCallbacks`): nothing about a request is reachable globally.
+final class RequestRunner {
+    let interpreter: Interpreter
+    let settings: ZergSettings
+    let workerID: Int
+    let requestLog: RequestLog?
+    /// This worker's scoreboard row (nil: a lone worker without one).
+    let row: Scoreboard.Row?
+    /// The vassal's shared page (queue depth in word 0), once attached.
+    var vassalBoard: SharedMemory?
+    /// What the app's `uwsgi.reload()` does (tell the master).
+    var onReloadRequest: () -> Void = {}
+
+    private(set) var environ: EnvironBuilder
+    private lazy var emptyTuple: PyPtr = pg_tuple_new(0)!
+    /// The request in progress (start_response, write and wsgi.input act on it).
+    private(set) var current: RequestState?
+
+    private(set) var requestsServed = 0
+    private(set) var exceptions = 0
+    /// Moving average of this worker's request times (1/8 weight to the newest).
+    private(set) var averageNs: UInt64 = 0
+    /// Status of the last response (warm-up reports it).
+    private(set) var lastStatus = 0
+    /// Warm-up requests are not logged as client requests.
+    var warmingUp = false
+    /// Sampled after requests when something reads it (memory-report, reload-on-*).
+    private(set) var memory: (rss: Int64, vsz: Int64) = (0, 0)
+
+    init(interpreter: Interpreter, settings: ZergSettings, workerID: Int, row: Scoreboard.Row?) throws {
+        self.interpreter = interpreter
+        self.settings = settings
+        self.workerID = workerID
+        self.row = row
+        if settings.disableLogging {
+            requestLog = nil
+        } else {
+            let destination = try settings.requestLogger.map {
+                try FileDescriptor.open($0, O_WRONLY | O_CREAT | O_APPEND, mode: 0o640)
+            } ?? Log.destination
+            requestLog = RequestLog(format: settings.logFormat, xForwardedFor: settings.logXForwardedFor, destination: destination,
+                                    memoryReport: settings.lifecycle.memoryReport)
+        }
+        environ = EnvironBuilder(interpreter: interpreter)
+        interpreter.setCallbackContext(Unmanaged.passUnretained(self).toOpaque())
+    }
+
+    /// Runs one request; returns whether the connection stays open.
+    func run(_ conn: Connection, _ head: HTTPRequestHead) -> Bool {
+        let startNs = Host.monotonicNanoseconds()
+        let startTime = requestLog == nil ? Timestamp(seconds: 0, nanoseconds: 0) : Timestamp.now()  // for the log line only
+        if let row {
+            head.bytes.withUnsafeBytes {
+                row.board.beginRequest(row: row.index, text: UnsafeRawBufferPointer(rebasing: $0[head.method.lowerBound..<head.target.upperBound]))
+            }
+        }
+        defer { row?[.requestStart] = 0 }
+        let body = RequestBody(head.framing)
+        let response = Response(conn: conn, head: head, timeoutMs: settings.socketTimeoutMs)
+        let state = RequestState(conn: conn, head: head, body: body, response: response)
+        var contentLength: Int?
+        if head.framing == .chunked {
+            sendContinueIfExpected(state)
+            switch RequestBody.decodeChunked(from: conn, timeoutMs: settings.socketTimeoutMs) {
+            case .success(let bytes):
+                body.source = .decoded(bytes, offset: 0)
+                contentLength = bytes.count
+            case .failure(let error):
+                Log.info("\(conn.remote.host):\(conn.remote.port): \(error)")
+                response.sendError(error.status, error.reason)
+                logRequest(state, startNs: startNs, startTime: startTime)
+                return false
+            }
+        }
+        current = state
+        defer { current = nil }
+
+        let input = pg_call(interpreter.inputType, emptyTuple, nil)!
+        let env = environ.build(head: head, conn: conn, input: input, contentLength: contentLength)
+        let result = pg_call2(interpreter.app!, env, interpreter.startResponse)
+        if let result {
+            emit(result, state)
+            callClose(result)
+            pg_decref(result)
+        } else {
+            appFailed(state)
+        }
+        pg_decref(env)
+        pg_decref(input)
+        response.finish()
+        account(state, startNs: startNs, startTime: startTime)
+
+        var keep = response.keepAlive && !conn.broken
+        if keep && state.continuePending && body.unread > 0 {
+            keep = false  // the client may still be waiting to send a body nobody asked for
+        }
+        if keep && !body.discardRest(from: conn, timeoutMs: settings.socketTimeoutMs) { keep = false }
+        return keep
+    }
+
+    /// After a response: counters in the scoreboard, the memory sample, the log line.
+    private func account(_ state: RequestState, startNs: UInt64, startTime: Timestamp) {
+        let response = state.response
+        requestsServed += 1
+        lastStatus = response.statusCode
+        if settings.lifecycle.samplesMemory { sampleMemory() }
+        let elapsedNs = Host.monotonicNanoseconds() - startNs
+        averageNs = averageNs - averageNs / 8 + elapsedNs / 8
+        if let row {
+            row[.requests] = Int64(requestsServed)
+            row.add(.busyMicros, Int64(elapsedNs / 1000))
+            row.add(.tx, Int64(response.headBytes + response.bodyBytes))
+            if let board = vassalBoard { row[.backlog] = board[0] }
+        }
+        logRequest(state, startNs: startNs, startTime: startTime)
+    }
+
+    /// RSS and VSZ from /proc/self/statm, into the scoreboard (for stats and the master).
+    func sampleMemory() {
+        guard let sample = ChildProcess.memory(nil) else { return }
+        memory = sample
+        row?[.rss] = sample.rss
+        row?[.vsz] = sample.vsz
+    }
+
+    /// `Expect: 100-continue`: the interim response, once, when the app first reads the body.
+    func sendContinueIfExpected(_ r: RequestState) {
+        guard r.continuePending else { return }
+        r.continuePending = false
+        if r.conn.pending == 0 && r.body.unread > 0 {
+            r.conn.write(Array("HTTP/1.1 100 Continue\r\n\r\n".utf8), timeoutMs: settings.socketTimeoutMs)
+        }
+    }
+
+    /// The app raised: a 500 if nothing was sent yet, else the connection closes.
+    func appFailed(_ r: RequestState) {
+        exceptions += 1
+        row?[.exceptions] = Int64(exceptions)
+        let e = Py.fetchException()
+        let what = "\(r.head.methodText) \(r.head.targetText)"
+        if let e { Log.info("exception in the app (\(what)): \(e.summary)\n\(e.traceback)", terminator: "") }
+        if !r.response.headersSent {
+            if let bodyError = r.body.error {
+                r.response.sendError(bodyError.status, bodyError.reason)
+            } else {
+                r.response.sendError(500, "The application raised an exception; details are in the server log.")
+            }
+        } else {
+            r.response.keepAlive = false
+            r.conn.broken = true
+        }
+    }
+
+    func logRequest(_ r: RequestState, startNs: UInt64, startTime: Timestamp) {
+        guard let log = requestLog, !warmingUp else { return }
+        log.write(RequestRecord(
+            head: r.head, remote: r.conn.remote.host, status: r.response.statusCode, bodyBytes: r.response.bodyBytes,
+            headBytes: r.response.headBytes, startTime: startTime, durationNs: Host.monotonicNanoseconds() - startNs,
+            workerID: workerID, requestsByWorker: requestsServed, varCount: r.head.fields.count + 17, logvars: r.logvars,
+            rss: memory.rss, vsz: memory.vsz))
+    }
+}

@@ -1,0 +1,111 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Shared
+import ZergCore
+
+/// A worker process from start to exit: environment, interpreter, app, loop.
+enum WorkerMain {
+    static let appLoadFailed: Int32 = 22
+    /// Set (to the worker id) in a worker's environment: this binary runs as a worker.
+    static let roleVariable = "HADJANGO_WORKER"
+
+    /// The fds and names a worker finds in its environment (see `Master.spawn`).
+    enum Inherited {
+        static let control: Int32 = 3
+        static let listeners = "HADJANGO_LISTEN_FDS"
+        static let scoreboard = "HADJANGO_SCOREBOARD"
+        static let masterPID = "HADJANGO_MASTER_PID"
+    }
+
+    static func run(id: Int, arguments: [String], environment: [String: String]) -> Int32 {
+        let control: FileDescriptor
+        let listeners: [FileDescriptor]
+        do {
+            control = try FileDescriptor.inherited(Inherited.control, what: "control channel")
+            listeners = try (environment[Inherited.listeners] ?? "").split(separator: ",").compactMap { Int32($0) }
+                .map { try FileDescriptor.inherited($0, what: "listener") }
+        } catch {
+            Log.info("worker started without what the master gives it: \(error)")
+            return 2
+        }
+        let channel = WorkerControl(fd: control)
+        var settings: ZergSettings
+        let config: Configuration
+        do {
+            (config, settings) = try ZergSettings.load(arguments: Array(arguments.dropFirst()))
+            // `home` names a directory as seen from where the zerg started, before `chdir`.
+            settings.home = settings.home.map(FileSystem.absolute)
+        } catch {
+            Log.info("configuration error:\n\(error)")
+            return 2
+        }
+        let start = Host.monotonicNanoseconds()
+        if let dir = settings.chdir {
+            do {
+                try FileSystem.changeDirectory(dir)
+            } catch {
+                Log.info("\(error)")
+                return 1
+            }
+        }
+        // env = KEY=VALUE (and KEY alone, uWSGI's unset), unenv = KEY: before Python starts.
+        for item in settings.env {
+            if let (k, v) = item.splitOnce("=") { Host.setEnvironment(k, v) } else { Host.unsetEnvironment(item) }
+        }
+        for key in settings.unenv { Host.unsetEnvironment(key) }
+        if let title = settings.procname {
+            ProcessTitle.set(title)
+        } else if settings.autoProcname {
+            ProcessTitle.set("zerg worker \(id)")
+        }
+
+        let failure: (WorkerFailure, String)
+        do {
+            let interpreter = try Interpreter(settings: settings, callbacks: RequestCallbacks.table)
+            let masterPID = Int32(environment[Inherited.masterPID] ?? "") ?? getppid()
+            interpreter.installUWSGIModule(
+                workerID: id, numproc: settings.workers, masterPID: masterPID,
+                options: config.entries.map { ($0.key, $0.value) })
+            var row: Scoreboard.Row?
+            let parts = (environment[Inherited.scoreboard] ?? "").split(separator: ":").compactMap { Int($0) }
+            if parts.count == 3 {
+                let fd = try FileDescriptor.inherited(Int32(parts[0]), what: "scoreboard")
+                row = Scoreboard.Row(try Scoreboard.attach(fd: fd, rows: parts[1]), parts[2])
+            }
+            // Zerg mode when the config attaches to a vassal and serves no port itself.
+            let zergServer = listeners.isEmpty ? settings.zergServers.first : nil
+            // A worker woken by a handoff must not preempt the vassal mid-batch
+            // (measured: +20-50 % through the vassal on 2 cores).
+            if zergServer != nil { Scheduling.becomeBatch() }
+            let worker = try Worker(id: id, settings: settings, interpreter: interpreter, control: control,
+                                    listeners: listeners, row: row, zergServer: zergServer,
+                                    readyPool: try ReadyPool.fromEnvironment(environment))
+            // Say hello before loading (the vassal sees a loading worker), READY after.
+            let attachedEarly = zergServer != nil ? try worker.attach() : false
+            try interpreter.loadApp(settings: settings)
+            let appMs = (Host.monotonicNanoseconds() - start) / 1_000_000
+            // Warm-up runs before the worker can be given any client request.
+            let warmMs = worker.warmUp()
+            let ready = WorkerReport.ready(totalMs: UInt32(clamping: (Host.monotonicNanoseconds() - start) / 1_000_000),
+                                           appMs: UInt32(clamping: appMs), warmupMs: UInt32(clamping: warmMs))
+            if zergServer != nil {
+                guard try attachedEarly || worker.attachWithRetry() else { return 0 }
+                worker.tellVassal(.ready)
+            }
+            worker.tellMaster(ready)
+            return worker.run()
+        } catch let error as Interpreter.LoadError {
+            Log.info("loading the app raised \(error.summary):\n\(error.traceback)", terminator: "")
+            failure = (.appLoad, error.summary.replacingAll("\n", with: " "))
+        } catch let error as VassalLink.Refused {
+            Log.info("\(error)")
+            failure = (.attachRefused, error.description)
+        } catch {
+            Log.info("worker failed to start: \(error)")
+            failure = (.startup, "\(error)")
+        }
+        try? channel.send(.failed(failure.0, failure.1))
+        return appLoadFailed
+    }
+}
