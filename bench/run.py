@@ -32,7 +32,7 @@ def servers(args, app, port, tmp):
         pypath, module = SITE, "site_demo.wsgi:application"
     addr = f"127.0.0.1:{port}"
     ours, theirs = os.path.join(tmp, f"zerg-{port}.sock"), os.path.join(tmp, f"uwsgi-{port}.sock")
-    return {
+    table = {
         "zerg": [[args.zerg, "--http-socket", addr, "--processes", "4", "--home", venv, "--disable-logging"] + wsgi],
         # The product's topology: a vassal owns the port, a zerg's 4 workers attach to it.
         "zerg-vassal": [[args.vassal, "--http", addr, "--zerg-server", ours],
@@ -49,6 +49,12 @@ def servers(args, app, port, tmp):
         "granian": [[f"{venv}/bin/granian", "--interface", "wsgi", "--workers", "2", "--host", "127.0.0.1",
                      "--port", str(port), "--working-dir", pypath, module]],
     }
+    if args.baseline:
+        # The same two topologies from another build (bench/compare.sh): paired rounds, old vs new.
+        base = {args.zerg: os.path.join(args.baseline, "zerg"), args.vassal: os.path.join(args.baseline, "vassal")}
+        for name in ("zerg", "zerg-vassal"):
+            table[name + "@base"] = [[base.get(c[0], c[0])] + c[1:] for c in table[name]]
+    return table
 
 
 def cpu_seconds(pid):
@@ -145,6 +151,7 @@ def main():
     p.add_argument("--rounds", type=int, default=int(os.environ.get("BENCH_ROUNDS", "3")))
     p.add_argument("--only", default="zerg,zerg-vassal,uwsgi,uwsgi-zerg,gunicorn,granian")
     p.add_argument("--apps", default="hello,django")
+    p.add_argument("--baseline", help="a directory with another build's zerg and vassal: adds zerg@base and zerg-vassal@base")
     a = p.parse_args()
     a.zerg = os.path.abspath(a.zerg)
     a.vassal = os.path.abspath(a.vassal)
@@ -170,7 +177,7 @@ def main():
                 for r in range(a.rounds):
                     order = names[r % len(names):] + names[:r % len(names)]
                     for name in order:
-                        vpid = vassal_pid(procs[name]) if name == "zerg-vassal" else None
+                        vpid = vassal_pid(procs[name]) if name.startswith("zerg-vassal") else None
                         cpu0 = cpu_seconds(vpid) if vpid else 0
                         result = wrk(ports[name], "/", mode == "close", a.duration)
                         runs[name].append(result)
@@ -201,6 +208,15 @@ def main():
                 continue
             ratio = f"{ours[0] / r[0]:.2f}×" if ours and name != "zerg" else ""
             print(f"| {app} | {mode} | {name} | {r[0]:,.0f} | {r[1]:.2f} | {r[2]:.2f} | {r[3]} | {ratio} |")
+    if a.baseline:
+        print("\nThis build against the baseline build, paired rounds (ratio: req/s of this build ÷ the baseline's):\n")
+        print("| app | mode | server | req/s | baseline req/s | ratio | p99 ms | baseline p99 ms |")
+        print("|---|---|---|---:|---:|---:|---:|---:|")
+        for (app, mode) in [(x, y) for x in ("hello", "django") for y in ("keep-alive", "close")]:
+            for name in ("zerg", "zerg-vassal"):
+                r, b = results.get((app, mode, name)), results.get((app, mode, name + "@base"))
+                if r and b:
+                    print(f"| {app} | {mode} | {name} | {r[0]:,.0f} | {b[0]:,.0f} | {r[0] / b[0]:.3f} | {r[2]:.2f} | {b[2]:.2f} |")
     if "zerg-vassal" in names:
         print("\nThrough the vassal (the product's topology) against uWSGI's zerg topology (the seed's) and our standalone mode:\n")
         print("| app | mode | zerg-vassal req/s | ÷ uwsgi-zerg | ÷ zerg standalone | vassal CPU µs/request |")

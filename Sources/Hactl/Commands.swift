@@ -39,9 +39,9 @@ struct Commands {
         // Uploaded media are shared by every build; static files are per build, served from the shared tree.
         try FileSystem.makeDirectories(deploy.root + "/assets/media")
         try FileSystem.makeDirectories(deploy.root + "/assets/static")
-        if !FileSystem.exists(dir + "/media") { _ = symlink("../../assets/media", dir + "/media") }
+        if !FileSystem.exists(dir + "/media") { try? FileSystem.symlink("../../assets/media", at: dir + "/media") }
         if FileSystem.isDirectory(dir + "/static"), !FileSystem.exists(deploy.root + "/assets/static/" + name) {
-            _ = symlink("../../builds/\(name)/static", deploy.root + "/assets/static/" + name)
+            try? FileSystem.symlink("../../builds/\(name)/static", at: deploy.root + "/assets/static/" + name)
         }
         var t = time_t(Timestamp.now().seconds)
         var parts = tm()
@@ -49,8 +49,8 @@ struct Commands {
         let tag = "\(name)-\(parts.tm_year + 1900)\(pad(parts.tm_mon + 1))\(pad(parts.tm_mday))-\(pad(parts.tm_hour))\(pad(parts.tm_min))\(pad(parts.tm_sec))"
         try FileSystem.writeFile(dir + "/.DEPLOY_TAG", tag + "\n")
         say("[4/4] vassal.ini → ../../conf/vassal.skel")
-        _ = unlink(dir + "/vassal.ini")
-        guard symlink("../../conf/vassal.skel", dir + "/vassal.ini") == 0 else { throw Problem("cannot link \(dir)/vassal.ini") }
+        FileSystem.unlink(dir + "/vassal.ini")
+        try FileSystem.symlink("../../conf/vassal.skel", at: dir + "/vassal.ini")
         say("build \(name) created: port \(port), deploy tag \(tag)")
     }
 
@@ -60,9 +60,9 @@ struct Commands {
     func activate(_ name: String) throws {
         let dir = deploy.dir(name)
         guard deploy.exists(name) else { throw Problem("no build \(name) in \(deploy.builds)") }
-        if !FileSystem.exists(dir + "/vassal.ini") { _ = symlink("../../conf/vassal.skel", dir + "/vassal.ini") }
+        if !FileSystem.exists(dir + "/vassal.ini") { try? FileSystem.symlink("../../conf/vassal.skel", at: dir + "/vassal.ini") }
         if FileSystem.symlinkTarget(dir + "/zerg.ini") == nil {
-            guard symlink("../../conf/zerg.skel", dir + "/zerg.ini") == 0 else { throw Problem("cannot link \(dir)/zerg.ini") }
+            try FileSystem.symlink("../../conf/zerg.skel", at: dir + "/zerg.ini")
         }
         try waitServing(name)
     }
@@ -158,13 +158,13 @@ struct Commands {
 
     func deactivate(_ name: String) throws {
         guard deploy.exists(name) else { throw Problem("no build \(name)") }
-        _ = unlink(deploy.dir(name) + "/zerg.ini")
+        FileSystem.unlink(deploy.dir(name) + "/zerg.ini")
         say("build \(name): zerg.ini removed (its workers drain and stop)")
     }
 
     func stop(_ name: String) throws {
         try deactivate(name)
-        _ = unlink(deploy.dir(name) + "/vassal.ini")
+        FileSystem.unlink(deploy.dir(name) + "/vassal.ini")
         say("build \(name): vassal.ini removed (its port closes)")
     }
 
@@ -191,7 +191,13 @@ struct Commands {
                       (try? FileSystem.readFile(deploy.dir(name) + path, limit: 1 << 30)) == (try? FileSystem.readFile(deploy.dir(basis) + path, limit: 1 << 30))
                 else { continue }
                 let tmp = deploy.dir(name) + path + ".hactl-link"
-                guard link(deploy.dir(basis) + path, tmp) == 0, rename(tmp, deploy.dir(name) + path) == 0 else { unlink(tmp); continue }
+                do {
+                    try FileSystem.hardLink(deploy.dir(basis) + path, at: tmp)
+                    try FileSystem.rename(tmp, to: deploy.dir(name) + path)
+                } catch {
+                    FileSystem.unlink(tmp)
+                    continue
+                }
                 linked += 1
             }
         }

@@ -42,11 +42,13 @@ struct Deploy {
     /// Points `link` at `name` atomically: a new link, then rename(2) over the old one.
     func point(_ link: String, at name: String) throws {
         let tmp = builds + "/.\(link).\(getpid())"
-        unlink(tmp)
-        guard symlink(name, tmp) == 0 else { throw Problem("symlink \(tmp): \(String(cString: strerror(errno)))") }
-        guard rename(tmp, builds + "/" + link) == 0 else {
-            unlink(tmp)
-            throw Problem("rename to \(builds)/\(link): \(String(cString: strerror(errno)))")
+        FileSystem.unlink(tmp)
+        do {
+            try FileSystem.symlink(name, at: tmp)
+            try FileSystem.rename(tmp, to: builds + "/" + link)
+        } catch {
+            FileSystem.unlink(tmp)
+            throw Problem("\(error)")
         }
     }
 

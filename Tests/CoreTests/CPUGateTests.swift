@@ -1,4 +1,85 @@
 import Testing
 @testable import ZergCore
 
-@Test func placeholder() { #expect(CPUGate(slots: 0, workers: 4).isOn == false) }
+/// The CPU gate's decisions from its inputs alone (the thread's voluntary
+/// context switches, the clock, the average request time): no process.
+@Suite struct CPUGateUnitTests {
+    @Test func theGateIsOffUnlessThereAreMoreWorkersThanSlots() {
+        #expect(!CPUGate(slots: 0, workers: 8).isOn)
+        #expect(!CPUGate(slots: 2, workers: 2).isOn)
+        #expect(!CPUGate(slots: 4, workers: 2).isOn)
+        #expect(CPUGate(slots: 2, workers: 3).isOn)
+        // Off, it holds nothing and counts nothing.
+        var off = CPUGate(slots: 2, workers: 2)
+        #expect(off.begin(nowNs: 1_000, averageNs: 1_000_000, switches: 0) == 0)
+        off.end(switches: 0)
+        #expect(off.requestsWithoutBlocking == 0)
+    }
+
+    @Test func anAppIsCPUBoundAfterBoundAfterRequestsWithoutASwitch() {
+        var gate = CPUGate(slots: 2, workers: 4)
+        for i in 0..<CPUGate.boundAfter {
+            #expect(!gate.appIsCPUBound)
+            // Not yet CPU-bound: the request holds no slot.
+            #expect(gate.begin(nowNs: UInt64(i) * 1_000_000, averageNs: 2_000_000, switches: 7) == 0)
+            gate.end(switches: 7)
+        }
+        #expect(gate.appIsCPUBound)
+        // Now it holds a slot until 3 × its average (5 ms at least).
+        #expect(gate.begin(nowNs: 100_000_000, averageNs: 2_000_000, switches: 7) == 106_000_000)
+        gate.end(switches: 7)
+        #expect(gate.begin(nowNs: 200_000_000, averageNs: 100_000, switches: 7) == 200_000_000 + CPUGate.minHoldNs)
+        // A request that waited (a voluntary switch: a database, a socket) resets it.
+        gate.end(switches: 8)
+        #expect(!gate.appIsCPUBound)
+        #expect(gate.begin(nowNs: 300_000_000, averageNs: 2_000_000, switches: 8) == 0)
+    }
+}
+
+/// The scoreboard's layout, in an in-process shared memory region.
+@Suite struct ScoreboardTests {
+    @Test func rowsHoldFieldsAndTheRequestLine() throws {
+        let board = try Scoreboard.create(rows: 3)
+        defer { board.memory.fd.close() }
+        #expect(board.freeRow() == 0)
+        board[0, .pid] = 100
+        board[1, .pid] = 101
+        #expect(board.freeRow() == 2)
+        let row = Scoreboard.Row(board, 1)
+        row[.requests] = 5
+        row.add(.tx, 10)
+        row.add(.tx, 32)
+        #expect(board[1, .requests] == 5 && board[1, .tx] == 42 && board[0, .tx] == 0)
+        Array("GET /ping".utf8).withUnsafeBytes { board.beginRequest(row: 1, text: $0, nowNs: 77) }
+        #expect(board.requestText(row: 1) == "GET /ping" && board[1, .requestStart] == 77)
+        // Longer lines are cut at requestTextMax; the next row is untouched.
+        let long = Array(repeating: UInt8(ascii: "x"), count: 1000)
+        long.withUnsafeBytes { board.beginRequest(row: 0, text: $0) }
+        #expect(board.requestText(row: 0).count == Scoreboard.requestTextMax)
+        #expect(board.requestText(row: 1) == "GET /ping" && board[1, .pid] == 101)
+        board.endRequest(row: 1)
+        #expect(board[1, .requestStart] == 0)
+        board.clear(row: 1)
+        #expect(Scoreboard.Field.allCases.allSatisfy { board[1, $0] == 0 })
+        #expect(board.requestText(row: 1) == "")
+    }
+
+    @Test func totalsAndComputingCountLiveWorkersOnly() throws {
+        let board = try Scoreboard.create(rows: 4)
+        defer { board.memory.fd.close() }
+        for (row, (pid, conns, until)) in [(1, 3, 500), (2, 5, 900), (0, 7, 950), (3, 1, 0)].enumerated() {
+            board[row, .pid] = Int64(pid)
+            board[row, .connections] = Int64(conns)
+            board[row, .computeUntil] = Int64(until)
+        }
+        // Row 2 has no pid: a free row counts for nothing.
+        #expect(board.connectionTotals() == (total: 9, workers: 3))
+        // At 600: row 0's deadline (500) passed, row 1's (900) is ahead, row 2 is
+        // free (its 950 counts for nothing), row 3's 0 is no deadline.
+        #expect(board.computing(excluding: 3, nowNs: 600) == (count: 1, earliestNs: 900))
+        #expect(board.computing(excluding: 1, nowNs: 400) == (count: 1, earliestNs: 500))
+        #expect(board.computing(excluding: 3, nowNs: 400) == (count: 2, earliestNs: 500))
+        let none = board.computing(excluding: 1, nowNs: 600)
+        #expect(none.count == 0 && none.earliestNs == .max)
+    }
+}

@@ -116,6 +116,8 @@ public enum HTTPResponseHead {
 }
 
 /// The IMF-fixdate for the Date header, computed at most once per second.
+/// The cache is a memo of a pure function of the clock (any caller gets the
+/// same text in the same second), not state a request could observe or change.
 public enum HTTPDate {
     nonisolated(unsafe) private static var cachedSecond: Int = -1
     nonisolated(unsafe) private static var cached = ""

@@ -64,8 +64,7 @@ public enum FileSystem {
     /// readlink(2); nil when `path` is not a symlink.
     public static func symlinkTarget(_ path: String) -> String? {
         var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-        let n = readlink(path, &buffer, buffer.count - 1)
-        guard n >= 0 else { return nil }
+        guard let n = try? Syscall.call("readlink", path, { readlink(path, &buffer, buffer.count - 1) }) else { return nil }
         return String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
@@ -127,6 +126,21 @@ public enum FileSystem {
     /// unlink(2); a path already gone is fine.
     public static func unlink(_ path: String) {
         _ = try? Syscall.call("unlink", path) { Glibc.unlink(path) }
+    }
+
+    /// symlink(2): `path` pointing at `target`.
+    public static func symlink(_ target: String, at path: String) throws(SystemError) {
+        try Syscall.call("symlink", path) { Glibc.symlink(target, path) }
+    }
+
+    /// link(2): a hard link `path` to `existing`.
+    public static func hardLink(_ existing: String, at path: String) throws(SystemError) {
+        try Syscall.call("link", path) { Glibc.link(existing, path) }
+    }
+
+    /// rename(2): atomic replacement of `to`.
+    public static func rename(_ from: String, to: String) throws(SystemError) {
+        try Syscall.call("rename", "\(from) to \(to)") { Glibc.rename(from, to) }
     }
 
     /// chdir(2).

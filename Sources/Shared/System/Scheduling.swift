@@ -8,6 +8,6 @@ public enum Scheduling {
     /// preempt others when it wakes up. No privilege needed; failures are ignored.
     public static func becomeBatch() {
         var param = sched_param(sched_priority: 0)
-        _ = sched_setscheduler(0, 3 /* SCHED_BATCH */, &param)
+        _ = try? Syscall.call("sched_setscheduler(SCHED_BATCH)") { sched_setscheduler(0, 3 /* SCHED_BATCH */, &param) }
     }
 }

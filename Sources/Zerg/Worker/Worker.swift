@@ -112,7 +112,11 @@ final class Worker {
         guard wanted != !listenerTokens.isEmpty else { return }
         if wanted {
             for (i, listener) in listeners.enumerated() {
-                if let token = try? sources.add(listener, .listener(i), interest: .readableExclusive) { listenerTokens.append(token) }
+                do {
+                    listenerTokens.append(try sources.add(listener, .listener(i), interest: .readableExclusive))
+                } catch {
+                    Log.info("cannot listen for new connections: \(error)")
+                }
             }
         } else {
             for (listener, token) in zip(listeners, listenerTokens) { sources.remove(listener, token) }

@@ -1,0 +1,82 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Testing
+@testable import Shared
+
+/// The system layer's one convention, in this process: would-block is a
+/// value, errors name their call and subject, event tokens map back to
+/// their sources.
+@Suite struct SystemLayerTests {
+    @Test func wouldBlockIsAValueAndEndOfFileIsZero() throws {
+        let (a, b) = try FileDescriptor.socketPair(nonBlocking: true)
+        defer { a.close() }
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 16, alignment: 8)
+        defer { buffer.deallocate() }
+        guard case .wouldBlock = try a.read(into: buffer) else { Issue.record("an empty socket would block"); return }
+        try b.writeAll("hi")
+        #expect(try a.read(into: buffer).value == 2)
+        #expect(try a.readAvailable(max: 8).value == nil)
+        b.close()
+        #expect(try a.read(into: buffer).value == 0)
+    }
+
+    @Test func errorsNameTheCallAndItsSubject() throws {
+        #expect {
+            _ = try FileDescriptor.open("/nonexistent/dir/file", O_RDONLY)
+        } throws: { error in
+            (error as? SystemError)?.description == "open(/nonexistent/dir/file): No such file or directory"
+        }
+        let first = try ListenAddress.tcp(host: "127.0.0.1", port: 0).listen()
+        defer { first.close() }
+        let port = try first.localPort()
+        #expect {
+            _ = try ListenAddress.tcp(host: "127.0.0.1", port: port).listen()
+        } throws: { error in
+            (error as? SystemError).map { $0.call == "bind" && $0.subject == "127.0.0.1:\(port)" && $0.errno == EADDRINUSE } == true
+        }
+        #expect(throws: SystemError.self) { try ListenAddress.tcp(host: "not-an-address", port: 1).listen() }
+        #expect(throws: SystemError.self) { try ListenAddress.unix(String(repeating: "x", count: 200)).listen() }
+        // An fd number from the environment that is not open is the user's error, not a crash.
+        #expect(throws: SystemError.self) { try FileDescriptor.inherited(987_654, what: "test") }
+    }
+
+    @Test func socketAddressesOfEveryKind() throws {
+        #expect(SocketAddress(host: "", port: 80)?.family == AF_INET)
+        #expect(SocketAddress(host: "localhost", port: 80)?.family == AF_INET)
+        #expect(SocketAddress(host: "::1", port: 80)?.family == AF_INET6)
+        #expect(SocketAddress(host: "[::1]", port: 80)?.family == AF_INET6)
+        #expect(SocketAddress(host: "example.com", port: 80) == nil)
+        // A connection's two ends describe each other.
+        let listener = try ListenAddress.tcp(host: "127.0.0.1", port: 0).listen()
+        defer { listener.close() }
+        let client = try FileDescriptor.connect(host: "127.0.0.1", port: try listener.localPort())
+        defer { client.close() }
+        #expect(try listener.wait(timeoutMs: 1000))
+        guard case .completed(let accepted) = try listener.accept() else { Issue.record("a connection waits"); return }
+        defer { accepted.fd.close() }
+        #expect(accepted.host == "127.0.0.1" && accepted.port == client.socketAddress(local: true).port)
+        #expect(client.socketAddress().port == (try listener.localPort()))
+        guard case .wouldBlock = try listener.accept() else { Issue.record("no second connection"); return }
+    }
+
+    @Test func eventTokensMapBackToTheirSources() throws {
+        enum Source: Equatable { case a, b(Int) }
+        let sources = try EventSources<Source>()
+        defer { sources.epoll.fd.close() }
+        let (x1, x2) = try FileDescriptor.socketPair(nonBlocking: true)
+        let (y1, y2) = try FileDescriptor.socketPair(nonBlocking: true)
+        defer { for fd in [x1, x2, y1, y2] { fd.close() } }
+        try sources.add(x1, .a)
+        let tokenB = try sources.add(y1, .b(7))
+        try x2.writeAll("1")
+        try y2.writeAll("2")
+        let events = try sources.wait(timeoutMs: 1000)
+        #expect(Set(events.map(\.token)).count == 2)
+        #expect(events.compactMap { sources[$0] }.sorted { "\($0)" < "\($1)" } == [.a, .b(7)])
+        // Removed: its pending event finds nothing.
+        sources.remove(y1, tokenB)
+        #expect(events.compactMap { sources[$0] } == [.a])
+        #expect(sources.count == 1)
+    }
+}
