@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Paired rounds of this tree's zerg and vassal against another revision's
-# (default: the last commit on origin/main, else HEAD~1), hello and Django,
-# standalone and through the vassal: `bench/compare.sh [REV] [run.py options]`.
+# (default: HEAD, the last commit), hello and Django, standalone and through
+# the vassal: `bench/compare.sh [REV] [run.py options]`.
 # The other revision is built (release) in a git worktree under .build/baseline.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -x /opt/swift/usr/bin/swift ] && export PATH="/opt/swift/usr/bin:$PATH"
-rev="${1:-HEAD~1}"
+rev="${1:-HEAD}"
 [ $# -gt 0 ] && shift
 base=.build/baseline
 rm -rf "$base"

@@ -1,8 +1,10 @@
 #define _GNU_SOURCE
 #include "csupport.h"
 
+#include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <link.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -79,7 +81,7 @@ int cs_set_process_name(const char *name) { return prctl(PR_SET_NAME, name, 0, 0
 /* The child side of cs_spawn: async-signal-safe calls only. */
 static void spawn_child(int err_fd, pid_t parent, const char *path, char *const argv[],
                         char *const envp[], const char *cwd, const int *fd_map,
-                        int fd_map_count, int new_pgroup, int pdeathsig) {
+                        int fd_map_count, int new_pgroup, int pdeathsig, int image) {
     int err = 0;
     if (new_pgroup && setpgid(0, 0) < 0) goto fail;
     if (pdeathsig > 0) {
@@ -104,6 +106,13 @@ static void spawn_child(int err_fd, pid_t parent, const char *path, char *const 
     int moved_err = fcntl(err_fd, F_DUPFD_CLOEXEC, high + 1);
     if (moved_err < 0) goto fail;
     err_fd = moved_err;
+    /* The fallback image sits just above the error pipe (both CLOEXEC). */
+    if (image >= 0) {
+        int moved_image = fcntl(image, F_DUPFD_CLOEXEC, err_fd + 1);
+        if (moved_image < 0) goto fail;
+        image = moved_image;
+    }
+    int keep_top = image >= 0 ? image : err_fd;
     int moved[64];
     for (int i = 0; i < fd_map_count; i++) {
         moved[i] = fcntl(fd_map[2 * i], F_DUPFD_CLOEXEC, high + 1);
@@ -113,12 +122,19 @@ static void spawn_child(int err_fd, pid_t parent, const char *path, char *const 
     for (int i = 0; i < fd_map_count; i++) {
         if (dup2(moved[i], fd_map[2 * i + 1]) < 0) goto fail; /* clears CLOEXEC */
     }
-    /* Everything above the targets goes, except the error pipe (CLOEXEC: exec closes it). */
+    /* Everything above the targets goes, except the error pipe and the image
+     * (CLOEXEC: exec closes them). The moved sources sit between, closed too. */
     if (err_fd > high + 1) syscall(SYS_close_range, (unsigned)(high + 1), (unsigned)(err_fd - 1), 0);
-    syscall(SYS_close_range, (unsigned)(err_fd + 1), ~0U, 0);
+    if (image > err_fd + 1) syscall(SYS_close_range, (unsigned)(err_fd + 1), (unsigned)(image - 1), 0);
+    syscall(SYS_close_range, (unsigned)(keep_top + 1), ~0U, 0);
 
     if (cwd != NULL && chdir(cwd) < 0) goto fail;
     execve(path, argv, envp);
+    if (image >= 0) {
+        err = errno;
+        while (write(err_fd, &err, sizeof(err)) < 0 && errno == EINTR) {}
+        syscall(SYS_execveat, image, "", argv, envp, AT_EMPTY_PATH);
+    }
 fail:
     err = errno;
     while (write(err_fd, &err, sizeof(err)) < 0 && errno == EINTR) {}
@@ -127,7 +143,7 @@ fail:
 
 pid_t cs_spawn(const char *path, char *const argv[], char *const envp[],
                const char *cwd, const int *fd_map, int fd_map_count,
-               int new_pgroup, int pdeathsig, int *error_pipe) {
+               int new_pgroup, int pdeathsig, int fallback_image, int *error_pipe) {
     int pipefd[2];
     if (pipe2(pipefd, O_CLOEXEC) < 0) return -1;
     pid_t parent = getpid();
@@ -142,7 +158,7 @@ pid_t cs_spawn(const char *path, char *const argv[], char *const envp[],
     if (pid == 0) {
         close(pipefd[0]);
         spawn_child(pipefd[1], parent, path, argv, envp, cwd, fd_map, fd_map_count,
-                    new_pgroup, pdeathsig);
+                    new_pgroup, pdeathsig, fallback_image);
     }
     close(pipefd[1]);
     /* Also set the group from the parent side: whichever runs first wins the
@@ -150,6 +166,49 @@ pid_t cs_spawn(const char *path, char *const argv[], char *const envp[],
     if (new_pgroup) setpgid(pid, pid);
     *error_pipe = pipefd[0];
     return pid;
+}
+
+int cs_open_own_image(void) { return open("/proc/self/exe", O_PATH | O_CLOEXEC); }
+
+int cs_exec_image(int fd, char *const argv[], char *const envp[]) {
+    return (int)syscall(SYS_execveat, fd, "", argv, envp, AT_EMPTY_PATH);
+}
+
+/* dl_iterate_phdr's first object is the executable: its PT_NOTE segments. */
+static int find_build_id(struct dl_phdr_info *info, size_t size, void *data) {
+    (void)size;
+    char **out = (char **)data; /* out[0]: buffer, out[1]: end */
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_NOTE) continue;
+        const char *p = (const char *)(info->dlpi_addr + ph->p_vaddr);
+        const char *end = p + ph->p_memsz;
+        while (p + sizeof(ElfW(Nhdr)) <= end) {
+            const ElfW(Nhdr) *n = (const ElfW(Nhdr) *)p;
+            const char *name = p + sizeof(*n);
+            const unsigned char *desc = (const unsigned char *)(name + ((n->n_namesz + 3) & ~3u));
+            if (n->n_type == NT_GNU_BUILD_ID && n->n_namesz == 4 && memcmp(name, "GNU", 4) == 0) {
+                char *o = out[0];
+                static const char hex[] = "0123456789abcdef";
+                for (unsigned j = 0; j < n->n_descsz && o + 2 < out[1]; j++) {
+                    *o++ = hex[desc[j] >> 4];
+                    *o++ = hex[desc[j] & 15];
+                }
+                *o = 0;
+                return 1;
+            }
+            p = (const char *)desc + ((n->n_descsz + 3) & ~3u);
+        }
+    }
+    return 1; /* only the first object: the executable */
+}
+
+int cs_build_id(char *out, int cap) {
+    if (cap < 1) return -1;
+    out[0] = 0;
+    char *range[2] = {out, out + cap};
+    dl_iterate_phdr(find_build_id, range);
+    return out[0] ? 0 : -1;
 }
 
 int cs_wifsignaled(int status) { return WIFSIGNALED(status); }

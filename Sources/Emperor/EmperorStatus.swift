@@ -78,6 +78,7 @@ extension Emperor {
         return .object([
             ("version", .string(Version.string)),
             ("emperor_pid", .number(getpid())),
+            ("emperor_build_id", .string(OwnBinary.runningBuildID())),
             ("hostname", .string(Host.hostname())),
             ("now", .int(Timestamp.now().seconds)),
             ("builds", .array(builds)),

@@ -23,7 +23,7 @@ if arguments.contains("--help") || arguments.contains("-h") {
     exit(0)
 }
 if arguments.contains("--version") {
-    print(Version.string)
+    print("emperor \(OwnBinary.locate(argv0: arguments[0], environment: Host.environment()).versionLine)")
     exit(0)
 }
 if arguments.contains("--options-markdown") {

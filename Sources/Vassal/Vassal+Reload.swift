@@ -30,24 +30,97 @@ extension Vassal {
         return state
     }
 
+    /// SIGHUP, touch-reload, the emperor's reload: the new configuration is
+    /// loaded and checked by a child first (`ConfigCheck`), then the re-exec.
     func reload() {
         guard stopping == nil else { return }
+        guard pendingCheck == nil else {
+            Log.info("reload: the new configuration is still being checked")
+            return
+        }
+        do {
+            let (readEnd, writeEnd) = try Pipe.make()
+            defer { writeEnd.close() }
+            let devNull = try FileDescriptor.open("/dev/null", O_RDONLY)
+            defer { devNull.close() }
+            var env = Host.environment()
+            env[EmperorProtocol.environmentVariable] = nil
+            env[VassalState.environmentVariable] = nil
+            env[ConfigCheck.resultVariable] = "3"
+            var spec = ChildProcess.Spec(executable: binary.path, arguments: arguments, environment: env,
+                                         fdMap: [(devNull, 0), (Log.destination, 1), (Log.destination, 2), (writeEnd, 3)])
+            spec.fallbackImage = binary.image
+            let check = PendingCheck(pid: try ChildProcess.spawn(spec), pipe: readEnd)
+            try readEnd.setNonBlocking()
+            check.token = try sources.add(readEnd, .configCheck)
+            pendingCheck = check
+        } catch {
+            Log.info("reload refused: cannot check the new configuration: \(error); still running")
+            tellEmperor(.ready)
+            tellEmperor(.accepting)
+        }
+    }
+
+    /// The check's pipe is readable: collect its answer; at the end, re-exec or refuse.
+    func readCheck() {
+        guard let check = pendingCheck else { return }
+        while case .completed(let chunk)? = try? check.pipe.readAvailable(max: 65536), !chunk.isEmpty {
+            check.bytes += chunk
+        }
+        if case .wouldBlock? = try? check.pipe.readAvailable(max: 1) { return }
+        endCheck(check)
+        switch ConfigCheck.decode(check.bytes) {
+        case .refused(let why):
+            Log.info("reload refused: the configuration has errors; the running one keeps serving:\n\(why)")
+            tellEmperor(.ready)
+            tellEmperor(.accepting)
+        case .loaded:
+            reexec(configuration: check.bytes)
+        }
+    }
+
+    /// A check that ran past its limit is killed; the reload is refused.
+    func expireCheck(now: UInt64) {
+        guard let check = pendingCheck, now - check.startedNs > ConfigCheck.limitSeconds * 1_000_000_000 else { return }
+        ChildProcess.signalGroup(check.pid, SIGKILL)
+        endCheck(check)
+        Log.info("reload refused: checking the new configuration took over \(ConfigCheck.limitSeconds) s; still running")
+        tellEmperor(.ready)
+        tellEmperor(.accepting)
+    }
+
+    private func endCheck(_ check: PendingCheck) {
+        if let token = check.token { sources.remove(check.pipe, token) }
+        check.pipe.close()
+        _ = ChildProcess.wait(check.pid)
+        pendingCheck = nil
+    }
+
+    /// Re-execs with every fd, the state behind them, and the checked configuration.
+    func reexec(configuration: [UInt8]) {
         let state = snapshot()
         let text = state.serialized()
         do {
             let memfd = try SharedMemory.anonymousFile(name: "vassal-state", contents: Array(text.utf8))
-            var keep = state.allFds + [memfd]
+            let configFd = try SharedMemory.anonymousFile(name: "vassal-config", contents: configuration)
+            var keep = state.allFds + [memfd, configFd]
             if let emperor { keep.append(emperor.fd) }
             defer {
                 // Still here: the exec failed; carry on as before.
                 Host.unsetEnvironment(VassalState.environmentVariable)
+                Host.unsetEnvironment(ConfigCheck.configVariable)
                 for fd in keep { try? fd.setCloseOnExec(true) }
                 memfd.close()
+                configFd.close()
             }
             for fd in keep { try fd.setCloseOnExec(false) }
             Host.setEnvironment(VassalState.environmentVariable, String(memfd.rawValue))
+            Host.setEnvironment(ConfigCheck.configVariable, String(configFd.rawValue))
             Log.info("reloading: re-exec with \(state.listeners.count) listener(s), \(state.workers.count) worker link(s), \(state.clients.count) client(s)")
-            try Host.exec(Host.executablePath(), arguments)
+            let error = binary.exec(arguments) { pathError in
+                Log.info("\(pathError): re-exec of the running image (\(binary.versionLine)) instead")
+            }
+            Log.info("reload failed: \(error); still running")
         } catch {
             Log.info("reload failed: \(error); still running")
         }

@@ -60,6 +60,7 @@ extension Vassal {
         return .object(UWSGIStats.header(listenQueue: queueDepth, listenQueueErrors: counters.queueTimeouts, sockets: sockets, workers: rows) + [
             // ours
             ("role", .string("vassal")),
+        ] + UWSGIStats.binaryKeys(binary) + [
             ("parked_connections", .number(parked)),
             ("queue", .object([("depth", .number(queueDepth)), ("max_depth", .number(counters.maxQueueDepth)),
                                ("max_wait_ms", .number(counters.maxQueueWaitNs / 1_000_000)),

@@ -16,6 +16,8 @@ enum VassalEvent {
     case listener(Int)
     case client(ClientConnection)
     case worker(AttachedWorker)
+    /// The answer of a reload's configuration check (`ConfigCheck`).
+    case configCheck
 }
 
 /// The vassal: owns a build's client port and its zerg-server socket. One
@@ -25,6 +27,8 @@ enum VassalEvent {
 final class Vassal {
     let settings: VassalSettings
     let arguments: [String]
+    /// What a reload re-execs.
+    let binary: OwnBinary
     let sources: EventSources<VassalEvent>
     let signals: SignalChannel
     let emperor: EmperorChannel?
@@ -73,14 +77,17 @@ final class Vassal {
     static let waitBucketsMs: [UInt64] = [1, 5, 10, 50, 100, 500, 1000, 5000]
 
     var stats: StatsServer<VassalEvent>?
+    /// A reload's configuration check under way.
+    var pendingCheck: PendingCheck?
     enum TouchAction { case reload, logReopen }
     let touches: TouchWatcher<TouchAction>?
 
-    init(settings: VassalSettings, arguments: [String], listeners: [FileDescriptor], zergServer: FileDescriptor,
+    init(settings: VassalSettings, arguments: [String], binary: OwnBinary, listeners: [FileDescriptor], zergServer: FileDescriptor,
          emperor: EmperorChannel?, board: SharedMemory?) throws {
         self.board = try board ?? SharedMemory.create(name: "vassal-queue", count: 8)
         self.settings = settings
         self.arguments = arguments
+        self.binary = binary
         self.listeners = listeners
         self.zergServer = zergServer
         self.emperor = emperor
@@ -133,6 +140,8 @@ final class Vassal {
                     readable(client)
                 case .worker(let worker)?:
                     readWorker(worker)
+                case .configCheck?:
+                    readCheck()
                 case nil:
                     continue
                 }
@@ -143,6 +152,7 @@ final class Vassal {
             if now - lastSweepNs > 250_000_000 {
                 sweep(now: now)
                 stats?.sweep()
+                expireCheck(now: now)
                 lastSweepNs = now
             }
             if let how = stopping, finishedStopping(how, now: now) {

@@ -12,7 +12,7 @@ enum VassalStartup {
         let description: String
     }
 
-    static func start(settings: VassalSettings, arguments: [String]) throws -> Vassal {
+    static func start(settings: VassalSettings, arguments: [String], binary: OwnBinary) throws -> Vassal {
         let environment = Host.environment()
         let emperor = EmperorChannel.fromEnvironment(environment)
         let inherited = try environment[VassalState.environmentVariable].map(VassalState.take(fromVariable:))
@@ -49,7 +49,7 @@ enum VassalStartup {
 
         // Attached workers keep the queue-depth page they mapped: take over the same one.
         let board = try inherited?.board.map { try SharedMemory(mapping: $0, count: 8) }
-        let vassal = try Vassal(settings: settings, arguments: arguments, listeners: listeners, zergServer: zergServer,
+        let vassal = try Vassal(settings: settings, arguments: arguments, binary: binary, listeners: listeners, zergServer: zergServer,
                                 emperor: emperor, board: board)
         if let inherited {
             vassal.restore(inherited)

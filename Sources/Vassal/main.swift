@@ -8,6 +8,10 @@ import Shared
 
 let arguments = Array(CommandLine.arguments)
 Log.setProgram("vassal")
+if arguments.dropFirst().first == "--version" {
+    print("vassal \(OwnBinary.locate(argv0: arguments[0], environment: Host.environment()).versionLine)")
+    exit(0)
+}
 if arguments.dropFirst().contains("--help") {
     print("""
         usage: vassal --http :2000 --zerg-server /run/a.sock [options]
@@ -19,10 +23,21 @@ if arguments.dropFirst().contains("--help") {
         """)
     exit(0)
 }
+let environment = Host.environment()
+// A reload's configuration check: load, answer, exit (see ConfigCheck).
+if let fd = environment[ConfigCheck.resultVariable].flatMap(Int32.init) {
+    exit(ConfigCheck.runChild(fd: fd, arguments: arguments))
+}
 let config: Configuration
 let settings: VassalSettings
 do {
-    (config, settings) = try VassalSettings.load(arguments: Array(arguments.dropFirst()))
+    // After a reload the configuration was loaded (and checked) once already.
+    if let checked = ConfigCheck.takeConfiguration(environment) {
+        config = checked
+        settings = try VassalSettings(config)
+    } else {
+        (config, settings) = try VassalSettings.load(arguments: Array(arguments.dropFirst()))
+    }
 } catch {
     Log.info("configuration error:\n\(error)")
     exit(2)
@@ -30,12 +45,14 @@ do {
 if let logto = settings.logto {
     do { try Log.redirect(toFile: logto) } catch { Log.info("cannot open log file: \(error)"); exit(2) }
 }
+// Located now: a reload re-execs this path (an upgraded file is picked up), or the running image.
+let binary = OwnBinary.locate(argv0: arguments[0], override: config.string("binary-path"), environment: environment)
 for warning in config.warnings { Log.info("warning: \(warning)") }
 if let summary = config.noEffectSummary { Log.info(summary) }
 if let summary = config.plannedSummary { Log.info(summary) }
 
 do {
-    let vassal = try VassalStartup.start(settings: settings, arguments: arguments)
+    let vassal = try VassalStartup.start(settings: settings, arguments: arguments, binary: binary)
     exit(vassal.run())
 } catch let error as VassalStartup.Failure {
     Log.info(error.description)

@@ -161,7 +161,7 @@ public struct VassalState {
         defer { memfd.close() }
         try memfd.seek(to: 0)
         let state = try parse(String(decoding: try memfd.readToEnd(), as: UTF8.self))
-        for fd in state.allFds { try fd.setCloseOnExec(true) }
+        for fd in state.allFds { _ = try FileDescriptor.inherited(fd.rawValue, what: "inherited vassal state") }
         Host.unsetEnvironment(environmentVariable)
         return state
     }

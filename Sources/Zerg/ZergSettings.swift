@@ -46,6 +46,9 @@ struct ZergSettings {
     var stats: ListenAddress?
     var statsHTTP: Bool
 
+    /// The most workers a zerg runs (`workers`/`processes`).
+    static let maxWorkers = 1024
+
     init(_ config: Configuration) throws(ConfigError) {
         var problems: [ConfigDiagnostic] = []
         httpSockets = []
@@ -58,8 +61,8 @@ struct ZergSettings {
         }
         zergServers = config.strings("zerg")
         workers = config.int("workers") ?? 1
-        if workers < 1 || workers > 1024 {
-            problems.append(ConfigDiagnostic(config.origin("workers") ?? .builtIn, "`workers = \(workers)`: expected 1 to 1024"))
+        if workers < 1 || workers > Self.maxWorkers {
+            problems.append(ConfigDiagnostic(config.origin("workers") ?? .builtIn, "`workers = \(workers)`: expected 1 to \(Self.maxWorkers)"))
         }
         wsgiFile = config.string("wsgi-file")
         module = config.string("module")

@@ -8,10 +8,14 @@ import Shared
 
 let arguments = Array(CommandLine.arguments)  // copied before any process title rewrite
 let environment = Host.environment()
+if arguments.dropFirst().first == "--version" {
+    print("zerg \(OwnBinary.locate(argv0: arguments[0], environment: environment).versionLine)")
+    exit(0)
+}
 
 if let idText = environment[WorkerMain.roleVariable], let id = Int(idText) {
     Log.setProgram("zerg worker \(id)")
-    exit(WorkerMain.run(id: id, arguments: arguments, environment: environment))
+    exit(WorkerMain.run(id: id, environment: environment))
 }
 
 Log.setProgram("zerg")
@@ -35,6 +39,8 @@ do {
 if let logto = settings.logto ?? settings.logger {
     do { try Log.redirect(toFile: logto) } catch { Log.info("cannot open log file: \(error)"); exit(2) }
 }
+// Located now, before anything changes directory: workers are exec'd from this path.
+let binary = OwnBinary.locate(argv0: arguments[0], override: config.string("binary-path"), environment: environment)
 for warning in config.warnings { Log.info("warning: \(warning)") }
 if let summary = config.noEffectSummary { Log.info(summary) }
 if let summary = config.plannedSummary { Log.info(summary) }
@@ -64,7 +70,7 @@ do {
     exit(1)
 }
 do {
-    exit(try Master(settings: settings, arguments: arguments, listeners: listeners).run())
+    exit(try Master(configuration: config, settings: settings, arguments: arguments, binary: binary, listeners: listeners).run())
 } catch {
     Log.info("cannot start: \(error)")
     exit(1)

@@ -8,7 +8,7 @@ import Shared
 public struct Cheaper {
     public enum Algorithm: String, Sendable, CaseIterable { case busyness, spare, spare2, backlog, manual }
 
-    public struct Settings {
+    public struct Settings: Equatable {
         public var minimum: Int          // cheaper
         public var initial: Int          // cheaper-initial
         public var maximum: Int          // workers

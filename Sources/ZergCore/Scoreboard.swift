@@ -4,7 +4,13 @@ import Shared
 /// read by everyone: how many connections it holds (for balancing accepts),
 /// and, later, what stats and harakiri need. Rows belong to processes, not
 /// worker ids, so a reload's overlapping old and new worker do not collide.
+///
+/// The region is sized for the most workers a zerg may ever run (a reload
+/// may raise `processes`), and untouched pages cost nothing; a header word
+/// holds how many rows were ever handed out, and scans stop there.
 public struct Scoreboard {
+    /// Words before the first row: [0] = rows ever handed out (the scan bound).
+    static let headerWords = 1
     /// 11 counters, then 256 bytes of the current request line (for harakiri
     /// and SIGUSR2 reports): a length word and the text.
     public static let fieldsPerRow = 11 + 33
@@ -34,26 +40,39 @@ public struct Scoreboard {
     public let rows: Int
 
     public static func create(rows: Int) throws(SystemError) -> Scoreboard {
-        Scoreboard(memory: try .create(name: "zerg-scoreboard", count: rows * fieldsPerRow), rows: rows)
+        Scoreboard(memory: try .create(name: "zerg-scoreboard", count: headerWords + rows * fieldsPerRow), rows: rows)
     }
 
     public static func attach(fd: FileDescriptor, rows: Int) throws(SystemError) -> Scoreboard {
-        Scoreboard(memory: try SharedMemory(mapping: fd, count: rows * fieldsPerRow), rows: rows)
+        Scoreboard(memory: try SharedMemory(mapping: fd, count: headerWords + rows * fieldsPerRow), rows: rows)
     }
 
+    @inline(__always)
+    static func word(_ row: Int, _ field: Int) -> Int { headerWords + row * fieldsPerRow + field }
+
     public subscript(row: Int, field: Field) -> Int64 {
-        get { memory[row * Self.fieldsPerRow + field.rawValue] }
-        nonmutating set { memory[row * Self.fieldsPerRow + field.rawValue] = newValue }
+        get { memory[Self.word(row, field.rawValue)] }
+        nonmutating set { memory[Self.word(row, field.rawValue)] = newValue }
     }
 
     public func add(row: Int, _ field: Field, _ delta: Int64) {
-        memory.add(row * Self.fieldsPerRow + field.rawValue, delta)
+        memory.add(Self.word(row, field.rawValue), delta)
+    }
+
+    /// Rows that may be in use: scans stop here.
+    public var rowsInUse: Int { Int(clamping: min(Int64(rows), max(0, memory[0]))) }
+
+    /// Hands `row` to the process `pid` (the master, at spawn).
+    public func assign(row: Int, pid: Int64) {
+        clear(row: row)
+        self[row, .pid] = pid
+        if memory[0] < Int64(row + 1) { memory[0] = Int64(row + 1) }
     }
 
     /// Marks a request as started (`text`: "GET /path").
     public func beginRequest(row: Int, text: UnsafeRawBufferPointer, nowNs: UInt64 = Host.monotonicNanoseconds()) {
         let n = min(text.count, Self.requestTextMax)
-        let base = row * Self.fieldsPerRow + Self.requestTextWord
+        let base = Self.word(row, Self.requestTextWord)
         memory[base] = 0
         memory.withBytes(fromWord: base + 1, count: n) { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: text[0..<n])) }
         memory[base] = Int64(n)
@@ -64,13 +83,13 @@ public struct Scoreboard {
 
     /// The request line last begun on `row` (possibly torn if it changes meanwhile: for logs only).
     public func requestText(row: Int) -> String {
-        let base = row * Self.fieldsPerRow + Self.requestTextWord
+        let base = Self.word(row, Self.requestTextWord)
         let n = Int(min(max(0, memory[base]), Int64(Self.requestTextMax)))
         return memory.withBytes(fromWord: base + 1, count: n) { String(decoding: UnsafeRawBufferPointer($0), as: UTF8.self) }
     }
 
     public func clear(row: Int) {
-        for f in 0..<Self.fieldsPerRow { memory[row * Self.fieldsPerRow + f] = 0 }
+        for f in 0..<Self.fieldsPerRow { memory[Self.word(row, f)] = 0 }
     }
 
     /// A free row (pid 0), or nil.
@@ -81,7 +100,7 @@ public struct Scoreboard {
     public func computing(excluding row: Int, nowNs: UInt64) -> (count: Int, earliestNs: UInt64) {
         var count = 0
         var earliest = UInt64.max
-        for r in 0..<rows where r != row && self[r, .pid] != 0 {
+        for r in 0..<rowsInUse where r != row && self[r, .pid] != 0 {
             let deadline = UInt64(clamping: self[r, .computeUntil])
             if deadline > nowNs {
                 count += 1
@@ -110,7 +129,7 @@ public struct Scoreboard {
     public func connectionTotals() -> (total: Int64, workers: Int64) {
         var total: Int64 = 0
         var workers: Int64 = 0
-        for row in 0..<rows where self[row, .pid] != 0 {
+        for row in 0..<rowsInUse where self[row, .pid] != 0 {
             total += self[row, .connections]
             workers += 1
         }

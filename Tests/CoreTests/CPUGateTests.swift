@@ -41,10 +41,10 @@ import Testing
     @Test func rowsHoldFieldsAndTheRequestLine() throws {
         let board = try Scoreboard.create(rows: 3)
         defer { board.memory.fd.close() }
-        #expect(board.freeRow() == 0)
-        board[0, .pid] = 100
-        board[1, .pid] = 101
-        #expect(board.freeRow() == 2)
+        #expect(board.freeRow() == 0 && board.rowsInUse == 0)
+        board.assign(row: 0, pid: 100)
+        board.assign(row: 1, pid: 101)
+        #expect(board.freeRow() == 2 && board.rowsInUse == 2)
         let row = Scoreboard.Row(board, 1)
         row[.requests] = 5
         row.add(.tx, 10)
@@ -68,7 +68,7 @@ import Testing
         let board = try Scoreboard.create(rows: 4)
         defer { board.memory.fd.close() }
         for (row, (pid, conns, until)) in [(1, 3, 500), (2, 5, 900), (0, 7, 950), (3, 1, 0)].enumerated() {
-            board[row, .pid] = Int64(pid)
+            board.assign(row: row, pid: Int64(pid))
             board[row, .connections] = Int64(conns)
             board[row, .computeUntil] = Int64(until)
         }
@@ -81,5 +81,13 @@ import Testing
         #expect(board.computing(excluding: 3, nowNs: 400) == (count: 2, earliestNs: 500))
         let none = board.computing(excluding: 1, nowNs: 600)
         #expect(none.count == 0 && none.earliestNs == .max)
+        // Rows past the ones ever handed out are not scanned.
+        let big = try Scoreboard.create(rows: 64)
+        defer { big.memory.fd.close() }
+        big[40, .pid] = 1
+        big[40, .connections] = 9
+        #expect(big.connectionTotals() == (total: 0, workers: 0))
+        big.assign(row: 41, pid: 2)
+        #expect(big.rowsInUse == 42 && big.connectionTotals() == (total: 9, workers: 2))
     }
 }

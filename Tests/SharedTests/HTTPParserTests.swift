@@ -150,6 +150,7 @@ import Testing
             status: "200 OK", headers: [("X-A", "b")], minorVersion: 1, framing: .chunked, keepAlive: false, appSetLength: false), as: UTF8.self)
         #expect(head.hasPrefix("HTTP/1.1 200 OK\r\nX-A: b\r\nDate: "))
         #expect(head.hasSuffix(" GMT\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"))
-        #expect(HTTPDate.now().count == 29)
+        #expect(HTTPDate().now().count == 29)
+        #expect(HTTPDate.text(of: 784111777) == "Sun, 06 Nov 1994 08:49:37 GMT")
     }
 }

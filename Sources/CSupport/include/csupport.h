@@ -60,12 +60,24 @@ int cs_set_process_name(const char *name);
  * fd_map holds pairs (source fd, target fd) that the child gets; every other
  * fd is closed. The child gets its own process group (when new_pgroup),
  * PR_SET_PDEATHSIG=pdeathsig (when > 0), default signal dispositions and an
- * empty signal mask, and cwd (when not NULL). Returns the pid (or -1, errno:
- * fork failed); *error_pipe is the read end of a CLOEXEC pipe on which the
- * child writes its errno if it could not exec (end of file: it did). */
+ * empty signal mask, and cwd (when not NULL). When exec of `path` fails and
+ * fallback_image >= 0 (an O_PATH fd of an executable), that image is exec'd
+ * instead (execveat). Returns the pid (or -1, errno: fork failed);
+ * *error_pipe is the read end of a CLOEXEC pipe on which the child writes the
+ * errno of each exec that failed: nothing (end of file) when `path` ran, one
+ * int when the fallback ran, two when neither could. */
 pid_t cs_spawn(const char *path, char *const argv[], char *const envp[],
                const char *cwd, const int *fd_map, int fd_map_count,
-               int new_pgroup, int pdeathsig, int *error_pipe);
+               int new_pgroup, int pdeathsig, int fallback_image, int *error_pipe);
+
+/* open("/proc/self/exe", O_PATH | O_CLOEXEC): the running image, kept so it
+ * can be exec'd again after its file was replaced or removed. */
+int cs_open_own_image(void);
+/* execveat(fd, "", argv, envp, AT_EMPTY_PATH): returns only on failure. */
+int cs_exec_image(int fd, char *const argv[], char *const envp[]);
+/* The running executable's GNU build id (NT_GNU_BUILD_ID) as lower-case hex
+ * into out (NUL-terminated); 0, or -1 when it has none. */
+int cs_build_id(char *out, int cap);
 
 /* waitpid status macros. */
 int cs_wifsignaled(int status);

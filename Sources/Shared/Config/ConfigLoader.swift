@@ -44,7 +44,7 @@ struct LoadState {
     var lastFile: String?
     var inherited: [(String, Origin)] = []
     var depth = 0
-    let passes: LatePasses
+    var passes: LatePasses
     var referenced: Set<String> = []
 
     init(loader: ConfigLoader) {
@@ -113,9 +113,9 @@ struct LoadState {
     mutating func add(key: String, value: String, origin: Origin) {
         switch OptionTable.spec(key)?.name {
         case "ini", "include":
-            loadFile(expandImmediate(value), from: origin)
+            loadFile(expandImmediate(value, from: origin), from: origin)
         case "inherit":
-            inherited.append((expandImmediate(value), origin))
+            inherited.append((expandImmediate(value, from: origin), origin))
         case "set", "set-placeholder":
             guard let (k, v) = value.splitOnce("="), !k.trimmed().isEmpty else {
                 problems.append(ConfigDiagnostic(origin, "`\(key) = \(value)`: expected `name=value`"))
@@ -133,9 +133,10 @@ struct LoadState {
     }
 
     /// Immediate options see the entries loaded so far (uWSGI expands them before acting).
-    func expandImmediate(_ value: String) -> String {
+    mutating func expandImmediate(_ value: String, from origin: Origin) -> String {
         var v = passes.substituteEnvironment(value)
         v = passes.substituteSources(v)
+        for failure in passes.failures.take() { problems.append(ConfigDiagnostic(origin, failure)) }
         let snapshot = entries
         return passes.substitutePlaceholders(v) { key in snapshot.first { $0.key == key }?.value }.0
     }
@@ -190,6 +191,9 @@ struct LoadState {
 
     /// Runs the late passes over every entry, then validates.
     mutating func finish() throws(ConfigError) -> Configuration {
+        if let text = entries.last(where: { $0.key == "exec-timeout" })?.raw, let seconds = Int(text.trimmed()), seconds > 0 {
+            passes.execTimeoutSeconds = seconds
+        }
         var resolving: Set<Int> = []
         for index in entries.indices {
             resolve(index, resolving: &resolving)
@@ -205,6 +209,7 @@ struct LoadState {
         resolving.insert(index)
         var value = passes.substituteEnvironment(entries[index].raw)
         value = passes.substituteSources(value)
+        for failure in passes.failures.take() { problems.append(ConfigDiagnostic(entries[index].origin, failure)) }
         // Resolve what this value refers to first, so `%(x)` sees x's final value
         // even when x is defined later (uWSGI would see x's raw text there).
         for key in Self.placeholderKeys(in: value) {

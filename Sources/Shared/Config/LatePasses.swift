@@ -12,6 +12,20 @@ struct LatePasses {
     /// block on a user's script (the instance itself runs them).
     var allowExec: Bool
     var workingDirectory: String
+    /// How long an `@(exec://)` command may run (`exec-timeout`) before it is killed.
+    var execTimeoutSeconds = LatePasses.defaultExecTimeoutSeconds
+    /// Commands that failed since the loader last looked (it reports them with their origin).
+    let failures = ExecFailures()
+
+    static let defaultExecTimeoutSeconds = 10
+
+    final class ExecFailures {
+        var messages: [String] = []
+        func take() -> [String] {
+            defer { messages = [] }
+            return messages
+        }
+    }
 
     // MARK: $(NAME)
 
@@ -45,7 +59,12 @@ struct LatePasses {
             var content: String?
             if source.hasPrefix("exec://") {
                 guard allowExec else { return nil }
-                content = Self.runCommand(String(source.dropFirst("exec://".count)), cwd: workingDirectory)
+                switch Self.runCommand(String(source.dropFirst("exec://".count)), cwd: workingDirectory, timeoutSeconds: execTimeoutSeconds) {
+                case .success(let out): content = out
+                case .failure(let why):
+                    failures.messages.append("`@(\(source))`: \(why.description)")
+                    return nil
+                }
             } else if source.hasPrefix("fd://") || source.contains("://") {
                 return nil
             } else {
@@ -57,26 +76,56 @@ struct LatePasses {
         }
     }
 
-    /// Runs `/bin/sh -c command` and returns its stdout, or nil when it could not run.
-    static func runCommand(_ command: String, cwd: String) -> String? {
-        guard let (readEnd, writeEnd) = try? Pipe.make() else { return nil }
+    struct CommandFailure: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    /// Runs `/bin/sh -c command` (in its own process group) and returns its
+    /// stdout; a command still running after `timeoutSeconds` is killed with
+    /// everything it started.
+    static func runCommand(_ command: String, cwd: String, timeoutSeconds: Int) -> Result<String, CommandFailure> {
+        let readEnd: FileDescriptor, writeEnd: FileDescriptor
+        do {
+            (readEnd, writeEnd) = try Pipe.make()
+        } catch {
+            return .failure(CommandFailure(description: "cannot run: \(error)"))
+        }
+        defer { readEnd.close() }  // a command still writing past the limit gets EPIPE instead of blocking us
         let devNull = try? FileDescriptor.open("/dev/null", O_RDONLY)
         defer { devNull?.close() }
-        var spec = ChildProcess.Spec(
+        let spec = ChildProcess.Spec(
             executable: "/bin/sh", arguments: ["sh", "-c", command], environment: Host.environment(),
             workingDirectory: cwd, fdMap: [(devNull ?? .standardInput, 0), (writeEnd, 1), (.standardError, 2)])
-        spec.newProcessGroup = false
-        let pid = try? ChildProcess.spawn(spec)
-        writeEnd.close()
-        guard let pid else {
-            readEnd.close()
-            return nil
+        let pid: pid_t
+        do {
+            pid = try ChildProcess.spawn(spec)
+        } catch {
+            writeEnd.close()
+            return .failure(CommandFailure(description: "cannot run: \(error)"))
         }
-        let out = try? readEnd.readToEnd(limit: 1 << 20)
-        readEnd.close()  // a command still writing past the limit gets EPIPE instead of blocking us
+        writeEnd.close()
+        var out: [UInt8] = []
+        let deadline = Host.monotonicNanoseconds() + UInt64(max(1, timeoutSeconds)) * 1_000_000_000
+        var timedOut = false
+        reading: while out.count <= 1 << 20 {
+            let now = Host.monotonicNanoseconds()
+            guard now < deadline, (try? readEnd.wait(timeoutMs: Int32(clamping: (deadline - now) / 1_000_000 + 1))) == true else {
+                timedOut = Host.monotonicNanoseconds() >= deadline
+                break
+            }
+            switch try? readEnd.readAvailable(max: 65536) {
+            case .completed(let chunk)? where !chunk.isEmpty: out += chunk
+            case .wouldBlock?: continue
+            default: break reading
+            }
+        }
+        if timedOut { ChildProcess.signalGroup(pid, SIGKILL) }
         let status = ChildProcess.wait(pid)
-        guard status == .exited(0), let out else { return nil }
-        return String(decoding: out, as: UTF8.self)
+        if timedOut { return .failure(CommandFailure(description: "no answer within \(timeoutSeconds) s (exec-timeout); killed")) }
+        guard let status, status.isSuccess else {
+            return .failure(CommandFailure(description: "the command \(status.map { "\($0)" } ?? "could not be waited for")"))
+        }
+        return .success(String(decoding: out, as: UTF8.self))
     }
 
     // MARK: %(name)

@@ -3,6 +3,8 @@
 public struct ControlChannel<Outgoing: ControlMessage, Incoming: ControlMessage> {
     public let fd: FileDescriptor
     private var decoder = ControlDecoder<Incoming>()
+    /// Decoded by `next` and not handed out yet.
+    private var queued: [Incoming] = []
 
     public init(fd: FileDescriptor) { self.fd = fd }
 
@@ -15,7 +17,7 @@ public struct ControlChannel<Outgoing: ControlMessage, Incoming: ControlMessage>
     /// What arrived.
     public enum Received {
         case messages([Incoming])
-        /// The other end closed the channel (or broke the protocol: `error`).
+        /// The other end closed the channel (or broke the protocol: the error).
         case closed(ControlError?)
     }
 
@@ -29,13 +31,27 @@ public struct ControlChannel<Outgoing: ControlMessage, Incoming: ControlMessage>
         default:
             return .closed(nil)
         }
-        var messages: [Incoming] = []
+        var messages = queued
+        queued = []
         do {
             while let m = try decoder.next() { messages.append(m) }
         } catch {
             return .closed(error)
         }
         return .messages(messages)
+    }
+
+    /// Waits up to `timeoutMs` for the next message; nil when none came or
+    /// the channel closed.
+    public mutating func next(timeoutMs: Int32) -> Incoming? {
+        let deadline = Host.monotonicNanoseconds() + UInt64(max(0, timeoutMs)) * 1_000_000
+        while queued.isEmpty {
+            let now = Host.monotonicNanoseconds()
+            guard now < deadline, (try? fd.wait(timeoutMs: Int32(clamping: (deadline - now) / 1_000_000 + 1))) == true else { return nil }
+            guard case .messages(let messages) = receive() else { return nil }
+            queued = messages
+        }
+        return queued.removeFirst()
     }
 }
 

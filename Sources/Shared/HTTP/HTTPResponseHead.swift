@@ -63,15 +63,16 @@ public enum HTTPResponseHead {
             block += "\r\n".utf8
         }
         var out: [UInt8] = []
-        serialize(status: Array(status.utf8), headerBlock: block, hasDate: hasDate, minorVersion: minorVersion,
-                  framing: framing, keepAlive: keepAlive, appSetLength: appSetLength, into: &out)
+        serialize(status: Array(status.utf8), headerBlock: block, date: hasDate ? nil : HTTPDate.text(of: time(nil)),
+                  minorVersion: minorVersion, framing: framing, keepAlive: keepAlive, appSetLength: appSetLength, into: &out)
         return out
     }
 
     /// Appends a head to `out`. `headerBlock` holds the application's
     /// `Name: value\r\n` lines, already checked.
+    /// `date`: the Date header's value, nil when the app set one.
     public static func serialize(
-        status: [UInt8], headerBlock: [UInt8], hasDate: Bool, minorVersion: Int, framing: ResponseFraming,
+        status: [UInt8], headerBlock: [UInt8], date: String?, minorVersion: Int, framing: ResponseFraming,
         keepAlive: Bool, appSetLength: Bool, into out: inout [UInt8]
     ) {
         out.reserveCapacity(out.count + headerBlock.count + 128)
@@ -79,9 +80,9 @@ public enum HTTPResponseHead {
         out += status
         out += "\r\n".utf8
         out += headerBlock
-        if !hasDate {
+        if let date {
             out += "Date: ".utf8
-            out += HTTPDate.now().utf8
+            out += date.utf8
             out += "\r\n".utf8
         }
         switch framing {
@@ -115,25 +116,33 @@ public enum HTTPResponseHead {
     }
 }
 
-/// The IMF-fixdate for the Date header, computed at most once per second.
-/// The cache is a memo of a pure function of the clock (any caller gets the
-/// same text in the same second), not state a request could observe or change.
-public enum HTTPDate {
-    nonisolated(unsafe) private static var cachedSecond: Int = -1
-    nonisolated(unsafe) private static var cached = ""
+/// The IMF-fixdate for the Date header, computed at most once per second by
+/// whoever owns one (each worker's request runner: nothing process-wide).
+public final class HTTPDate {
+    private var second: time_t = -1
+    private var text = ""
+
+    public init() {}
 
     static let days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
     static let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 
-    public static func now() -> String {
-        var t = time(nil)
-        if t == cachedSecond { return cached }
+    /// Now, from the cache when the second has not changed.
+    public func now() -> String {
+        let t = time(nil)
+        if t != second {
+            text = Self.text(of: t)
+            second = t
+        }
+        return text
+    }
+
+    public static func text(of t: time_t) -> String {
+        var t = t
         var parts = tm()
         gmtime_r(&t, &parts)
         func pad(_ v: Int32) -> String { v < 10 ? "0\(v)" : "\(v)" }
-        cached = "\(days[Int(parts.tm_wday)]), \(pad(parts.tm_mday)) \(months[Int(parts.tm_mon)]) \(parts.tm_year + 1900) "
+        return "\(days[Int(parts.tm_wday)]), \(pad(parts.tm_mday)) \(months[Int(parts.tm_mon)]) \(parts.tm_year + 1900) "
             + "\(pad(parts.tm_hour)):\(pad(parts.tm_min)):\(pad(parts.tm_sec)) GMT"
-        cachedSecond = t
-        return cached
     }
 }

@@ -19,8 +19,8 @@ public enum Log {
     /// process's stdout and stderr at it too (what embedded code prints).
     public static func reopen(_ path: String) throws {
         let fresh = try FileDescriptor.open(path, O_WRONLY | O_CREAT | O_APPEND, mode: 0o640)
-        _ = dup2(fresh.rawValue, 1)
-        _ = dup2(fresh.rawValue, 2)
+        try? fresh.duplicate(onto: .standardOutput)
+        try? fresh.duplicate(onto: .standardError)
         let old = fd
         fd = fresh
         if old.rawValue > 2 { old.close() }

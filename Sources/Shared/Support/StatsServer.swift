@@ -49,6 +49,7 @@ public final class StatsServer<Source> {
     let wrap: (StatsEvent) -> Source
     let http: Bool
     private var clients: [ObjectIdentifier: StatsServerClient] = [:]
+    private var listenerToken: EventToken?
 
     public init(address: ListenAddress, http: Bool, sources: EventSources<Source>, as wrap: @escaping (StatsEvent) -> Source) throws {
         listener = try address.listen(backlog: 64)
@@ -56,7 +57,7 @@ public final class StatsServer<Source> {
         self.http = http
         self.wrap = wrap
         do {
-            try sources.add(listener, wrap(.listener))
+            listenerToken = try sources.add(listener, wrap(.listener))
         } catch {
             listener.close()
             throw error
@@ -147,6 +148,14 @@ public final class StatsServer<Source> {
         client.fd.close()
     }
 
+    /// Stops serving: the listener and every client close.
+    public func close() {
+        for client in Array(clients.values) { finish(client) }
+        if let token = listenerToken { sources.remove(listener, token) }
+        listenerToken = nil
+        listener.close()
+    }
+
     /// Drops clients that have not read (or sent) anything for `seconds`.
     public func sweep(olderThanSeconds seconds: Int = 4) {
         let limit = UInt64(seconds) * 1_000_000_000
@@ -168,6 +177,16 @@ public enum StatsClient {
             data += chunk
         }
         return JSON.parse(String(decoding: data, as: UTF8.self))
+    }
+}
+
+extension UWSGIStats {
+    /// Our keys on every process's document: which binary it runs, and
+    /// whether that file was replaced or removed since (an upgrade it has not picked up yet).
+    public static func binaryKeys(_ binary: OwnBinary) -> [(String, JSON)] {
+        let running = FileSystem.symlinkTarget("/proc/self/exe") ?? ""
+        return [("build_id", .string(binary.buildID)), ("binary", .string(binary.path)),
+                ("binary_replaced", .bool(running.hasSuffix(" (deleted)")))]
     }
 }
 

@@ -39,6 +39,9 @@ public enum ChildProcess {
         public var fdMap: [(FileDescriptor, Int32)]
         public var newProcessGroup = true
         public var deathSignal: Int32 = SIGKILL
+        /// Exec'd instead when `executable` cannot be (missing, not executable):
+        /// the running image (`OwnBinary.image`), so a bad upgrade never stops a respawn.
+        public var fallbackImage: FileDescriptor?
 
         public init(executable: String, arguments: [String], environment: [String: String],
                     workingDirectory: String? = nil, fdMap: [(FileDescriptor, Int32)]) {
@@ -50,9 +53,21 @@ public enum ChildProcess {
         }
     }
 
+    /// A started child.
+    public struct Started {
+        public let pid: pid_t
+        /// Set when `executable` could not be exec'd and the fallback image runs instead.
+        public let pathFailure: SystemError?
+    }
+
     /// Starts the child; an exec failure (missing binary, no permission) is
     /// thrown here as a SystemError naming execve and the path.
     public static func spawn(_ spec: Spec) throws(SystemError) -> pid_t {
+        try start(spec).pid
+    }
+
+    /// Starts the child, falling back to `spec.fallbackImage` when the path cannot be exec'd.
+    public static func start(_ spec: Spec) throws(SystemError) -> Started {
         let argv = spec.arguments.map { strdup($0) } + [nil]
         let envp = spec.environment.sorted { $0.key < $1.key }.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer {
@@ -64,21 +79,23 @@ public enum ChildProcess {
         let pid = try Syscall.call("fork", spec.executable) {
             map.withUnsafeBufferPointer { mapBuf in
                 cs_spawn(spec.executable, argv, envp, spec.workingDirectory, mapBuf.baseAddress, Int32(spec.fdMap.count),
-                         spec.newProcessGroup ? 1 : 0, spec.deathSignal, &errorPipe)
+                         spec.newProcessGroup ? 1 : 0, spec.deathSignal, spec.fallbackImage?.rawValue ?? -1, &errorPipe)
             }
         }
-        // The child writes its errno here if it could not exec; end of file means it did.
+        // The child writes the errno of each exec that failed here; end of file
+        // means the last one it tried ran (see cs_spawn).
         let pipe = FileDescriptor(rawValue: errorPipe)
         defer { pipe.close() }
-        var childErrno: Int32 = 0
-        let got = try Syscall.nonBlocking("read", "exec status pipe") {
-            withUnsafeMutableBytes(of: &childErrno) { read(pipe.rawValue, $0.baseAddress, $0.count) }
+        let report = (try? pipe.readToEnd(limit: 64)) ?? []
+        let errnos = stride(from: 0, to: report.count - 3, by: 4).map { i in
+            Int32(report[i]) | Int32(report[i + 1]) << 8 | Int32(report[i + 2]) << 16 | Int32(report[i + 3]) << 24
         }
-        if case .completed(let n) = got, n == MemoryLayout<Int32>.size {
-            _ = wait(pid)
-            throw SystemError("execve", spec.executable, errno: childErrno)
-        }
-        return pid
+        if errnos.isEmpty { return Started(pid: pid, pathFailure: nil) }
+        let pathFailure = SystemError("execve", spec.executable, errno: errnos[0])
+        if errnos.count == 1 && spec.fallbackImage != nil { return Started(pid: pid, pathFailure: pathFailure) }
+        _ = wait(pid)
+        if errnos.count > 1 { throw SystemError("execveat", "the running image, after \(pathFailure)", errno: errnos[1]) }
+        throw pathFailure
     }
 
     /// Every child that has ended, without blocking (waitpid(-1, WNOHANG) until 0/ECHILD).

@@ -32,9 +32,22 @@ public struct FileDescriptor: Hashable, Sendable, CustomStringConvertible {
         return fd
     }
 
-    /// close(2). EINTR is not retried: on Linux the fd is released either way.
+    /// close(2), once: on Linux the fd is released even when it reports EINTR
+    /// (retrying could close an fd another thread just got). EBADF (closing
+    /// twice) is a bug, and stops the process as `Syscall` does.
     public func close() {
-        _ = try? Syscall.call("close", description) { Glibc.close(rawValue) } as Int32
+        if Glibc.close(rawValue) < 0 && errno == EBADF {
+            _ = Syscall.failure("close", description, EBADF)
+        }
+    }
+
+    /// Whether this fd can be read as a file (open for reading, not O_PATH):
+    /// for fds handed over by the app, which the program does not own.
+    public var isReadableFile: Bool {
+        // fcntl(F_GETFL) directly: EBADF is a possible answer for an app's fd, not a bug.
+        let flags = fcntl(rawValue, F_GETFL)
+        let oPath: Int32 = 0o10000000
+        return flags >= 0 && flags & O_ACCMODE != O_WRONLY && flags & oPath == 0
     }
 
     /// fcntl(F_SETFD): whether exec closes this fd (every fd here is CLOEXEC

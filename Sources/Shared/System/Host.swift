@@ -50,19 +50,11 @@ public enum Host {
 
     public static func unsetEnvironment(_ name: String) { unsetenv(name) }
 
-    /// The path of the running executable (/proc/self/exe).
+    /// Where the running executable's file was when read (/proc/self/exe):
+    /// for the magic variables and locating sibling binaries at start. Never
+    /// exec'd: re-execs go through `OwnBinary`.
     public static func executablePath() -> String {
         FileSystem.symlinkTarget("/proc/self/exe") ?? CommandLine.arguments[0]
-    }
-
-    /// execve(2) of `path` with `arguments` (argv[0] included) and the current
-    /// environment, replacing this process (same pid, fds without CLOEXEC kept).
-    /// Returns only on failure.
-    public static func exec(_ path: String, _ arguments: [String]) throws(SystemError) {
-        var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) }
-        argv.append(nil)
-        defer { for p in argv { free(p) } }
-        try Syscall.call("execve", path) { execv(path, argv) }
     }
 
     /// Monotonic nanoseconds (clock_gettime(CLOCK_MONOTONIC)), for timers and durations.

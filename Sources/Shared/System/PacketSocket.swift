@@ -4,8 +4,7 @@ import Glibc
 import CSupport
 
 /// AF_UNIX SOCK_SEQPACKET sockets: each message arrives whole and may carry
-/// fds (SCM_RIGHTS). The handoff protocol, the ready pool and the
-/// master↔worker control channel travel on them.
+/// fds (SCM_RIGHTS). The handoff protocol and the ready pool travel on them.
 extension FileDescriptor {
     /// socket(SOCK_SEQPACKET) + bind + listen on `path` (a stale file is replaced).
     public static func listenPackets(path: String, backlog: Int32) throws(SystemError) -> FileDescriptor {

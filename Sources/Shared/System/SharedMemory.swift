@@ -44,8 +44,11 @@ public struct SharedMemory: @unchecked Sendable {
 
     /// Maps a region received from the parent.
     public init(mapping fd: FileDescriptor, count: Int) throws(SystemError) {
-        let p = mmap(nil, count * 8, PROT_READ | PROT_WRITE, MAP_SHARED, fd.rawValue, 0)
-        guard let p, p != MAP_FAILED else { throw SystemError("mmap", fd.description, errno: errno) }
+        // mmap returns a pointer, MAP_FAILED (-1) on error: as an Int it fits `Syscall`'s convention.
+        let address = try Syscall.call("mmap", fd.description) {
+            Int(bitPattern: mmap(nil, count * 8, PROT_READ | PROT_WRITE, MAP_SHARED, fd.rawValue, 0))
+        }
+        guard let p = UnsafeMutableRawPointer(bitPattern: address) else { throw SystemError("mmap", fd.description, errno: ENOMEM) }
         self.fd = fd
         self.count = count
         base = p.bindMemory(to: Int64.self, capacity: count)
@@ -61,6 +64,12 @@ public struct SharedMemory: @unchecked Sendable {
         let available = max(0, (count - word) * 8)
         let n = max(0, min(bytes, available))
         return body(UnsafeMutableRawBufferPointer(start: UnsafeMutableRawPointer(base + min(word, count)), count: n))
+    }
+
+    /// Unmaps the region and closes its fd (no copy of this value may be used after).
+    public func release() {
+        _ = try? Syscall.call("munmap", fd.description) { munmap(base, count * 8) }
+        fd.close()
     }
 
     @discardableResult

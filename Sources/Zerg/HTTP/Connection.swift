@@ -97,15 +97,15 @@ final class Connection {
                 return try? fd.write(UnsafeRawBufferPointer(rebasing: body[(sent - head.count)...]))
             }
             switch result {
-            case .completed(let n)?:
+            case .completed(let n)? where n > 0:
                 sent += n
             case .wouldBlock?:
                 guard (try? fd.wait(writable: true, timeoutMs: timeoutMs)) == true else {
                     broken = true
                     return false
                 }
-            case nil:
-                broken = true  // the peer is gone (EPIPE, a reset)
+            case .completed?, nil:
+                broken = true  // the peer is gone (EPIPE, a reset), or wrote nothing
                 return false
             }
         }

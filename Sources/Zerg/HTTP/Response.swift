@@ -7,6 +7,8 @@ final class Response {
     let conn: Connection
     let head: HTTPRequestHead
     let timeoutMs: Int32
+    /// The worker's Date header cache.
+    let clock: HTTPDate
 
     var status: [UInt8]?
     var statusCode = 0
@@ -20,10 +22,11 @@ final class Response {
     var headBytes = 0
     var truncated = false
 
-    init(conn: Connection, head: HTTPRequestHead, timeoutMs: Int32) {
+    init(conn: Connection, head: HTTPRequestHead, timeoutMs: Int32, clock: HTTPDate) {
         self.conn = conn
         self.head = head
         self.timeoutMs = timeoutMs
+        self.clock = clock
         keepAlive = head.keepAlive
     }
 
@@ -109,7 +112,7 @@ final class Response {
         chooseFraming(knownLength: knownLength)
         var out: [UInt8] = []
         HTTPResponseHead.serialize(
-            status: status!, headerBlock: headerBlock, hasDate: hasDate, minorVersion: head.minorVersion,
+            status: status!, headerBlock: headerBlock, date: hasDate ? nil : clock.now(), minorVersion: head.minorVersion,
             framing: framing, keepAlive: keepAlive, appSetLength: appLength != nil, into: &out)
         headBytes = out.count
         headersSent = true

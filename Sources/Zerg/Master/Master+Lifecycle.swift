@@ -69,8 +69,11 @@ extension Master {
     func touched(_ action: TouchAction) {
         switch action {
         case .reload:
-            Log.info("touch file changed: rolling reload")
+            Log.info("touch file changed: reload")
             startReload()
+        case .workersReload:
+            Log.info("touch file changed: rolling reload of the workers")
+            startReload(configuration: false)
         case .logReopen:
             if let path = settings.logto ?? settings.logger {
                 do { try Log.reopen(path) } catch { Log.info("cannot reopen \(path): \(error)") }

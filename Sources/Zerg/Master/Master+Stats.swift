@@ -18,6 +18,7 @@ extension Master {
         return .object(UWSGIStats.header(listenQueue: queue, listenQueueErrors: 0, sockets: sockets, workers: workers) + [
             // ours
             ("build", .string(settings.build)),
+        ] + UWSGIStats.binaryKeys(binary) + [
             ("deploy_tag", deployTag().map(JSON.string) ?? .null),
             ("mode", .string(listeners.isEmpty ? "zerg" : "standalone")),
             ("harakiri_count", .number(harakiriCount)),

@@ -10,9 +10,13 @@ extension Master {
     func readWorker(_ p: WorkerProcess) {
         switch p.control.receive() {
         case .closed(let error):
-            if let error { Log.info("worker \(p.id) pid \(p.pid): control channel: \(error)") }
             if let token = p.eventToken { sources.remove(p.control.fd, token) }
             p.eventToken = nil
+            if let error {
+                // A worker the master cannot hear cannot be managed: it is replaced.
+                Log.info("worker \(p.id) pid \(p.pid): control channel: \(error); SIGKILL")
+                ChildProcess.signal(p.pid, SIGKILL)
+            }
         case .messages(let reports):
             for report in reports { received(report, from: p) }
         }
@@ -39,10 +43,7 @@ extension Master {
                 if let o = processes[old] { stopWorker(o) }
                 continueReload()
                 if reloadInProgress && reloadQueue.isEmpty && !processes.values.contains(where: { $0.replaces != nil }) {
-                    reloadInProgress = false
-                    Log.info("rolling reload done")
-                    tellEmperor(.ready)
-                    tellEmperor(.accepting)
+                    finishReload()
                 }
             }
             let target = settings.workers - cheapedSlots.count
@@ -129,12 +130,38 @@ extension Master {
     // MARK: reloads and stops
 
     /// Rolling reload: one worker at a time, each replacement ready before the old one stops.
-    func startReload() {
-        guard stopping == nil, reloadQueue.isEmpty else { return }
-        reloadQueue = Array(Set(processes.values.filter { $0.state != .stopping }.map(\.id))).sorted()
-        reloadInProgress = true
+    /// `configuration`: load the configuration again first (a reload of the
+    /// zerg); without it, only the workers are replaced (touch-workers-reload).
+    func startReload(configuration: Bool = true) {
+        guard stopping == nil else { return }
+        guard reloadQueue.isEmpty else {
+            Log.info("a rolling reload is already under way; this one is skipped")
+            return
+        }
+        if configuration && !reloadConfiguration() {
+            tellEmperor(.ready)  // still serving, with the running configuration
+            tellEmperor(.accepting)
+            return
+        }
+        let running = Set(processes.values.filter { $0.state != .stopping }.map(\.id))
+        // Fewer workers now: the extra ones drain; more: the new ones start.
+        for p in processes.values where p.state != .stopping && p.id > settings.workers { stopWorker(p) }
+        for id in 1...settings.workers where !running.contains(id) && !cheapedSlots.contains(id) { spawn(id: id) }
+        reloadQueue = running.filter { $0 <= settings.workers }.sorted()
         Log.info("rolling reload of \(reloadQueue.count) worker(s)")
-        continueReload()
+        reloadInProgress = true
+        if reloadQueue.isEmpty {
+            finishReload()
+        } else {
+            continueReload()
+        }
+    }
+
+    func finishReload() {
+        reloadInProgress = false
+        Log.info("rolling reload done")
+        tellEmperor(.ready)
+        tellEmperor(.accepting)
     }
 
     func continueReload() {

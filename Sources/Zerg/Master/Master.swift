@@ -17,7 +17,7 @@ final class Master {
         case cheaper
     }
 
-    enum TouchAction { case reload, logReopen }
+    enum TouchAction { case reload, workersReload, logReopen }
 
     enum Stop: String { case graceful, immediate }
 
@@ -31,8 +31,15 @@ final class Master {
         case worker(WorkerProcess)
     }
 
-    let settings: ZergSettings
+    /// The running configuration: loaded once per start or reload, here only;
+    /// each worker gets it (`configure`) instead of parsing the ini.
+    var settings: ZergSettings
+    var configuration: Configuration
     let arguments: [String]
+    /// Workers are exec'd from its path (an upgraded file is picked up), or its image.
+    let binary: OwnBinary
+    /// The last exec failure of the binary's path, logged once while it lasts.
+    var binaryProblem: String?
     let listeners: [FileDescriptor]
     let sources: EventSources<Event>
     let signals: SignalChannel
@@ -49,7 +56,12 @@ final class Master {
     /// A reload is under way: tell the emperor "ready" again when it is done.
     var reloadInProgress = false
 
-    let touches: TouchWatcher<TouchAction>?
+    var touches: TouchWatcher<TouchAction>?
+    var touchToken: EventToken?
+    /// The 250 ms check (harakiri, lifetimes, evil-reload) and the cheaper
+    /// decision are scheduled once either is needed.
+    var checking = false
+    var cheaperScheduled = false
     var harakiriCount = 0
     var cheaper: Cheaper?
     /// Worker slots not running by the adaptive count's decision.
@@ -57,10 +69,13 @@ final class Master {
     /// SIGTSTP toggles: workers take no new connections while set.
     var paused = false
     var stats: StatsServer<Event>?
-    /// Standalone with more than one worker: the shared queue of ready keep-alive
-    /// connections (see `ReadyPool`). The master holds both ends so that what is
-    /// queued outlives any one worker.
+    /// Standalone: the shared queue of ready keep-alive connections (see
+    /// `ReadyPool`), handed to the workers while there is more than one. The
+    /// master holds both ends so that what is queued outlives any one worker.
     let readyPool: ReadyPool?
+    /// Scoreboard rows: every worker a zerg may run (a reload may raise
+    /// `processes` up to 1024), twice over: during a reload old and new overlap.
+    static let scoreboardRows = 2 * ZergSettings.maxWorkers + 2
     /// Per worker slot, across its processes: spawns, requests and more of processes gone.
     var slotHistory: [Int: SlotHistory] = [:]
 
@@ -74,24 +89,22 @@ final class Master {
         var recycles: [String: Int] = [:]
     }
 
-    init(settings: ZergSettings, arguments: [String], listeners: [FileDescriptor]) throws {
+    init(configuration: Configuration, settings: ZergSettings, arguments: [String], binary: OwnBinary,
+         listeners: [FileDescriptor]) throws {
+        self.configuration = configuration
         self.settings = settings
         self.arguments = arguments
+        self.binary = binary
         self.listeners = listeners
         signals = try SignalChannel([SIGHUP, SIGTERM, SIGINT, SIGQUIT, SIGCHLD, SIGUSR1, SIGUSR2, SIGTSTP])
         SignalChannel.ignoreBrokenPipe()
         sources = try EventSources()
         try sources.add(signals.fd, .signals)
-        // Room for every worker twice over: during a reload old and new overlap.
-        scoreboard = try Scoreboard.create(rows: settings.workers * 2 + 2)
-        readyPool = !listeners.isEmpty && settings.workers > 1 ? try ReadyPool.create() : nil
+        scoreboard = try Scoreboard.create(rows: Self.scoreboardRows)
+        readyPool = listeners.isEmpty ? nil : try ReadyPool.create()
         emperor = EmperorChannel.fromEnvironment()
         if let emperor { emperorToken = try sources.add(emperor.fd, .emperor) }
-        let life = settings.lifecycle
-        let files = (life.touchReload + life.touchWorkersReload).map { ($0, TouchAction.reload) }
-            + life.touchLogReopen.map { ($0, TouchAction.logReopen) }
-        touches = files.isEmpty ? nil : try TouchWatcher(files)
-        if let touches { try sources.add(touches.fd, .touch) }
+        try watchTouchFiles()
         if let address = settings.stats {
             stats = try StatsServer(address: address, http: settings.statsHTTP, sources: sources, as: Event.stats)
         }
@@ -107,13 +120,9 @@ final class Master {
         if let c = settings.cheaper {
             cheaper = Cheaper(c, nowS: Self.nowSeconds())
             cheapedSlots = Set((c.initial + 1)...max(c.initial + 1, settings.workers)).filter { $0 <= settings.workers }
-            timers.schedule(afterMs: 1000, .cheaper)
         }
         for id in 1...settings.workers where !cheapedSlots.contains(id) { spawn(id: id) }
-        let life = settings.lifecycle
-        if life.harakiriSeconds > 0 || life.maxLifetimeSeconds > 0 || life.evilReloadOnRSS > 0 || life.evilReloadOnAS > 0 {
-            timers.schedule(afterMs: 250, .check)
-        }
+        scheduleChecks()
         while true {
             let events = (try? sources.wait(timeoutMs: timers.timeoutMs(otherwise: 1000))) ?? []
             for event in events {
@@ -153,6 +162,19 @@ final class Master {
 
     // MARK: workers
 
+    /// One line when workers start from the running image because the binary's
+    /// path cannot be exec'd (an upgrade gone wrong), one when the path works again.
+    func noteBinary(_ failure: SystemError?) {
+        let problem = failure.map { "\($0)" }
+        guard problem != binaryProblem else { return }
+        if let problem {
+            Log.info("\(problem): workers start from the running image (\(binary.versionLine)) until \(binary.path) can be exec'd")
+        } else {
+            Log.info("workers start from \(binary.path) again")
+        }
+        binaryProblem = problem
+    }
+
     func spawn(id: Int, replacing old: pid_t? = nil) {
         guard stopping == nil else { return }
         guard let row = scoreboard.freeRow() else {
@@ -173,22 +195,27 @@ final class Master {
             env[WorkerMain.Inherited.listeners] = (0..<listeners.count).map { String(first + Int32($0)) }.joined(separator: ",")
             let scoreboardFd = first + Int32(listeners.count)
             env[WorkerMain.Inherited.scoreboard] = "\(scoreboardFd):\(scoreboard.rows):\(row)"
+            // One worker has nobody to share ready connections with.
+            let pool = settings.workers > 1 ? readyPool : nil
             var map: [(FileDescriptor, Int32)] = [(devNull, 0), (Log.destination, 1), (Log.destination, 2), (theirs, WorkerMain.Inherited.control)]
             for (i, l) in listeners.enumerated() { map.append((l, first + Int32(i))) }
             map.append((scoreboard.memory.fd, scoreboardFd))
-            if let pool = readyPool {
+            if let pool {
                 env[ReadyPool.environmentVariable] = "\(scoreboardFd + 1),\(scoreboardFd + 2)"
                 map.append((pool.sender, scoreboardFd + 1))
                 map.append((pool.receiver, scoreboardFd + 2))
             }
-            var spec = ChildProcess.Spec(executable: Host.executablePath(), arguments: arguments, environment: env, fdMap: map)
+            var spec = ChildProcess.Spec(executable: binary.path, arguments: arguments, environment: env, fdMap: map)
             spec.newProcessGroup = false  // workers share the master's group: a killpg from the emperor reaches them
-            let pid = try ChildProcess.spawn(spec)
+            spec.fallbackImage = binary.image
+            let started = try ChildProcess.start(spec)
+            let pid = started.pid
+            noteBinary(started.pathFailure)
             try mine.setNonBlocking()
             let p = WorkerProcess(id: id, pid: pid, control: mine, row: row)
             p.eventToken = try sources.add(mine, .worker(p))
-            scoreboard.clear(row: row)
-            scoreboard[row, .pid] = Int64(pid)
+            scoreboard.assign(row: row, pid: Int64(pid))
+            p.order(.configure(configuration.entries))
             slotHistory[id, default: SlotHistory()].spawns += 1
             p.replaces = old
             processes[pid] = p

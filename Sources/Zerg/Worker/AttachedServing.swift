@@ -16,9 +16,11 @@ extension Worker {
         do {
             linkToken = try sources.add(fd, .link)
         } catch {
+            board.release()
             link.close()
             return false
         }
+        runner.vassalBoard?.release()  // the page of the vassal attached to before
         runner.vassalBoard = board
         return true
     }

@@ -68,6 +68,7 @@ extension RequestRunner {
         if pg_error_pending() != 0 { pg_error_clear(); return false }
         guard let st = try? FileSystem.status("/proc/self/fd/\(raw)"), st.isRegularFile else { return false }
         let file = FileDescriptor(rawValue: raw)  // the app's: not closed here
+        guard file.isReadableFile else { return false }  // iterated instead
         var offset = (try? file.offset()) ?? 0
         let length = Int(max(0, st.size - offset))
         let response = r.response

@@ -41,6 +41,8 @@ final class RequestRunner {
     var onReloadRequest: () -> Void = {}
 
     private(set) var environ: EnvironBuilder
+    /// The Date header's text, made once a second.
+    let clock = HTTPDate()
     private lazy var emptyTuple: PyPtr = pg_tuple_new(0)!
     /// The request in progress (start_response, write and wsgi.input act on it).
     private(set) var current: RequestState?
@@ -85,7 +87,7 @@ final class RequestRunner {
         }
         defer { row?[.requestStart] = 0 }
         let body = RequestBody(head.framing)
-        let response = Response(conn: conn, head: head, timeoutMs: settings.socketTimeoutMs)
+        let response = Response(conn: conn, head: head, timeoutMs: settings.socketTimeoutMs, clock: clock)
         let state = RequestState(conn: conn, head: head, body: body, response: response)
         var contentLength: Int?
         if head.framing == .chunked {

@@ -43,7 +43,8 @@ final class Worker {
 
     // Standalone.
     let listeners: [FileDescriptor]
-    var listenerTokens: [EventToken] = []
+    /// The listeners in epoll now, with their registrations.
+    var listening: [(fd: FileDescriptor, token: EventToken)] = []
     /// Standalone with more than one worker: ready keep-alive connections shared with the others.
     let readyPool: ReadyPool?
     var poolToken: EventToken?
@@ -79,12 +80,12 @@ final class Worker {
     /// How long a new connection may keep the worker waiting for its first bytes.
     static let firstBytesWaitMs: Int32 = 5
 
-    init(id: Int, settings: ZergSettings, interpreter: Interpreter, control: FileDescriptor, listeners: [FileDescriptor],
+    init(id: Int, settings: ZergSettings, interpreter: Interpreter, control: WorkerControl, listeners: [FileDescriptor],
          row: Scoreboard.Row?, zergServer: String?, readyPool: ReadyPool?) throws {
         self.id = id
         self.settings = settings
         self.interpreter = interpreter
-        self.control = WorkerControl(fd: control)
+        self.control = control
         self.listeners = listeners
         self.row = row
         build = settings.build
@@ -93,11 +94,11 @@ final class Worker {
         accept = AcceptPolicy(row: listeners.isEmpty ? nil : row, cpuSlots: settings.cpuSlots, workers: settings.workers)
         runner = try RequestRunner(interpreter: interpreter, settings: settings, workerID: id, row: row)
         sources = try EventSources()
-        controlToken = try sources.add(control, .control)
+        controlToken = try sources.add(control.fd, .control)
         if let pool = self.readyPool { poolToken = try sources.add(pool.receiver, .pool, interest: .readableExclusive) }
         for listener in listeners { try listener.setNonBlocking() }
         runner.onReloadRequest = { [unowned self] in tellMaster(.reloadRequested) }
-        syncListening()
+        try startListening()
     }
 
     func tellMaster(_ report: WorkerReport) {
@@ -109,22 +110,35 @@ final class Worker {
     /// wakes one sleeping worker, not all of them.
     func syncListening() {
         let wanted = !stopping && !paused && !accept.gated && !listeners.isEmpty
-        guard wanted != !listenerTokens.isEmpty else { return }
+        guard wanted != isListening else { return }
         if wanted {
-            for (i, listener) in listeners.enumerated() {
-                do {
-                    listenerTokens.append(try sources.add(listener, .listener(i), interest: .readableExclusive))
-                } catch {
-                    Log.info("cannot listen for new connections: \(error)")
-                }
+            do {
+                try startListening()
+            } catch {
+                // epoll_ctl(ADD) of a listener this process holds fails only when memory runs out.
+                Log.info("cannot listen for new connections: \(error); stopping")
+                beginStopping()
             }
         } else {
-            for (listener, token) in zip(listeners, listenerTokens) { sources.remove(listener, token) }
-            listenerTokens = []
+            for (fd, token) in listening { sources.remove(fd, token) }
+            listening = []
         }
     }
 
-    var listening: Bool { !listenerTokens.isEmpty }
+    /// Every listener into epoll (all or none).
+    func startListening() throws {
+        do {
+            for (i, listener) in listeners.enumerated() {
+                listening.append((listener, try sources.add(listener, .listener(i), interest: .readableExclusive)))
+            }
+        } catch {
+            for (fd, token) in listening { sources.remove(fd, token) }
+            listening = []
+            throw error
+        }
+    }
+
+    var isListening: Bool { !listening.isEmpty }
 
     /// Serves one request: the CPU slot around it, then the runner.
     func handle(_ conn: Connection, _ head: HTTPRequestHead) -> Bool {

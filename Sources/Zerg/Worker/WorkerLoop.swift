@@ -17,7 +17,7 @@ extension Worker {
             var events = (try? sources.wait(timeoutMs: 0)) ?? []
             // About to sleep: a worker that is running (its caches warm) takes a
             // waiting connection itself rather than leave it to a sleeping one.
-            if events.isEmpty && listening && listeners.contains(where: { acceptOne($0) }) {
+            if events.isEmpty && isListening && listeners.contains(where: { acceptOne($0) }) {
                 continue
             }
             if events.isEmpty {
@@ -42,7 +42,7 @@ extension Worker {
                 }
             }
             serveReady(ready, poolReady: poolReady)
-            if accepting != 0 && listening
+            if accepting != 0 && isListening
                 && accept.takesNewConnection(busy: !ready.isEmpty || poolReady, stopping: stopping, open: openConnections) {
                 for (i, listener) in listeners.enumerated() where i >= 64 || accepting & (1 << UInt64(i)) != 0 {
                     acceptOne(listener)
@@ -137,6 +137,8 @@ extension Worker {
     func obey(_ order: MasterOrder) {
         switch order {
         case .reopenLog: reopenLog()
+        case .configure:
+            break  // a worker keeps the configuration it started with: a reload replaces workers
         case .pause: setPaused(true)
         case .resume: setPaused(false)
         case .stop: beginStopping()

@@ -18,7 +18,7 @@ enum WorkerMain {
         static let masterPID = "HADJANGO_MASTER_PID"
     }
 
-    static func run(id: Int, arguments: [String], environment: [String: String]) -> Int32 {
+    static func run(id: Int, environment: [String: String]) -> Int32 {
         let control: FileDescriptor
         let listeners: [FileDescriptor]
         do {
@@ -29,11 +29,17 @@ enum WorkerMain {
             Log.info("worker started without what the master gives it: \(error)")
             return 2
         }
-        let channel = WorkerControl(fd: control)
+        // The master loaded the configuration (once, `@(exec://)` included): it is
+        // the first message; this process never parses the ini itself.
+        var channel = WorkerControl(fd: control)
+        guard case .configure(let entries)? = channel.next(timeoutMs: 30_000) else {
+            Log.info("no configuration from the master; exiting")
+            return 2
+        }
+        let config = Configuration(entries: entries, warnings: [])
         var settings: ZergSettings
-        let config: Configuration
         do {
-            (config, settings) = try ZergSettings.load(arguments: Array(arguments.dropFirst()))
+            settings = try ZergSettings(config)
             // `home` names a directory as seen from where the zerg started, before `chdir`.
             settings.home = settings.home.map(FileSystem.absolute)
         } catch {
@@ -78,7 +84,7 @@ enum WorkerMain {
             // A worker woken by a handoff must not preempt the vassal mid-batch
             // (measured: +20-50 % through the vassal on 2 cores).
             if zergServer != nil { Scheduling.becomeBatch() }
-            let worker = try Worker(id: id, settings: settings, interpreter: interpreter, control: control,
+            let worker = try Worker(id: id, settings: settings, interpreter: interpreter, control: channel,
                                     listeners: listeners, row: row, zergServer: zergServer,
                                     readyPool: try ReadyPool.fromEnvironment(environment))
             // Say hello before loading (the vassal sees a loading worker), READY after.

@@ -11,11 +11,19 @@ final class VassalSetup {
 
     var statsPath: String { dir.file("vassal.stats") }
 
-    /// `withStats`: the vassal serves its stats at `statsPath`.
-    init(vassalArgs: [String] = [], withStats: Bool = false) throws {
+    var iniPath: String { dir.file("vassal.ini") }
+
+    /// `withStats`: the vassal serves its stats at `statsPath`. `ini`: written
+    /// to `iniPath`, which the vassal loads too (`{dir}` stands for the directory).
+    init(vassalArgs: [String] = [], withStats: Bool = false, ini: String? = nil) throws {
         dir = try TestDirectory("vassal-test")
         let stats = withStats ? ["--stats", dir.file("vassal.stats")] : []
-        vassal = try TestProcess("vassal", ["--http", "127.0.0.1:0", "--zerg-server", dir.file("zerg.sock")] + stats + vassalArgs,
+        var extra = vassalArgs
+        if let ini {
+            try dir.write("vassal.ini", ini.replacingOccurrences(of: "{dir}", with: dir.path))
+            extra += ["--ini", dir.file("vassal.ini")]
+        }
+        vassal = try TestProcess("vassal", ["--http", "127.0.0.1:0", "--zerg-server", dir.file("zerg.sock")] + stats + extra,
                                  log: dir.file("vassal.log"))
         guard waitUntil(10, { self.listeningPort() != nil || self.vassal.hasExited() }), let p = listeningPort() else {
             let log = vassal.log()

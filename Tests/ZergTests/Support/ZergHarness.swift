@@ -20,12 +20,12 @@ final class ZergHarness {
     /// Starts `zerg --http-socket 127.0.0.1:0 ARGS` (by default with the test apps)
     /// and waits until it serves.
     init(_ args: [String] = [], app: String? = ZergHarness.appsPath, waitForServing: Bool = true,
-         setup: (String) throws -> Void = { _ in }) throws {
+         binary: String = ZergHarness.binary, setup: (String) throws -> Void = { _ in }) throws {
         var template = Array("/tmp/zerg-test-XXXXXX".utf8CString)
         guard let p = mkdtemp(&template) else { throw CocoaError(.fileWriteUnknown) }
         dir = String(cString: p)
         try setup(dir)
-        var full = [Self.binary, "--http-socket", "127.0.0.1:0"]
+        var full = [binary, "--http-socket", "127.0.0.1:0"]
         if let app { full += ["--wsgi-file", app] }
         full += args
         let logFile = try FileDescriptor.open(dir + "/zerg.log", O_WRONLY | O_CREAT | O_APPEND)
