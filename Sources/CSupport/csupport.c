@@ -5,7 +5,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <link.h>
+#include <linux/sockios.h>
+#include <linux/tcp.h>
+#include <sys/ioctl.h>
 #include <signal.h>
+#include <stddef.h>
+#include <netinet/in.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
@@ -66,6 +71,22 @@ int cs_peer_credentials(int fd, int *pid, int *uid, int *gid) {
     *pid = cred.pid;
     *uid = (int)cred.uid;
     *gid = (int)cred.gid;
+    return 0;
+}
+
+int cs_tcp_progress(int fd, long long *written, long long *read) {
+    struct tcp_info info;
+    socklen_t len = sizeof(info);
+    memset(&info, 0, sizeof(info));
+    if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) < 0) return -1;
+    if (len < offsetof(struct tcp_info, tcpi_bytes_received) + sizeof(info.tcpi_bytes_received)) {
+        errno = ENOTSUP;
+        return -1;
+    }
+    int out = 0, in = 0;
+    if (ioctl(fd, SIOCOUTQ, &out) < 0 || ioctl(fd, SIOCINQ, &in) < 0) return -1;
+    *written = (long long)info.tcpi_bytes_acked + out;
+    *read = (long long)info.tcpi_bytes_received - in;
     return 0;
 }
 

@@ -112,7 +112,7 @@ extension Emperor {
                         stats["queue"]?["max_wait_ms"]?.intValue ?? 0)
                     add("hadjango_connections_parked", "Idle keep-alive connections held by the vassal", "gauge", [("build", view.name)],
                         stats["parked_connections"]?.intValue ?? 0)
-                    for event in ["accepted", "dispatched", "handed_back", "refused_heads", "lost_in_workers"] {
+                    for event in ["accepted", "dispatched", "handed_back", "refused_heads", "lost_in_workers", "retried", "bad_gateway"] {
                         add("hadjango_handoff_total", "Vassal connection events", "counter", [("build", view.name), ("event", event)],
                             stats["handoff"]?[event]?.intValue ?? 0)
                     }

@@ -49,4 +49,12 @@ struct HandedConnection {
     let requests: UInt32
     /// The bytes it was handed with (to queue it again unserved).
     let buffered: [UInt8]
+    /// GET/HEAD/OPTIONS without a body, not sent again yet: if the worker dies
+    /// before writing a byte of the response, another worker gets it.
+    var retryable = false
+    var retried = false
+    /// The connection's progress when it was handed over (nil: unknown, not
+    /// TCP); compared when the worker dies: a worker that wrote nothing and
+    /// read nothing more left the request as it was handed.
+    var progressAtHandoff: (written: Int64, read: Int64)?
 }

@@ -20,6 +20,11 @@ final class ClientConnection {
     var sinceNs: UInt64
     /// Requests served on it so far (0 for a fresh connection).
     var requests: UInt32
+    /// Its complete head may be sent to another worker if the first dies
+    /// before answering (GET/HEAD/OPTIONS without a body).
+    var retryable = false
+    /// It was sent again once already: a second death is answered 502.
+    var retried = false
 
     init(fd: FileDescriptor, remote: (host: String, port: Int), buffered: [UInt8] = [], requests: UInt32 = 0) {
         self.fd = fd
@@ -64,7 +69,9 @@ final class ClientConnection {
         if buffer.isEmpty { return .incomplete }
         switch HTTPHeadParser.parse(buffer, limit: limit) {
         case .incomplete: return .incomplete
-        case .complete: return .complete
+        case .complete(let head, _):
+            retryable = head.isRetryable
+            return .complete
         case .failed(let error): return .refuse(error)
         }
     }
@@ -72,6 +79,11 @@ final class ClientConnection {
     /// Best effort (the socket is non-blocking): an error response before closing.
     func refuse(_ error: HTTPError) {
         _ = try? fd.writeAvailable(HTTPResponseHead.simple(status: error.status, message: error.reason), from: 0)
+    }
+
+    /// 502 for a request whose worker died before answering it, when it may not be sent again.
+    func badGateway() {
+        _ = try? fd.writeAvailable(HTTPResponseHead.simple(status: 502, message: "the worker serving this request died before answering"), from: 0)
     }
 
     /// 503 (with Retry-After) for a request no worker could take.

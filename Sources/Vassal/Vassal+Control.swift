@@ -20,7 +20,8 @@ extension Vassal {
         let states = byState.sorted { $0.key.rawValue < $1.key.rawValue }.map { "\($0.value) \($0.key.rawValue)" }
         return "workers: \(states.isEmpty ? "none" : states.joined(separator: ", ")); clients held: \(clients.count), queued: \(queueDepth); "
             + "accepted \(counters.accepted), dispatched \(counters.dispatched), handed back \(counters.handedBack), "
-            + "lost in workers \(counters.lostInWorker), queue timeouts \(counters.queueTimeouts)"
+            + "lost in workers \(counters.lostInWorker), retried \(counters.retried), 502 \(counters.badGateway), "
+            + "queue timeouts \(counters.queueTimeouts)"
     }
 
     func tellEmperor(_ report: EmperorProtocol.Report) { emperor?.tell(report) }

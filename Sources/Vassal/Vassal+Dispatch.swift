@@ -46,8 +46,13 @@ extension Vassal {
             if worker.inHand.isEmpty { worker.busySinceNs = Host.monotonicNanoseconds() }
             worker.state = .busy
             // The vassal keeps its copy (out of epoll) until the worker answers for it.
-            worker.inHand.append(HandedConnection(fd: client.fd, host: client.remote.host, port: client.remote.port,
-                                                  requests: client.requests, buffered: client.buffer))
+            var handed = HandedConnection(fd: client.fd, host: client.remote.host, port: client.remote.port,
+                                          requests: client.requests, buffered: client.buffer)
+            handed.retryable = client.retryable && !client.retried
+            handed.retried = client.retried
+            // A fresh connection has written nothing and read only its buffer: no syscalls for it.
+            handed.progressAtHandoff = client.requests == 0 ? (0, Int64(client.buffer.count)) : client.fd.tcpProgress()
+            worker.inHand.append(handed)
             clients[client.id] = nil
         }
         if queueHead > 1024 && queueHead * 2 > queue.count {
@@ -191,9 +196,13 @@ extension Vassal {
         }
     }
 
-    /// A worker's link is gone (it exited, died, or broke the protocol). The
-    /// connection it was serving is lost; any it had not started yet (given
-    /// ahead of time) go back to the front of the queue, unserved.
+    /// A worker's link is gone (it exited, died, or broke the protocol). Any
+    /// connection it had not started yet (given ahead of time) goes back to
+    /// the front of the queue, unserved. The one it was serving: when the
+    /// worker wrote none of the response and read nothing more, a GET, HEAD or
+    /// OPTIONS without a body is queued again, once (nginx's
+    /// `proxy_next_upstream`); anything else gets `502 Bad Gateway`; a response
+    /// already under way can only be cut (the connection closes).
     func detach(_ worker: AttachedWorker) {
         workers[worker.id] = nil
         free.removeAll { $0 == worker.id }
@@ -203,20 +212,42 @@ extension Vassal {
             if worker.state != .draining && worker.state != .attaching { Log.info("\(worker.label) detached") }
             return
         }
-        serving.fd.close()
-        counters.lostInWorker += 1
-        Log.info("\(worker.label) left with a connection in hand (client \(serving.host):\(serving.port)); that client's request is lost")
-        let unstarted = worker.inHand.dropFirst().map { h -> UInt64 in
+        var again: [HandedConnection] = Array(worker.inHand.dropFirst())
+        let before = serving.progressAtHandoff
+        let now = before == nil ? nil : serving.fd.tcpProgress()
+        // Nothing of a response written (a body read is fine for a 502, not for sending the request again).
+        let unanswered = before != nil && now?.written == before?.written
+        let untouched = unanswered && now?.read == before?.read
+        let client = "client \(serving.host):\(serving.port)"
+        if untouched && serving.retryable {
+            counters.retried += 1
+            Log.info("\(worker.label) left before answering (\(client)); its request goes to another worker")
+            var retry = serving
+            retry.retried = true
+            again.insert(retry, at: 0)
+        } else if unanswered {
+            counters.badGateway += 1
+            Log.info("\(worker.label) left before answering (\(client)); 502 (not a request to send twice)")
+            ClientConnection(fd: serving.fd, remote: (serving.host, serving.port)).badGateway()
+            serving.fd.close()
+        } else {
+            counters.lostInWorker += 1
+            Log.info("\(worker.label) left with a response under way (\(client)); that response is cut")
+            serving.fd.close()
+        }
+        let queued = again.map { h -> UInt64 in
             let client = ClientConnection(fd: h.fd, remote: (h.host, h.port), buffered: h.buffered, requests: h.requests)
             client.id = newID()
             client.state = .queued
+            client.retryable = h.retryable || h.retried
+            client.retried = h.retried
             clients[client.id] = client
             return client.id
         }
         worker.inHand = []
-        if !unstarted.isEmpty {
-            queue.insert(contentsOf: unstarted, at: queueHead)
-            Log.info("\(unstarted.count) connection(s) it had not started are queued again")
+        if !queued.isEmpty {
+            queue.insert(contentsOf: queued, at: queueHead)
+            Log.info("\(queued.count) connection(s) queued again")
         }
     }
 }

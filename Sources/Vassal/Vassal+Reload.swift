@@ -151,6 +151,7 @@ extension Vassal {
             client.id = newID()
             clients[client.id] = client
             if c.state == .queued {
+                _ = client.examine(limit: settings.bufferSize)  // whether it may be sent twice
                 enqueue(client)
             } else {
                 watch(client)

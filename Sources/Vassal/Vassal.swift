@@ -66,6 +66,10 @@ final class Vassal {
         var refusedHeads = 0
         var queueTimeouts = 0
         var lostInWorker = 0
+        /// Requests sent to another worker after theirs died before answering.
+        var retried = 0
+        /// Requests answered 502: their worker died before answering, and they may not be sent twice.
+        var badGateway = 0
         var maxQueueDepth = 0
         var maxQueueWaitNs: UInt64 = 0
         /// Dispatch waits by upper bound (`waitBucketsMs`, then +Inf), cumulative counts come from these.

@@ -40,6 +40,18 @@ public struct HTTPRequestHead: Sendable {
     public var queryText: String { text(query) }
     public var hostText: String? { host.map(text) }
     public var isHead: Bool { bytes[method].elementsEqual("HEAD".utf8) }
+    /// Safe to send again to another worker when the first died before
+    /// answering (nginx's `proxy_next_upstream` rule): GET, HEAD or OPTIONS
+    /// without a body.
+    public var isRetryable: Bool {
+        switch framing {
+        case .chunked: return false
+        case .length(let n) where n > 0: return false
+        default: break
+        }
+        let m = bytes[method]
+        return m.elementsEqual("GET".utf8) || m.elementsEqual("HEAD".utf8) || m.elementsEqual("OPTIONS".utf8)
+    }
     public var protocolText: String { minorVersion == 0 ? "HTTP/1.0" : "HTTP/1.1" }
 
     /// Values of a header (case-insensitive name), in order.

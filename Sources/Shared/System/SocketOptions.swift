@@ -36,6 +36,14 @@ extension FileDescriptor {
         return ok ? Int(info.tcpi_unacked) : 0
     }
 
+    /// How far a TCP connection went, whichever process used it: bytes ever
+    /// written to it and ever read from it. nil for other sockets.
+    public func tcpProgress() -> (written: Int64, read: Int64)? {
+        var written: Int64 = 0, read: Int64 = 0
+        guard (try? Syscall.call("getsockopt(TCP_INFO)", description) { cs_tcp_progress(rawValue, &written, &read) }) != nil else { return nil }
+        return (written, read)
+    }
+
     /// SO_PEERCRED: who is at the other end of a unix socket.
     public func peerCredentials() throws(SystemError) -> (pid: pid_t, uid: uid_t, gid: gid_t) {
         var pid: Int32 = 0, uid: Int32 = 0, gid: Int32 = 0

@@ -1,0 +1,52 @@
+import Foundation
+import Testing
+@testable import Shared
+
+/// A worker killed before writing a byte of its response: the vassal sends a
+/// GET to another worker (the client sees 200), and answers a POST with 502.
+@Suite(.serialized)
+struct RetryTests {
+    /// The pid of the worker running `request`, from the zerg master's SIGUSR2 report.
+    func busyWorker(_ z: TestProcess, running request: String) -> pid_t? {
+        var found: pid_t?
+        _ = waitUntil(5) {
+            z.signal(SIGUSR2)
+            usleep(100_000)
+            guard let line = z.logLines(containing: ": \(request) for ").last,
+                  let range = line.range(of: " pid ") else { return false }
+            found = pid_t(line[range.upperBound...].prefix { $0.isNumber })
+            return found != nil
+        }
+        return found
+    }
+
+    @Test func aGetIsRetriedAndAPostIsAnswered502() throws {
+        let setup = try VassalSetup(withStats: true)
+        defer { setup.cleanup() }
+        let z = try setup.startZerg(workers: 2)
+
+        // A keep-alive client: its first request is answered, then the second one's worker dies.
+        let client = try HTTPClient(port: setup.port)
+        #expect(try client.get("/v/pid").status == 200)
+        usleep(50_000)  // back in the vassal, so the next request is handed over again
+        try client.send("GET /v/pid?ms=1500 HTTP/1.1\r\nHost: t\r\n\r\n")
+        let victim = try #require(busyWorker(z, running: "GET /v/pid?ms=1500"))
+        kill(victim, SIGKILL)
+        let retried = try client.readResponse(timeout: 10)
+        #expect(retried.status == 200, "\(setup.vassal.log())")
+        #expect(!retried.body.hasPrefix("\(victim) "))
+        #expect(!setup.vassal.logLines(containing: "its request goes to another worker").isEmpty)
+
+        let post = try HTTPClient(port: setup.port)
+        try post.send("POST /v/pid?ms=1600 HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabc")
+        let second = try #require(busyWorker(z, running: "POST /v/pid?ms=1600"))
+        kill(second, SIGKILL)
+        let answer = try post.readResponse(timeout: 10)
+        #expect(answer.status == 502)
+        #expect(answer.headers["connection"] == "close")
+
+        let stats = try #require(StatsClient.fetch(.unix(setup.statsPath), timeoutMs: 2000))
+        #expect(stats["handoff"]?["retried"]?.intValue == 1)
+        #expect(stats["handoff"]?["bad_gateway"]?.intValue == 1)
+    }
+}
