@@ -293,6 +293,7 @@ PyObject *pg_run_module(const char *name, const char *source) {
     Py_DECREF(code);
     return module;
 }
+const char *pg_version(void) { return Py_GetVersion(); }
 PyThreadState *pg_save_thread(void) { return PyEval_SaveThread(); }
 void pg_restore_thread(PyThreadState *state) { PyEval_RestoreThread(state); }
 PyObject *pg_unicode_join(PyObject *separator, PyObject *list) { return PyUnicode_Join(separator, list); }

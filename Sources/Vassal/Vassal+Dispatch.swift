@@ -55,6 +55,18 @@ extension Vassal {
             worker.inHand.append(handed)
             clients[client.id] = nil
         }
+        // The app cannot load and no worker can serve: say so now rather than
+        // after queue-timeout (the workers keep trying, with backoff).
+        if let problem = appProblem, queueHead < queue.count, !workers.values.contains(where: { $0.state == .free || $0.state == .busy }) {
+            while queueHead < queue.count {
+                if let client = clients[queue[queueHead]], client.state == .queued {
+                    counters.queueTimeouts += 1
+                    client.serviceUnavailable(reason: problem)
+                    drop(client)
+                }
+                queueHead += 1
+            }
+        }
         if queueHead > 1024 && queueHead * 2 > queue.count {
             queue.removeFirst(queueHead)
             queueHead = 0
@@ -159,7 +171,15 @@ extension Vassal {
             }
         case (.ready, .loading):
             Log.info("\(worker.label) attached and ready")
+            if appProblem != nil {
+                Log.info("\(worker.label): the app loads again")
+                appProblem = nil
+            }
             markFree(worker)
+        case (.failing(let reason), .loading):
+            let problem = "the app\(worker.build.isEmpty ? "" : " of build \(worker.build)") cannot load: \(reason)"
+            if problem != appProblem { Log.info("\(worker.label): \(problem); requests are answered 503 until a worker is ready") }
+            appProblem = problem
         case (.back(let requests, let buffered), .busy) where !worker.inHand.isEmpty,
              (.back(let requests, let buffered), .draining) where !worker.inHand.isEmpty:
             counters.handedBack += 1

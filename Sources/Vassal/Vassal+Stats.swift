@@ -60,6 +60,8 @@ extension Vassal {
         return .object(UWSGIStats.header(listenQueue: queueDepth, listenQueueErrors: counters.queueTimeouts, sockets: sockets, workers: rows) + [
             // ours
             ("role", .string("vassal")),
+            // Why requests are answered 503 at once (an app that cannot load), while it lasts.
+            ("problem", appProblem.map(JSON.string) ?? .null),
         ] + UWSGIStats.binaryKeys(binary) + [
             ("parked_connections", .number(parked)),
             ("queue", .object([("depth", .number(queueDepth)), ("max_depth", .number(counters.maxQueueDepth)),

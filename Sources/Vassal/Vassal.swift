@@ -83,6 +83,9 @@ final class Vassal {
     var stats: StatsServer<VassalEvent>?
     /// A reload's configuration check under way.
     var pendingCheck: PendingCheck?
+    /// Set when a worker reported that its app cannot load, until a worker is ready:
+    /// requests are then answered 503 at once while no worker can serve.
+    var appProblem: String?
     enum TouchAction { case reload, logReopen }
     let touches: TouchWatcher<TouchAction>?
 

@@ -50,3 +50,22 @@ struct RetryTests {
         #expect(stats["handoff"]?["bad_gateway"]?.intValue == 1)
     }
 }
+
+/// Through the vassal, an app that cannot load: the zerg says so to the
+/// vassal, which answers 503 at once instead of after queue-timeout.
+@Suite(.serialized)
+struct AppFailureThroughTheVassalTests {
+    @Test func requestsGet503AtOnceWhileTheAppCannotLoad() throws {
+        let setup = try VassalSetup()
+        defer { setup.cleanup() }
+        let broken = FileSystem.directoryName(TestProcess.appsPath) + "/broken_app.py"
+        try setup.startZerg(workers: 2, args: ["--wsgi-file", broken], wait: false)
+        #expect(waitUntil(10) { !setup.vassal.logLines(containing: "cannot load").isEmpty }, "\(setup.vassal.log())")
+        let start = Date()
+        let r = try HTTPClient.once(port: setup.port, "/", timeout: 5)
+        #expect(r.status == 503)
+        #expect(r.headers["retry-after"] == "1")
+        #expect(r.body.contains("module_that_does_not_exist"))
+        #expect(Date().timeIntervalSince(start) < 1)
+    }
+}

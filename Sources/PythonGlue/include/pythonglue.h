@@ -103,6 +103,8 @@ PyObject *pg_sys_path(void); /* borrowed */
 PyObject *pg_import(const char *name);
 /* Runs source in a fresh module of that name; returns the module or NULL. */
 PyObject *pg_run_module(const char *name, const char *source);
+/* The linked libpython's version ("3.11.2 (main, ...)"); callable before pg_initialize. */
+const char *pg_version(void);
 PyThreadState *pg_save_thread(void);
 void pg_restore_thread(PyThreadState *state);
 

@@ -15,6 +15,9 @@ public enum HandoffMessage: Equatable, Sendable {
     case done
     /// The worker is leaving: send it nothing new (answered with `bye`).
     case draining
+    /// The app cannot load (`reason`: its error); the worker exits. Until a
+    /// worker is ready again, the vassal answers requests 503 at once.
+    case failing(reason: String)
     // vassal → worker
     /// The attach is accepted, speaking `version`. Carries one fd: a shared
     /// memory page whose first 64-bit word is the vassal's queue depth (how
@@ -33,7 +36,7 @@ public enum HandoffMessage: Equatable, Sendable {
     static let magic: [UInt8] = [0x48, 0x5A]  // "HZ"
 
     public enum Kind: UInt8, Sendable {
-        case hello = 0x01, ready = 0x02, back = 0x03, done = 0x04, draining = 0x05
+        case hello = 0x01, ready = 0x02, back = 0x03, done = 0x04, draining = 0x05, failing = 0x06
         case welcome = 0x81, refuse = 0x82, connection = 0x83, bye = 0x84
     }
 
@@ -44,6 +47,7 @@ public enum HandoffMessage: Equatable, Sendable {
         case .back: return .back
         case .done: return .done
         case .draining: return .draining
+        case .failing: return .failing
         case .welcome: return .welcome
         case .refuse: return .refuse
         case .connection: return .connection
@@ -75,7 +79,7 @@ public enum HandoffMessage: Equatable, Sendable {
             out += buffered
         case .welcome(let version):
             out.append(version)
-        case .refuse(let reason):
+        case .refuse(let reason), .failing(let reason):
             out += Array(reason.utf8.prefix(1024))
         case .connection(let host, let port, let buffered):
             let name = Array(host.utf8.prefix(255))
@@ -116,6 +120,8 @@ public enum HandoffMessage: Equatable, Sendable {
             message = .welcome(version: try r.u8())
         case .refuse:
             message = .refuse(reason: String(decoding: r.rest(), as: UTF8.self))
+        case .failing:
+            message = .failing(reason: String(decoding: r.rest(), as: UTF8.self))
         case .connection:
             let n = Int(try r.u8())
             let host = String(decoding: try r.bytes(n), as: UTF8.self)

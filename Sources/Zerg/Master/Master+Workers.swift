@@ -46,6 +46,7 @@ extension Master {
                     finishReload()
                 }
             }
+            updateUnavailable()
             let target = settings.workers - cheapedSlots.count
             if !announcedReady && processes.values.filter({ $0.state == .ready }).count >= target {
                 announcedReady = true
@@ -96,6 +97,7 @@ extension Master {
                 }
                 lastFailure = failure
             }
+            updateUnavailable()
             timers.schedule(afterMs: delay, .respawn(id: p.id))
             if let old = p.replaces {
                 Log.info("reload abandoned: the new worker \(p.id) did not load; pid \(old) keeps serving")
@@ -176,6 +178,7 @@ extension Master {
     func stop(_ how: Stop) {
         if stopping == .immediate { return }
         stopping = how
+        updateUnavailable()
         Log.info("\(how.rawValue) stop of \(processes.count) worker(s)")
         for p in processes.values {
             switch how {

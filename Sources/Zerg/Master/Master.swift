@@ -29,6 +29,8 @@ final class Master {
         case stats(StatsEvent)
         /// A report from this worker.
         case worker(WorkerProcess)
+        /// A client on a listener while the app cannot load (see `Master+Unavailable`).
+        case listener(Int)
     }
 
     /// The running configuration: loaded once per start or reload, here only;
@@ -40,6 +42,8 @@ final class Master {
     let binary: OwnBinary
     /// The last exec failure of the binary's path, logged once while it lasts.
     var binaryProblem: String?
+    /// The master answers clients itself (503) while no worker can: its listener registrations.
+    var answering: [(fd: FileDescriptor, token: EventToken)] = []
     let listeners: [FileDescriptor]
     let sources: EventSources<Event>
     let signals: SignalChannel
@@ -137,6 +141,8 @@ final class Master {
                     stats?.handle(e) { statsDocument() }
                 case .worker(let p)?:
                     readWorker(p)
+                case .listener(let i)?:
+                    answerUnavailable(listeners[i])
                 case nil:
                     continue
                 }
@@ -191,6 +197,8 @@ final class Master {
             env[EmperorProtocol.environmentVariable] = nil
             env[WorkerMain.roleVariable] = String(id)
             env[WorkerMain.Inherited.masterPID] = String(getpid())
+            // The app failed to load before: the traceback was logged once; now a line per try.
+            env[WorkerMain.Inherited.quietLoadErrors] = lastFailure == nil ? nil : "1"
             let first = WorkerMain.Inherited.control + 1
             env[WorkerMain.Inherited.listeners] = (0..<listeners.count).map { String(first + Int32($0)) }.joined(separator: ",")
             let scoreboardFd = first + Int32(listeners.count)

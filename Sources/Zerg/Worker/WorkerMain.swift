@@ -16,6 +16,8 @@ enum WorkerMain {
         static let listeners = "HADJANGO_LISTEN_FDS"
         static let scoreboard = "HADJANGO_SCOREBOARD"
         static let masterPID = "HADJANGO_MASTER_PID"
+        /// Set while the app keeps failing to load: log the error in one line, without the traceback.
+        static let quietLoadErrors = "HADJANGO_QUIET_LOAD_ERRORS"
     }
 
     static func run(id: Int, environment: [String: String]) -> Int32 {
@@ -67,6 +69,7 @@ enum WorkerMain {
         }
 
         let failure: (WorkerFailure, String)
+        var attached: Worker?  // to tell the vassal when the app cannot load
         do {
             let interpreter = try Interpreter(settings: settings, callbacks: RequestCallbacks.table)
             let masterPID = Int32(environment[Inherited.masterPID] ?? "") ?? getppid()
@@ -89,6 +92,7 @@ enum WorkerMain {
                                     readyPool: try ReadyPool.fromEnvironment(environment))
             // Say hello before loading (the vassal sees a loading worker), READY after.
             let attachedEarly = zergServer != nil ? try worker.attach() : false
+            if attachedEarly { attached = worker }
             try interpreter.loadApp(settings: settings)
             let appMs = (Host.monotonicNanoseconds() - start) / 1_000_000
             // Warm-up runs before the worker can be given any client request.
@@ -102,8 +106,13 @@ enum WorkerMain {
             worker.tellMaster(ready)
             return worker.run()
         } catch let error as Interpreter.LoadError {
-            Log.info("loading the app raised \(error.summary):\n\(error.traceback)", terminator: "")
+            if environment[Inherited.quietLoadErrors] == nil {
+                Log.info("loading the app raised \(error.summary):\n\(error.traceback)", terminator: "")
+            } else {
+                Log.info("loading the app raised \(error.summary) (again)")
+            }
             failure = (.appLoad, error.summary.replacingAll("\n", with: " "))
+            attached?.tellVassal(.failing(reason: failure.1))
         } catch let error as VassalLink.Refused {
             Log.info("\(error)")
             failure = (.attachRefused, error.description)
