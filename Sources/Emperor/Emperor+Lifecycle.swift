@@ -42,6 +42,7 @@ extension Emperor {
         switch inspect(instance) {
         case .failure(let error):
             instance.state = .invalid
+            releaseListeners(instance)
             instance.lastProblem = error.problems.first?.description
             logProblems(instance, error, action: "not started (fix it and it starts)")
             return
@@ -56,7 +57,9 @@ extension Emperor {
         }
         instance.kind = kind
         do {
-            let (pid, control) = try launcher.launch(config: instance.name, kind: kind, stdio: Log.destination)
+            // A vassal started again after a crash gets the sockets its predecessor listened on.
+            let (pid, control) = try launcher.launch(config: instance.name, kind: kind, stdio: Log.destination,
+                                                     listeners: kind == .vassal ? instance.heldListeners : [])
             instance.pid = pid
             instance.control = control
             instance.controlToken = try? sources.add(control, .control(instance.name))
@@ -127,12 +130,15 @@ extension Emperor {
             stop(instance, mode: shutdown ?? .graceful)
         } else {
             Log.info("\(instance.name): \(reason); forgotten")
+            releaseListeners(instance)
             instances[instance.name] = nil
         }
     }
 
-    /// Asks for a stop and arms the SIGKILL deadline.
+    /// Asks for a stop and arms the SIGKILL deadline. The emperor's copies of
+    /// its listeners close now: a port nobody will serve must refuse, not queue.
     func stop(_ instance: Instance, mode: ShutdownMode) {
+        releaseListeners(instance)
         guard let pid = instance.pid else { return }
         let alreadyStopping = instance.state == .stopping
         instance.state = .stopping
@@ -166,22 +172,42 @@ extension Emperor {
         instance.controlToken = nil
     }
 
-    /// Reports from the instance on its control channel.
+    /// Reports from the instance on its control channel (recvmsg: the
+    /// `listeners` report carries fds).
     func readControl(name: String) {
         guard let instance = instances[name], let control = instance.control else { return }
-        let bytes: [UInt8]
-        switch try? control.readAvailable(max: 256) {
-        case .wouldBlock?: return
-        case .completed(let got)?: bytes = got
-        case nil: bytes = []  // an error: as good as closed
+        let received = withUnsafeTemporaryAllocation(byteCount: 65536 + 64, alignment: 8) { buffer -> ([UInt8], [FileDescriptor])? in
+            switch try? control.receivePacket(into: buffer, nonBlocking: true) {
+            case .wouldBlock?: return nil
+            case .completed(let (count, fds))?: return (Array(UnsafeRawBufferPointer(rebasing: buffer[0..<count])), fds)
+            case nil: return ([], [])  // an error: as good as closed
+            }
         }
+        guard let (bytes, fds) = received else { return }
         if bytes.isEmpty {
+            for fd in fds { fd.close() }
             closeControl(instance)  // EOF: the process is exiting (reaped via SIGCHLD)
             return
         }
+        var unclaimed = fds
         let now = Timestamp.now().seconds
-        for byte in bytes {
+        var i = 0
+        while i < bytes.count {
+            let byte = bytes[i]
+            i += 1
             switch EmperorProtocol.Report(rawValue: byte) {
+            case .listeners:
+                let length = i + 2 <= bytes.count ? Int(bytes[i]) | Int(bytes[i + 1]) << 8 : -1
+                guard length >= 0, i + 2 + length <= bytes.count else {
+                    noteOnce("\(name): a listeners report cut short; ignored")
+                    i = bytes.count
+                    continue
+                }
+                let addresses = String(decoding: bytes[(i + 2)..<(i + 2 + length)], as: UTF8.self).split(separator: "\n").map(String.init)
+                i += 2 + length
+                let held = Array(unclaimed.prefix(addresses.count))
+                unclaimed.removeFirst(held.count)
+                hold(Array(zip(addresses, held)), for: instance)
             case .ready:
                 instance.ready = true
                 instance.lastReady = now
@@ -210,6 +236,19 @@ extension Emperor {
                 noteOnce("\(name): ignored unknown report byte \(byte)")
             }
         }
+        for fd in unclaimed { fd.close() }
+    }
+
+    /// Keeps copies of an instance's listening sockets (replacing earlier ones).
+    func hold(_ listeners: [(address: String, fd: FileDescriptor)], for instance: Instance) {
+        releaseListeners(instance)
+        instance.heldListeners = listeners
+    }
+
+    /// Closes the emperor's copies: the instance is going away (or binds anew).
+    func releaseListeners(_ instance: Instance) {
+        for held in instance.heldListeners { held.fd.close() }
+        instance.heldListeners = []
     }
 
     /// A child ended: an instance (crash, stop or reload-by-exit) or an adopted orphan.
@@ -233,6 +272,7 @@ extension Emperor {
             start(instance)
         } else if instance.retiring || shutdown != nil {
             Log.info("\(instance.name) pid \(pid) stopped (\(status))")
+            releaseListeners(instance)
             instances[instance.name] = nil
         } else {
             crashed(instance, ranNs: ranNs, what: "pid \(pid) \(status)")

@@ -54,6 +54,9 @@ final class Instance {
     var statsAddress: ListenAddress?
     var control: FileDescriptor?
     var controlToken: EventToken?
+    /// Copies of a vassal's listening sockets (its `listeners` report): passed
+    /// to the vassal started after a crash; closed when it stops for good.
+    var heldListeners: [(address: String, fd: FileDescriptor)] = []
 
     var backoff: Backoff
     /// Invalidates timers set for an earlier run.

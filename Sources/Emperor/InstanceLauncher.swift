@@ -33,7 +33,8 @@ struct InstanceLauncher {
     }
 
     /// Starts the instance; returns its pid and the emperor's end of the control channel.
-    func launch(config name: String, kind: InstanceKind?, stdio: FileDescriptor) throws -> (pid_t, FileDescriptor) {
+    func launch(config name: String, kind: InstanceKind?, stdio: FileDescriptor,
+                listeners: [(address: String, fd: FileDescriptor)] = []) throws -> (pid_t, FileDescriptor) {
         guard let program = executable(for: kind) else {
             throw SystemError("execve", "no program for \(name)", errno: ENOEXEC)
         }
@@ -46,9 +47,16 @@ struct InstanceLauncher {
         argv += ["--ini", name]
         var env = baseEnvironment
         env[EmperorProtocol.environmentVariable] = String(Self.controlFdInChild)
+        var map: [(FileDescriptor, Int32)] = [(devNull, 0), (stdio, 1), (stdio, 2), (theirs, Self.controlFdInChild)]
+        var named: [String] = []
+        for (i, held) in listeners.enumerated() {
+            let target = Self.controlFdInChild + 1 + Int32(i)
+            map.append((held.fd, target))
+            named.append("\(target)=\(held.address)")
+        }
+        if !named.isEmpty { env[EmperorProtocol.listenersVariable] = named.joined(separator: "\u{1F}") }
         let spec = ChildProcess.Spec(
-            executable: program, arguments: argv, environment: env, workingDirectory: workingDirectory,
-            fdMap: [(devNull, 0), (stdio, 1), (stdio, 2), (theirs, Self.controlFdInChild)])
+            executable: program, arguments: argv, environment: env, workingDirectory: workingDirectory, fdMap: map)
         do {
             let pid = try ChildProcess.spawn(spec)
             try mine.setNonBlocking()

@@ -17,9 +17,13 @@ enum VassalStartup {
         let emperor = EmperorChannel.fromEnvironment(environment)
         let inherited = try environment[VassalState.environmentVariable].map(VassalState.take(fromVariable:))
 
-        // Listeners: inherited ones are kept when the config still names them.
+        // Listeners: inherited ones (from the image this one replaced, else
+        // the emperor's copies after a crash) are kept when the config still names them.
         var listeners: [FileDescriptor] = []
         var unused = inherited?.listeners ?? []
+        for held in EmperorChannel.inheritedListeners(environment) {
+            if inherited == nil { unused.append(held) } else { held.fd.close() }
+        }
         for address in settings.http {
             if let i = unused.firstIndex(where: { $0.address == address.description }) {
                 listeners.append(unused.remove(at: i).fd)
@@ -61,6 +65,8 @@ enum VassalStartup {
             }
             Log.info("listening on \(addresses.joined(separator: ", ")); workers attach at \(settings.zergServer)")
         }
+        // The emperor keeps copies: a vassal that dies is started again on the same sockets.
+        emperor?.tell(listeners: zip(settings.http, listeners).map { ($0.description, $1) })
         vassal.tellEmperor(.ready)
         vassal.tellEmperor(.accepting)
         return vassal

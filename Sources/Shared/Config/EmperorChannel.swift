@@ -23,6 +23,26 @@ public struct EmperorChannel {
         try? fd.writeAll([report.rawValue])
     }
 
+    /// Hands the emperor copies of this process's listening sockets (at most 8).
+    public func tell(listeners: [(address: String, fd: FileDescriptor)]) {
+        let held = Array(listeners.prefix(8))
+        guard !held.isEmpty else { return }
+        let text = Array(held.map(\.address).joined(separator: "\n").utf8.prefix(65535))
+        let bytes = [EmperorProtocol.Report.listeners.rawValue, UInt8(text.count & 0xFF), UInt8(text.count >> 8)] + text
+        _ = try? fd.sendPacket(bytes, fds: held.map(\.fd))
+    }
+
+    /// The listening sockets an emperor handed this process at start (made CLOEXEC).
+    public static func inheritedListeners(_ environment: [String: String]) -> [(address: String, fd: FileDescriptor)] {
+        guard let text = environment[EmperorProtocol.listenersVariable] else { return [] }
+        Host.unsetEnvironment(EmperorProtocol.listenersVariable)
+        return text.split(separator: "\u{1F}").compactMap { item in
+            guard let (number, address) = String(item).splitOnce("="), let raw = Int32(number),
+                  let fd = try? FileDescriptor.inherited(raw, what: EmperorProtocol.listenersVariable) else { return nil }
+            return (address, fd)
+        }
+    }
+
     public enum Received {
         case commands([EmperorProtocol.Command])
         /// The emperor is gone (end of file): uWSGI's vassals stop then.

@@ -3,6 +3,9 @@
 /// channel in `UWSGI_EMPEROR_FD`.
 public enum EmperorProtocol {
     public static let environmentVariable = "UWSGI_EMPEROR_FD"
+    /// Ours: the listening sockets the emperor hands a vassal it starts again
+    /// (`fd=address` items separated by U+001F).
+    public static let listenersVariable = "HADJANGO_EMPEROR_LISTENERS"
 
     /// Emperor → instance.
     public enum Command: UInt8, Sendable {
@@ -29,5 +32,10 @@ public enum EmperorProtocol {
         case heartbeat = 26
         /// uWSGI broodlord: asks for reinforcements (unsupported; logged).
         case sos = 30
+        /// Ours: a vassal's listening sockets, sent as SCM_RIGHTS with this
+        /// byte, then a u16 LE length and the addresses (one per line, in fd
+        /// order). The emperor keeps copies, so a vassal that dies is started
+        /// again on the same sockets and no connection is refused meanwhile.
+        case listeners = 40
     }
 }
