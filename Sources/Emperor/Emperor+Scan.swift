@@ -29,10 +29,7 @@ extension Emperor {
                     configChanged(instance, stamp: stamp)
                 }
             } else {
-                let instance = Instance(
-                    name: found.name, pattern: found.pattern,
-                    backoff: Backoff(stepMs: settings.backoffStepMs, capMs: settings.backoffCapMs,
-                                     stableSeconds: settings.stableSeconds))
+                let instance = Instance(name: found.name, pattern: found.pattern, backoff: settings.backoff)
                 instance.stamp = stamp
                 instance.lastModified = stamp?.modified.seconds ?? 0
                 instances[found.name] = instance

@@ -13,6 +13,7 @@ import Shared
 /// | SIGUSR1      | one log line per instance                                     |
 /// | SIGURG       | forget every backoff: respawn throttled instances now         |
 /// | SIGWINCH     | rescan now                                                    |
+/// | SIGUSR2      | upgrade in place: re-exec from the binary's path, same pid    |
 /// | SIGCHLD      | reap (instances and adopted orphans)                          |
 extension Emperor {
     func handleSignal(_ sig: Int32) {
@@ -43,6 +44,8 @@ extension Emperor {
             }
         case SIGWINCH:
             if shutdown == nil { scan() }
+        case SIGUSR2:
+            upgrade()
         default:
             break
         }

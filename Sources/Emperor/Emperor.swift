@@ -23,6 +23,11 @@ final class Emperor {
     }
 
     let settings: EmperorSettings
+    /// What SIGUSR2 re-execs (and its arguments).
+    let binary: OwnBinary
+    let arguments: [String]
+    /// What the image this one replaced handed over (SIGUSR2), until `run` takes it.
+    var handover: JSON?
     let scanner: ConfigScanner
     let launcher: InstanceLauncher
     let sources: EventSources<Event>
@@ -52,8 +57,11 @@ final class Emperor {
 
     static let handledSignals: [Int32] = [SIGHUP, SIGTERM, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2, SIGCHLD, SIGURG, SIGWINCH]
 
-    init(settings: EmperorSettings) throws {
+    init(settings: EmperorSettings, binary: OwnBinary, arguments: [String]) throws {
         self.settings = settings
+        self.binary = binary
+        self.arguments = arguments
+        handover = Self.takeState()
         let cwd = FileSystem.currentDirectory()
         scanner = ConfigScanner(patterns: settings.patterns, followSymlinks: settings.followSymlinks, currentDirectory: cwd)
         launcher = InstanceLauncher(settings: settings, workingDirectory: cwd, environment: Host.environment())
@@ -63,11 +71,16 @@ final class Emperor {
         inotify = try Inotify()
         try sources.add(signals.fd, .signals)
         try sources.add(inotify.fd, .inotify)
+        // After an upgrade the listeners are the previous image's, still bound.
+        let heldStats = handover?["stats"]?.intValue.flatMap { try? FileDescriptor.inherited(Int32($0), what: "stats listener") }
+        let heldStatus = handover?["status"]?.intValue.flatMap { try? FileDescriptor.inherited(Int32($0), what: "status listener") }
         if let address = settings.statsAddress {
-            statsServer = try StatsServer(address: address, http: false, sources: sources, as: Event.stats)
+            statsServer = try heldStats.map { try StatsServer(listener: $0, http: false, sources: sources, as: Event.stats) }
+                ?? StatsServer(address: address, http: false, sources: sources, as: Event.stats)
         }
         if let address = settings.statusAddress {
-            statusServer = try StatsServer(address: address, http: true, sources: sources, as: Event.status)
+            statusServer = try heldStatus.map { try StatsServer(listener: $0, http: true, sources: sources, as: Event.status) }
+                ?? StatsServer(address: address, http: true, sources: sources, as: Event.status)
         }
     }
 
@@ -78,7 +91,11 @@ final class Emperor {
             do { try FileSystem.writeFile(pidfile, "\(getpid())\n") } catch { Log.info("cannot write pidfile: \(error)") }
         }
         let where_ = settings.statsAddress.map { "; stats on \($0)" } ?? ""
-        Log.info("emperor \(Version.string) watching \(settings.patterns.map { "`\($0)`" }.joined(separator: ", "))\(where_)")
+        Log.info("emperor \(binary.versionLine) watching \(settings.patterns.map { "`\($0)`" }.joined(separator: ", "))\(where_)")
+        if let state = handover {
+            handover = nil
+            restore(state)
+        }
         scan()
         nextRescanNs = Host.monotonicNanoseconds() + UInt64(settings.rescanSeconds) * 1_000_000_000
 

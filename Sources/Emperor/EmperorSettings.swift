@@ -12,6 +12,9 @@ struct EmperorSettings {
     var statusAddress: ListenAddress?
     var backoffStepMs: Int
     var backoffCapMs: Int
+
+    /// A new instance's respawn delays.
+    var backoff: Backoff { Backoff(stepMs: backoffStepMs, capMs: backoffCapMs, stableSeconds: stableSeconds) }
     var stableSeconds: Int
     var reloadMercySeconds: Int
     var gracefulStop: Bool

@@ -71,7 +71,8 @@ guard !settings.patterns.isEmpty else {
 }
 
 do {
-    let emperor = try Emperor(settings: settings)
+    let binary = OwnBinary.locate(argv0: CommandLine.arguments[0], environment: Host.environment())
+    let emperor = try Emperor(settings: settings, binary: binary, arguments: CommandLine.arguments)
     exit(emperor.run())
 } catch {
     Log.info("cannot start: \(error)")

@@ -51,8 +51,13 @@ public final class StatsServer<Source> {
     private var clients: [ObjectIdentifier: StatsServerClient] = [:]
     private var listenerToken: EventToken?
 
-    public init(address: ListenAddress, http: Bool, sources: EventSources<Source>, as wrap: @escaping (StatsEvent) -> Source) throws {
-        listener = try address.listen(backlog: 64)
+    public convenience init(address: ListenAddress, http: Bool, sources: EventSources<Source>, as wrap: @escaping (StatsEvent) -> Source) throws {
+        try self.init(listener: try address.listen(backlog: 64), http: http, sources: sources, as: wrap)
+    }
+
+    /// Serves on a socket already bound and listening (handed over by the image this process replaced).
+    public init(listener: FileDescriptor, http: Bool, sources: EventSources<Source>, as wrap: @escaping (StatsEvent) -> Source) throws {
+        self.listener = listener
         self.sources = sources
         self.http = http
         self.wrap = wrap

@@ -9,7 +9,9 @@ final class BuildsSetup {
     var emperor: TestProcess!
     var ports: [String: Int] = [:]
 
-    init(builds: [String] = ["a", "b"], zergWorkers: Int = 2, emperorArgs: [String] = []) throws {
+    /// `binaries`: run copies of the emperor, vassal and zerg binaries from `dir/bin`
+    /// (to replace them the way upgrades do).
+    init(builds: [String] = ["a", "b"], zergWorkers: Int = 2, emperorArgs: [String] = [], binaries: Bool = false) throws {
         dir = try TestDirectory("builds-test")
         let d = dir.path
         for sub in ["skel", "run", "logs", "ports"] { try FileManager.default.createDirectory(atPath: dir.file(sub), withIntermediateDirectories: true) }
@@ -45,7 +47,15 @@ final class BuildsSetup {
             try FileManager.default.createSymbolicLink(atPath: dir.file("builds/\(build)/vassal.ini"), withDestinationPath: "../../skel/vassal.skel")
             try FileManager.default.createSymbolicLink(atPath: dir.file("builds/\(build)/zerg.ini"), withDestinationPath: "../../skel/zerg-v1.skel")
         }
-        emperor = try TestProcess("emperor", ["--emperor", "\(d)/builds/[a-z]*/vassal.ini", "--emperor", "\(d)/builds/[a-z]*/zerg.ini"] + emperorArgs,
+        var program = "emperor"
+        if binaries {
+            try FileManager.default.createDirectory(atPath: dir.file("bin"), withIntermediateDirectories: true)
+            for name in ["emperor", "vassal", "zerg"] {
+                try FileManager.default.copyItem(atPath: TestProcess.binDirectory + "/" + name, toPath: dir.file("bin/" + name))
+            }
+            program = dir.file("bin/emperor")
+        }
+        emperor = try TestProcess(program, ["--emperor", "\(d)/builds/[a-z]*/vassal.ini", "--emperor", "\(d)/builds/[a-z]*/zerg.ini"] + emperorArgs,
                                   log: dir.file("emperor.log"), cwd: d)
     }
 
