@@ -96,6 +96,8 @@ long cs_voluntary_switches(void) {
     return usage.ru_nvcsw;
 }
 
+int cs_pidfd_open(pid_t pid) { return (int)syscall(SYS_pidfd_open, pid, 0); }
+
 int cs_set_child_subreaper(void) { return prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); }
 int cs_set_process_name(const char *name) { return prctl(PR_SET_NAME, name, 0, 0, 0); }
 

@@ -251,11 +251,59 @@ extension Emperor {
         instance.heldListeners = []
     }
 
+    /// An instance left running by an emperor that died (killed, crashed):
+    /// it waits on its adoption socket, and this emperor takes it over instead
+    /// of starting a duplicate. False when there is none to adopt.
+    func adopt(_ instance: Instance) -> Bool {
+        let path = launcher.adoptionPath(for: instance.name)
+        guard FileSystem.exists(path), let fd = try? FileDescriptor.connect(unixPath: path) else { return false }
+        guard let peer = try? fd.peerCredentials(), peer.pid > 0, let pidfd = try? ChildProcess.pidfd(peer.pid) else {
+            fd.close()
+            return false
+        }
+        let kind: InstanceKind?
+        switch inspect(instance) {
+        case .success(let k): kind = k
+        case .failure: kind = nil
+        }
+        do {
+            try fd.setNonBlocking()
+            instance.controlToken = try sources.add(fd, .control(instance.name))
+            instance.pidfdToken = try sources.add(pidfd, .adoptedExit(instance.name))
+        } catch {
+            if let token = instance.controlToken { sources.remove(fd, token) }
+            fd.close()
+            pidfd.close()
+            instance.controlToken = nil
+            return false
+        }
+        instance.kind = kind
+        instance.control = fd
+        instance.pid = peer.pid
+        instance.pidfd = pidfd
+        instance.adopted = true
+        instance.state = .starting  // ready once it says so (it does on adoption)
+        instance.startedAtNs = Host.monotonicNanoseconds()
+        let now = Timestamp.now().seconds
+        instance.firstRun = now
+        instance.born = now
+        instance.lastRun = now
+        Log.info("\(instance.name): adopted \(kind?.rawValue ?? "instance") pid \(peer.pid), left running by an earlier emperor")
+        return true
+    }
+
     /// A child ended: an instance (crash, stop or reload-by-exit) or an adopted orphan.
     func childExited(pid: pid_t, status: ExitStatus) {
         guard let instance = instances.values.first(where: { $0.pid == pid }) else {
             Log.info("reaped orphan pid \(pid) (\(status))")
             return
+        }
+        if let pidfd = instance.pidfd {
+            if let token = instance.pidfdToken { sources.remove(pidfd, token) }
+            pidfd.close()
+            instance.pidfd = nil
+            instance.pidfdToken = nil
+            instance.adopted = false
         }
         // Anything left in its process group is a stray worker: it goes too.
         ChildProcess.signalGroup(pid, SIGKILL)

@@ -33,7 +33,7 @@ extension Emperor {
                 instance.stamp = stamp
                 instance.lastModified = stamp?.modified.seconds ?? 0
                 instances[found.name] = instance
-                start(instance)
+                if !adopt(instance) { start(instance) }
             }
         }
         for instance in Array(instances.values) where !present.contains(instance.name) && !instance.retiring {

@@ -13,6 +13,8 @@ final class Emperor {
         case inotify
         /// An instance's control channel (by config name).
         case control(String)
+        /// An adopted instance (not this emperor's child) ended: its pidfd.
+        case adoptedExit(String)
         case stats(StatsEvent)
         case status(StatsEvent)
     }
@@ -137,6 +139,8 @@ final class Emperor {
             scheduleScan()
         case .control(let name):
             readControl(name: name)
+        case .adoptedExit(let name):
+            if let instance = instances[name], let pid = instance.pid, instance.adopted { childExited(pid: pid, status: .unknown) }
         case .stats(let e):
             statsServer?.handle(e) { statsDocument() }
         case .status(let e):

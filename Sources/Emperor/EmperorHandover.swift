@@ -85,6 +85,7 @@ extension Emperor {
                 ("respawns", .number(i.respawns)), ("started_ns", .int(Int64(clamping: i.startedAtNs))),
                 ("next_spawn_ns", i.nextSpawnAtNs.map { .int(Int64(clamping: $0)) } ?? .null),
                 ("retiring", .bool(i.retiring)), ("restart_after_exit", .bool(i.restartAfterExit)),
+                ("adopted", .bool(i.adopted)),
                 ("problem", i.lastProblem.map(JSON.string) ?? .null),
                 ("listeners", .array(i.heldListeners.map { .object([("address", .string($0.address)), ("fd", fd($0.fd))]) })),
             ]
@@ -152,6 +153,12 @@ extension Emperor {
             if let control = fd(item["control"]) {
                 i.control = control
                 i.controlToken = try? sources.add(control, .control(name))
+            }
+            // An adopted instance is not this process's child: its end is watched through a pidfd again.
+            if bool("adopted"), let pid = i.pid, let pidfd = try? ChildProcess.pidfd(pid) {
+                i.adopted = true
+                i.pidfd = pidfd
+                i.pidfdToken = try? sources.add(pidfd, .adoptedExit(name))
             }
             instances[name] = i
             // The deadlines the previous image had armed.

@@ -19,6 +19,9 @@ struct EmperorSettings {
     var reloadMercySeconds: Int
     var gracefulStop: Bool
     var pidfile: String?
+    /// Where instances keep their adoption sockets (see `EmperorLink`).
+    var runDirectory: String
+    var lostGraceSeconds: Int
     var vassalSet: [String]
     var logto: String?
 
@@ -46,7 +49,17 @@ struct EmperorSettings {
         reloadMercySeconds = max(0, config.int("reload-mercy") ?? 30)
         gracefulStop = config.bool("emperor-graceful-shutdown")
         pidfile = config.string("emperor-pidfile")
+        runDirectory = config.string("emperor-run-dir") ?? Self.defaultRunDirectory()
+        lostGraceSeconds = max(0, config.int("emperor-lost-grace") ?? EmperorLink.defaultGraceSeconds)
         vassalSet = config.strings("vassal-set")
         logto = config.string("logto")
+    }
+
+    /// A directory that needs no option and is the same for an emperor started
+    /// again by the same user: /run/hadjango (root), $XDG_RUNTIME_DIR/hadjango, /tmp/hadjango-UID.
+    static func defaultRunDirectory() -> String {
+        if Host.uid == 0 && FileSystem.isDirectory("/run") { return "/run/hadjango" }
+        if let runtime = Host.environment()["XDG_RUNTIME_DIR"], FileSystem.isDirectory(runtime) { return FileSystem.joined(runtime, "hadjango") }
+        return "/tmp/hadjango-\(Host.uid)"
     }
 }

@@ -57,6 +57,11 @@ final class Instance {
     /// Copies of a vassal's listening sockets (its `listeners` report): passed
     /// to the vassal started after a crash; closed when it stops for good.
     var heldListeners: [(address: String, fd: FileDescriptor)] = []
+    /// Left running by an emperor that died, and taken over: not this emperor's
+    /// child, so its end is watched through a pidfd instead of SIGCHLD.
+    var adopted = false
+    var pidfd: FileDescriptor?
+    var pidfdToken: EventToken?
 
     var backoff: Backoff
     /// Invalidates timers set for an earlier run.

@@ -18,12 +18,21 @@ struct InstanceLauncher {
         // uWSGI's rules: no inherited emperor channel or reload counter, and
         // UWSGI_VASSAL_X=v becomes UWSGI_X=v for instances only.
         var env = environment
-        for key in ["UWSGI_EMPEROR_FD", "UWSGI_EMPEROR_FD_CONFIG", "UWSGI_RELOADS", "NOTIFY_SOCKET"] { env[key] = nil }
+        for key in ["UWSGI_EMPEROR_FD", "UWSGI_EMPEROR_FD_CONFIG", "UWSGI_RELOADS", "NOTIFY_SOCKET", EmperorLink.runDirectoryVariable,
+                    EmperorLink.configVariable, EmperorLink.graceVariable, EmperorProtocol.listenersVariable] { env[key] = nil }
         for (key, value) in environment where key.hasPrefix("UWSGI_VASSAL_") {
             env[key] = nil
             env["UWSGI_" + key.dropFirst("UWSGI_VASSAL_".count)] = value
         }
         baseEnvironment = env
+    }
+
+    /// A config's name made absolute (the same for every emperor started from the same directory).
+    func absolute(_ name: String) -> String { name.hasPrefix("/") ? name : FileSystem.joined(workingDirectory, name) }
+
+    /// Where the instance running `name` listens for an emperor to adopt it.
+    func adoptionPath(for name: String) -> String {
+        EmperorLink.adoptionPath(runDirectory: settings.runDirectory, config: absolute(name))
     }
 
     func executable(for kind: InstanceKind?) -> String? {
@@ -47,6 +56,10 @@ struct InstanceLauncher {
         argv += ["--ini", name]
         var env = baseEnvironment
         env[EmperorProtocol.environmentVariable] = String(Self.controlFdInChild)
+        // Instances outlive a killed emperor and wait to be adopted (EmperorLink).
+        env[EmperorLink.runDirectoryVariable] = settings.runDirectory
+        env[EmperorLink.configVariable] = absolute(name)
+        env[EmperorLink.graceVariable] = String(settings.lostGraceSeconds)
         var map: [(FileDescriptor, Int32)] = [(devNull, 0), (stdio, 1), (stdio, 2), (theirs, Self.controlFdInChild)]
         var named: [String] = []
         for (i, held) in listeners.enumerated() {
@@ -55,8 +68,9 @@ struct InstanceLauncher {
             named.append("\(target)=\(held.address)")
         }
         if !named.isEmpty { env[EmperorProtocol.listenersVariable] = named.joined(separator: "\u{1F}") }
-        let spec = ChildProcess.Spec(
+        var spec = ChildProcess.Spec(
             executable: program, arguments: argv, environment: env, workingDirectory: workingDirectory, fdMap: map)
+        spec.deathSignal = 0
         do {
             let pid = try ChildProcess.spawn(spec)
             try mine.setNonBlocking()

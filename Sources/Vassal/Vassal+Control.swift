@@ -27,7 +27,20 @@ extension Vassal {
     func tellEmperor(_ report: EmperorProtocol.Report) { emperor?.tell(report) }
 
     func readEmperor() {
-        emperor?.handle(lost: { if let e = emperor, let t = emperorToken { sources.remove(e.fd, t) } }, stop: { stop($0 ? .graceful : .immediate) }, reload: { reload() })
+        emperor?.handleChannel(dropped: { fd in if let t = emperorToken { sources.remove(fd, t) }; emperorToken = nil },
+                               stop: { stop($0 ? .graceful : .immediate) }, reload: { reload() })
+    }
+
+    /// A new emperor connected (the previous one died): it takes over.
+    func adopted() {
+        guard let emperor, let channel = emperor.adopt(dropped: { fd in
+            if let t = emperorToken { sources.remove(fd, t) }
+            emperorToken = nil
+        }) else { return }
+        emperorToken = try? sources.add(channel.fd, .emperor)
+        emperor.tell(listeners: zip(settings.http, listeners).map { ($0.description, $1) })
+        tellEmperor(stopping == nil ? .ready : .voluntaryShutdown)
+        if stopping == nil { tellEmperor(.accepting) }
     }
 
     /// Graceful: no new clients; idle connections close; queued ones still go

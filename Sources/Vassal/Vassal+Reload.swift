@@ -104,7 +104,7 @@ extension Vassal {
             let memfd = try SharedMemory.anonymousFile(name: "vassal-state", contents: Array(text.utf8))
             let configFd = try SharedMemory.anonymousFile(name: "vassal-config", contents: configuration)
             var keep = state.allFds + [memfd, configFd]
-            if let emperor { keep.append(emperor.fd) }
+            if let channel = emperor?.prepareForExec() { keep.append(channel) }
             defer {
                 // Still here: the exec failed; carry on as before.
                 Host.unsetEnvironment(VassalState.environmentVariable)

@@ -8,6 +8,8 @@ import VassalCore
 enum VassalEvent {
     case signals
     case emperor
+    /// A new emperor connecting to adopt this vassal (see `EmperorLink`).
+    case emperorAdoption
     /// A worker is attaching to the zerg-server socket.
     case zergServer
     case touch
@@ -31,7 +33,7 @@ final class Vassal {
     let binary: OwnBinary
     let sources: EventSources<VassalEvent>
     let signals: SignalChannel
-    let emperor: EmperorChannel?
+    let emperor: EmperorLink?
     var listeners: [FileDescriptor]
     var listenerTokens: [EventToken] = []
     var emperorToken: EventToken?
@@ -90,7 +92,7 @@ final class Vassal {
     let touches: TouchWatcher<TouchAction>?
 
     init(settings: VassalSettings, arguments: [String], binary: OwnBinary, listeners: [FileDescriptor], zergServer: FileDescriptor,
-         emperor: EmperorChannel?, board: SharedMemory?) throws {
+         emperor: EmperorLink?, board: SharedMemory?) throws {
         self.board = try board ?? SharedMemory.create(name: "vassal-queue", count: 8)
         self.settings = settings
         self.arguments = arguments
@@ -102,7 +104,8 @@ final class Vassal {
         SignalChannel.ignoreBrokenPipe()
         sources = try EventSources()
         try sources.add(signals.fd, .signals)
-        if let emperor { emperorToken = try sources.add(emperor.fd, .emperor) }
+        if let channel = emperor?.channel { emperorToken = try sources.add(channel.fd, .emperor) }
+        if let adoption = emperor?.adoption { try sources.add(adoption, .emperorAdoption) }
         try sources.add(zergServer, .zergServer)
         for (i, l) in listeners.enumerated() { listenerTokens.append(try sources.add(l, .listener(i))) }
         let files = settings.touchReload.map { ($0, TouchAction.reload) } + settings.touchLogReopen.map { ($0, TouchAction.logReopen) }
@@ -129,6 +132,8 @@ final class Vassal {
                     while let sig = try? signals.next() { handle(signal: sig) }
                 case .emperor?:
                     readEmperor()
+                case .emperorAdoption?:
+                    adopted()
                 case .zergServer?:
                     acceptWorkers()
                 case .touch?:
@@ -160,9 +165,14 @@ final class Vassal {
                 sweep(now: now)
                 stats?.sweep()
                 expireCheck(now: now)
+                if stopping == nil, emperor?.graceExpired(nowNs: now) == true {
+                    Log.info("no emperor came back within emperor-lost-grace; stopping")
+                    stop(.graceful)
+                }
                 lastSweepNs = now
             }
             if let how = stopping, finishedStopping(how, now: now) {
+                emperor?.removeAdoptionSocket()
                 Log.info("stopped")
                 FileSystem.unlink(settings.zergServer)
                 return 0

@@ -14,7 +14,7 @@ enum VassalStartup {
 
     static func start(settings: VassalSettings, arguments: [String], binary: OwnBinary) throws -> Vassal {
         let environment = Host.environment()
-        let emperor = EmperorChannel.fromEnvironment(environment)
+        let emperor = EmperorLink.fromEnvironment(environment)
         let inherited = try environment[VassalState.environmentVariable].map(VassalState.take(fromVariable:))
 
         // Listeners: inherited ones (from the image this one replaced, else

@@ -101,7 +101,9 @@ import Testing
         #expect(e.events("reload", config: b).count == 1)
     }
 
-    /// Killed with SIGKILL (no chance to clean up), its instances still die: PR_SET_PDEATHSIG.
+    /// Killed with SIGKILL (no chance to clean up): instances that stop when
+    /// their control channel ends (uWSGI's vassals, these test instances) stop.
+    /// (Ours wait to be adopted instead: EmperorRestartTests.)
     @Test func instancesDieWithTheEmperor() throws {
         let e = try EmperorHarness(["--emperor", Self.glob])
         defer { e.cleanup() }

@@ -90,7 +90,7 @@ struct DeployEventTests {
                 for f in summary.failures {
                     let explained = event.mayLoseInFlight && victimWorkers.contains { pid in
                         s.log("vassal.a").split(separator: "\n").contains {
-                            $0.contains("pid \(pid)") && $0.contains("connection in hand") && $0.contains("127.0.0.1:\(f.clientPort))")
+                            $0.contains("pid \(pid)") && $0.contains("response under way") && $0.contains("127.0.0.1:\(f.clientPort))")
                         }
                     }
                     if !explained { unexplained.append("\(event.name): \(f.failure ?? "?") (client port \(f.clientPort))") }

@@ -55,3 +55,45 @@ struct UpgradeTests {
         #expect(!s.emperor.hasExited())
     }
 }
+
+/// kill -9 of the emperor: the instances keep serving, and an emperor started
+/// again with the same arguments adopts them instead of starting duplicates.
+@Suite(.serialized)
+struct EmperorRestartTests {
+    @Test func aKilledEmperorIsReplacedByOneThatAdoptsTheRunningInstances() throws {
+        let s = try BuildsSetup(builds: ["a"])
+        defer { s.cleanup() }
+        guard s.waitServing("a") else {
+            Issue.record("build a did not start:\n\(s.emperor.log())")
+            return
+        }
+        let instances = s.startedPids()
+        #expect(instances.count == 2)
+        let load = LoadGenerator(port: s.ports["a"]!, keepAlive: 4, close: 4)
+        defer { load.stop() }
+        #expect(load.waitForSuccesses(200))
+        let start = Host.monotonicNanoseconds()
+        let first = s.emperor!
+        first.signal(SIGKILL)
+        #expect(waitUntil(5) { first.hasExited() })
+        // Without an emperor the build goes on serving.
+        #expect(load.waitForSuccesses(200))
+        #expect(waitUntil(5) { s.count("vassal.a", "lost the emperor; serving on") == 1 }, "\(s.log("vassal.a"))")
+
+        try s.restartEmperor()
+        #expect(waitUntil(10) { s.emperor.logLines(containing: "adopted ").count == 2 }, "\(s.emperor.log())")
+        #expect(waitUntil(10) { s.emperor.logLines(containing: ": ready in ").count >= 2 + 2 }, "\(s.emperor.log())")
+        #expect(load.waitForSuccesses(300))
+        // It manages them: a HUP reloads both, no instance was started twice.
+        s.emperor.signal(SIGHUP)
+        #expect(waitUntil(15) { s.emperor.logLines(containing: "graceful reload").count >= 2 }, "\(s.emperor.log())")
+        #expect(waitUntil(15) { s.emperor.logLines(containing: "reloaded").count >= 2 }, "\(s.emperor.log())")
+        #expect(load.waitForSuccesses(300))
+        load.stop()
+        let summary = load.summary(from: start, to: Host.monotonicNanoseconds())
+        print("kill -9 of the emperor, a new one adopting, a HUP, under load: \(summary)")
+        #expect(summary.failures.isEmpty, "\(summary.failures.prefix(3))")
+        #expect(s.startedPids() == instances, "no duplicate was started")
+        #expect(instances.allSatisfy { kill($0, 0) == 0 })
+    }
+}

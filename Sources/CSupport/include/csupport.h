@@ -57,6 +57,9 @@ int cs_tcp_progress(int fd, long long *written, long long *read);
 /* getrusage(RUSAGE_THREAD).ru_nvcsw: voluntary context switches of this thread. */
 long cs_voluntary_switches(void);
 
+/* pidfd_open(2) (no libc wrapper in Debian 12's glibc). */
+int cs_pidfd_open(pid_t pid);
+
 /* prctl is variadic. */
 int cs_set_child_subreaper(void);
 int cs_set_process_name(const char *name);

@@ -7,6 +7,8 @@ import Glibc
 public struct EmperorChannel {
     public let fd: FileDescriptor
 
+    public init(fd: FileDescriptor) { self.fd = fd }
+
     /// The channel this process was started with, if any (made CLOEXEC: it is
     /// not for this process's own children).
     public static func fromEnvironment(_ environment: [String: String] = Host.environment()) -> EmperorChannel? {

@@ -40,6 +40,8 @@ public enum OptionTable {
                    difference: "The first step of a per-instance respawn backoff (doubling), run as a timer: the emperor never sleeps.",
                    "Milliseconds: first respawn delay after a crash; each further quick crash doubles it."),
         OptionSpec("emperor-max-throttle", .int, default: "180000", roles: .emperor, "Milliseconds: cap of the respawn backoff."),
+        OptionSpec("emperor-run-dir", .path, roles: .emperor, difference: "ours", "Where instances keep their adoption sockets, so an emperor started again over the same configs takes over the running instances instead of starting duplicates (default: /run/hadjango for root, else $XDG_RUNTIME_DIR/hadjango, else /tmp/hadjango-UID)."),
+        OptionSpec("emperor-lost-grace", .int, default: "60", roles: .emperor, difference: "uWSGI's vassals stop at once when their emperor dies", "Seconds an instance whose emperor died keeps serving while it waits to be adopted by a new one; then it stops gracefully."),
         OptionSpec("emperor-stable-time", .int, default: "10", roles: .emperor,
                    difference: "Ours. uWSGI resets its blacklist only after a served request (loyalty).",
                    "Seconds an instance must run before a crash counts as a fresh failure (backoff reset)."),

@@ -7,6 +7,8 @@ import CSupport
 public enum ExitStatus: Equatable, Sendable, CustomStringConvertible {
     case exited(Int32)
     case signaled(Int32)
+    /// It ended, but was not this process's child (adopted): no status to read.
+    case unknown
 
     init(raw: Int32) {
         if cs_wifsignaled(raw) != 0 {
@@ -22,6 +24,7 @@ public enum ExitStatus: Equatable, Sendable, CustomStringConvertible {
         switch self {
         case .exited(let code): return "exited with status \(code)"
         case .signaled(let sig): return "killed by \(SignalChannel.name(sig))"
+        case .unknown: return "ended (not a child of this process: no exit status)"
         }
     }
 }
@@ -108,6 +111,11 @@ public enum ChildProcess {
             guard let pid, pid > 0 else { return out }
             out.append((pid, ExitStatus(raw: raw)))
         }
+    }
+
+    /// pidfd_open(2): an fd that turns readable when `pid` ends, whoever its parent is.
+    public static func pidfd(_ pid: pid_t) throws(SystemError) -> FileDescriptor {
+        FileDescriptor(rawValue: try Syscall.call("pidfd_open", "\(pid)") { cs_pidfd_open(pid) })
     }
 
     /// kill(2); false when the process is already gone.

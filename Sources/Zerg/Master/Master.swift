@@ -25,6 +25,8 @@ final class Master {
     enum Event {
         case signals
         case emperor
+        /// A new emperor connecting to adopt this zerg (see `EmperorLink`).
+        case emperorAdoption
         case touch
         case stats(StatsEvent)
         /// A report from this worker.
@@ -47,7 +49,7 @@ final class Master {
     let listeners: [FileDescriptor]
     let sources: EventSources<Event>
     let signals: SignalChannel
-    let emperor: EmperorChannel?
+    let emperor: EmperorLink?
     var emperorToken: EventToken?
     let scoreboard: Scoreboard
     var processes: [pid_t: WorkerProcess] = [:]
@@ -106,8 +108,9 @@ final class Master {
         try sources.add(signals.fd, .signals)
         scoreboard = try Scoreboard.create(rows: Self.scoreboardRows)
         readyPool = listeners.isEmpty ? nil : try ReadyPool.create()
-        emperor = EmperorChannel.fromEnvironment()
-        if let emperor { emperorToken = try sources.add(emperor.fd, .emperor) }
+        emperor = EmperorLink.fromEnvironment(Host.environment())
+        if let channel = emperor?.channel { emperorToken = try sources.add(channel.fd, .emperor) }
+        if let adoption = emperor?.adoption { try sources.add(adoption, .emperorAdoption) }
         try watchTouchFiles()
         if let address = settings.stats {
             stats = try StatsServer(address: address, http: settings.statsHTTP, sources: sources, as: Event.stats)
@@ -135,6 +138,8 @@ final class Master {
                     while let sig = try? signals.next() { handle(signal: sig) }
                 case .emperor?:
                     readEmperor()
+                case .emperorAdoption?:
+                    adopted()
                 case .touch?:
                     for action in touches?.changed() ?? [] { touched(action) }
                 case .stats(let e)?:
@@ -149,8 +154,13 @@ final class Master {
             }
             for action in timers.popDue() { fire(action) }
             stats?.sweep()
+            if stopping == nil, emperor?.graceExpired(nowNs: Host.monotonicNanoseconds()) == true {
+                Log.info("no emperor came back within emperor-lost-grace; stopping")
+                stop(.graceful)
+            }
             if stopping != nil && processes.isEmpty {
                 if let pidfile = settings.pidfile { FileSystem.unlink(pidfile) }
+                emperor?.removeAdoptionSocket()
                 Log.info("master stopped")
                 return 0
             }

@@ -7,6 +7,8 @@ import Foundation
 final class BuildsSetup {
     let dir: TestDirectory
     var emperor: TestProcess!
+    private var emperorProgram = "emperor"
+    private var emperorArguments: [String] = []
     var ports: [String: Int] = [:]
 
     /// `binaries`: run copies of the emperor, vassal and zerg binaries from `dir/bin`
@@ -55,8 +57,21 @@ final class BuildsSetup {
             }
             program = dir.file("bin/emperor")
         }
-        emperor = try TestProcess(program, ["--emperor", "\(d)/builds/[a-z]*/vassal.ini", "--emperor", "\(d)/builds/[a-z]*/zerg.ini"] + emperorArgs,
-                                  log: dir.file("emperor.log"), cwd: d)
+        emperorProgram = program
+        // Adoption sockets in the test's directory (the default is a shared system one).
+        emperorArguments = ["--emperor", "\(d)/builds/[a-z]*/vassal.ini", "--emperor", "\(d)/builds/[a-z]*/zerg.ini",
+                            "--emperor-run-dir", "\(d)/run/emperor"] + emperorArgs
+        emperor = try TestProcess(program, emperorArguments, log: dir.file("emperor.log"), cwd: d)
+    }
+
+    /// Starts another emperor with the same arguments (its log appends to the same file).
+    func restartEmperor() throws {
+        emperor = try TestProcess(emperorProgram, emperorArguments, log: dir.file("emperor.log"), cwd: dir.path)
+    }
+
+    /// Instance pids the emperor log names as started.
+    func startedPids() -> [pid_t] {
+        emperor.logLines(containing: ": started ").compactMap { Int32($0.split(separator: " ").last ?? "") }
     }
 
     /// A port that is free now and that the kernel will not hand out as a client's
@@ -118,7 +133,9 @@ final class BuildsSetup {
     }
 
     func cleanup() {
+        let instances = startedPids()
         emperor.stopEmperor()
+        for pid in instances { kill(-pid, SIGKILL); kill(pid, SIGKILL) }
         dir.remove()
     }
 }

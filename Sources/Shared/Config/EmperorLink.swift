@@ -1,0 +1,142 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// An instance's tie to its emperor, surviving the emperor: the control
+/// channel it was started with and, when the emperor named a run directory,
+/// an **adoption socket** there (`<run-dir>/<hash of the config path>.sock`).
+/// When the channel ends (the emperor was killed), the instance keeps serving
+/// and waits `emperor-lost-grace` seconds; an emperor started again over the
+/// same configs connects to the adoption socket and becomes its emperor (the
+/// instance then reports ready, and a vassal hands over its listeners again).
+/// Past the grace, the instance stops gracefully.
+public final class EmperorLink {
+    /// The current channel (nil while the emperor is gone).
+    public private(set) var channel: EmperorChannel?
+    /// Listening for a new emperor (nil when the emperor gave no run directory).
+    public let adoption: FileDescriptor?
+    let adoptionPath: String?
+    let graceSeconds: Int
+    /// Since when the instance is without an emperor (monotonic ns).
+    public private(set) var lostSinceNs: UInt64?
+
+    public static let runDirectoryVariable = "HADJANGO_EMPEROR_RUN_DIR"
+    public static let configVariable = "HADJANGO_EMPEROR_CONFIG"
+    public static let graceVariable = "HADJANGO_EMPEROR_LOST_GRACE"
+    public static let defaultGraceSeconds = 60
+
+    /// The adoption socket of the instance that runs `config` under `runDirectory`.
+    public static func adoptionPath(runDirectory: String, config: String) -> String {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325  // FNV-1a: short, stable names within sun_path
+        for byte in config.utf8 {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x0000_0100_0000_01b3
+        }
+        let hex = String(hash, radix: 16)
+        return FileSystem.joined(runDirectory, "instance-" + String(repeating: "0", count: 16 - hex.count) + hex + ".sock")
+    }
+
+    /// From the environment an emperor started this process with; nil without an emperor.
+    /// With a run directory the adoption socket is created now (a stale one replaced).
+    public static func fromEnvironment(_ environment: [String: String]) -> EmperorLink? {
+        let channel = EmperorChannel.fromEnvironment(environment)
+        // A vassal re-exec'd while it had no emperor has a run directory and no channel.
+        guard channel != nil || environment[runDirectoryVariable] != nil else { return nil }
+        var adoption: FileDescriptor?
+        var path: String?
+        if let dir = environment[runDirectoryVariable], let config = environment[configVariable] {
+            let p = adoptionPath(runDirectory: dir, config: config)
+            do {
+                try FileSystem.makeDirectories(dir)
+                adoption = try FileDescriptor.listen(on: .unix(path: p), backlog: 4, name: p)
+                path = p
+            } catch {
+                Log.info("no adoption socket (\(error)): if the emperor dies, this instance stops after the grace")
+            }
+        }
+        // The variables stay: a vassal's re-exec reads them again.
+        let grace = environment[graceVariable].flatMap(Int.init) ?? defaultGraceSeconds
+        return EmperorLink(channel: channel, adoption: adoption, adoptionPath: path, graceSeconds: grace)
+    }
+
+    init(channel: EmperorChannel?, adoption: FileDescriptor?, adoptionPath: String?, graceSeconds: Int) {
+        self.channel = channel
+        self.adoption = adoption
+        self.adoptionPath = adoptionPath
+        self.graceSeconds = graceSeconds
+        if channel == nil { lostSinceNs = Host.monotonicNanoseconds() }
+    }
+
+    /// Before a re-exec: the channel's fd (kept across the exec) named in the
+    /// environment for the next image, or no channel.
+    public func prepareForExec() -> FileDescriptor? {
+        if let fd = channel?.fd {
+            Host.setEnvironment(EmperorProtocol.environmentVariable, String(fd.rawValue))
+            return fd
+        }
+        Host.unsetEnvironment(EmperorProtocol.environmentVariable)
+        return nil
+    }
+
+    public func tell(_ report: EmperorProtocol.Report) { channel?.tell(report) }
+
+    public func tell(listeners: [(address: String, fd: FileDescriptor)]) { channel?.tell(listeners: listeners) }
+
+    /// The channel had something: commands, or its end. `dropped` takes the
+    /// channel's fd out of the owner's loop before it is closed.
+    public func handleChannel(dropped: (FileDescriptor) -> Void, stop: (_ graceful: Bool) -> Void, reload: () -> Void) {
+        guard let channel else { return }
+        switch channel.receive() {
+        case .lost:
+            dropped(channel.fd)
+            channel.fd.close()
+            self.channel = nil
+            if adoption == nil {
+                Log.info("lost the emperor; stopping now")
+                stop(false)
+            } else {
+                lostSinceNs = Host.monotonicNanoseconds()
+                Log.info("lost the emperor; serving on, and waiting \(graceSeconds) s for a new one (emperor-lost-grace)")
+            }
+        case .commands(let commands):
+            for command in commands {
+                switch command {
+                case .stop: stop(false)
+                case .gracefulStop: stop(true)
+                case .reload: reload()
+                }
+            }
+        }
+    }
+
+    /// A new emperor connected to the adoption socket: it becomes this
+    /// instance's emperor. Returns its channel (for the owner's loop), nil when
+    /// nothing was waiting.
+    public func adopt(dropped: (FileDescriptor) -> Void) -> EmperorChannel? {
+        guard let adoption, case .completed(let accepted)? = try? adoption.accept() else { return nil }
+        if let old = channel {
+            // A second emperor over the same configs: the newest one wins.
+            Log.info("a new emperor took over from the one still connected")
+            dropped(old.fd)
+            old.fd.close()
+        }
+        let fresh = EmperorChannel(fd: accepted.fd)
+        channel = fresh
+        if let since = lostSinceNs {
+            Log.info("adopted by a new emperor after \((Host.monotonicNanoseconds() - since) / 1_000_000) ms without one")
+        }
+        lostSinceNs = nil
+        return fresh
+    }
+
+    /// True once the instance has been without an emperor past the grace.
+    public func graceExpired(nowNs: UInt64) -> Bool {
+        guard let since = lostSinceNs else { return false }
+        return nowNs - since > UInt64(graceSeconds) * 1_000_000_000
+    }
+
+    /// The adoption socket's file goes with the instance.
+    public func removeAdoptionSocket() {
+        if let adoptionPath { FileSystem.unlink(adoptionPath) }
+    }
+}
