@@ -48,8 +48,15 @@ if let problem = Preflight.check(settings) {
     Log.info(problem)
     exit(1)
 }
+// After a re-exec for an upgrade: the previous image's sockets, workers and all.
+let handover = Master.takeState(environment)
+var inherited = handover.map(Master.inheritedListeners) ?? []
 var listeners: [FileDescriptor] = []
 for address in settings.httpSockets {
+    if let i = inherited.firstIndex(where: { $0.address == address.description }) {
+        listeners.append(inherited.remove(at: i).fd)
+        continue
+    }
     do {
         let fd = try address.listen(backlog: settings.listenBacklog, deferAcceptSeconds: settings.deferAcceptSeconds)
         listeners.append(fd)
@@ -70,7 +77,9 @@ do {
     exit(1)
 }
 do {
-    exit(try Master(configuration: config, settings: settings, arguments: arguments, binary: binary, listeners: listeners).run())
+    for old in inherited { old.fd.close() }
+    exit(try Master(configuration: config, settings: settings, arguments: arguments, binary: binary, listeners: listeners,
+                    handover: handover).run())
 } catch {
     Log.info("cannot start: \(error)")
     exit(1)

@@ -22,10 +22,16 @@ struct DeployEventTests {
     static func counters(_ s: BuildsSetup) -> [String: Int] {
         ["zergReloads": s.count("zerg.a", "rolling reload done"), "vassalReloads": s.count("vassal.a", "reloaded:"),
          "zergStarts": s.emperor.logLines(containing: "builds/a/zerg.ini: started zerg").count,
-         "respawns": s.count("zerg.a", "; respawning")]
+         "respawns": s.count("zerg.a", "; respawning"),
+         "upgrades": s.emperor.logLines(containing: "upgraded in place").count,
+         "adoptions": s.emperor.logLines(containing: ": adopted ").count]
     }
 
     nonisolated(unsafe) static let events: [Event] = [
+        // Upgrades: every binary replaced the way packages do; the events below
+        // (respawns, re-execs, reloads, the emperor's USR2) move every process onto them.
+        Event(name: "binaries replaced (cp + mv)", fire: { s in try s.replaceBinaries() },
+              settled: { _, _ in true }, mayLoseInFlight: false),
         Event(name: "zerg swap (zerg.ini → new target)", fire: { s in
             let current = FileSystem.symlinkTarget(s.dir.file("builds/a/zerg.ini")) ?? ""
             try s.relink("builds/a/zerg.ini", to: current.hasSuffix("v1.skel") ? "../../skel/zerg-v2.skel" : "../../skel/zerg-v1.skel")
@@ -56,11 +62,19 @@ struct DeployEventTests {
             let now = counters(s)
             return now["vassalReloads"]! > before["vassalReloads"]! && now["zergReloads"]! > before["zergReloads"]!
         }, mayLoseInFlight: false),
+        Event(name: "SIGUSR2 to the emperor (upgrade in place)", fire: { s in s.emperor.signal(SIGUSR2) },
+              settled: { s, before in counters(s)["upgrades"]! > before["upgrades"]! }, mayLoseInFlight: false),
+        Event(name: "kill -9 of the emperor, a new one started", fire: { s in
+            let old = s.emperor!
+            old.signal(SIGKILL)
+            guard waitUntil(5, { old.hasExited() }) else { throw TestFailure("the emperor did not die") }
+            try s.restartEmperor()
+        }, settled: { s, before in counters(s)["adoptions"]! >= before["adoptions"]! + 4 }, mayLoseInFlight: false),
     ]
 
     @Test func everyDeployEventUnderLoadKeepsEveryRequest() throws {
         let rounds = Int(ProcessInfo.processInfo.environment["HANDOFF_EVENT_ROUNDS"] ?? "") ?? 2
-        let s = try BuildsSetup()
+        let s = try BuildsSetup(binaries: true)
         defer { s.cleanup() }
         guard s.waitServing("a"), s.waitServing("b") else {
             Issue.record("builds did not start:\n\(s.emperor.log())\n\(s.log("vassal.a"))\n\(s.log("zerg.a"))")
@@ -115,6 +129,12 @@ struct DeployEventTests {
         #expect(unexplained.isEmpty, "\(unexplained.prefix(10))")
         // Build b was never touched by a's events... except the shared skeletons' touches: it still serves.
         #expect(s.waitServing("b", seconds: 10))
+        // Every process runs the binaries as they are now, one vassal and one zerg master per build.
+        #expect(s.runningDeletedBinaries().isEmpty, "\(s.runningDeletedBinaries())")
+        for build in ["a", "b"] {
+            #expect(s.processes("vassal", build).count == 1, "\(build): \(s.processes("vassal", build))")
+            #expect(s.processes("zerg", build, mastersOnly: true).count == 1, "\(build): \(s.processes("zerg", build, mastersOnly: true))")
+        }
     }
 
     /// Not a zero-failure event: the vassal itself dies. Reported, not asserted:

@@ -128,3 +128,36 @@ import Testing
         #expect(!z.log().contains("cannot start worker"))
     }
 }
+
+/// A reload after the zerg binary was replaced: the master re-execs onto the
+/// new file (same pid, workers kept through it) and rolls every worker onto it.
+@Suite(.serialized) struct MasterUpgradeTests {
+    @Test func aReloadAfterAnUpgradeMovesTheMasterAndEveryWorkerOntoTheNewBinary() throws {
+        var template = Array("/tmp/zerg-bin-XXXXXX".utf8CString)
+        let binDir = String(cString: mkdtemp(&template)!)
+        defer { try? FileManager.default.removeItem(atPath: binDir) }
+        let binary = binDir + "/zerg"
+        try FileManager.default.copyItem(atPath: ZergHarness.binary, toPath: binary)
+        let z = try ZergHarness(["--processes", "2"], binary: binary)
+        defer { z.cleanup() }
+        #expect(z.waitUntil(10) { z.workers().count == 2 })
+        let load = ReloadTests.Load(port: z.port)
+        defer { load.done.set(true) }
+        #expect(z.waitUntil(5) { load.served.value > 20 })
+        try FileManager.default.copyItem(atPath: ZergHarness.binary, toPath: binDir + "/.zerg.new")
+        #expect(rename(binDir + "/.zerg.new", binary) == 0)
+        z.signal(SIGHUP)
+        #expect(z.waitUntil(15) { z.log().contains("rolling reload done") }, "\(z.log())")
+        #expect(z.log().contains("was replaced: re-exec of the master"))
+        #expect(z.log().contains("worker(s) taken over"))
+        let deleted = { (pid: pid_t) in (FileSystem.symlinkTarget("/proc/\(pid)/exe") ?? "").hasSuffix("(deleted)") }
+        #expect(!deleted(z.pid), "the master runs the new file")
+        #expect(z.waitUntil(10) { let w = z.workers(); return w.count == 2 && !w.contains(where: deleted) }, "\(z.workers())")
+        let before = load.served.value
+        #expect(z.waitUntil(5) { load.served.value > before + 20 })
+        load.done.set(true)
+        usleep(200_000)
+        #expect(load.failures.value == 0, "\(load.failures.value) of \(load.served.value) requests failed across the upgrade")
+        print("zerg upgrade by reload under load: \(load.served.value) requests, \(load.failures.value) failed")
+    }
+}

@@ -73,6 +73,9 @@ public struct FileDescriptor: Hashable, Sendable, CustomStringConvertible {
         Int64(try Syscall.call("lseek", description) { lseek(rawValue, off_t(offset), SEEK_SET) })
     }
 
+    /// fstat(2).
+    public func status() throws(SystemError) -> FileStatus { try FileSystem.status(of: self) }
+
     /// The current file offset.
     public func offset() throws(SystemError) -> Int64 {
         Int64(try Syscall.call("lseek", description) { lseek(rawValue, 0, SEEK_CUR) })

@@ -12,6 +12,16 @@ public struct FileStatus: Equatable, Sendable {
     public let uid: UInt32
     public let gid: UInt32
 
+    init(stat st: stat) {
+        device = UInt64(st.st_dev)
+        inode = UInt64(st.st_ino)
+        mode = st.st_mode
+        size = Int64(st.st_size)
+        modified = Timestamp(seconds: Int64(st.st_mtim.tv_sec), nanoseconds: Int64(st.st_mtim.tv_nsec))
+        uid = st.st_uid
+        gid = st.st_gid
+    }
+
     public var isDirectory: Bool { mode & S_IFMT == S_IFDIR }
     public var isRegularFile: Bool { mode & S_IFMT == S_IFREG }
     public var isSymlink: Bool { mode & S_IFMT == S_IFLNK }
@@ -39,6 +49,13 @@ public struct Timestamp: Comparable, Hashable, Sendable {
 
 /// Path-level file system calls, all through `Syscall`.
 public enum FileSystem {
+    /// fstat(2) of an open fd (an O_PATH one too).
+    static func status(of fd: FileDescriptor) throws(SystemError) -> FileStatus {
+        var st = stat()
+        try Syscall.call("fstat", fd.description) { fstat(fd.rawValue, &st) }
+        return FileStatus(stat: st)
+    }
+
     /// stat(2) (follows symlinks) or lstat(2) when `followSymlinks` is false.
     public static func status(_ path: String, followSymlinks: Bool = true) throws(SystemError) -> FileStatus {
         var st = stat()
@@ -47,10 +64,7 @@ public enum FileSystem {
         } else {
             try Syscall.call("lstat", path) { lstat(path, &st) }
         }
-        return FileStatus(
-            device: UInt64(st.st_dev), inode: UInt64(st.st_ino), mode: st.st_mode, size: Int64(st.st_size),
-            modified: Timestamp(seconds: Int64(st.st_mtim.tv_sec), nanoseconds: Int64(st.st_mtim.tv_nsec)),
-            uid: st.st_uid, gid: st.st_gid)
+        return FileStatus(stat: st)
     }
 
     public static func exists(_ path: String) -> Bool {

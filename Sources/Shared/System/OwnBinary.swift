@@ -45,6 +45,14 @@ public struct OwnBinary: Sendable {
         }
     }
 
+    /// The file at `path` is not the running image any more (replaced by an
+    /// upgrade, or removed): compared by device and inode.
+    public var isReplaced: Bool {
+        guard let image, let running = try? image.status() else { return false }
+        guard let current = try? FileSystem.status(path) else { return false }  // removed: nothing new to move to
+        return current.device != running.device || current.inode != running.inode
+    }
+
     /// `version (build id)` for logs, stats and `--version`.
     public var versionLine: String { "\(Version.string) (build \(buildID.isEmpty ? "unknown" : String(buildID.prefix(12))))" }
 

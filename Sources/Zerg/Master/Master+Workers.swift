@@ -145,6 +145,8 @@ extension Master {
             tellEmperor(.accepting)
             return
         }
+        // An upgraded binary: the master itself moves onto it first (and then rolls the workers).
+        if configuration { reexecIfUpgraded() }
         let running = Set(processes.values.filter { $0.state != .stopping }.map(\.id))
         // Fewer workers now: the extra ones drain; more: the new ones start.
         for p in processes.values where p.state != .stopping && p.id > settings.workers { stopWorker(p) }

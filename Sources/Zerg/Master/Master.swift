@@ -95,8 +95,12 @@ final class Master {
         var recycles: [String: Int] = [:]
     }
 
+    /// What the image this one replaced handed over (`MasterHandover`), until `run` takes it.
+    var handover: JSON?
+
     init(configuration: Configuration, settings: ZergSettings, arguments: [String], binary: OwnBinary,
-         listeners: [FileDescriptor]) throws {
+         listeners: [FileDescriptor], handover: JSON? = nil) throws {
+        self.handover = handover
         self.configuration = configuration
         self.settings = settings
         self.arguments = arguments
@@ -106,14 +110,24 @@ final class Master {
         SignalChannel.ignoreBrokenPipe()
         sources = try EventSources()
         try sources.add(signals.fd, .signals)
-        scoreboard = try Scoreboard.create(rows: Self.scoreboardRows)
-        readyPool = listeners.isEmpty ? nil : try ReadyPool.create()
+        if let fd = Self.inherited(handover?["scoreboard"]), let rows = handover?["rows"]?.intValue {
+            scoreboard = try Scoreboard.attach(fd: fd, rows: Int(rows))
+        } else {
+            scoreboard = try Scoreboard.create(rows: Self.scoreboardRows)
+        }
+        let pool = handover?["pool"]?.arrayValue.compactMap { Self.inherited($0) } ?? []
+        if pool.count == 2 {
+            readyPool = ReadyPool(sender: pool[0], receiver: pool[1])
+        } else {
+            readyPool = listeners.isEmpty ? nil : try ReadyPool.create()
+        }
         emperor = EmperorLink.fromEnvironment(Host.environment())
         if let channel = emperor?.channel { emperorToken = try sources.add(channel.fd, .emperor) }
         if let adoption = emperor?.adoption { try sources.add(adoption, .emperorAdoption) }
         try watchTouchFiles()
         if let address = settings.stats {
-            stats = try StatsServer(address: address, http: settings.statsHTTP, sources: sources, as: Event.stats)
+            stats = try Self.inherited(handover?["stats"]).map { try StatsServer(listener: $0, http: settings.statsHTTP, sources: sources, as: Event.stats) }
+                ?? StatsServer(address: address, http: settings.statsHTTP, sources: sources, as: Event.stats)
         }
     }
 
@@ -128,7 +142,12 @@ final class Master {
             cheaper = Cheaper(c, nowS: Self.nowSeconds())
             cheapedSlots = Set((c.initial + 1)...max(c.initial + 1, settings.workers)).filter { $0 <= settings.workers }
         }
-        for id in 1...settings.workers where !cheapedSlots.contains(id) { spawn(id: id) }
+        if let state = handover {
+            handover = nil
+            restore(state)
+        } else {
+            for id in 1...settings.workers where !cheapedSlots.contains(id) { spawn(id: id) }
+        }
         scheduleChecks()
         while true {
             let events = (try? sources.wait(timeoutMs: timers.timeoutMs(otherwise: 1000))) ?? []

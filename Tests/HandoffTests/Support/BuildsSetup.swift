@@ -119,6 +119,38 @@ final class BuildsSetup {
         return ChildProcess.children(of: master)
     }
 
+    /// Processes running `kind` (`vassal` or `zerg`) for `build`, from /proc:
+    /// the executable's name and the config on the command line. For a zerg,
+    /// `mastersOnly` leaves out the workers (children of another such process).
+    func processes(_ kind: String, _ build: String, mastersOnly: Bool = false) -> [pid_t] {
+        let config = "builds/\(build)/\(kind).ini"
+        let all = ((try? FileSystem.list("/proc")) ?? []).compactMap { Int32($0) }.filter { pid in
+            let exe = FileSystem.baseName(FileSystem.symlinkTarget("/proc/\(pid)/exe") ?? "")
+            let cmdline = (try? FileSystem.readFile("/proc/\(pid)/cmdline")).map { String(decoding: $0, as: UTF8.self) } ?? ""
+            return exe.hasPrefix(kind) && cmdline.contains(config)
+        }
+        guard mastersOnly else { return all }
+        return all.filter { pid in !all.contains(ProcStat.read(pid)?.parent ?? -1) }
+    }
+
+    /// Processes of this setup running a binary file that was replaced or removed.
+    func runningDeletedBinaries() -> [String] {
+        ((try? FileSystem.list("/proc")) ?? []).compactMap { name -> String? in
+            guard let target = FileSystem.symlinkTarget("/proc/\(name)/exe"), target.hasPrefix(dir.path), target.hasSuffix("(deleted)") else { return nil }
+            return "pid \(name): \(target)"
+        }
+    }
+
+    /// `cp new .name.new && mv .name.new name` for every binary, as package managers replace files.
+    func replaceBinaries() throws {
+        for name in ["emperor", "vassal", "zerg"] {
+            let tmp = dir.file("bin/.\(name).new")
+            try? FileManager.default.removeItem(atPath: tmp)
+            try FileManager.default.copyItem(atPath: TestProcess.binDirectory + "/" + name, toPath: tmp)
+            guard rename(tmp, dir.file("bin/" + name)) == 0 else { throw TestFailure("rename: \(errno)") }
+        }
+    }
+
     /// Replaces a symlink atomically (rename over it), as `ln -sfn` does.
     func relink(_ relative: String, to target: String) throws {
         let tmp = dir.file(relative + ".new")

@@ -1,0 +1,98 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Shared
+import ZergCore
+
+/// A reload after the binary was replaced (an upgrade): the master re-execs
+/// itself from the binary's path, same pid, so it runs the new code too. It
+/// hands over its listeners, the scoreboard, the ready pool, its workers (still
+/// its children: pid, slot, row, control channel) and the stats listener; the
+/// new image loads the configuration and rolls every worker onto the new binary.
+/// Nothing is refused meanwhile: the workers go on serving through the exec.
+extension Master {
+    static let stateVariable = "HADJANGO_MASTER_STATE"
+
+    /// Re-execs when the binary at the path is not the running one; returns
+    /// only when it did not (not replaced, or the exec failed).
+    func reexecIfUpgraded() {
+        guard binary.isReplaced else { return }
+        var fds: [FileDescriptor] = listeners + [scoreboard.memory.fd]
+        if let pool = readyPool { fds += [pool.sender, pool.receiver] }
+        if let stats { fds.append(stats.listener) }
+        let workers: [JSON] = processes.values.sorted { $0.pid < $1.pid }.map { p in
+            fds.append(p.control.fd)
+            return .object([("id", .number(p.id)), ("pid", .number(p.pid)), ("row", .number(p.row)), ("control", .number(p.control.fd.rawValue)),
+                            ("state", .string(p.state.rawValue)), ("ready_ms", p.readyMs.map { .number($0) } ?? .null)])
+        }
+        let state: JSON = .object([
+            ("listeners", .array(zip(settings.httpSockets, listeners).map { .object([("address", .string($0.description)), ("fd", .number($1.rawValue))]) })),
+            ("scoreboard", .number(scoreboard.memory.fd.rawValue)), ("rows", .number(scoreboard.rows)),
+            ("pool", readyPool.map { .array([.number($0.sender.rawValue), .number($0.receiver.rawValue)]) } ?? .null),
+            ("stats", stats.map { .number($0.listener.rawValue) } ?? .null),
+            ("paused", .bool(paused)),
+            ("workers", .array(workers)),
+        ])
+        do {
+            let memfd = try SharedMemory.anonymousFile(name: "zerg-master-state", contents: Array(state.serialized().utf8))
+            var keep = fds + [memfd]
+            if let channel = emperor?.prepareForExec() { keep.append(channel) }
+            defer {
+                Host.unsetEnvironment(Self.stateVariable)
+                for fd in keep { try? fd.setCloseOnExec(true) }
+                memfd.close()
+            }
+            for fd in keep { try fd.setCloseOnExec(false) }
+            Host.setEnvironment(Self.stateVariable, String(memfd.rawValue))
+            Log.info("the binary at \(binary.path) was replaced: re-exec of the master, \(processes.count) worker(s) kept")
+            let error = binary.exec(arguments) { pathError in Log.info("\(pathError): re-exec of the running image instead") }
+            Log.info("re-exec failed: \(error); the master goes on as it is")
+        } catch {
+            Log.info("re-exec failed: \(error); the master goes on as it is")
+        }
+    }
+
+    /// What the image this one replaced handed over, read and cleared from the environment.
+    static func takeState(_ environment: [String: String]) -> JSON? {
+        guard let text = environment[stateVariable], let raw = Int32(text) else { return nil }
+        Host.unsetEnvironment(stateVariable)
+        guard let memfd = try? FileDescriptor.inherited(raw, what: stateVariable) else { return nil }
+        defer { memfd.close() }
+        guard (try? memfd.seek(to: 0)) != nil, let bytes = try? memfd.readToEnd() else { return nil }
+        return JSON.parse(String(decoding: bytes, as: UTF8.self))
+    }
+
+    /// An inherited fd named in the state.
+    static func inherited(_ value: JSON?) -> FileDescriptor? {
+        value?.intValue.flatMap { try? FileDescriptor.inherited(Int32($0), what: "zerg master state") }
+    }
+
+    /// The listeners the previous image held, by address.
+    static func inheritedListeners(_ state: JSON) -> [(address: String, fd: FileDescriptor)] {
+        (state["listeners"]?.arrayValue ?? []).compactMap { l in
+            guard let address = l["address"]?.stringValue, let fd = inherited(l["fd"]) else { return nil }
+            return (address, fd)
+        }
+    }
+
+    /// Takes over the previous image's workers, then rolls them onto this binary.
+    func restore(_ state: JSON) {
+        paused = { if case .bool(let b)? = state["paused"] { return b } else { return false } }()
+        for w in state["workers"]?.arrayValue ?? [] {
+            guard let id = w["id"]?.intValue, let pid = w["pid"]?.intValue, let row = w["row"]?.intValue,
+                  let control = Self.inherited(w["control"]) else { continue }
+            try? control.setNonBlocking()
+            let p = WorkerProcess(id: Int(id), pid: pid_t(pid), control: control, row: Int(row))
+            p.state = w["state"]?.stringValue.flatMap(WorkerProcess.State.init(rawValue:)) ?? .ready
+            p.readyMs = w["ready_ms"]?.intValue.map(Int.init)
+            p.eventToken = try? sources.add(control, .worker(p))
+            processes[p.pid] = p
+            slotHistory[p.id, default: SlotHistory()].spawns += 1
+        }
+        // Workers that ended during the exec: their SIGCHLD is pending and reaps them now.
+        for (pid, status) in ChildProcess.reapAll() { reaped(pid: pid, status: status) }
+        announcedReady = processes.values.contains { $0.state == .ready }
+        Log.info("re-exec'd (\(binary.versionLine)): \(processes.count) worker(s) taken over; rolling them onto it")
+        startReload(configuration: false)
+    }
+}
