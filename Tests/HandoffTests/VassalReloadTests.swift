@@ -49,3 +49,29 @@ struct VassalReloadTests {
         #expect(try parked.get("/v/pid").status == 200)
     }
 }
+
+/// Under an emperor: a broken vassal config is refused by the emperor when the
+/// file changes, and by the vassal itself when the emperor's SIGHUP asks it to
+/// reload anyway; it goes on serving, its parked client too.
+@Suite(.serialized)
+struct EmperorReloadOfABrokenVassalTests {
+    @Test func theEmperorsHUPWithABrokenVassalConfigKeepsTheVassal() throws {
+        let s = try BuildsSetup(builds: ["a"])
+        defer { s.cleanup() }
+        guard s.waitServing("a") else {
+            Issue.record("build a did not start:\n\(s.emperor.log())")
+            return
+        }
+        let vassals = s.processes("vassal", "a")
+        let parked = try HTTPClient(port: s.ports["a"]!)
+        #expect(try parked.get("/v/pid").status == 200)
+        let skel = s.dir.file("skel/vassal.skel")
+        try (try String(contentsOfFile: skel, encoding: .utf8) + "\nlisten = lots\n").write(toFile: skel, atomically: true, encoding: .utf8)
+        #expect(waitUntil(10) { !s.emperor.logLines(containing: "keeps running the previous version").isEmpty }, "\(s.emperor.log())")
+        s.emperor.signal(SIGHUP)
+        #expect(waitUntil(10) { s.count("vassal.a", "reload refused") >= 1 }, "\(s.log("vassal.a"))")
+        #expect(s.processes("vassal", "a") == vassals)
+        #expect(try parked.get("/v/pid").status == 200)
+        #expect(try HTTPClient.once(port: s.ports["a"]!, "/v/pid").status == 200)
+    }
+}
