@@ -18,7 +18,7 @@ extension Emperor {
             Log.info("SIGUSR2: stopping; no upgrade")
             return
         }
-        if let problem = Self.checkBinary(binary) {
+        if let problem = binary.checkStarts(program: "emperor") {
             Log.info("SIGUSR2: \(problem); the running emperor (\(binary.versionLine)) goes on")
             return
         }
@@ -41,27 +41,6 @@ extension Emperor {
             Log.info("SIGUSR2: upgrade failed: \(error); the running emperor goes on")
         } catch {
             Log.info("SIGUSR2: upgrade failed: \(error); the running emperor goes on")
-        }
-    }
-
-    /// Runs `binary --version`: nil when it answers as an emperor.
-    static func checkBinary(_ binary: OwnBinary) -> String? {
-        do {
-            let (read, write) = try Pipe.make()
-            defer { read.close() }
-            var spec = ChildProcess.Spec(executable: binary.path, arguments: [binary.path, "--version"], environment: Host.environment(),
-                                         fdMap: [(write, 1), (.standardError, 2)])
-            spec.deathSignal = SIGKILL
-            let pid = try ChildProcess.spawn(spec)
-            write.close()
-            let out = String(decoding: (try? read.readToEnd(limit: 4096)) ?? [], as: UTF8.self)
-            let status = ChildProcess.wait(pid)
-            guard status == .exited(0), out.hasPrefix("emperor ") else {
-                return "the new binary \(binary.path) does not start (\(status.map { "\($0)" } ?? "?"))"
-            }
-            return nil
-        } catch {
-            return "the new binary cannot run: \(error)"
         }
     }
 
@@ -121,6 +100,7 @@ extension Emperor {
             value?.intValue.flatMap { try? FileDescriptor.inherited(Int32($0), what: "emperor state") }
         }
         let now = Host.monotonicNanoseconds()
+        var ended: [pid_t] = []
         for item in state["instances"]?.arrayValue ?? [] {
             guard let name = item["name"]?.stringValue, let pattern = item["pattern"]?.stringValue,
                   let stateText = item["state"]?.stringValue, let st = InstanceState(rawValue: stateText) else { continue }
@@ -155,10 +135,14 @@ extension Emperor {
                 i.controlToken = try? sources.add(control, .control(name))
             }
             // An adopted instance is not this process's child: its end is watched through a pidfd again.
-            if bool("adopted"), let pid = i.pid, let pidfd = try? ChildProcess.pidfd(pid) {
+            if bool("adopted"), let pid = i.pid {
                 i.adopted = true
-                i.pidfd = pidfd
-                i.pidfdToken = try? sources.add(pidfd, .adoptedExit(name))
+                if let pidfd = try? ChildProcess.pidfd(pid) {
+                    i.pidfd = pidfd
+                    i.pidfdToken = try? sources.add(pidfd, .adoptedExit(name))
+                } else {
+                    ended.append(pid)  // gone during the exec
+                }
             }
             instances[name] = i
             // The deadlines the previous image had armed.
@@ -178,6 +162,7 @@ extension Emperor {
         }
         // Instances that ended during the exec: their SIGCHLD is pending and reaps them now.
         for (pid, status) in ChildProcess.reapAll() { childExited(pid: pid, status: status) }
+        for pid in ended { childExited(pid: pid, status: .unknown) }
         Log.info("upgraded in place: \(instances.count) instance(s) taken over (\(binary.versionLine))")
     }
 }

@@ -54,7 +54,9 @@ struct HandedConnection {
     var retryable = false
     var retried = false
     /// The connection's progress when it was handed over (nil: unknown, not
-    /// TCP); compared when the worker dies: a worker that wrote nothing and
-    /// read nothing more left the request as it was handed.
+    /// TCP); compared when the worker dies. Nothing more handed for sending:
+    /// the response had not started (a retransmission of an earlier one also
+    /// counts, which errs on the safe side). Nothing more received from the
+    /// client: the worker cannot have read past the request it was handed.
     var progressAtHandoff: (written: Int64, read: Int64)?
 }

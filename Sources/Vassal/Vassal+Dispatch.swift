@@ -50,7 +50,8 @@ extension Vassal {
                                           requests: client.requests, buffered: client.buffer)
             handed.retryable = client.retryable && !client.retried
             handed.retried = client.retried
-            // A fresh connection has written nothing and read only its buffer: no syscalls for it.
+            // A fresh connection has sent nothing and received its buffer (if more
+            // came meanwhile, it is not retried): no syscall for it.
             handed.progressAtHandoff = client.requests == 0 ? (0, Int64(client.buffer.count)) : client.fd.tcpProgress()
             worker.inHand.append(handed)
             clients[client.id] = nil

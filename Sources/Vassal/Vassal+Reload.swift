@@ -38,8 +38,10 @@ extension Vassal {
             Log.info("reload: the new configuration is still being checked")
             return
         }
+        var pipe: FileDescriptor?
         do {
             let (readEnd, writeEnd) = try Pipe.make()
+            pipe = readEnd
             defer { writeEnd.close() }
             let devNull = try FileDescriptor.open("/dev/null", O_RDONLY)
             defer { devNull.close() }
@@ -51,10 +53,15 @@ extension Vassal {
                                          fdMap: [(devNull, 0), (Log.destination, 1), (Log.destination, 2), (writeEnd, 3)])
             spec.fallbackImage = binary.image
             let check = PendingCheck(pid: try ChildProcess.spawn(spec), pipe: readEnd)
+            pendingCheck = check
             try readEnd.setNonBlocking()
             check.token = try sources.add(readEnd, .configCheck)
-            pendingCheck = check
         } catch {
+            if let check = pendingCheck {
+                endCheck(check)  // closes the pipe, reaps the child
+            } else {
+                pipe?.close()
+            }
             Log.info("reload refused: cannot check the new configuration: \(error); still running")
             tellEmperor(.ready)
             tellEmperor(.accepting)
@@ -64,10 +71,13 @@ extension Vassal {
     /// The check's pipe is readable: collect its answer; at the end, re-exec or refuse.
     func readCheck() {
         guard let check = pendingCheck else { return }
-        while case .completed(let chunk)? = try? check.pipe.readAvailable(max: 65536), !chunk.isEmpty {
-            check.bytes += chunk
+        reading: while true {
+            switch try? check.pipe.readAvailable(max: 65536) {
+            case .completed(let chunk)? where !chunk.isEmpty: check.bytes += chunk
+            case .wouldBlock?: return  // more to come
+            default: break reading  // end of file (or an error): the answer is complete
+            }
         }
-        if case .wouldBlock? = try? check.pipe.readAvailable(max: 1) { return }
         endCheck(check)
         switch ConfigCheck.decode(check.bytes) {
         case .refused(let why):

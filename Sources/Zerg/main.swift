@@ -28,16 +28,30 @@ if arguments.dropFirst().contains("--help") {
         """)
     exit(0)
 }
+// After a re-exec onto an upgraded binary (`MasterHandover`): the previous image's
+// workers and sockets, and the configuration its reload loaded (not loaded again).
+let handover = Master.takeState(environment)
 let config: Configuration
 let settings: ZergSettings
 do {
-    (config, settings) = try ZergSettings.load(arguments: Array(arguments.dropFirst()))
+    if let checked = handover == nil ? nil : Master.takeConfiguration(environment) {
+        config = checked
+        settings = try ZergSettings(config)
+    } else {
+        (config, settings) = try ZergSettings.load(arguments: Array(arguments.dropFirst()))
+    }
 } catch {
     Log.info("configuration error:\n\(error)")
     exit(2)
 }
 if let logto = settings.logto ?? settings.logger {
-    do { try Log.redirect(toFile: logto) } catch { Log.info("cannot open log file: \(error)"); exit(2) }
+    do {
+        try Log.redirect(toFile: logto)
+    } catch {
+        Log.info("cannot open log file: \(error)")
+        // Workers depend on this process once it took them over: go on logging where it was.
+        if handover == nil { exit(2) }
+    }
 }
 // Located now, before anything changes directory: workers are exec'd from this path.
 let binary = OwnBinary.locate(argv0: arguments[0], override: config.string("binary-path"), environment: environment)
@@ -48,8 +62,6 @@ if let problem = Preflight.check(settings) {
     Log.info(problem)
     exit(1)
 }
-// After a re-exec for an upgrade: the previous image's sockets, workers and all.
-let handover = Master.takeState(environment)
 var inherited = handover.map(Master.inheritedListeners) ?? []
 var listeners: [FileDescriptor] = []
 for address in settings.httpSockets {
@@ -70,11 +82,14 @@ for address in settings.httpSockets {
         exit(1)
     }
 }
-do {
-    try settings.ownership.dropPrivileges()
-} catch {
-    Log.info("cannot drop privileges: \(error)")
-    exit(1)
+// A master re-exec'd after dropping privileges cannot (and need not) drop them again.
+if handover == nil || geteuid() == 0 {
+    do {
+        try settings.ownership.dropPrivileges()
+    } catch {
+        Log.info("cannot drop privileges: \(error)")
+        exit(1)
+    }
 }
 do {
     for old in inherited { old.fd.close() }

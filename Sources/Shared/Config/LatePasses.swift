@@ -90,7 +90,6 @@ struct LatePasses {
         } catch {
             return .failure(CommandFailure(description: "cannot run: \(error)"))
         }
-        defer { readEnd.close() }  // a command still writing past the limit gets EPIPE instead of blocking us
         let devNull = try? FileDescriptor.open("/dev/null", O_RDONLY)
         defer { devNull?.close() }
         let spec = ChildProcess.Spec(
@@ -101,6 +100,7 @@ struct LatePasses {
             pid = try ChildProcess.spawn(spec)
         } catch {
             writeEnd.close()
+            readEnd.close()
             return .failure(CommandFailure(description: "cannot run: \(error)"))
         }
         writeEnd.close()
@@ -119,9 +119,14 @@ struct LatePasses {
             default: break reading
             }
         }
-        if timedOut { ChildProcess.signalGroup(pid, SIGKILL) }
-        let status = ChildProcess.wait(pid)
-        if timedOut { return .failure(CommandFailure(description: "no answer within \(timeoutSeconds) s (exec-timeout); killed")) }
+        // Closed before waiting: a command still writing gets EPIPE instead of blocking us both.
+        readEnd.close()
+        let tooLong = out.count > 1 << 20
+        if timedOut || tooLong { ChildProcess.signalGroup(pid, SIGKILL) }
+        let left = Int64(deadline) - Int64(Host.monotonicNanoseconds())
+        let status = ChildProcess.wait(pid, timeoutMs: Int32(clamping: max(0, left) / 1_000_000))
+        if tooLong { return .failure(CommandFailure(description: "more than 1 MiB of output; killed")) }
+        if timedOut || status == nil { return .failure(CommandFailure(description: "no answer within \(timeoutSeconds) s (exec-timeout); killed")) }
         guard let status, status.isSuccess else {
             return .failure(CommandFailure(description: "the command \(status.map { "\($0)" } ?? "could not be waited for")"))
         }

@@ -41,6 +41,13 @@ public struct ControlChannel<Outgoing: ControlMessage, Incoming: ControlMessage>
         return .messages(messages)
     }
 
+    /// Messages `next` decoded beyond the one it returned (they arrived in the
+    /// same read), handed out once: epoll will not report them again.
+    public mutating func takeQueued() -> [Incoming] {
+        defer { queued = [] }
+        return queued
+    }
+
     /// Waits up to `timeoutMs` for the next message; nil when none came or
     /// the channel closed.
     public mutating func next(timeoutMs: Int32) -> Incoming? {

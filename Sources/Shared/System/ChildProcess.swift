@@ -162,6 +162,25 @@ public enum ChildProcess {
 }
 
 extension ChildProcess {
+    /// Waits up to `timeoutMs` for that one child; then SIGKILLs its group and
+    /// reaps it, returning nil (it did not end by itself in time).
+    public static func wait(_ pid: pid_t, timeoutMs: Int32) -> ExitStatus? {
+        let deadline = Host.monotonicNanoseconds() + UInt64(max(0, timeoutMs)) * 1_000_000
+        while true {
+            var raw: Int32 = 0
+            let got = try? Syscall.call("waitpid", "\(pid)") { waitpid(pid, &raw, WNOHANG) }
+            if let got, got == pid { return ExitStatus(raw: raw) }
+            if got == nil { return nil }  // not our child (any more)
+            if Host.monotonicNanoseconds() >= deadline {
+                signalGroup(pid, SIGKILL)
+                signal(pid, SIGKILL)
+                _ = wait(pid)
+                return nil
+            }
+            usleep(5_000)
+        }
+    }
+
     /// waitpid(pid, 0): blocks until that one child ends (for short helper commands).
     public static func wait(_ pid: pid_t) -> ExitStatus? {
         var raw: Int32 = 0

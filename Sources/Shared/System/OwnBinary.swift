@@ -53,6 +53,44 @@ public struct OwnBinary: Sendable {
         return current.device != running.device || current.inode != running.inode
     }
 
+    /// Runs the file at `path` with `--version` (at most `timeoutMs`): nil when
+    /// it answers a line starting with `program`, else why not. Checked before
+    /// a re-exec onto a replaced binary: one that does not start must not
+    /// replace a running process.
+    public func checkStarts(program: String, timeoutMs: Int32 = 5000) -> String? {
+        let read: FileDescriptor, write: FileDescriptor
+        do {
+            (read, write) = try Pipe.make()
+        } catch {
+            return "cannot check \(path): \(error)"
+        }
+        defer { read.close() }
+        var spec = ChildProcess.Spec(executable: path, arguments: [path, "--version"], environment: Host.environment(),
+                                     fdMap: [(write, 1), (.standardError, 2)])
+        spec.deathSignal = SIGKILL
+        let pid: pid_t
+        do {
+            pid = try ChildProcess.spawn(spec)
+        } catch {
+            write.close()
+            return "the new binary \(path) cannot run (\(error))"
+        }
+        write.close()
+        var out: [UInt8] = []
+        let deadline = Host.monotonicNanoseconds() + UInt64(timeoutMs) * 1_000_000
+        while out.count < 4096 {
+            let now = Host.monotonicNanoseconds()
+            guard now < deadline, (try? read.wait(timeoutMs: Int32(clamping: (deadline - now) / 1_000_000 + 1))) == true,
+                  case .completed(let chunk)? = try? read.readAvailable(max: 4096), !chunk.isEmpty else { break }
+            out += chunk
+        }
+        let status = ChildProcess.wait(pid, timeoutMs: Int32(clamping: max(0, Int64(deadline) - Int64(Host.monotonicNanoseconds())) / 1_000_000))
+        guard status == .exited(0), String(decoding: out, as: UTF8.self).hasPrefix(program + " ") else {
+            return "the new binary \(path) does not start (\(status.map { "\($0)" } ?? "no answer within \(timeoutMs) ms; killed"))"
+        }
+        return nil
+    }
+
     /// `version (build id)` for logs, stats and `--version`.
     public var versionLine: String { "\(Version.string) (build \(buildID.isEmpty ? "unknown" : String(buildID.prefix(12))))" }
 

@@ -12,11 +12,31 @@ import ZergCore
 /// Nothing is refused meanwhile: the workers go on serving through the exec.
 extension Master {
     static let stateVariable = "HADJANGO_MASTER_STATE"
+    /// The configuration loaded by the reload that re-exec'd (a `configure` frame in a memfd).
+    static let configVariable = "HADJANGO_MASTER_CONFIG"
+
+    /// The configuration the image this one replaced loaded, if it left it.
+    static func takeConfiguration(_ environment: [String: String]) -> Configuration? {
+        guard let text = environment[configVariable], let raw = Int32(text) else { return nil }
+        Host.unsetEnvironment(configVariable)
+        guard let memfd = try? FileDescriptor.inherited(raw, what: configVariable) else { return nil }
+        defer { memfd.close() }
+        guard (try? memfd.seek(to: 0)) != nil, let bytes = try? memfd.readToEnd() else { return nil }
+        var decoder = ControlDecoder<MasterOrder>()
+        decoder.append(bytes)
+        guard case .configure(let entries)? = try? decoder.next() else { return nil }
+        return Configuration(entries: entries, warnings: [])
+    }
 
     /// Re-execs when the binary at the path is not the running one; returns
     /// only when it did not (not replaced, or the exec failed).
     func reexecIfUpgraded() {
         guard binary.isReplaced else { return }
+        if let problem = binary.checkStarts(program: "zerg") {
+            noteBinary(nil)
+            Log.info("\(problem): the master stays on the running image; workers start from it too until the file is fixed")
+            return
+        }
         var fds: [FileDescriptor] = listeners + [scoreboard.memory.fd]
         if let pool = readyPool { fds += [pool.sender, pool.receiver] }
         if let stats { fds.append(stats.listener) }
@@ -35,15 +55,21 @@ extension Master {
         ])
         do {
             let memfd = try SharedMemory.anonymousFile(name: "zerg-master-state", contents: Array(state.serialized().utf8))
-            var keep = fds + [memfd]
+            // The configuration this reload just loaded: the new image takes it instead of loading again.
+            let configFd = try SharedMemory.anonymousFile(name: "zerg-master-config",
+                                                         contents: ControlFrame.encode(MasterOrder.configure(configuration.entries)))
+            var keep = fds + [memfd, configFd]
             if let channel = emperor?.prepareForExec() { keep.append(channel) }
             defer {
                 Host.unsetEnvironment(Self.stateVariable)
+                Host.unsetEnvironment(Self.configVariable)
                 for fd in keep { try? fd.setCloseOnExec(true) }
                 memfd.close()
+                configFd.close()
             }
             for fd in keep { try fd.setCloseOnExec(false) }
             Host.setEnvironment(Self.stateVariable, String(memfd.rawValue))
+            Host.setEnvironment(Self.configVariable, String(configFd.rawValue))
             Log.info("the binary at \(binary.path) was replaced: re-exec of the master, \(processes.count) worker(s) kept")
             let error = binary.exec(arguments) { pathError in Log.info("\(pathError): re-exec of the running image instead") }
             Log.info("re-exec failed: \(error); the master goes on as it is")
@@ -88,7 +114,11 @@ extension Master {
             p.eventToken = try? sources.add(control, .worker(p))
             processes[p.pid] = p
             slotHistory[p.id, default: SlotHistory()].spawns += 1
+            // A worker that was being stopped keeps its deadline (re-armed in full: the exec is quick).
+            if p.state == .stopping { timers.schedule(afterMs: settings.workerReloadMercySeconds * 1000, .kill(pid: p.pid)) }
         }
+        // Slots the adaptive count would leave empty are running here: they stay.
+        cheapedSlots.subtract(processes.values.map(\.id))
         // Workers that ended during the exec: their SIGCHLD is pending and reaps them now.
         for (pid, status) in ChildProcess.reapAll() { reaped(pid: pid, status: status) }
         announcedReady = processes.values.contains { $0.state == .ready }

@@ -4,7 +4,9 @@ import Shared
 extension Worker {
     /// Serves until told to stop; returns the exit status.
     func run() -> Int32 {
-        link == nil ? runStandalone() : runAttached()
+        // Orders that came in the same read as the configuration (a stop sent at once).
+        for order in control.takeQueued() { obey(order) }
+        return link == nil ? runStandalone() : runAttached()
     }
 
     /// Standalone: the shared listeners, the ready pool, parked connections.
