@@ -37,13 +37,16 @@ function mb(b){return b?(b/1048576).toFixed(1)+' MB':'-'}
 // Each deploy tag gets its own ring colour, so old and new code are told apart during a swap.
 function tagColour(tag){if(!tag)return 'rgba(0,0,0,.2)';let h=0;for(const c of tag)h=(h*31+c.charCodeAt(0))%360;return `hsl(${h},70%,35%)`}
 function render(doc){
-  document.getElementById('sub').textContent = `${doc.hostname} · emperor pid ${doc.emperor_pid} · ${doc.version} · updated ${new Date().toLocaleTimeString()}`;
+  document.getElementById('sub').textContent = `${doc.hostname} · emperor pid ${doc.emperor_pid} · ${doc.version} (build ${(doc.emperor_build_id||'?').slice(0,12)}) · updated ${new Date().toLocaleTimeString()}`;
   const out = [];
   for (const b of doc.builds) {
     let html = `<div class="build" data-build="${esc(b.name)}"><h2>build ${esc(b.name)}${b.live?'<span class="tag live">live</span>':''}${b.stage?'<span class="tag stage">stage</span>':''}</h2>`;
     for (const i of b.instances) {
       const s = i.stats;
-      html += `<div class="row"><span class="label">${esc(i.kind||'?')} · ${esc(i.state)} · pid ${i.pid||'-'}${s&&s.deploy_tag?' · deploy '+esc(s.deploy_tag):''}</span></div>`;
+      html += `<div class="row"><span class="label">${esc(i.kind||'?')} · ${esc(i.state)} · pid ${i.pid||'-'}${s&&s.deploy_tag?' · deploy '+esc(s.deploy_tag):''}`+
+              `${s&&s.build_id?' · binary '+esc(s.build_id.slice(0,12))+(s.binary_replaced?' (file replaced since)':''):''}</span></div>`;
+      const problem = i.problem || (s && s.problem);
+      if (problem) html += `<div class="row err" data-problem="${esc(b.name)}">${esc(problem)}</div>`;
       if (!s) continue;
       if (i.kind === 'vassal') {
         const q = s.listen_queue||0, max = (s.sockets&&s.sockets[0]&&s.sockets[0].max_queue)||1;

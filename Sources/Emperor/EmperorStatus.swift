@@ -70,6 +70,8 @@ extension Emperor {
                         ("pid", .number(instance.pid ?? 0)),
                         ("ready", .bool(instance.ready)),
                         ("respawns", .number(instance.respawns)),
+                        // Why it is not running (a config error), while it lasts.
+                        ("problem", instance.lastProblem.map(JSON.string) ?? .null),
                         ("stats", stats ?? .null),
                     ])
                 })),

@@ -51,6 +51,13 @@ struct StatusPageTests {
         #expect(b["stage"] as? Bool == true && b["live"] as? Bool == false)
         #expect((a["instances"] as? [[String: Any]])?.compactMap { $0["kind"] as? String }.sorted() == ["vassal", "zerg"])
         #expect(zergWorkers(a).count == 2)
+        // Which binaries run: the emperor's build id, and each instance's.
+        #expect((doc["emperor_build_id"] as? String)?.count == 40)
+        for instance in (a["instances"] as? [[String: Any]]) ?? [] {
+            let stats = instance["stats"] as? [String: Any]
+            #expect((stats?["build_id"] as? String)?.count == 40, "\(instance["config"] ?? "?")")
+            #expect(stats?["binary_replaced"] as? Bool == false)
+        }
 
         // A slow request on build a: one of its workers is busy with it.
         let slow = try HTTPClient(port: s.ports["a"]!)
