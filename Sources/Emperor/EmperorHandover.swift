@@ -23,25 +23,11 @@ extension Emperor {
             return
         }
         let (state, fds) = handoverState()
-        do {
-            let memfd = try SharedMemory.anonymousFile(name: "emperor-state", contents: Array(state.serialized().utf8))
-            let keep = fds + [memfd]
-            defer {
-                // Still here: the exec failed; carry on as before.
-                Host.unsetEnvironment(Self.stateVariable)
-                for fd in keep { try? fd.setCloseOnExec(true) }
-                memfd.close()
-            }
-            for fd in keep { try fd.setCloseOnExec(false) }
-            Host.setEnvironment(Self.stateVariable, String(memfd.rawValue))
-            Log.info("SIGUSR2: re-exec of \(binary.path) with \(instances.count) instance(s)")
-            let error = binary.exec(arguments) { pathError in
-                Log.info("\(pathError): re-exec of the running image instead")
-            }
-            Log.info("SIGUSR2: upgrade failed: \(error); the running emperor goes on")
-        } catch {
-            Log.info("SIGUSR2: upgrade failed: \(error); the running emperor goes on")
+        Log.info("SIGUSR2: re-exec of \(binary.path) with \(instances.count) instance(s)")
+        let error = binary.reexec(arguments, documents: [(Self.stateVariable, Array(state.serialized().utf8))], keeping: fds) { pathError in
+            Log.info("\(pathError): re-exec of the running image instead")
         }
+        Log.info("SIGUSR2: upgrade failed: \(error); the running emperor goes on")
     }
 
     /// The state, and the fds it names (to survive the exec).

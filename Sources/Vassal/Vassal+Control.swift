@@ -27,17 +27,12 @@ extension Vassal {
     func tellEmperor(_ report: EmperorProtocol.Report) { emperor?.tell(report) }
 
     func readEmperor() {
-        emperor?.handleChannel(dropped: { fd in if let t = emperorToken { sources.remove(fd, t) }; emperorToken = nil },
-                               stop: { stop($0 ? .graceful : .immediate) }, reload: { reload() })
+        emperor?.handleChannel(in: sources, stop: { stop($0 ? .graceful : .immediate) }, reload: { reload() })
     }
 
     /// A new emperor connected (the previous one died): it takes over.
     func adopted() {
-        guard let emperor, let channel = emperor.adopt(dropped: { fd in
-            if let t = emperorToken { sources.remove(fd, t) }
-            emperorToken = nil
-        }) else { return }
-        emperorToken = try? sources.add(channel.fd, .emperor)
+        guard let emperor, emperor.adopt(in: sources, as: .emperor) else { return }
         emperor.tell(listeners: zip(settings.http, listeners).map { ($0.description, $1) })
         tellEmperor(stopping == nil ? .ready : .voluntaryShutdown)
         if stopping == nil { tellEmperor(.accepting) }

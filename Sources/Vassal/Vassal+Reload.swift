@@ -109,31 +109,14 @@ extension Vassal {
     /// Re-execs with every fd, the state behind them, and the checked configuration.
     func reexec(configuration: [UInt8]) {
         let state = snapshot()
-        let text = state.serialized()
-        do {
-            let memfd = try SharedMemory.anonymousFile(name: "vassal-state", contents: Array(text.utf8))
-            let configFd = try SharedMemory.anonymousFile(name: "vassal-config", contents: configuration)
-            var keep = state.allFds + [memfd, configFd]
-            if let channel = emperor?.prepareForExec() { keep.append(channel) }
-            defer {
-                // Still here: the exec failed; carry on as before.
-                Host.unsetEnvironment(VassalState.environmentVariable)
-                Host.unsetEnvironment(ConfigCheck.configVariable)
-                for fd in keep { try? fd.setCloseOnExec(true) }
-                memfd.close()
-                configFd.close()
-            }
-            for fd in keep { try fd.setCloseOnExec(false) }
-            Host.setEnvironment(VassalState.environmentVariable, String(memfd.rawValue))
-            Host.setEnvironment(ConfigCheck.configVariable, String(configFd.rawValue))
-            Log.info("reloading: re-exec with \(state.listeners.count) listener(s), \(state.workers.count) worker link(s), \(state.clients.count) client(s)")
-            let error = binary.exec(arguments) { pathError in
-                Log.info("\(pathError): re-exec of the running image (\(binary.versionLine)) instead")
-            }
-            Log.info("reload failed: \(error); still running")
-        } catch {
-            Log.info("reload failed: \(error); still running")
+        var keep = state.allFds
+        if let channel = emperor?.prepareForExec() { keep.append(channel) }
+        Log.info("reloading: re-exec with \(state.listeners.count) listener(s), \(state.workers.count) worker link(s), \(state.clients.count) client(s)")
+        let error = binary.reexec(arguments, documents: [(VassalState.environmentVariable, Array(state.serialized().utf8)),
+                                                         (ConfigCheck.configVariable, configuration)], keeping: keep) { pathError in
+            Log.info("\(pathError): re-exec of the running image (\(binary.versionLine)) instead")
         }
+        Log.info("reload failed: \(error); still running")
     }
 
     /// Takes over what the previous process held.

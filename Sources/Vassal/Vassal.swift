@@ -36,7 +36,6 @@ final class Vassal {
     let emperor: EmperorLink?
     var listeners: [FileDescriptor]
     var listenerTokens: [EventToken] = []
-    var emperorToken: EventToken?
     let zergServer: FileDescriptor
 
     var clients: [UInt64: ClientConnection] = [:]
@@ -104,8 +103,7 @@ final class Vassal {
         SignalChannel.ignoreBrokenPipe()
         sources = try EventSources()
         try sources.add(signals.fd, .signals)
-        if let channel = emperor?.channel { emperorToken = try sources.add(channel.fd, .emperor) }
-        if let adoption = emperor?.adoption { try sources.add(adoption, .emperorAdoption) }
+        try emperor?.register(in: sources, channel: .emperor, adoption: .emperorAdoption)
         try sources.add(zergServer, .zergServer)
         for (i, l) in listeners.enumerated() { listenerTokens.append(try sources.add(l, .listener(i))) }
         let files = settings.touchReload.map { ($0, TouchAction.reload) } + settings.touchLogReopen.map { ($0, TouchAction.logReopen) }

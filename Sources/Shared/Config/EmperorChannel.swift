@@ -57,24 +57,4 @@ public struct EmperorChannel {
         if bytes.isEmpty { return .lost }
         return .commands(bytes.compactMap(EmperorProtocol.Command.init(rawValue:)))
     }
-
-    /// Reads what arrived and acts on it: a lost emperor is an immediate stop
-    /// (uWSGI's vassals stop too), after `lost()` (the caller drops the channel
-    /// from its loop); commands map to `stop(graceful:)` and `reload()`.
-    public func handle(lost: () -> Void, stop: (_ graceful: Bool) -> Void, reload: () -> Void) {
-        switch receive() {
-        case .lost:
-            Log.info("lost the emperor; stopping now")
-            lost()
-            stop(false)
-        case .commands(let commands):
-            for command in commands {
-                switch command {
-                case .stop: stop(false)
-                case .gracefulStop: stop(true)
-                case .reload: reload()
-                }
-            }
-        }
-    }
 }

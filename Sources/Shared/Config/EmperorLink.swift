@@ -19,6 +19,8 @@ public final class EmperorLink {
     let graceSeconds: Int
     /// Since when the instance is without an emperor (monotonic ns).
     public private(set) var lostSinceNs: UInt64?
+    /// The channel's registration in the owner's loop.
+    private var channelToken: EventToken?
 
     public static let runDirectoryVariable = "HADJANGO_EMPEROR_RUN_DIR"
     public static let configVariable = "HADJANGO_EMPEROR_CONFIG"
@@ -82,15 +84,26 @@ public final class EmperorLink {
 
     public func tell(listeners: [(address: String, fd: FileDescriptor)]) { channel?.tell(listeners: listeners) }
 
-    /// The channel had something: commands, or its end. `dropped` takes the
-    /// channel's fd out of the owner's loop before it is closed.
-    public func handleChannel(dropped: (FileDescriptor) -> Void, stop: (_ graceful: Bool) -> Void, reload: () -> Void) {
+    /// Registers the channel and the adoption socket in the owner's loop.
+    public func register<Source>(in sources: EventSources<Source>, channel event: Source, adoption adoptionEvent: Source) throws {
+        if let channel { channelToken = try sources.add(channel.fd, event) }
+        if let adoption { try sources.add(adoption, adoptionEvent) }
+    }
+
+    private func dropChannel<Source>(from sources: EventSources<Source>) {
+        guard let channel else { return }
+        if let token = channelToken { sources.remove(channel.fd, token) }
+        channelToken = nil
+        channel.fd.close()
+        self.channel = nil
+    }
+
+    /// The channel had something: commands, or its end.
+    public func handleChannel<Source>(in sources: EventSources<Source>, stop: (_ graceful: Bool) -> Void, reload: () -> Void) {
         guard let channel else { return }
         switch channel.receive() {
         case .lost:
-            dropped(channel.fd)
-            channel.fd.close()
-            self.channel = nil
+            dropChannel(from: sources)
             if adoption == nil {
                 Log.info("lost the emperor; stopping now")
                 stop(false)
@@ -110,23 +123,23 @@ public final class EmperorLink {
     }
 
     /// A new emperor connected to the adoption socket: it becomes this
-    /// instance's emperor. Returns its channel (for the owner's loop), nil when
+    /// instance's emperor, its channel registered as `event`. False when
     /// nothing was waiting.
-    public func adopt(dropped: (FileDescriptor) -> Void) -> EmperorChannel? {
-        guard let adoption, case .completed(let accepted)? = try? adoption.accept() else { return nil }
-        if let old = channel {
+    public func adopt<Source>(in sources: EventSources<Source>, as event: Source) -> Bool {
+        guard let adoption, case .completed(let accepted)? = try? adoption.accept() else { return false }
+        if channel != nil {
             // A second emperor over the same configs: the newest one wins.
             Log.info("a new emperor took over from the one still connected")
-            dropped(old.fd)
-            old.fd.close()
+            dropChannel(from: sources)
         }
         let fresh = EmperorChannel(fd: accepted.fd)
         channel = fresh
+        channelToken = try? sources.add(fresh.fd, event)
         if let since = lostSinceNs {
             Log.info("adopted by a new emperor after \((Host.monotonicNanoseconds() - since) / 1_000_000) ms without one")
         }
         lostSinceNs = nil
-        return fresh
+        return true
     }
 
     /// True once the instance has been without an emperor past the grace.

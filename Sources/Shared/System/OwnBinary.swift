@@ -94,6 +94,32 @@ public struct OwnBinary: Sendable {
     /// `version (build id)` for logs, stats and `--version`.
     public var versionLine: String { "\(Version.string) (build \(buildID.isEmpty ? "unknown" : String(buildID.prefix(12))))" }
 
+    /// A re-exec that hands state to the next image: `documents` are written to
+    /// memfds named in the environment by their variables, `keeping` (and those
+    /// memfds) survive the exec, the rest is CLOEXEC. Returns only when the exec
+    /// failed, with everything as it was (the memfds closed, CLOEXEC back).
+    public func reexec(_ arguments: [String], documents: [(variable: String, bytes: [UInt8])], keeping: [FileDescriptor],
+                       fellBack: (SystemError) -> Void) -> Error {
+        var memfds: [FileDescriptor] = []
+        defer {
+            // Still here: the exec failed; carry on as before.
+            for (variable, _) in documents { Host.unsetEnvironment(variable) }
+            for fd in keeping { try? fd.setCloseOnExec(true) }
+            for fd in memfds { fd.close() }
+        }
+        do {
+            for (variable, bytes) in documents {
+                let fd = try SharedMemory.anonymousFile(name: variable.lowercased(), contents: bytes)
+                memfds.append(fd)
+                Host.setEnvironment(variable, String(fd.rawValue))
+            }
+            for fd in keeping + memfds { try fd.setCloseOnExec(false) }
+        } catch {
+            return error
+        }
+        return exec(arguments, fellBack: fellBack)
+    }
+
     /// Replaces this process with its binary (same pid; fds without CLOEXEC
     /// are kept): by path, else the running image. Returns only when both
     /// failed; `fellBack` is called (to log it) before the image is tried.

@@ -227,17 +227,12 @@ extension Master {
     func tellEmperor(_ report: EmperorProtocol.Report) { emperor?.tell(report) }
 
     func readEmperor() {
-        emperor?.handleChannel(dropped: { fd in if let t = emperorToken { sources.remove(fd, t) }; emperorToken = nil },
-                               stop: { stop($0 ? .graceful : .immediate) }, reload: { startReload() })
+        emperor?.handleChannel(in: sources, stop: { stop($0 ? .graceful : .immediate) }, reload: { startReload() })
     }
 
     /// A new emperor connected (the previous one died): it takes over.
     func adopted() {
-        guard let emperor, let channel = emperor.adopt(dropped: { fd in
-            if let t = emperorToken { sources.remove(fd, t) }
-            emperorToken = nil
-        }) else { return }
-        emperorToken = try? sources.add(channel.fd, .emperor)
+        guard let emperor, emperor.adopt(in: sources, as: .emperor) else { return }
         if stopping == nil && announcedReady {
             tellEmperor(.ready)
             tellEmperor(.accepting)

@@ -50,7 +50,6 @@ final class Master {
     let sources: EventSources<Event>
     let signals: SignalChannel
     let emperor: EmperorLink?
-    var emperorToken: EventToken?
     let scoreboard: Scoreboard
     var processes: [pid_t: WorkerProcess] = [:]
     var timers = TimerQueue<TimerAction>()
@@ -122,8 +121,7 @@ final class Master {
             readyPool = listeners.isEmpty ? nil : try ReadyPool.create()
         }
         emperor = EmperorLink.fromEnvironment(Host.environment())
-        if let channel = emperor?.channel { emperorToken = try sources.add(channel.fd, .emperor) }
-        if let adoption = emperor?.adoption { try sources.add(adoption, .emperorAdoption) }
+        try emperor?.register(in: sources, channel: .emperor, adoption: .emperorAdoption)
         try watchTouchFiles()
         if let address = settings.stats {
             stats = try Self.inherited(handover?["stats"]).map { try StatsServer(listener: $0, http: settings.statsHTTP, sources: sources, as: Event.stats) }

@@ -53,29 +53,13 @@ extension Master {
             ("paused", .bool(paused)),
             ("workers", .array(workers)),
         ])
-        do {
-            let memfd = try SharedMemory.anonymousFile(name: "zerg-master-state", contents: Array(state.serialized().utf8))
-            // The configuration this reload just loaded: the new image takes it instead of loading again.
-            let configFd = try SharedMemory.anonymousFile(name: "zerg-master-config",
-                                                         contents: ControlFrame.encode(MasterOrder.configure(configuration.entries)))
-            var keep = fds + [memfd, configFd]
-            if let channel = emperor?.prepareForExec() { keep.append(channel) }
-            defer {
-                Host.unsetEnvironment(Self.stateVariable)
-                Host.unsetEnvironment(Self.configVariable)
-                for fd in keep { try? fd.setCloseOnExec(true) }
-                memfd.close()
-                configFd.close()
-            }
-            for fd in keep { try fd.setCloseOnExec(false) }
-            Host.setEnvironment(Self.stateVariable, String(memfd.rawValue))
-            Host.setEnvironment(Self.configVariable, String(configFd.rawValue))
-            Log.info("the binary at \(binary.path) was replaced: re-exec of the master, \(processes.count) worker(s) kept")
-            let error = binary.exec(arguments) { pathError in Log.info("\(pathError): re-exec of the running image instead") }
-            Log.info("re-exec failed: \(error); the master goes on as it is")
-        } catch {
-            Log.info("re-exec failed: \(error); the master goes on as it is")
-        }
+        if let channel = emperor?.prepareForExec() { fds.append(channel) }
+        Log.info("the binary at \(binary.path) was replaced: re-exec of the master, \(processes.count) worker(s) kept")
+        // The configuration this reload just loaded goes along: the new image does not load it again.
+        let error = binary.reexec(arguments, documents: [(Self.stateVariable, Array(state.serialized().utf8)),
+                                                         (Self.configVariable, ControlFrame.encode(MasterOrder.configure(configuration.entries)))],
+                                  keeping: fds) { pathError in Log.info("\(pathError): re-exec of the running image instead") }
+        Log.info("re-exec failed: \(error); the master goes on as it is")
     }
 
     /// What the image this one replaced handed over, read and cleared from the environment.
