@@ -17,7 +17,8 @@ extension Vassal {
         for w in workers.values.sorted(by: { $0.id < $1.id }) {
             state.workers.append(.init(fd: w.link.fd, state: w.state, pid: w.pid, workerID: w.workerID, peer: w.peer,
                                        build: w.build, held: w.inHand.map {
-                                           .init(fd: $0.fd, host: $0.host, port: $0.port, requests: $0.requests, buffer: $0.buffered)
+                                           .init(fd: $0.fd, host: $0.host, port: $0.port, requests: $0.requests, buffer: $0.buffered,
+                                                 retryable: $0.retryable, retried: $0.retried, progress: $0.progressAtHandoff)
                                        }))
         }
         // Queued clients first, in queue order, so they keep their places.
@@ -128,7 +129,11 @@ extension Vassal {
             worker.workerID = w.workerID
             worker.build = w.build
             worker.inHand = w.held.map {
-                HandedConnection(fd: $0.fd, host: $0.host, port: $0.port, requests: $0.requests, buffered: $0.buffer)
+                var h = HandedConnection(fd: $0.fd, host: $0.host, port: $0.port, requests: $0.requests, buffered: $0.buffer)
+                h.retryable = $0.retryable
+                h.retried = $0.retried
+                h.progressAtHandoff = $0.progress
+                return h
             }
             worker.busySinceNs = Host.monotonicNanoseconds()
             guard let token = try? sources.add(w.fd, .worker(worker)) else {

@@ -36,7 +36,9 @@ public struct VassalStateError: Error, CustomStringConvertible {
 ///     zerg-server <fd> <path>
 ///     board <fd>
 ///     worker <fd> <state> <pid> <worker-id> <peer-pid> <peer-uid> <peer-gid> <build-hex>
-///     held <fd> <host> <port> <requests> <buffer-hex>      (a connection the worker line above holds)
+///     held <fd> <host> <port> <requests> <buffer-hex> [<retry> <written> <received>]
+///                                    (a connection the worker line above holds; retry: - r R for
+///                                     not retryable, retryable, sent again already; progress - when unknown)
 ///     client <fd> <state> <host> <port> <requests> <buffer-hex>
 public struct VassalState {
     public static let environmentVariable = "HADJANGO_VASSAL_STATE"
@@ -64,12 +66,20 @@ public struct VassalState {
         public var fd: FileDescriptor
         public var host: String, port: Int, requests: UInt32
         public var buffer: [UInt8]
-        public init(fd: FileDescriptor, host: String, port: Int, requests: UInt32, buffer: [UInt8]) {
+        /// What a worker's death does with it (see `HandedConnection`): sent again, or 502.
+        public var retryable = false
+        public var retried = false
+        public var progress: (written: Int64, read: Int64)?
+        public init(fd: FileDescriptor, host: String, port: Int, requests: UInt32, buffer: [UInt8],
+                    retryable: Bool = false, retried: Bool = false, progress: (written: Int64, read: Int64)? = nil) {
             self.fd = fd
             self.host = host
             self.port = port
             self.requests = requests
             self.buffer = buffer
+            self.retryable = retryable
+            self.retried = retried
+            self.progress = progress
         }
     }
 
@@ -108,7 +118,9 @@ public struct VassalState {
         for w in workers {
             lines.append("worker \(w.fd.rawValue) \(w.state.rawValue) \(w.pid) \(w.workerID) \(w.peer.pid) \(w.peer.uid) \(w.peer.gid) \(Hex.encode(Array(w.build.utf8)))")
             for h in w.held {
-                lines.append("held \(h.fd.rawValue) \(h.host.isEmpty ? "-" : h.host) \(h.port) \(h.requests) \(Hex.encode(h.buffer))")
+                let retry = h.retried ? "R" : h.retryable ? "r" : "-"
+                let progress = h.progress.map { "\($0.written) \($0.read)" } ?? "- -"
+                lines.append("held \(h.fd.rawValue) \(h.host.isEmpty ? "-" : h.host) \(h.port) \(h.requests) \(Hex.encode(h.buffer)) \(retry) \(progress)")
             }
         }
         for c in clients {
@@ -140,8 +152,12 @@ public struct VassalState {
             case "held":
                 guard f.count >= 6, !state.workers.isEmpty, let port = Int(f[3]), let requests = UInt32(f[4]),
                       let buffer = Hex.decode(f[5]) else { throw bad() }
+                // The retry fields are optional: a line written by an older vassal has none.
+                let retry = f.count > 6 ? f[6] : "-"
+                let progress = f.count > 8 ? Int64(f[7]).flatMap { w in Int64(f[8]).map { (w, $0) } } : nil
                 state.workers[state.workers.count - 1].held.append(
-                    Held(fd: fd, host: f[2] == "-" ? "" : f[2], port: port, requests: requests, buffer: buffer))
+                    Held(fd: fd, host: f[2] == "-" ? "" : f[2], port: port, requests: requests, buffer: buffer,
+                         retryable: retry == "r", retried: retry == "R", progress: progress))
             case "client":
                 guard f.count >= 7, let s = ClientState(rawValue: f[2]), let port = Int(f[4]),
                       let requests = UInt32(f[5]), let buffer = Hex.decode(f[6]) else { throw bad() }

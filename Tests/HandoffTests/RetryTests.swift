@@ -49,6 +49,24 @@ struct RetryTests {
         #expect(stats["handoff"]?["retried"]?.intValue == 1)
         #expect(stats["handoff"]?["bad_gateway"]?.intValue == 1)
     }
+
+    /// The handoff's retry state survives a vassal reload (re-exec) in between.
+    @Test func aRequestHeldAcrossAVassalReloadIsStillRetried() throws {
+        let setup = try VassalSetup()
+        defer { setup.cleanup() }
+        let z = try setup.startZerg(workers: 2)
+        let client = try HTTPClient(port: setup.port)
+        #expect(try client.get("/v/pid").status == 200)
+        usleep(50_000)
+        try client.send("GET /v/pid?ms=2000 HTTP/1.1\r\nHost: t\r\n\r\n")
+        let victim = try #require(busyWorker(z, running: "GET /v/pid?ms=2000"))
+        setup.vassal.signal(SIGHUP)
+        #expect(waitUntil(10) { !setup.vassal.logLines(containing: "reloaded:").isEmpty }, "\(setup.vassal.log())")
+        kill(victim, SIGKILL)
+        let r = try client.readResponse(timeout: 10)
+        #expect(r.status == 200, "\(setup.vassal.log())")
+        #expect(!setup.vassal.logLines(containing: "its request goes to another worker").isEmpty)
+    }
 }
 
 /// Through the vassal, an app that cannot load: the zerg says so to the
