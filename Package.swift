@@ -19,8 +19,9 @@ let package = Package(
     ],
     targets: [
         // C glue for what Swift cannot call directly: Linux calls Glibc's module
-        // hides (epoll, signalfd, accept4, memfd...), the packed epoll_event, CMSG
-        // and W* macros, variadic prctl, shared-memory atomics, the fork+exec child.
+        // hides (epoll, signalfd, accept4, memfd, pidfd, execveat...), the packed
+        // epoll_event, CMSG and W* macros, variadic prctl, shared-memory atomics,
+        // the build id, the fork+exec child.
         .target(name: "CSupport"),
         // Syscall wrappers, the uWSGI ini language, logging, JSON, the handoff and
         // control protocols: used by every process.
