@@ -123,7 +123,7 @@ final class BuildsSetup {
     /// the executable's name and the config on the command line. For a zerg,
     /// `mastersOnly` leaves out the workers (children of another such process).
     func processes(_ kind: String, _ build: String, mastersOnly: Bool = false) -> [pid_t] {
-        let config = "builds/\(build)/\(kind).ini"
+        let config = dir.file("builds/\(build)/\(kind).ini")  // this setup's, not another test's
         let all = ((try? FileSystem.list("/proc")) ?? []).compactMap { Int32($0) }.filter { pid in
             let exe = FileSystem.baseName(FileSystem.symlinkTarget("/proc/\(pid)/exe") ?? "")
             let cmdline = (try? FileSystem.readFile("/proc/\(pid)/cmdline")).map { String(decoding: $0, as: UTF8.self) } ?? ""
