@@ -5,7 +5,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <link.h>
+#include <linux/sockios.h>
 #include <linux/tcp.h>
+#include <sys/ioctl.h>
 #include <signal.h>
 #include <stddef.h>
 #include <netinet/in.h>
@@ -72,17 +74,19 @@ int cs_peer_credentials(int fd, int *pid, int *uid, int *gid) {
     return 0;
 }
 
-int cs_tcp_progress(int fd, long long *written, long long *received) {
+int cs_tcp_totals(int fd, long long *written, long long *read) {
     struct tcp_info info;
     socklen_t len = sizeof(info);
     memset(&info, 0, sizeof(info));
     if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) < 0) return -1;
-    if (len < offsetof(struct tcp_info, tcpi_bytes_sent) + sizeof(info.tcpi_bytes_sent)) {
+    if (len < offsetof(struct tcp_info, tcpi_bytes_received) + sizeof(info.tcpi_bytes_received)) {
         errno = ENOTSUP;
         return -1;
     }
-    *written = (long long)info.tcpi_bytes_sent + info.tcpi_notsent_bytes;
-    *received = (long long)info.tcpi_bytes_received;
+    int out = 0, in = 0;
+    if (ioctl(fd, SIOCOUTQ, &out) < 0 || ioctl(fd, SIOCINQ, &in) < 0) return -1;
+    *written = (long long)info.tcpi_bytes_acked + out;
+    *read = (long long)info.tcpi_bytes_received - in;
     return 0;
 }
 

@@ -53,10 +53,9 @@ struct HandedConnection {
     /// before writing a byte of the response, another worker gets it.
     var retryable = false
     var retried = false
-    /// The connection's progress when it was handed over (nil: unknown, not
-    /// TCP); compared when the worker dies. Nothing more handed for sending:
-    /// the response had not started (a retransmission of an earlier one also
-    /// counts, which errs on the safe side). Nothing more received from the
-    /// client: the worker cannot have read past the request it was handed.
-    var progressAtHandoff: (written: Int64, read: Int64)?
+    /// The connection's byte totals when it was handed over (nil: unknown);
+    /// compared with the kernel's (`tcpTotals`) when the worker dies. Nothing
+    /// more written: the response had not started. Nothing more read: the
+    /// worker left the request as it was handed.
+    var totals: (written: Int64, read: Int64)?
 }

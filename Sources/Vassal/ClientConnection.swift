@@ -25,6 +25,9 @@ final class ClientConnection {
     var retryable = false
     /// It was sent again once already: a second death is answered 502.
     var retried = false
+    /// Bytes ever written to and read from the socket, by the vassal and the
+    /// workers (`returned`); nil once unknown (a worker that said `back`).
+    var totals: (written: Int64, read: Int64)? = (0, 0)
 
     init(fd: FileDescriptor, remote: (host: String, port: Int), buffered: [UInt8] = [], requests: UInt32 = 0) {
         self.fd = fd
@@ -52,6 +55,7 @@ final class ClientConnection {
         reading: while true {
             switch try? fd.read(into: scratch) {
             case .completed(let n)? where n > 0:
+                totals?.read += Int64(n)
                 buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: scratch[0..<n]))
                 sinceNs = Host.monotonicNanoseconds()
                 if n < scratch.count || buffer.count > limit { break reading }

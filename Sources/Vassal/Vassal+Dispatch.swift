@@ -50,9 +50,7 @@ extension Vassal {
                                           requests: client.requests, buffered: client.buffer)
             handed.retryable = client.retryable && !client.retried
             handed.retried = client.retried
-            // A fresh connection has sent nothing and received its buffer (if more
-            // came meanwhile, it is not retried): no syscall for it.
-            handed.progressAtHandoff = client.requests == 0 ? (0, Int64(client.buffer.count)) : client.fd.tcpProgress()
+            handed.totals = client.totals  // known without a system call (see `returned`)
             worker.inHand.append(handed)
             clients[client.id] = nil
         }
@@ -167,7 +165,7 @@ extension Vassal {
             worker.workerID = id
             worker.build = build
             worker.state = .loading
-            if (try? worker.link.send(.welcome(version: HandoffMessage.version), fd: board.fd, nonBlocking: true))?.value == nil {
+            if (try? worker.link.send(.welcome(version: HandoffMessage.welcomeVersion), fd: board.fd, nonBlocking: true))?.value == nil {
                 detach(worker)
             }
         case (.ready, .loading):
@@ -185,7 +183,13 @@ extension Vassal {
              (.back(let requests, let buffered), .draining) where !worker.inHand.isEmpty:
             counters.handedBack += 1
             let handed = answered(worker)!
-            if let fd { adoptReturned(fd, remote: (handed.host, handed.port), buffered: buffered, requests: requests) }
+            if let fd { adoptReturned(fd, remote: (handed.host, handed.port), buffered: buffered, requests: requests, totals: nil) }
+        case (.returned(let requests, let written, let read, let buffered), .busy) where !worker.inHand.isEmpty,
+             (.returned(let requests, let written, let read, let buffered), .draining) where !worker.inHand.isEmpty:
+            counters.handedBack += 1
+            let handed = answered(worker)!
+            let totals = handed.totals.map { ($0.written + Int64(clamping: written), $0.read + Int64(clamping: read)) }
+            if let fd { adoptReturned(fd, remote: (handed.host, handed.port), buffered: buffered, requests: requests, totals: totals) }
         case (.done, .busy) where !worker.inHand.isEmpty, (.done, .draining) where !worker.inHand.isEmpty:
             _ = answered(worker)
         case (.draining, _):
@@ -201,8 +205,10 @@ extension Vassal {
 
     /// A keep-alive connection a worker is done with: park it, or queue it at
     /// once when its next request is already here (pipelined).
-    func adoptReturned(_ fd: FileDescriptor, remote: (host: String, port: Int), buffered: [UInt8], requests: UInt32) {
+    func adoptReturned(_ fd: FileDescriptor, remote: (host: String, port: Int), buffered: [UInt8], requests: UInt32,
+                       totals: (written: Int64, read: Int64)?) {
         let client = ClientConnection(fd: fd, remote: remote, buffered: buffered, requests: requests)
+        client.totals = totals
         client.id = newID()
         clients[client.id] = client
         if stopping != nil && buffered.isEmpty { return drop(client) }
@@ -234,8 +240,8 @@ extension Vassal {
             return
         }
         var again: [HandedConnection] = Array(worker.inHand.dropFirst())
-        let before = serving.progressAtHandoff
-        let now = before == nil ? nil : serving.fd.tcpProgress()
+        let before = serving.totals
+        let now = before == nil ? nil : serving.fd.tcpTotals()
         // Nothing of a response written (a body read is fine for a 502, not for sending the request again).
         let unanswered = before != nil && now?.written == before?.written
         let untouched = unanswered && now?.read == before?.read
@@ -262,6 +268,7 @@ extension Vassal {
             client.state = .queued
             client.retryable = h.retryable || h.retried
             client.retried = h.retried
+            client.totals = h.totals
             clients[client.id] = client
             return client.id
         }

@@ -36,10 +36,10 @@ public struct VassalStateError: Error, CustomStringConvertible {
 ///     zerg-server <fd> <path>
 ///     board <fd>
 ///     worker <fd> <state> <pid> <worker-id> <peer-pid> <peer-uid> <peer-gid> <build-hex>
-///     held <fd> <host> <port> <requests> <buffer-hex> [<retry> <written> <received>]
+///     held <fd> <host> <port> <requests> <buffer-hex> [<retry> <written> <read>]
 ///                                    (a connection the worker line above holds; retry: - r R for
-///                                     not retryable, retryable, sent again already; progress - when unknown)
-///     client <fd> <state> <host> <port> <requests> <buffer-hex>
+///                                     not retryable, retryable, sent again already; byte totals - when unknown)
+///     client <fd> <state> <host> <port> <requests> <buffer-hex> [<written> <read>]
 public struct VassalState {
     public static let environmentVariable = "HADJANGO_VASSAL_STATE"
 
@@ -69,9 +69,9 @@ public struct VassalState {
         /// What a worker's death does with it (see `HandedConnection`): sent again, or 502.
         public var retryable = false
         public var retried = false
-        public var progress: (written: Int64, read: Int64)?
+        public var totals: (written: Int64, read: Int64)?
         public init(fd: FileDescriptor, host: String, port: Int, requests: UInt32, buffer: [UInt8],
-                    retryable: Bool = false, retried: Bool = false, progress: (written: Int64, read: Int64)? = nil) {
+                    retryable: Bool = false, retried: Bool = false, totals: (written: Int64, read: Int64)? = nil) {
             self.fd = fd
             self.host = host
             self.port = port
@@ -79,7 +79,7 @@ public struct VassalState {
             self.buffer = buffer
             self.retryable = retryable
             self.retried = retried
-            self.progress = progress
+            self.totals = totals
         }
     }
 
@@ -88,13 +88,17 @@ public struct VassalState {
         public var state: ClientState
         public var host: String, port: Int, requests: UInt32
         public var buffer: [UInt8]
-        public init(fd: FileDescriptor, state: ClientState, host: String, port: Int, requests: UInt32, buffer: [UInt8]) {
+        /// Bytes ever written to and read from it (nil: unknown).
+        public var totals: (written: Int64, read: Int64)?
+        public init(fd: FileDescriptor, state: ClientState, host: String, port: Int, requests: UInt32, buffer: [UInt8],
+                    totals: (written: Int64, read: Int64)? = nil) {
             self.fd = fd
             self.state = state
             self.host = host
             self.port = port
             self.requests = requests
             self.buffer = buffer
+            self.totals = totals
         }
     }
 
@@ -119,12 +123,13 @@ public struct VassalState {
             lines.append("worker \(w.fd.rawValue) \(w.state.rawValue) \(w.pid) \(w.workerID) \(w.peer.pid) \(w.peer.uid) \(w.peer.gid) \(Hex.encode(Array(w.build.utf8)))")
             for h in w.held {
                 let retry = h.retried ? "R" : h.retryable ? "r" : "-"
-                let progress = h.progress.map { "\($0.written) \($0.read)" } ?? "- -"
-                lines.append("held \(h.fd.rawValue) \(h.host.isEmpty ? "-" : h.host) \(h.port) \(h.requests) \(Hex.encode(h.buffer)) \(retry) \(progress)")
+                let totals = h.totals.map { "\($0.written) \($0.read)" } ?? "- -"
+                lines.append("held \(h.fd.rawValue) \(h.host.isEmpty ? "-" : h.host) \(h.port) \(h.requests) \(Hex.encode(h.buffer)) \(retry) \(totals)")
             }
         }
         for c in clients {
-            lines.append("client \(c.fd.rawValue) \(c.state.rawValue) \(c.host.isEmpty ? "-" : c.host) \(c.port) \(c.requests) \(Hex.encode(c.buffer))")
+            let totals = c.totals.map { "\($0.written) \($0.read)" } ?? "- -"
+            lines.append("client \(c.fd.rawValue) \(c.state.rawValue) \(c.host.isEmpty ? "-" : c.host) \(c.port) \(c.requests) \(Hex.encode(c.buffer)) \(totals)")
         }
         return lines.joined(separator: "\n") + "\n"
     }
@@ -154,15 +159,16 @@ public struct VassalState {
                       let buffer = Hex.decode(f[5]) else { throw bad() }
                 // The retry fields are optional: a line written by an older vassal has none.
                 let retry = f.count > 6 ? f[6] : "-"
-                let progress = f.count > 8 ? Int64(f[7]).flatMap { w in Int64(f[8]).map { (w, $0) } } : nil
+                let totals = f.count > 8 ? Int64(f[7]).flatMap { w in Int64(f[8]).map { (w, $0) } } : nil
                 state.workers[state.workers.count - 1].held.append(
                     Held(fd: fd, host: f[2] == "-" ? "" : f[2], port: port, requests: requests, buffer: buffer,
-                         retryable: retry == "r", retried: retry == "R", progress: progress))
+                         retryable: retry == "r", retried: retry == "R", totals: totals))
             case "client":
                 guard f.count >= 7, let s = ClientState(rawValue: f[2]), let port = Int(f[4]),
                       let requests = UInt32(f[5]), let buffer = Hex.decode(f[6]) else { throw bad() }
+                let totals = f.count > 8 ? Int64(f[7]).flatMap { w in Int64(f[8]).map { (w, $0) } } : nil
                 state.clients.append(Client(fd: fd, state: s, host: f[3] == "-" ? "" : f[3], port: port,
-                                            requests: requests, buffer: buffer))
+                                            requests: requests, buffer: buffer, totals: totals))
             default:
                 throw bad()
             }

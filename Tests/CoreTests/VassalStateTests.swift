@@ -13,12 +13,12 @@ import Testing
         s.workers = [
             .init(fd: FileDescriptor(rawValue: 9), state: .busy, pid: 1234, workerID: 2, peer: (1234, 1000, 1000), build: "a",
                   held: [.init(fd: FileDescriptor(rawValue: 10), host: "127.0.0.1", port: 5555, requests: 3, buffer: Array("GET / HTTP/1.1\r\n\r\n".utf8),
-                               retryable: true, progress: (1234, 56)),
+                               retryable: true, totals: (1234, 56)),
                          .init(fd: FileDescriptor(rawValue: 11), host: "", port: 0, requests: 0, buffer: [])]),
             .init(fd: FileDescriptor(rawValue: 12), state: .free, pid: 1235, workerID: 3, peer: (1235, 0, 0), build: "böild"),
         ]
         s.clients = [
-            .init(fd: FileDescriptor(rawValue: 13), state: .queued, host: "::1", port: 40000, requests: 1, buffer: [0, 255, 10]),
+            .init(fd: FileDescriptor(rawValue: 13), state: .queued, host: "::1", port: 40000, requests: 1, buffer: [0, 255, 10], totals: (10, 20)),
             .init(fd: FileDescriptor(rawValue: 14), state: .reading, host: "10.0.0.1", port: 1, requests: 0, buffer: []),
         ]
         return s
@@ -32,13 +32,14 @@ import Testing
         #expect(back.workers.map(\.build) == ["a", "böild"])
         #expect(back.workers[0].held.map(\.buffer) == s.workers[0].held.map(\.buffer))
         #expect(back.workers[0].held[1].host == "")
-        #expect(back.workers[0].held[0].retryable && back.workers[0].held[0].progress! == (1234, 56))
-        #expect(!back.workers[0].held[1].retryable && back.workers[0].held[1].progress == nil)
+        #expect(back.workers[0].held[0].retryable && back.workers[0].held[0].totals! == (1234, 56))
+        #expect(!back.workers[0].held[1].retryable && back.workers[0].held[1].totals == nil)
         // A line from an older vassal (no retry fields) still reads.
         let old = try VassalState.parse("worker 9 busy 1 2 3 4 5 61\nheld 10 h 1 2 -\n")
-        #expect(old.workers[0].held[0].progress == nil && !old.workers[0].held[0].retryable)
+        #expect(old.workers[0].held[0].totals == nil && !old.workers[0].held[0].retryable)
         #expect(back.clients.map(\.state) == [.queued, .reading])
         #expect(back.clients[0].buffer == [0, 255, 10])
+        #expect(back.clients[0].totals! == (10, 20) && back.clients[1].totals == nil)
         #expect(back.allFds.map(\.rawValue) == Array(5...14))
     }
 

@@ -6,6 +6,7 @@ import Testing
 @Suite struct HandoffMessageTests {
     static let samples: [HandoffMessage] = [
         .hello(pid: 4242, worker: 3, build: "b"), .ready, .back(requests: 7, buffered: Array("GET / HT".utf8)),
+        .returned(requests: 3, written: 1 << 40 | 7, read: 99, buffered: Array("GET".utf8)), .returned(requests: 0, written: 0, read: 0, buffered: []),
         .done, .draining, .failing(reason: "ModuleNotFoundError: No module named 'x'"), .welcome(version: 1), .refuse(reason: "uid 65534 may not attach"),
         .connection(remoteHost: "127.0.0.1", remotePort: 51234, buffered: Array("GET / HTTP/1.1\r\n\r\n".utf8)),
         .connection(remoteHost: "", remotePort: 0, buffered: []), .bye,

@@ -49,11 +49,11 @@ int cs_pipe(int fds[2]);
 int cs_memfd(const char *name);
 /* getsockopt(SO_PEERCRED). */
 int cs_peer_credentials(int fd, int *pid, int *uid, int *gid);
-/* A TCP connection's progress, in one getsockopt(TCP_INFO): bytes handed to
- * it for sending (sent, retransmissions included, + not yet sent:
- * tcpi_bytes_sent + tcpi_notsent_bytes) and bytes received from the peer
- * (tcpi_bytes_received). 0, or -1 (not TCP, or a kernel before 4.19: ENOTSUP). */
-int cs_tcp_progress(int fd, long long *written, long long *received);
+/* A TCP connection's totals, whichever process did the I/O: bytes ever
+ * written to it (acknowledged + still queued: tcpi_bytes_acked + SIOCOUTQ) and
+ * bytes ever read from it (received - still queued: tcpi_bytes_received -
+ * SIOCINQ). 0, or -1 (not TCP, or an older kernel: ENOTSUP). */
+int cs_tcp_totals(int fd, long long *written, long long *read);
 /* getrusage(RUSAGE_THREAD).ru_nvcsw: voluntary context switches of this thread. */
 long cs_voluntary_switches(void);
 

@@ -11,6 +11,11 @@ public enum HandoffMessage: Equatable, Sendable {
     /// The connection handed over last is idle: it travels back (one fd) with
     /// the bytes the worker read but did not use. The worker is free again.
     case back(requests: UInt32, buffered: [UInt8])
+    /// `back`, with what the worker wrote to and read from the connection
+    /// (bytes): the vassal keeps each connection's totals without a system
+    /// call, to tell at a worker's death whether its request was touched.
+    /// Sent to a vassal whose `welcome` said `countedBackVersion` or later.
+    case returned(requests: UInt32, written: UInt64, read: UInt64, buffered: [UInt8])
     /// The worker closed the connection it was given. The worker is free again.
     case done
     /// The worker is leaving: send it nothing new (answered with `bye`).
@@ -33,10 +38,14 @@ public enum HandoffMessage: Equatable, Sendable {
     case bye
 
     public static let version: UInt8 = 1
+    /// The `welcome` version from which a vassal understands `returned`.
+    public static let countedBackVersion: UInt8 = 2
+    /// What this side's vassal says in `welcome`.
+    public static let welcomeVersion: UInt8 = countedBackVersion
     static let magic: [UInt8] = [0x48, 0x5A]  // "HZ"
 
     public enum Kind: UInt8, Sendable {
-        case hello = 0x01, ready = 0x02, back = 0x03, done = 0x04, draining = 0x05, failing = 0x06
+        case hello = 0x01, ready = 0x02, back = 0x03, done = 0x04, draining = 0x05, failing = 0x06, returned = 0x07
         case welcome = 0x81, refuse = 0x82, connection = 0x83, bye = 0x84
     }
 
@@ -45,6 +54,7 @@ public enum HandoffMessage: Equatable, Sendable {
         case .hello: return .hello
         case .ready: return .ready
         case .back: return .back
+        case .returned: return .returned
         case .done: return .done
         case .draining: return .draining
         case .failing: return .failing
@@ -57,7 +67,7 @@ public enum HandoffMessage: Equatable, Sendable {
 
     /// How many fds travel with a message of this kind (exactly).
     public static func fdCount(_ kind: Kind) -> Int {
-        kind == .back || kind == .connection || kind == .welcome ? 1 : 0
+        kind == .back || kind == .returned || kind == .connection || kind == .welcome ? 1 : 0
     }
 
     /// The largest packet either side sends or accepts.
@@ -76,6 +86,11 @@ public enum HandoffMessage: Equatable, Sendable {
             break
         case .back(let requests, let buffered):
             out.appendLE(requests)
+            out += buffered
+        case .returned(let requests, let written, let read, let buffered):
+            out.appendLE(requests)
+            out.appendLE(UInt32(truncatingIfNeeded: written)); out.appendLE(UInt32(truncatingIfNeeded: written >> 32))
+            out.appendLE(UInt32(truncatingIfNeeded: read)); out.appendLE(UInt32(truncatingIfNeeded: read >> 32))
             out += buffered
         case .welcome(let version):
             out.append(version)
@@ -116,6 +131,11 @@ public enum HandoffMessage: Equatable, Sendable {
         case .bye: message = .bye
         case .back:
             message = .back(requests: try r.u32(), buffered: r.rest())
+        case .returned:
+            let requests = try r.u32()
+            let written = UInt64(try r.u32()) | UInt64(try r.u32()) << 32
+            let read = UInt64(try r.u32()) | UInt64(try r.u32()) << 32
+            message = .returned(requests: requests, written: written, read: read, buffered: r.rest())
         case .welcome:
             message = .welcome(version: try r.u8())
         case .refuse:

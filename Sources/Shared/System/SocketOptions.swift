@@ -36,13 +36,12 @@ extension FileDescriptor {
         return ok ? Int(info.tcpi_unacked) : 0
     }
 
-    /// How far a TCP connection went, whichever process used it, in one call:
-    /// bytes handed to it for sending (retransmissions count again) and bytes
-    /// received from the peer. nil for other sockets.
-    public func tcpProgress() -> (written: Int64, read: Int64)? {
-        var written: Int64 = 0, received: Int64 = 0
-        guard (try? Syscall.call("getsockopt(TCP_INFO)", description) { cs_tcp_progress(rawValue, &written, &received) }) != nil else { return nil }
-        return (written, received)
+    /// A TCP connection's totals, whichever process did the I/O: bytes ever
+    /// written to it and ever read from it. nil for other sockets.
+    public func tcpTotals() -> (written: Int64, read: Int64)? {
+        var written: Int64 = 0, read: Int64 = 0
+        guard (try? Syscall.call("getsockopt(TCP_INFO)", description) { cs_tcp_totals(rawValue, &written, &read) }) != nil else { return nil }
+        return (written, read)
     }
 
     /// SO_PEERCRED: who is at the other end of a unix socket.

@@ -17,6 +17,10 @@ final class Connection {
     /// The peer went away or a write failed: close after the current request.
     var broken = false
     var requestsServed = 0
+    /// Bytes this worker wrote to and read from the socket (reported to the
+    /// vassal with the connection, so it knows the connection's totals).
+    var written: Int64 = 0
+    var read: Int64 = 0
 
     /// Where reads land before they are appended to `buffer`: one per worker
     /// (it serves one connection at a time), handed to each connection.
@@ -52,6 +56,7 @@ final class Connection {
     func readAvailable() -> Int? {
         switch try? fd.read(into: scratch) {
         case .completed(let n)? where n > 0:
+            read += Int64(n)
             buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: scratch[0..<n]))
             lastActiveNs = Host.monotonicNanoseconds()
             return n
@@ -99,6 +104,7 @@ final class Connection {
             switch result {
             case .completed(let n)? where n > 0:
                 sent += n
+                written += Int64(n)
             case .wouldBlock?:
                 guard (try? fd.wait(writable: true, timeoutMs: timeoutMs)) == true else {
                     broken = true

@@ -77,7 +77,7 @@ extension Worker {
         case .message(.connection(let host, let port, let buffered), let fd?):
             if stopping || paused {
                 // Handed over before the vassal saw `draining`: back it goes, unserved.
-                tellVassal(.back(requests: 0, buffered: buffered), fd: fd)
+                handBack(fd, requests: 0, written: 0, read: 0, buffered: buffered)  // untouched here
                 fd.close()
                 return
             }
@@ -91,6 +91,17 @@ extension Worker {
             fd?.close()
             Log.info("unexpected \(other.kind) from the vassal")
             linkLost()
+        }
+    }
+
+    /// Gives a connection back to the vassal with what this worker wrote and
+    /// read on it (`returned`), or, to a vassal that predates it, `back`.
+    func handBack(_ fd: FileDescriptor, requests: Int, written: Int64, read: Int64, buffered: [UInt8]) {
+        let count = UInt32(clamping: requests)
+        if let link, link.vassalVersion >= HandoffMessage.countedBackVersion {
+            tellVassal(.returned(requests: count, written: UInt64(written), read: UInt64(read), buffered: buffered), fd: fd)
+        } else {
+            tellVassal(.back(requests: count, buffered: buffered), fd: fd)
         }
     }
 
@@ -119,7 +130,7 @@ extension Worker {
         }
         let buffered = Array(conn.buffer[conn.start...])
         openConnections -= 1
-        tellVassal(.back(requests: UInt32(clamping: conn.requestsServed), buffered: buffered), fd: conn.fd)
+        handBack(conn.fd, requests: conn.requestsServed, written: conn.written, read: conn.read, buffered: buffered)
         conn.close()
         return false
     }

@@ -83,6 +83,7 @@ extension RequestRunner {
             case .completed(let sent)?:
                 remaining -= sent
                 response.bodyBytes += sent
+                r.conn.written += Int64(sent)
             case .wouldBlock?:
                 if (try? r.conn.fd.wait(writable: true, timeoutMs: settings.socketTimeoutMs)) != true { r.conn.broken = true }
             case nil:

@@ -8,6 +8,8 @@ final class VassalLink {
     let path: String
     /// The link while attached.
     private(set) var handoff: HandoffLink?
+    /// What the vassal said in `welcome` (from `countedBackVersion` it takes `returned`).
+    private(set) var vassalVersion: UInt8 = 0
     /// Where received packets land.
     private let buffer = HandoffLink.makeBuffer()
 
@@ -33,7 +35,8 @@ final class VassalLink {
             return nil
         }
         switch try? candidate.receive(into: buffer) {
-        case .message(.welcome, let boardFd?):
+        case .message(.welcome(let version), let boardFd?):
+            vassalVersion = version
             guard let board = try? SharedMemory(mapping: boardFd, count: 8) else {
                 boardFd.close()
                 fd.close()
