@@ -111,7 +111,7 @@ extension Vassal {
     func reexec(configuration: [UInt8]) {
         let state = snapshot()
         var keep = state.allFds
-        if let channel = emperor?.prepareForExec() { keep.append(channel) }
+        keep += emperor?.prepareForExec() ?? []
         Log.info("reloading: re-exec with \(state.listeners.count) listener(s), \(state.workers.count) worker link(s), \(state.clients.count) client(s)")
         let error = binary.reexec(arguments, documents: [(VassalState.environmentVariable, Array(state.serialized().utf8)),
                                                          (ConfigCheck.configVariable, configuration)], keeping: keep) { pathError in

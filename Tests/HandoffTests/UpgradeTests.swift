@@ -85,9 +85,18 @@ struct EmperorRestartTests {
         #expect(waitUntil(10) { s.emperor.logLines(containing: ": ready in ").count >= 2 + 2 }, "\(s.emperor.log())")
         #expect(load.waitForSuccesses(300))
         // It manages them: a HUP reloads both, no instance was started twice.
+        // The vassal's re-exec keeps its adoption socket listening (the same file).
+        func sockets() -> [String: UInt64] {
+            let dir = s.dir.file("run/emperor")
+            return Dictionary(uniqueKeysWithValues: ((try? FileSystem.list(dir)) ?? []).filter { $0.hasSuffix(".sock") }
+                .compactMap { name in (try? FileSystem.status(dir + "/" + name)).map { (name, $0.inode) } })
+        }
+        let before = sockets()
+        #expect(before.count == 2)
         s.emperor.signal(SIGHUP)
         #expect(waitUntil(15) { s.emperor.logLines(containing: "graceful reload").count >= 2 }, "\(s.emperor.log())")
         #expect(waitUntil(15) { s.emperor.logLines(containing: "reloaded").count >= 2 }, "\(s.emperor.log())")
+        #expect(sockets() == before)
         #expect(load.waitForSuccesses(300))
         load.stop()
         let summary = load.summary(from: start, to: Host.monotonicNanoseconds())

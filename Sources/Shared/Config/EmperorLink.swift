@@ -25,6 +25,10 @@ public final class EmperorLink {
     public static let runDirectoryVariable = "HADJANGO_EMPEROR_RUN_DIR"
     public static let configVariable = "HADJANGO_EMPEROR_CONFIG"
     public static let graceVariable = "HADJANGO_EMPEROR_LOST_GRACE"
+    /// Across a re-exec of the instance: the adoption socket, still listening
+    /// (re-binding it would leave a moment with none, when a new emperor
+    /// would start a duplicate).
+    public static let adoptionFdVariable = "HADJANGO_EMPEROR_ADOPTION_FD"
     public static let defaultGraceSeconds = 60
 
     /// The adoption socket of the instance that runs `config` under `runDirectory`.
@@ -48,13 +52,18 @@ public final class EmperorLink {
         var path: String?
         if let dir = environment[runDirectoryVariable], let config = environment[configVariable] {
             let p = adoptionPath(runDirectory: dir, config: config)
-            do {
+            let kept = environment[adoptionFdVariable].flatMap(Int32.init).flatMap { try? FileDescriptor.inherited($0, what: adoptionFdVariable) }
+            Host.unsetEnvironment(adoptionFdVariable)
+            if let kept {
+                adoption = kept
+                path = p
+            } else { do {
                 try FileSystem.makeDirectories(dir)
                 adoption = try FileDescriptor.listen(on: .unix(path: p), backlog: 4, name: p)
                 path = p
             } catch {
                 Log.info("no adoption socket (\(error)): if the emperor dies, this instance stops after the grace")
-            }
+            } }
         }
         // The variables stay: a vassal's re-exec reads them again.
         let grace = environment[graceVariable].flatMap(Int.init) ?? defaultGraceSeconds
@@ -69,15 +78,21 @@ public final class EmperorLink {
         if channel == nil { lostSinceNs = Host.monotonicNanoseconds() }
     }
 
-    /// Before a re-exec: the channel's fd (kept across the exec) named in the
-    /// environment for the next image, or no channel.
-    public func prepareForExec() -> FileDescriptor? {
+    /// Before a re-exec: the channel and the adoption socket, named in the
+    /// environment for the next image; the fds to keep across the exec.
+    public func prepareForExec() -> [FileDescriptor] {
+        var keep: [FileDescriptor] = []
         if let fd = channel?.fd {
             Host.setEnvironment(EmperorProtocol.environmentVariable, String(fd.rawValue))
-            return fd
+            keep.append(fd)
+        } else {
+            Host.unsetEnvironment(EmperorProtocol.environmentVariable)
         }
-        Host.unsetEnvironment(EmperorProtocol.environmentVariable)
-        return nil
+        if let adoption {
+            Host.setEnvironment(Self.adoptionFdVariable, String(adoption.rawValue))
+            keep.append(adoption)
+        }
+        return keep
     }
 
     public func tell(_ report: EmperorProtocol.Report) { channel?.tell(report) }

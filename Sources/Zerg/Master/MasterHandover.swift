@@ -53,7 +53,7 @@ extension Master {
             ("paused", .bool(paused)),
             ("workers", .array(workers)),
         ])
-        if let channel = emperor?.prepareForExec() { fds.append(channel) }
+        fds += emperor?.prepareForExec() ?? []
         Log.info("the binary at \(binary.path) was replaced: re-exec of the master, \(processes.count) worker(s) kept")
         // The configuration this reload just loaded goes along: the new image does not load it again.
         let error = binary.reexec(arguments, documents: [(Self.stateVariable, Array(state.serialized().utf8)),
