@@ -30,7 +30,9 @@ struct EmperorSettings {
         rescanSeconds = max(1, config.int("emperor-freq") ?? 3)
         followSymlinks = !config.bool("emperor-nofollow")
         wrapper = config.string("emperor-wrapper")
-        binaryDirectory = config.string("binary-path") ?? FileSystem.directoryName(Host.executablePath())
+        // Beside the emperor's own path as started (not /proc/self/exe: a symlink retargeted by an upgrade counts).
+        binaryDirectory = config.string("binary-path")
+            ?? FileSystem.directoryName(OwnBinary.resolvePath(argv0: CommandLine.arguments[0], environment: Host.environment()))
         if let text = config.string("emperor-stats") {
             guard let address = ListenAddress(parsing: text) else {
                 throw ConfigError(config.origin("emperor-stats") ?? .builtIn, "`emperor-stats = \(text)`: expected a unix socket path or host:port")

@@ -96,7 +96,8 @@ public struct MagicContext: Sendable {
 
     public static func current() -> MagicContext {
         MagicContext(
-            binaryPath: Host.executablePath(), currentDirectory: FileSystem.currentDirectory(),
+            binaryPath: OwnBinary.resolvePath(argv0: CommandLine.arguments[0], environment: Host.environment()),
+            currentDirectory: FileSystem.currentDirectory(),
             hostname: Host.hostname(), startTime: Timestamp.now(), cpuCount: Host.cpuCount,
             uid: Host.uid, gid: Host.gid, version: Version.string)
     }

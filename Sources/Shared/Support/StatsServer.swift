@@ -189,9 +189,7 @@ extension UWSGIStats {
     /// Our keys on every process's document: which binary it runs, and
     /// whether that file was replaced or removed since (an upgrade it has not picked up yet).
     public static func binaryKeys(_ binary: OwnBinary) -> [(String, JSON)] {
-        let running = FileSystem.symlinkTarget("/proc/self/exe") ?? ""
-        return [("build_id", .string(binary.buildID)), ("binary", .string(binary.path)),
-                ("binary_replaced", .bool(running.hasSuffix(" (deleted)")))]
+        [("build_id", .string(binary.buildID)), ("binary", .string(binary.path)), ("binary_replaced", .bool(binary.fileChange != .none))]
     }
 }
 

@@ -50,13 +50,6 @@ public enum Host {
 
     public static func unsetEnvironment(_ name: String) { unsetenv(name) }
 
-    /// Where the running executable's file was when read (/proc/self/exe):
-    /// for the magic variables and locating sibling binaries at start. Never
-    /// exec'd: re-execs go through `OwnBinary`.
-    public static func executablePath() -> String {
-        FileSystem.symlinkTarget("/proc/self/exe") ?? CommandLine.arguments[0]
-    }
-
     /// Monotonic nanoseconds (clock_gettime(CLOCK_MONOTONIC)), for timers and durations.
     public static func monotonicNanoseconds() -> UInt64 {
         var ts = timespec()

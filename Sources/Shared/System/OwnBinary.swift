@@ -16,22 +16,26 @@ public struct OwnBinary: Sendable {
     /// The GNU build id of the running image ("" when it has none).
     public let buildID: String
 
-    /// Resolves the path once, at start (before any chdir): `override` (the
-    /// `binary-path` option), else argv[0] (made absolute, or found on PATH).
+    /// Resolves the path once, at start (before any chdir), and keeps the
+    /// running image: the only time /proc/self/exe is opened; it is never an
+    /// exec path (after an upgrade it names a deleted file).
     public static func locate(argv0: String, override: String? = nil, environment: [String: String]) -> OwnBinary {
-        var path = override.map(FileSystem.absolute) ?? ""
-        if path.isEmpty {
-            if argv0.contains("/") {
-                path = FileSystem.absolute(argv0)
-            } else if let found = (environment["PATH"] ?? "").split(separator: ":").map({ FileSystem.joined(String($0), argv0) })
-                .first(where: isExecutable) {
-                path = FileSystem.absolute(found)
-            } else {
-                path = FileSystem.symlinkTarget("/proc/self/exe") ?? argv0
-            }
-        }
         let image = (try? Syscall.call("open", "/proc/self/exe") { cs_open_own_image() }).map(FileDescriptor.init(rawValue:))
-        return OwnBinary(path: path, image: image, buildID: runningBuildID())
+        return OwnBinary(path: resolvePath(argv0: argv0, override: override, environment: environment), image: image,
+                         buildID: runningBuildID())
+    }
+
+    /// The binary's path: `override` (the `binary-path` option), else argv[0]
+    /// (made absolute, or found on PATH); symlinks are not resolved (a
+    /// retargeted symlink is an upgrade too).
+    public static func resolvePath(argv0: String, override: String? = nil, environment: [String: String]) -> String {
+        if let override { return FileSystem.absolute(override) }
+        if argv0.contains("/") { return FileSystem.absolute(argv0) }
+        if let found = (environment["PATH"] ?? "").split(separator: ":").map({ FileSystem.joined(String($0), argv0) })
+            .first(where: isExecutable) {
+            return FileSystem.absolute(found)
+        }
+        return argv0  // not found: an exec of it fails, and the running image is used
     }
 
     static func isExecutable(_ path: String) -> Bool {
@@ -45,12 +49,17 @@ public struct OwnBinary: Sendable {
         }
     }
 
-    /// The file at `path` is not the running image any more (replaced by an
-    /// upgrade, or removed): compared by device and inode.
-    public var isReplaced: Bool {
-        guard let image, let running = try? image.status() else { return false }
-        guard let current = try? FileSystem.status(path) else { return false }  // removed: nothing new to move to
-        return current.device != running.device || current.inode != running.inode
+    /// Another file is at `path` now (an upgrade): compared with the running
+    /// image by device and inode. A removed file is not a replacement.
+    public var isReplaced: Bool { fileChange == .replaced }
+
+    /// Whether the file at `path` is still the running image.
+    public enum FileChange { case none, replaced, removed }
+
+    public var fileChange: FileChange {
+        guard let image, let running = try? image.status() else { return .none }
+        guard let current = try? FileSystem.status(path) else { return .removed }
+        return current.device != running.device || current.inode != running.inode ? .replaced : .none
     }
 
     /// Runs the file at `path` with `--version` (at most `timeoutMs`): nil when

@@ -82,7 +82,8 @@ final class RequestRunner {
         let startTime = requestLog == nil ? Timestamp(seconds: 0, nanoseconds: 0) : Timestamp.now()  // for the log line only
         if let row {
             head.bytes.withUnsafeBytes {
-                row.board.beginRequest(row: row.index, text: UnsafeRawBufferPointer(rebasing: $0[head.method.lowerBound..<head.target.upperBound]))
+                row.board.beginRequest(row: row.index, text: UnsafeRawBufferPointer(rebasing: $0[head.method.lowerBound..<head.target.upperBound]),
+                                       nowNs: startNs)
             }
         }
         defer { row?[.requestStart] = 0 }

@@ -16,7 +16,8 @@ final class EmperorHarness {
     var eventsPath: String { dir + "/events.log" }
     var statsPath: String { dir + "/stats.sock" }
 
-    static var buildDirectory: String { FileSystem.directoryName(Host.executablePath()) }
+    /// Beside the test binary (argv[0], resolved once before any test runs).
+    static let buildDirectory = FileSystem.directoryName(OwnBinary.resolvePath(argv0: CommandLine.arguments[0], environment: Host.environment()))
     static var emperorBinary: String { buildDirectory + "/emperor" }
     static var instanceScript: String {
         FileSystem.directoryName("\(#filePath)") + "/instance.py"

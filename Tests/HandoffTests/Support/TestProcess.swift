@@ -22,7 +22,8 @@ final class TestProcess {
     let logPath: String
     var exitStatus: Shared.ExitStatus?
 
-    static var binDirectory: String { FileSystem.directoryName(Host.executablePath()) }
+    /// Beside the test binary (argv[0], resolved once before any test runs).
+    static let binDirectory = FileSystem.directoryName(OwnBinary.resolvePath(argv0: CommandLine.arguments[0], environment: Host.environment()))
     static var appsPath: String {
         FileSystem.directoryName(FileSystem.directoryName(FileSystem.directoryName("\(#filePath)"))) + "/ZergTests/Support/apps.py"
     }

@@ -13,7 +13,8 @@ final class ZergHarness {
     var logPath: String { dir + "/zerg.log" }
     var eventsPath: String { dir + "/events.log" }
 
-    static var binary: String { FileSystem.directoryName(Host.executablePath()) + "/zerg" }
+    /// Beside the test binary (argv[0], resolved once before any test runs).
+    static let binary = FileSystem.directoryName(OwnBinary.resolvePath(argv0: CommandLine.arguments[0], environment: Host.environment())) + "/zerg"
     static var supportDirectory: String { FileSystem.directoryName("\(#filePath)") }
     static var appsPath: String { supportDirectory + "/apps.py" }
 
