@@ -148,7 +148,7 @@ extension Emperor {
             ChildProcess.signal(pid, SIGTERM)
         }
         let mercy = mode == .graceful ? settings.reloadMercySeconds : min(settings.reloadMercySeconds, 3)
-        timers.schedule(afterMs: mercy * 1000, .kill(name: instance.name, pid: pid))
+        timers.schedule(afterMs: mercy * 1000, .kill(name: instance.name, pid: pid, mercy: mercy))
     }
 
     /// Writes one command byte; false when the channel is closed.
@@ -283,7 +283,9 @@ extension Emperor {
         instance.pidfd = pidfd
         instance.adopted = true
         instance.state = .starting  // ready once it says so (it does on adoption)
-        instance.startedAtNs = Host.monotonicNanoseconds()
+        // It has run since its start, not since this adoption (what `emperor-stable-time` measures).
+        let age = ProcStat.read(peer.pid)?.ageNanoseconds ?? 0
+        instance.startedAtNs = Host.monotonicNanoseconds() &- min(age, Host.monotonicNanoseconds())
         let now = Timestamp.now().seconds
         instance.firstRun = now
         instance.born = now

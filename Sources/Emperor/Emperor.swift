@@ -50,7 +50,8 @@ final class Emperor {
     /// What the emperor does later.
     enum TimerAction {
         case respawn(name: String, generation: Int)
-        case kill(name: String, pid: Int32)
+        /// `mercy`: the seconds it was given (what the log line says).
+        case kill(name: String, pid: Int32, mercy: Int)
         case scan
     }
 
@@ -158,10 +159,9 @@ final class Emperor {
                   shutdown == nil else { return }
             instance.respawns += 1
             start(instance)
-        case .kill(let name, let pid):
+        case .kill(let name, let pid, let mercy):
             guard let instance = instances[name], instance.pid == pid else { return }
-            let waited = Timestamp.now().seconds - instance.stoppingSince
-            Log.info("\(name) pid \(pid) did not stop within \(waited) s; SIGKILL")
+            Log.info("\(name) pid \(pid) did not stop within \(mercy) s; SIGKILL")
             ChildProcess.signalGroup(pid, SIGKILL)
             ChildProcess.signal(pid, SIGKILL)
         }

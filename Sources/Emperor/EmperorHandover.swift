@@ -140,7 +140,7 @@ extension Emperor {
             case .stopping:
                 if let pid = i.pid {
                     let left = Int64(settings.reloadMercySeconds) - (Timestamp.now().seconds - i.stoppingSince)
-                    timers.schedule(afterMs: Int(max(0, left)) * 1000, .kill(name: name, pid: pid))
+                    timers.schedule(afterMs: Int(max(0, left)) * 1000, .kill(name: name, pid: pid, mercy: settings.reloadMercySeconds))
                 }
             default:
                 break

@@ -51,6 +51,9 @@ extension Vassal {
             }
             listeners = []
             listenerTokens = []
+            listenerPending = []
+            // Attached workers keep their links; new ones go to whoever takes the path next.
+            releaseZergServer()
         }
         stopping = how
         for client in Array(clients.values) where client.state == .reading && client.buffer.isEmpty { drop(client) }
@@ -59,5 +62,18 @@ extension Vassal {
     func finishedStopping(_ how: Stop, now: UInt64) -> Bool {
         if how == .immediate || now >= stopDeadlineNs { return true }
         return queueDepth == 0 && !workers.values.contains { !$0.inHand.isEmpty }
+    }
+
+    /// Stops taking new worker links: closes the zerg-server socket and
+    /// removes its path, if the path is still this vassal's socket (a vassal
+    /// started meanwhile on the same path may own it by now). Once only.
+    func releaseZergServer() {
+        guard let token = zergServerToken else { return }
+        zergServerToken = nil
+        sources.remove(zergServer, token)
+        zergServer.close()
+        if let mine = zergServerInode, (try? FileSystem.status(settings.zergServer, followSymlinks: false))?.inode == mine {
+            FileSystem.unlink(settings.zergServer)
+        }
     }
 }

@@ -89,6 +89,7 @@ extension Vassal {
         handed.fd.close()
         worker.connectionsServed += 1
         worker.busySinceNs = Host.monotonicNanoseconds()
+        lastProgressNs = worker.busySinceNs
         if worker.inHand.isEmpty && worker.state == .busy { markFree(worker) }
         return handed
     }
@@ -96,6 +97,7 @@ extension Vassal {
     func markFree(_ worker: AttachedWorker) {
         guard worker.state == .busy || worker.state == .loading || worker.state == .free else { return }
         worker.state = .free
+        lastProgressNs = Host.monotonicNanoseconds()
         free.removeAll { $0 == worker.id }
         free.append(worker.id)
     }

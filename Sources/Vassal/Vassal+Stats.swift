@@ -3,15 +3,15 @@ import Glibc
 #endif
 import Shared
 
-/// The vassal's `stats` document, in uWSGI's schema: `listen_queue` is the
-/// dispatch queue, `workers` are the attached zerg workers (of any zerg), and
+/// The vassal's `stats` document, in uWSGI's schema: `listen_queue` counts the
+/// requests waiting for a worker (the dispatch queue and the listeners' backlogs), `workers` are the attached zerg workers (of any zerg), and
 /// our keys (parked connections, queue figures, handoff counters) follow.
 extension Vassal {
     func statsDocument() -> JSON {
         let sockets: [JSON] = zip(settings.http, listeners).map { address, fd in
             var name = address.description
             if case .tcp(let host, _) = address, let port = try? fd.localPort() { name = "\(host):\(port)" }
-            return .object([("name", .string(name)), ("proto", .string("http")), ("queue", .number(queueDepth)),
+            return .object([("name", .string(name)), ("proto", .string("http")), ("queue", .number(waiting)),
                             ("max_queue", .number(Self.maxQueue)), ("shared", .number(0)), ("can_offload", .number(0))])
         } + [.object([("name", .string(settings.zergServer)), ("proto", .string("zerg")), ("queue", .number(0)),
                       ("max_queue", .number(Int(settings.listenBacklog))), ("shared", .number(0)), ("can_offload", .number(0))])]
@@ -57,14 +57,16 @@ extension Vassal {
             return .object(members)
         }
         let parked = clients.values.filter { $0.state == .reading }.count
-        return .object(UWSGIStats.header(listenQueue: queueDepth, listenQueueErrors: counters.queueTimeouts, sockets: sockets, workers: rows) + [
+        return .object(UWSGIStats.header(listenQueue: waiting, listenQueueErrors: counters.queueTimeouts, sockets: sockets, workers: rows) + [
             // ours
             ("role", .string("vassal")),
             // Why requests are answered 503 at once (an app that cannot load), while it lasts.
             ("problem", appProblem.map(JSON.string) ?? .null),
         ] + UWSGIStats.binaryKeys(binary) + [
             ("parked_connections", .number(parked)),
-            ("queue", .object([("depth", .number(queueDepth)), ("max_depth", .number(counters.maxQueueDepth)),
+            // Waiting: `depth` in the vassal, `backlog` in the listeners (see `Vassal+Admission`);
+            // the wait figures are the vassal's queue only (the kernel does not date a backlog).
+            ("queue", .object([("depth", .number(queueDepth)), ("backlog", .number(backlog)), ("max_depth", .number(counters.maxQueueDepth)),
                                ("max_wait_ms", .number(counters.maxQueueWaitNs / 1_000_000)),
                                ("timeouts", .number(counters.queueTimeouts)),
                                ("wait_sum_us", .number(counters.waitSumNs / 1000)),

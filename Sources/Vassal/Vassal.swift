@@ -36,7 +36,19 @@ final class Vassal {
     let emperor: EmperorLink?
     var listeners: [FileDescriptor]
     var listenerTokens: [EventToken] = []
+    /// A listener had an arrival since accept last said it would block (see `admit`).
+    var listenerPending: [Bool]
+    /// When a worker last freed up or answered for a connection (see `acceptBudget`).
+    var lastProgressNs: UInt64 = 0
+    /// Connections in the listeners' backlogs when last read, and when (see `updateWaiting`).
+    var backlog = 0
+    var backlogReadNs: UInt64 = 0
+    /// Requests waiting for a worker, here and in the backlogs (see `updateWaiting`).
+    var waiting = 0
     let zergServer: FileDescriptor
+    var zergServerToken: EventToken?
+    /// The zerg-server path's inode while it is this vassal's (see `releaseZergServer`).
+    let zergServerInode: UInt64?
 
     var clients: [UInt64: ClientConnection] = [:]
     var workers: [UInt64: AttachedWorker] = [:]
@@ -97,15 +109,18 @@ final class Vassal {
         self.arguments = arguments
         self.binary = binary
         self.listeners = listeners
+        // Connections may already wait (a re-exec, a respawn on the emperor's copy).
+        listenerPending = listeners.map { _ in true }
         self.zergServer = zergServer
+        zergServerInode = try? FileSystem.status(settings.zergServer, followSymlinks: false).inode
         self.emperor = emperor
         signals = try SignalChannel([SIGHUP, SIGTERM, SIGINT, SIGQUIT, SIGUSR1])
         SignalChannel.ignoreBrokenPipe()
         sources = try EventSources()
         try sources.add(signals.fd, .signals)
         try emperor?.register(in: sources, channel: .emperor, adoption: .emperorAdoption)
-        try sources.add(zergServer, .zergServer)
-        for (i, l) in listeners.enumerated() { listenerTokens.append(try sources.add(l, .listener(i))) }
+        zergServerToken = try sources.add(zergServer, .zergServer)
+        for (i, l) in listeners.enumerated() { listenerTokens.append(try sources.add(l, .listener(i), interest: .readableEdge)) }
         let files = settings.touchReload.map { ($0, TouchAction.reload) } + settings.touchLogReopen.map { ($0, TouchAction.logReopen) }
         touches = files.isEmpty ? nil : try TouchWatcher(files)
         if let touches { try sources.add(touches.fd, .touch) }
@@ -122,8 +137,9 @@ final class Vassal {
     var queueDepth: Int { queue.count - queueHead }
 
     func run() -> Int32 {
+        var admitMore = false
         while true {
-            let events = (try? sources.wait(timeoutMs: 250)) ?? []
+            let events = (try? sources.wait(timeoutMs: admitMore ? 0 : 250)) ?? []
             for event in events {
                 switch sources[event] {
                 case .signals?:
@@ -143,7 +159,7 @@ final class Vassal {
                         }
                     }
                 case .listener(let index)?:
-                    if index < listeners.count { acceptClients(listeners[index]) }
+                    if index < listenerPending.count { listenerPending[index] = true }
                 case .stats(let e)?:
                     stats?.handle(e) { statsDocument() }
                 case .client(let client)?:
@@ -157,8 +173,12 @@ final class Vassal {
                 }
             }
             dispatch()
-            board[0] = Int64(queueDepth)
-            let now = Host.monotonicNanoseconds()
+            var now = Host.monotonicNanoseconds()
+            admitMore = admit(now: now)
+            dispatch()
+            now = Host.monotonicNanoseconds()
+            updateWaiting(now: now)
+            board[0] = Int64(waiting)
             if now - lastSweepNs > 250_000_000 {
                 sweep(now: now)
                 stats?.sweep()
@@ -172,27 +192,13 @@ final class Vassal {
             if let how = stopping, finishedStopping(how, now: now) {
                 emperor?.removeAdoptionSocket()
                 Log.info("stopped")
-                FileSystem.unlink(settings.zergServer)
+                releaseZergServer()
                 return 0
             }
         }
     }
 
     // MARK: clients
-
-    func acceptClients(_ listener: FileDescriptor) {
-        // A bounded batch, so workers' messages are not starved by a connection flood.
-        var batch = 0
-        while batch < 64, case .completed(let accepted)? = try? listener.accept() {
-            batch += 1
-            counters.accepted += 1
-            let client = ClientConnection(fd: accepted.fd, remote: (accepted.host, accepted.port))
-            client.id = newID()
-            clients[client.id] = client
-            // Most clients send their request with the connect: look before epoll.
-            readable(client, fresh: true)
-        }
-    }
 
     func readable(_ client: ClientConnection, fresh: Bool = false) {
         switch client.readHead(limit: settings.bufferSize, scratch: readScratch) {

@@ -22,7 +22,7 @@ enum VassalStartup {
         var listeners: [FileDescriptor] = []
         var unused = inherited?.listeners ?? []
         for held in EmperorChannel.inheritedListeners(environment) {
-            if inherited == nil { unused.append(held) } else { held.fd.close() }
+            if inherited == nil { unused.append((fd: held.fd, address: held.address)) } else { held.fd.close() }
         }
         for address in settings.http {
             if let i = unused.firstIndex(where: { $0.address == address.description }) {
@@ -88,7 +88,7 @@ enum VassalStartup {
         do {
             fd = try address.listen(backlog: settings.listenBacklog, deferAcceptSeconds: settings.deferAcceptSeconds)
         } catch {
-            let hint = error.errno == EADDRINUSE ? " (another server is using it)" : ""
+            let hint = error.errno == EADDRINUSE && error.note.isEmpty ? " (another server is using it)" : ""
             throw Failure(description: "cannot listen on \(address): \(error.reason)\(hint)")
         }
         if case .unix(let path) = address { try applyOwnership(path: path, settings: settings) }

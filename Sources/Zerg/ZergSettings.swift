@@ -23,6 +23,8 @@ struct ZergSettings {
     var requestLogger: String?
     var logFormat: String?
     var logXForwardedFor: Bool
+    /// Request headers with `_` in their names reach the app (`http-allow-underscore-headers`).
+    var allowUnderscoreHeaders: Bool
     var disableLogging: Bool
     /// Workers of a CPU-bound app computing at once (0: no limit); see CPUGate.
     var cpuSlots: Int
@@ -85,6 +87,7 @@ struct ZergSettings {
         requestLogger = Self.fileTarget(config, "req-logger", &problems)
         logFormat = config.string("log-format")
         logXForwardedFor = config.bool("log-x-forwarded-for")
+        allowUnderscoreHeaders = config.bool("http-allow-underscore-headers")
         disableLogging = config.bool("disable-logging")
         deferAcceptSeconds = config.deferAcceptSeconds
         cpuSlots = max(0, config.int("cpu-slots") ?? Host.cpuCount)

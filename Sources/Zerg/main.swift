@@ -78,7 +78,7 @@ for address in settings.httpSockets {
             try fd.setNoDelay()  // inherited by every accepted connection
         }
     } catch {
-        Log.info("cannot listen on \(address): \(error.reason)\(error.errno == EADDRINUSE ? " (another server is using it)" : "")")
+        Log.info("cannot listen on \(address): \(error.reason)\(error.errno == EADDRINUSE && error.note.isEmpty ? " (another server is using it)" : "")")
         exit(1)
     }
 }

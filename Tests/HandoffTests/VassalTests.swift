@@ -182,4 +182,20 @@ struct VassalTests {
         #expect(waitUntil(20) { !z.logLines(containing: "refused this worker").isEmpty }, "\(z.log())")
         #expect(try HTTPClient.once(port: setup.port, "/v/pid").status == 503)
     }
+
+    /// A second vassal given the same zerg-server path is refused in one line
+    /// naming the running one; the first keeps its workers and its port.
+    @Test func aSecondVassalOnTheSameZergServerIsRefused() throws {
+        let setup = try VassalSetup()
+        defer { setup.cleanup() }
+        try setup.startZerg(workers: 1)
+        let second = try TestProcess("vassal", ["--http", "127.0.0.1:0", "--zerg-server", setup.socketPath],
+                                     log: setup.dir.file("second.log"))
+        defer { second.stop() }
+        #expect(waitUntil(10) { second.hasExited() })
+        let refusal = second.log().split(separator: "\n").filter { $0.contains("zerg-server") }
+        #expect(refusal.count == 1 && refusal.first?.contains("pid \(setup.vassal.pid) listens there") == true, "\(second.log())")
+        #expect(try HTTPClient.once(port: setup.port, "/v/pid").status == 200)
+        #expect(FileSystem.exists(setup.socketPath))
+    }
 }

@@ -79,4 +79,27 @@ import Testing
         #expect(events.compactMap { sources[$0] } == [.a])
         #expect(sources.count == 1)
     }
+
+    /// Binding a unix path never destroys: a stale socket is replaced, a live
+    /// one is refused naming its owner, anything that is not a socket is kept.
+    @Test func unixSocketPathsAreClaimedWithoutDestroying() throws {
+        let dir = try TempDirectory()
+        defer { dir.remove() }
+        let file = try dir.write("a-file", "precious")
+        #expect {
+            _ = try ListenAddress.unix(file).listen()
+        } throws: { error in (error as? SystemError)?.errno == EEXIST }
+        #expect((try? String(contentsOfFile: file, encoding: .utf8)) == "precious")
+
+        let path = dir.path + "/live.sock"
+        let live = try ListenAddress.unix(path).listen()
+        #expect {
+            _ = try ListenAddress.unix(path).listen()
+        } throws: { error in
+            (error as? SystemError).map { $0.errno == EADDRINUSE && $0.reason.contains("pid \(getpid())") } == true
+        }
+        live.close()  // the file stays behind, as after a crash
+        let again = try ListenAddress.unix(path).listen()
+        again.close()
+    }
 }

@@ -24,6 +24,8 @@ import Testing
         ("chunk size +5", "POST /v/echo HTTP/1.1\r\n\(host)Transfer-Encoding: chunked\r\n\r\n+5\r\nhello\r\n0\r\n\r\n", 400),
         ("chunk size 5_0", "POST /v/echo HTTP/1.1\r\n\(host)Transfer-Encoding: chunked\r\n\r\n5_0\r\nhello\r\n0\r\n\r\n", 400),
         ("chunk size overflow", "POST /v/echo HTTP/1.1\r\n\(host)Transfer-Encoding: chunked\r\n\r\nffffffffffffffffff\r\nhello\r\n0\r\n\r\n", 400),
+        ("bare LF after a chunk size", "POST /v/echo HTTP/1.1\r\n\(host)Transfer-Encoding: chunked\r\n\r\n5\nhello\r\n0\r\n\r\n", 400),
+        ("different Content-Lengths", "POST /v/echo HTTP/1.1\r\n\(host)Content-Length: 5, 6\r\n\r\nhello!", 400),
         ("chunk data overrun", "POST /v/echo HTTP/1.1\r\n\(host)Transfer-Encoding: chunked\r\n\r\n5\r\nhello world\r\n0\r\n\r\n", 400),
         ("obs-fold", "GET /v/echo HTTP/1.1\r\n\(host)X-Long: a\r\n  continued\r\n\r\n", 400),
         ("space before colon", "GET /v/echo HTTP/1.1\r\nHost : test.local\r\n\r\n", 400),
@@ -89,6 +91,29 @@ import Testing
         #expect(env["wsgi.input_terminated"] as? Bool == true)
         #expect(env["wsgi.version"] as? [Int] == [1, 0])
         #expect(env["CONTENT_LENGTH"] == nil)
+    }
+
+    @Test func underscoreHeadersAreDroppedUnlessAllowed() throws {
+        let request = "GET /v/echo HTTP/1.1\r\n\(Self.host)X-Forwarded-For: 10.0.0.1\r\nX_Forwarded_For: 6.6.6.6\r\nX_Only: u\r\n\r\n"
+        let z = try server()
+        defer { z.cleanup() }
+        let env = try #require(try z.exchange(request).first?.json())
+        #expect(env["HTTP_X_FORWARDED_FOR"] as? String == "10.0.0.1")  // the spoofed twin did not join it
+        #expect(env["HTTP_X_ONLY"] == nil)
+        let allowing = try server(["--http-allow-underscore-headers"])
+        defer { allowing.cleanup() }
+        let all = try #require(try allowing.exchange(request).first?.json())
+        #expect(all["HTTP_X_FORWARDED_FOR"] as? String == "10.0.0.1, 6.6.6.6")
+        #expect(all["HTTP_X_ONLY"] as? String == "u")
+    }
+
+    @Test func aListOfIdenticalContentLengthsReachesTheAppAsOneNumber() throws {
+        let z = try server()
+        defer { z.cleanup() }
+        let x = try z.exchange("POST /v/echo HTTP/1.1\r\n\(Self.host)Content-Length: 5, 5\r\n\r\nhello")
+        let env = try #require(x.first?.json(), "\(x.text)")
+        #expect(env["CONTENT_LENGTH"] as? String == "5")
+        #expect(env["body"] as? String == "hello")
     }
 
     @Test func pathInfoIsLatin1OfTheDecodedBytes() throws {
@@ -294,6 +319,7 @@ import Testing
     @Test(arguments: [
         ("/raw/raise", "ValueError: boom before the response"),
         ("/raw/bad-status", "invalid status \"20 OK\""),
+        ("/raw/informational", "status \"100 Continue\" is informational (1xx), not a final response"),
         ("/raw/bad-header", "X-Bad: value holds a control character"),
         ("/raw/str-body", "TypeError: the app's response iterable yielded a non-bytes item"),
         ("/raw/no-start", "AssertionError: the app returned without calling start_response()"),

@@ -30,6 +30,8 @@ enum {
     CS_EPOLL_CTL_ADD = 1,
     CS_EPOLL_CTL_DEL = 2,
 };
+/* Past int's range, so not an enum constant. */
+#define CS_EPOLLET 0x80000000u
 
 int cs_epoll_create(void);
 int cs_epoll_ctl(int epfd, int op, int fd, uint32_t events, uint64_t data);

@@ -166,7 +166,7 @@ struct LoadState {
             }
             text = try FileSystem.readText(readable)
         } catch {
-            problems.append(ConfigDiagnostic(origin, "cannot read config \(path): \((error as? SystemError)?.reason ?? "\(error)")"))
+            problems.append(ConfigDiagnostic(origin, "cannot read config \(path): \(error.reason)"))
             return
         }
         let file = MagicVariables(argument: path + (section == "uwsgi" ? "" : ":" + section),

@@ -1,6 +1,7 @@
 /// Decodes a chunked request body incrementally (RFC 9112 §7.1), strictly:
-/// chunk sizes are bare hex digits (no `0x`, sign or `_`), data must be
-/// followed by CRLF, lines and trailers are bounded. Never traps on input.
+/// chunk sizes are bare hex digits (no `0x`, sign or `_`), every line ends in
+/// CRLF (a bare LF is refused: a proxy that reads it differently would frame
+/// another request), lines and trailers are bounded. Never traps on input.
 public struct ChunkedDecoder: Sendable {
     enum State: Sendable {
         case sizeLine
@@ -36,7 +37,8 @@ public struct ChunkedDecoder: Sendable {
                 let c = input[i]
                 i += 1
                 if c == HTTPBytes.lf {
-                    if line.last == HTTPBytes.cr { line.removeLast() }
+                    guard line.last == HTTPBytes.cr else { throw HTTPError.bad("a bare LF in the chunked body (CRLF required)") }
+                    line.removeLast()
                     try finishLine()
                     line.removeAll(keepingCapacity: true)
                 } else {
@@ -54,9 +56,11 @@ public struct ChunkedDecoder: Sendable {
                 i += 1
                 if c == HTTPBytes.cr && line.isEmpty {
                     line.append(c)
-                } else if c == HTTPBytes.lf {
+                } else if c == HTTPBytes.lf && line.count == 1 {
                     line.removeAll(keepingCapacity: true)
                     state = .sizeLine
+                } else if c == HTTPBytes.lf {
+                    throw HTTPError.bad("a bare LF in the chunked body (CRLF required)")
                 } else {
                     throw HTTPError.bad("chunk data longer than its size")
                 }

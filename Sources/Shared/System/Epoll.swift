@@ -15,12 +15,18 @@ public struct Epoll {
         /// Readable, for a socket shared with other processes (a listener):
         /// EPOLLEXCLUSIVE wakes one waiter per event instead of all of them.
         case readableExclusive
+        /// Readable, edge-triggered: one event per arrival, not one per wait
+        /// while bytes or connections are pending. The owner remembers that
+        /// something is pending until a call says it would block (the
+        /// vassal's listeners: it accepts only as many as workers can take).
+        case readableEdge
 
         var events: UInt32 {
             switch self {
             case .readable: return UInt32(CS_EPOLLIN)
             case .writable: return UInt32(CS_EPOLLOUT)
             case .readableExclusive: return UInt32(CS_EPOLLIN | CS_EPOLLEXCLUSIVE)
+            case .readableEdge: return UInt32(CS_EPOLLIN) | UInt32(CS_EPOLLET)
             }
         }
     }

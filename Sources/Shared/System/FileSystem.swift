@@ -25,6 +25,7 @@ public struct FileStatus: Equatable, Sendable {
     public var isDirectory: Bool { mode & S_IFMT == S_IFDIR }
     public var isRegularFile: Bool { mode & S_IFMT == S_IFREG }
     public var isSymlink: Bool { mode & S_IFMT == S_IFLNK }
+    public var isSocket: Bool { mode & S_IFMT == S_IFSOCK }
 }
 
 /// Seconds + nanoseconds since the epoch.

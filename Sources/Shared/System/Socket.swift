@@ -26,13 +26,15 @@ extension FileDescriptor {
     }
 
     /// socket + bind + listen, CLOEXEC and non-blocking. A unix path's stale
-    /// socket file from an earlier run is replaced. TCP sockets get SO_REUSEADDR.
+    /// socket file from an earlier run is replaced (see `claimUnixPath`). TCP
+    /// sockets get SO_REUSEADDR.
     public static func listen(on address: SocketAddress, type: __socket_type = SOCK_STREAM, backlog: Int32,
                               name: String) throws(SystemError) -> FileDescriptor {
+        if case .unix(let path) = address { try claimUnixPath(path, type: type) }
         let fd = try socket(family: address.family, type: type, nonBlocking: true)
         do {
-            if case .unix(let path) = address {
-                FileSystem.unlink(path)
+            if case .unix = address {
+                // claimed above
             } else {
                 try fd.setOption(SOL_SOCKET, SO_REUSEADDR, 1, "SO_REUSEADDR")
             }
@@ -44,6 +46,32 @@ extension FileDescriptor {
             fd.close()
             throw error
         }
+    }
+
+    /// Makes `path` free for a bind. Nothing there: fine. A socket nobody
+    /// answers on (left by a process that died): removed. A socket a live
+    /// process answers on (another vassal given the same `zerg-server`, say):
+    /// EADDRINUSE naming the owner's pid, and it is left alone. Anything
+    /// else (a regular file, a directory): EEXIST, and it is never deleted.
+    static func claimUnixPath(_ path: String, type: __socket_type) throws(SystemError) {
+        guard let status = try? FileSystem.status(path, followSymlinks: false) else { return }
+        guard status.isSocket else {
+            throw SystemError("bind", path, errno: EEXIST, note: "not a socket; it is left in place")
+        }
+        // Non-blocking: a live listener with a full backlog says EAGAIN instead of holding us.
+        let address = SocketAddress.unix(path: path)
+        let probe = try socket(family: address.family, type: type, nonBlocking: true)
+        defer { probe.close() }
+        do {
+            try Syscall.call("connect", path) { address.withSockAddr { Glibc.connect(probe.rawValue, $0, $1) } }
+        } catch where error.errno == EAGAIN {
+            throw SystemError("bind", path, errno: EADDRINUSE, note: "a running process listens there")
+        } catch {
+            FileSystem.unlink(path)  // refused: nobody listens any more
+            return
+        }
+        let owner = (try? probe.peerCredentials()).map { "pid \($0.pid)" } ?? "a running process"
+        throw SystemError("bind", path, errno: EADDRINUSE, note: "\(owner) listens there")
     }
 
     /// A blocking client connection of `type` to `address`.

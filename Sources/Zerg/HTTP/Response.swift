@@ -41,6 +41,10 @@ final class Response {
         guard let code = statusBytes.withUnsafeBytes({ HTTPResponseHead.statusCode(of: $0) }) else {
             return "invalid status \(String(decoding: statusBytes, as: UTF8.self).debugDescription): expected `DDD reason`"
         }
+        // A 1xx is never a final response (RFC 9110 §15.2): the client would wait for the real one.
+        guard code >= 200 else {
+            return "status \(String(decoding: statusBytes, as: UTF8.self).debugDescription) is informational (1xx), not a final response"
+        }
         guard pg_is_list(headers) != 0 || pg_is_tuple(headers) != 0 else { return "headers must be a list of (name, value) tuples" }
         var block: [UInt8] = []
         block.reserveCapacity(512)  // one allocation for a typical app's headers

@@ -24,8 +24,12 @@ struct EnvironBuilder {
     /// The entries every environ has (wsgi.version, wsgi.errors...): each
     /// request's environ starts as a copy of this dict.
     let constants: PyPtr
+    /// Headers named with `_` are passed (`http-allow-underscore-headers`);
+    /// else dropped, since `X_A` and `X-A` would both become `HTTP_X_A`.
+    let allowUnderscoreHeaders: Bool
 
-    init(interpreter: Interpreter) {
+    init(interpreter: Interpreter, allowUnderscoreHeaders: Bool) {
+        self.allowUnderscoreHeaders = allowUnderscoreHeaders
         let version = pg_tuple_new(2)!
         pg_tuple_set(version, 0, Py.int(1))
         pg_tuple_set(version, 1, Py.int(0))
@@ -48,7 +52,8 @@ struct EnvironBuilder {
     }
 
     /// A new environ for the request. `contentLength` overrides the header
-    /// (a decoded chunked body's length).
+    /// (a decoded chunked body's length); otherwise CONTENT_LENGTH is the
+    /// parsed length (`5, 5` is 5), never the raw header.
     func build(head: HTTPRequestHead, conn: Connection, input: PyPtr, contentLength: Int?) -> PyPtr {
         let env = pg_dict_copy(constants)!
         head.bytes.withUnsafeBufferPointer { b in
@@ -90,7 +95,9 @@ struct EnvironBuilder {
                 let n = slice(field.name)
                 if HTTPBytes.equalsIgnoringCase(n, "content-length") {
                     if contentLength == nil {
-                        Py.setStealing(env, keys.contentLength, Py.latin1(slice(field.value)))
+                        let length: Int
+                        if case .length(let n) = head.framing { length = n } else { length = 0 }
+                        Py.setStealing(env, keys.contentLength, Py.string(String(length)))
                     }
                     continue
                 }
@@ -99,6 +106,7 @@ struct EnvironBuilder {
                     continue
                 }
                 if HTTPBytes.equalsIgnoringCase(n, "transfer-encoding") { continue }
+                if !allowUnderscoreHeaders && n.contains(UInt8(ascii: "_")) { continue }
                 name.removeAll(keepingCapacity: true)
                 name += "HTTP_".utf8
                 for c in n { name.append(c == UInt8(ascii: "-") ? UInt8(ascii: "_") : (c >= 97 && c <= 122 ? c - 32 : c)) }

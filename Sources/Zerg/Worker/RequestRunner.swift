@@ -72,7 +72,7 @@ final class RequestRunner {
             requestLog = RequestLog(format: settings.logFormat, xForwardedFor: settings.logXForwardedFor, destination: destination,
                                     memoryReport: settings.lifecycle.memoryReport)
         }
-        environ = EnvironBuilder(interpreter: interpreter)
+        environ = EnvironBuilder(interpreter: interpreter, allowUnderscoreHeaders: settings.allowUnderscoreHeaders)
         interpreter.setCallbackContext(Unmanaged.passUnretained(self).toOpaque())
     }
 

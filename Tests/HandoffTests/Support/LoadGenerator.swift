@@ -12,6 +12,10 @@ final class LoadGenerator: @unchecked Sendable {
         /// The client's local port (to match a failure with the vassal's log).
         let clientPort: Int
         let failure: String?
+        /// Sent on a connection that had carried a request before (keep-alive).
+        let reused: Bool
+        /// Sent again on a new connection after a reused one closed before any response byte.
+        let staleRetry: Bool
     }
 
     let port: Int
@@ -24,13 +28,18 @@ final class LoadGenerator: @unchecked Sendable {
 
     /// Retry a request once when a *reused* keep-alive connection closes before any
     /// response byte, as HTTP clients do (RFC 9112 §9.3.1): for load through nginx,
-    /// whose reload closes idle keep-alive connections. Off elsewhere: then every such close counts.
-    let retryStaleKeepAlive: Bool
+    /// whose reload closes idle keep-alive connections, and while a vassal is killed
+    /// (its parked connections close). Off elsewhere: then every such close counts.
+    var retryStaleKeepAlive: Bool {
+        get { lock.withLock { _retryStaleKeepAlive } }
+        set { lock.withLock { _retryStaleKeepAlive = newValue } }
+    }
+    private var _retryStaleKeepAlive: Bool
 
     init(port: Int, keepAlive: Int, close: Int, path: String = "/v/pid", retryStaleKeepAlive: Bool = false) {
         self.port = port
         self.path = path
-        self.retryStaleKeepAlive = retryStaleKeepAlive
+        _retryStaleKeepAlive = retryStaleKeepAlive
         for i in 0..<(keepAlive + close) {
             let t = Thread { [self] in self.client(keepAlive: i < keepAlive) }
             t.stackSize = 1 << 20
@@ -48,14 +57,16 @@ final class LoadGenerator: @unchecked Sendable {
         while isRunning {
             let start = Host.monotonicNanoseconds()
             var localPort = 0
+            let reused = conn != nil
+            var staleRetry = false
             do {
-                let reused = conn != nil
                 if conn == nil { conn = try HTTPClient(port: port) }
                 localPort = conn!.localPort
                 var r: HTTPClient.Response
                 do {
                     r = try conn!.get(path, close: !keepAlive, timeout: 20)
                 } catch HTTPClient.Failure.closedBeforeResponse where reused && retryStaleKeepAlive {
+                    staleRetry = true
                     conn = try HTTPClient(port: port)
                     localPort = conn!.localPort
                     r = try conn!.get(path, close: !keepAlive, timeout: 20)
@@ -63,11 +74,12 @@ final class LoadGenerator: @unchecked Sendable {
                 let end = Host.monotonicNanoseconds()
                 let ok = (200..<300).contains(r.status)
                 add(Record(endNs: end, latencyNs: end - start, ok: ok, clientPort: localPort,
-                           failure: ok ? nil : "status \(r.status): \(r.body.prefix(120))"))
+                           failure: ok ? nil : "status \(r.status): \(r.body.prefix(120))", reused: reused, staleRetry: staleRetry))
                 if !keepAlive || r.headers["connection"]?.lowercased() == "close" { conn = nil }
             } catch {
                 let end = Host.monotonicNanoseconds()
-                add(Record(endNs: end, latencyNs: end - start, ok: false, clientPort: localPort, failure: "\(error)"))
+                add(Record(endNs: end, latencyNs: end - start, ok: false, clientPort: localPort, failure: "\(error)",
+                           reused: reused, staleRetry: staleRetry))
                 conn = nil
                 usleep(10_000)  // a refused connect must not turn into a busy loop
             }
@@ -87,9 +99,11 @@ final class LoadGenerator: @unchecked Sendable {
         let failures: [Record]
         let p99Ms: Double
         let longestGapMs: Double
+        /// Requests sent again after a reused keep-alive connection closed before any response byte.
+        let staleRetries: Int
         var description: String {
-            String(format: "%6d requests, %d failed, p99 %.1f ms, longest gap without a success %.0f ms",
-                   requests, failures.count, p99Ms, longestGapMs)
+            String(format: "%6d requests, %d failed, p99 %.1f ms, longest gap without a success %.0f ms, %d resent after a keep-alive close",
+                   requests, failures.count, p99Ms, longestGapMs, staleRetries)
         }
     }
 
@@ -105,7 +119,8 @@ final class LoadGenerator: @unchecked Sendable {
             last = r.endNs
         }
         gap = max(gap, to - last)
-        return Summary(requests: window.count, failures: window.filter { !$0.ok }, p99Ms: p99, longestGapMs: Double(gap) / 1e6)
+        return Summary(requests: window.count, failures: window.filter { !$0.ok }, p99Ms: p99, longestGapMs: Double(gap) / 1e6,
+                       staleRetries: window.filter(\.staleRetry).count)
     }
 
     /// Waits until at least `count` more requests succeed (the load is flowing).

@@ -203,6 +203,11 @@ def raw_bad_status(environ, start_response):
     return [b"x"]
 
 
+def raw_informational(environ, start_response):
+    start_response("100 Continue", [])
+    return [b""]
+
+
 def raw_bad_header(environ, start_response):
     start_response("200 OK", [("X-Bad", "a\r\nInjected: yes")])
     return [b"x"]
@@ -255,7 +260,7 @@ def raw_empty(environ, start_response):
 
 RAW = {
     "/list": raw_list, "/empty": raw_empty, "/file": file_,
-    "/raise": raw_raise, "/raise-late": raw_raise_late, "/bad-status": raw_bad_status,
+    "/raise": raw_raise, "/raise-late": raw_raise_late, "/bad-status": raw_bad_status, "/informational": raw_informational,
     "/bad-header": raw_bad_header, "/str-body": raw_str_body, "/short": raw_short, "/long": raw_long,
     "/exc-info": raw_exc_info, "/no-start": raw_no_start, "/twice": raw_twice,
 }
