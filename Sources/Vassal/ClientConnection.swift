@@ -2,9 +2,13 @@ import Shared
 import VassalCore
 
 /// A client connection while the vassal holds it: reading its next request
-/// head (fresh, or parked after a worker handed it back), or queued with a
-/// complete head until a worker is free. Once handed to a worker the vassal
+/// (fresh, or parked after a worker handed it back), or queued with a
+/// complete request until a worker is free. Once handed to a worker the vassal
 /// keeps its copy, out of epoll, until the worker answers for it (`HandedConnection`).
+///
+/// "Complete" means the head, and the body too when it is small enough to buffer
+/// (`post-buffering`, see `RequestReading`): a worker never waits on a slow
+/// client for a body the vassal could have collected.
 final class ClientConnection {
     typealias State = ClientState
 
@@ -18,6 +22,8 @@ final class ClientConnection {
     var buffer: [UInt8]
     /// Last byte received (reading) or when it was queued.
     var sinceNs: UInt64
+    /// How far the request being read has come, and since when (its deadlines).
+    var reading = RequestReading()
     /// Requests served on it so far (0 for a fresh connection).
     var requests: UInt32
     /// Its complete head may be sent to another worker if the first dies
@@ -35,46 +41,50 @@ final class ClientConnection {
         buffer = buffered
         self.requests = requests
         sinceNs = Host.monotonicNanoseconds()
+        // A fresh connection's request starts now; a parked one's with its first byte.
+        if requests == 0 || !buffered.isEmpty { reading.started(atNs: sinceNs) }
     }
 
     enum ReadOutcome {
-        /// The head is complete: dispatch it.
+        /// The request is complete (head, and the body when buffered): dispatch it.
         case complete
         /// Wait for more bytes.
         case incomplete
-        /// Answer this (400/414/431) and close.
+        /// Answer this (400/413/414/431) and close.
         case refuse(HTTPError)
         /// The peer closed or failed: close quietly.
         case gone
     }
 
     /// Reads what is available (non-blocking, through the vassal's `scratch`
-    /// buffer), then looks for a complete head. Reading stops at the head's
-    /// end plus one chunk: the body is the worker's.
-    func readHead(limit: Int, scratch: UnsafeMutableRawBufferPointer) -> ReadOutcome {
+    /// buffer), then looks for a complete request. Reading stops where the
+    /// request's buffering ends, plus one chunk: the rest is the worker's.
+    func readRequest(limits: RequestReading.Limits, scratch: UnsafeMutableRawBufferPointer) -> ReadOutcome {
         reading: while true {
             switch try? fd.read(into: scratch) {
             case .completed(let n)? where n > 0:
                 totals?.read += Int64(n)
+                let now = Host.monotonicNanoseconds()
+                if buffer.isEmpty && !reading.isStarted { reading.started(atNs: now) }
                 buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: scratch[0..<n]))
-                sinceNs = Host.monotonicNanoseconds()
-                if n < scratch.count || buffer.count > limit { break reading }
+                sinceNs = now
+                if n < scratch.count || buffer.count > reading.readLimit(limits) { break reading }
             case .wouldBlock?:
                 break reading
             default:
                 return .gone  // closed, reset, or an error
             }
         }
-        return examine(limit: limit)
+        return examine(limits: limits)
     }
 
-    /// Whether the buffered bytes hold a complete head.
-    func examine(limit: Int) -> ReadOutcome {
+    /// Whether the buffered bytes hold a complete request.
+    func examine(limits: RequestReading.Limits) -> ReadOutcome {
         if buffer.isEmpty { return .incomplete }
-        switch HTTPHeadParser.parse(buffer, limit: limit) {
+        switch reading.examine(buffer, limits: limits) {
         case .incomplete: return .incomplete
-        case .complete(let head, _):
-            retryable = head.isRetryable
+        case .complete(let retryable):
+            self.retryable = retryable
             return .complete
         case .failed(let error): return .refuse(error)
         }

@@ -8,7 +8,8 @@
 /// progress, the vassal accepts only as many connections as they can take now
 /// (a free worker takes one, and one more ahead of time; a busy worker with one
 /// in hand takes one ahead), and the rest wait in the kernel, where they
-/// outlive the vassal. Measured: kill -9 of the vassal under 16 clients lost
+/// outlive the vassal. (A connection whose head is not complete yet takes no
+/// room: it is read under its own deadline, `RequestReading`.) Measured: kill -9 of the vassal under 16 clients lost
 /// 13 requests queued here before; 0 with admission.
 ///
 /// Listeners are registered edge-triggered (`readableEdge`): an arrival sets
@@ -18,19 +19,21 @@
 /// When no worker has freed up for `progressWindowNs` (all stuck, none
 /// attached, or the app cannot load), the vassal accepts in bounded batches
 /// as before: waiting clients then get `queue-timeout`'s 503, or the 503 of an
-/// app that cannot load, rather than an unbounded wait in the backlog.
+/// app that cannot load, rather than an unbounded wait in the backlog. The
+/// window is a few seconds, not one: on a loaded machine a worker may take
+/// over a second, and the backlog is the safer place to wait meanwhile.
 extension Vassal {
     /// Without a worker freeing up for this long, clients are accepted into the
     /// vassal's queue (where `queue-timeout` and the queue bound apply).
-    static let progressWindowNs: UInt64 = 1_000_000_000
+    static let progressWindowNs: UInt64 = 5_000_000_000
 
     /// Accepts per turn when workers are not making progress (so that workers'
     /// messages are not starved by a connection flood).
     static let acceptBatch = 64
 
-    /// How many connections workers can take now beyond those already queued.
-    func acceptBudget(now: UInt64) -> Int {
-        guard stopping == nil else { return 0 }
+    /// How many complete requests workers can take now (nil: no limit but the
+    /// batch, when admission does not apply).
+    func dispatchRoom(now: UInt64) -> Int? {
         var room = 0
         var serving = false
         for w in workers.values {
@@ -45,24 +48,26 @@ extension Vassal {
                 break
             }
         }
-        guard serving, appProblem == nil, now &- lastProgressNs < Self.progressWindowNs else { return Self.acceptBatch }
-        return max(0, min(Self.acceptBatch, room - queueDepth))
+        guard serving, appProblem == nil, now &- lastProgressNs < Self.progressWindowNs else { return nil }
+        return room
     }
 
-    /// Accepts from every listener with connections pending, within the budget.
-    /// True when a batch bound stopped it with connections maybe still pending
-    /// (the loop then looks again without sleeping).
+    /// Accepts from every listener with connections pending, while requests
+    /// queued here stay within what workers can take (a connection whose head
+    /// is not complete yet takes no room: it is read under its own deadline).
+    /// True when the batch bound stopped it with connections maybe still
+    /// pending (the loop then looks again without sleeping).
     func admit(now: UInt64) -> Bool {
-        guard listenerPending.contains(true) else { return false }
-        let budget = acceptBudget(now: now)
-        var left = budget
+        guard stopping == nil, listenerPending.contains(true) else { return false }
+        let room = dispatchRoom(now: now)
+        var accepted = 0
         for (i, listener) in listeners.enumerated() where listenerPending[i] {
-            accepting: while left > 0 {
+            accepting: while accepted < Self.acceptBatch && queueDepth < room ?? Int.max {
                 switch try? listener.accept() {
-                case .completed(let accepted)?:
-                    left -= 1
+                case .completed(let connection)?:
+                    accepted += 1
                     counters.accepted += 1
-                    let client = ClientConnection(fd: accepted.fd, remote: (accepted.host, accepted.port))
+                    let client = ClientConnection(fd: connection.fd, remote: (connection.host, connection.port))
                     client.id = newID()
                     clients[client.id] = client
                     // Most clients send their request with the connect: look before epoll.
@@ -76,7 +81,7 @@ extension Vassal {
                 }
             }
         }
-        return left == 0 && budget == Self.acceptBatch && listenerPending.contains(true)
+        return accepted == Self.acceptBatch && listenerPending.contains(true)
     }
 
     /// Requests waiting for a worker: the vassal's queue, plus the listeners'

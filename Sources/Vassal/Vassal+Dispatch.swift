@@ -214,7 +214,7 @@ extension Vassal {
         client.id = newID()
         clients[client.id] = client
         if stopping != nil && buffered.isEmpty { return drop(client) }
-        switch client.examine(limit: settings.bufferSize) {
+        switch client.examine(limits: settings.requestLimits) {
         case .complete:
             enqueue(client)
         case .refuse(let error):

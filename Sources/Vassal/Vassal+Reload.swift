@@ -150,7 +150,7 @@ extension Vassal {
             client.id = newID()
             clients[client.id] = client
             if c.state == .queued {
-                _ = client.examine(limit: settings.bufferSize)  // whether it may be sent twice
+                _ = client.examine(limits: settings.requestLimits)  // whether it may be sent twice
                 enqueue(client)
             } else {
                 watch(client)

@@ -77,7 +77,8 @@ extension Vassal {
             ("handoff", .object([("accepted", .number(counters.accepted)), ("dispatched", .number(counters.dispatched)),
                                  ("handed_back", .number(counters.handedBack)), ("refused_heads", .number(counters.refusedHeads)),
                                  ("lost_in_workers", .number(counters.lostInWorker)), ("retried", .number(counters.retried)),
-                                 ("bad_gateway", .number(counters.badGateway))])),
+                                 ("bad_gateway", .number(counters.badGateway)),
+                                 ("head_timeouts", .number(counters.headTimeouts)), ("body_timeouts", .number(counters.bodyTimeouts))])),
         ])
     }
 }

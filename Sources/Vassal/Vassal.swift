@@ -38,7 +38,7 @@ final class Vassal {
     var listenerTokens: [EventToken] = []
     /// A listener had an arrival since accept last said it would block (see `admit`).
     var listenerPending: [Bool]
-    /// When a worker last freed up or answered for a connection (see `acceptBudget`).
+    /// When a worker last freed up or answered for a connection (see `dispatchRoom`).
     var lastProgressNs: UInt64 = 0
     /// Connections in the listeners' backlogs when last read, and when (see `updateWaiting`).
     var backlog = 0
@@ -77,6 +77,9 @@ final class Vassal {
         var dispatched = 0
         var handedBack = 0
         var refusedHeads = 0
+        /// Requests answered 408: head or body past its deadline (`RequestReading`).
+        var headTimeouts = 0
+        var bodyTimeouts = 0
         var queueTimeouts = 0
         var lostInWorker = 0
         /// Requests sent to another worker after theirs died before answering.
@@ -201,7 +204,7 @@ final class Vassal {
     // MARK: clients
 
     func readable(_ client: ClientConnection, fresh: Bool = false) {
-        switch client.readHead(limit: settings.bufferSize, scratch: readScratch) {
+        switch client.readRequest(limits: settings.requestLimits, scratch: readScratch) {
         case .complete:
             unwatch(client)
             enqueue(client)
@@ -260,13 +263,25 @@ final class Vassal {
 
     // MARK: time
 
-    /// Idle and half-sent connections past `http-timeout`; queued ones past `queue-timeout`.
+    /// Idle keep-alive connections past `http-timeout` (closed quietly);
+    /// requests still being read past their deadlines (408, see
+    /// `RequestReading`); queued ones past `queue-timeout` (503). Timeouts are
+    /// logged as one line per sweep, not one per client (slowloris clients
+    /// come by the hundred).
     func sweep(now: UInt64) {
         let idleNs = UInt64(settings.httpTimeoutSeconds) * 1_000_000_000
         let queueNs = UInt64(settings.queueTimeoutSeconds) * 1_000_000_000
+        var overruns: [RequestReading.Overrun: Int] = [:]
         for client in Array(clients.values) {
             switch client.state {
-            case .reading where now - client.sinceNs > idleNs:
+            case .reading where !client.reading.isStarted:
+                if now - client.sinceNs > idleNs { drop(client) }
+            case .reading:
+                guard let overrun = client.reading.overrun(nowNs: now, buffered: client.buffer.count, settings.requestDeadlines) else { continue }
+                overruns[overrun, default: 0] += 1
+                client.refuse(overrun == .head
+                    ? HTTPError(408, "request head not received within \(settings.requestDeadlines.headSeconds) s (http-headers-timeout)")
+                    : HTTPError(408, "request body too slow (http-body-timeout, http-body-min-rate)"))
                 drop(client)
             case .queued where now - client.sinceNs > queueNs:
                 counters.queueTimeouts += 1
@@ -275,6 +290,14 @@ final class Vassal {
             default:
                 break
             }
+        }
+        if let n = overruns[.head] {
+            counters.headTimeouts += n
+            Log.info("\(n) client(s) did not send a request head within \(settings.requestDeadlines.headSeconds) s: 408 (http-headers-timeout)")
+        }
+        if let n = overruns[.body] {
+            counters.bodyTimeouts += n
+            Log.info("\(n) client(s) sent a request body too slowly: 408 (http-body-timeout, http-body-min-rate)")
         }
     }
 }

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Shared
+import VassalCore
 
 /// The vassal's options, typed and checked, from its configuration.
 struct VassalSettings {
@@ -14,6 +15,10 @@ struct VassalSettings {
     var allowedUIDs: [uid_t]
     /// Inactivity limit for a client whose head is incomplete, and for a parked keep-alive connection.
     var httpTimeoutSeconds: Int
+    /// What a request being read may take (`http-headers-timeout`, `http-body-timeout`, `http-body-min-rate`).
+    var requestDeadlines: RequestDeadlines
+    /// `buffer-size` and `post-buffering`.
+    var requestLimits: RequestReading.Limits
     var queueTimeoutSeconds: Int
     var bufferSize: Int
     var logto: String?
@@ -50,6 +55,8 @@ struct VassalSettings {
         httpTimeoutSeconds = max(1, config.int("http-timeout") ?? 60)
         queueTimeoutSeconds = max(1, config.int("queue-timeout") ?? 30)
         bufferSize = min(max(256, config.size("buffer-size") ?? 4096), 128 * 1024)
+        requestDeadlines = RequestDeadlines(config)
+        requestLimits = .init(headLimit: bufferSize, postBuffering: min(max(0, config.size("post-buffering") ?? 0), 16 << 20))
         logto = config.string("logto")
         reloadMercySeconds = max(0, config.int("reload-mercy") ?? 30)
         touchReload = config.strings("touch-reload")

@@ -17,6 +17,8 @@ struct ZergSettings {
     var bufferSize: Int
     var socketTimeoutMs: Int32
     var keepAliveTimeoutSeconds: Int
+    /// Head and body deadlines (`http-headers-timeout`, `http-body-timeout`, `http-body-min-rate`).
+    var requestDeadlines: RequestDeadlines
     var listenBacklog: Int32
     var logto: String?
     var logger: String?
@@ -81,6 +83,7 @@ struct ZergSettings {
         bufferSize = max(256, config.size("buffer-size") ?? 4096)
         socketTimeoutMs = Int32(clamping: max(1, config.int("socket-timeout") ?? 4) * 1000)
         keepAliveTimeoutSeconds = max(1, config.int("http-timeout") ?? 60)
+        requestDeadlines = RequestDeadlines(config)
         listenBacklog = Int32(clamping: max(1, config.int("listen") ?? 100))
         logto = config.string("logto")
         logger = Self.fileTarget(config, "logger", &problems)

@@ -14,6 +14,9 @@ final class Connection {
     var buffer: [UInt8] = []
     var start = 0
     var lastActiveNs: UInt64
+    /// When the request being read began: its first byte, or the accept (the
+    /// head deadline's start, `RequestDeadlines`).
+    var requestStartNs: UInt64
     /// The peer went away or a write failed: close after the current request.
     var broken = false
     var requestsServed = 0
@@ -31,6 +34,7 @@ final class Connection {
         self.remote = remote
         self.scratch = scratch
         lastActiveNs = Host.monotonicNanoseconds()
+        requestStartNs = lastActiveNs
     }
 
     /// A read buffer for `scratch` (allocated once per worker, never freed).
@@ -57,8 +61,9 @@ final class Connection {
         switch try? fd.read(into: scratch) {
         case .completed(let n)? where n > 0:
             read += Int64(n)
-            buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: scratch[0..<n]))
             lastActiveNs = Host.monotonicNanoseconds()
+            if start == buffer.count { requestStartNs = lastActiveNs }  // a request's first bytes
+            buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: scratch[0..<n]))
             return n
         case .wouldBlock?:
             return nil

@@ -14,11 +14,18 @@ final class RequestBody {
     var source: Source
     /// Set when the body could not be read; answered instead of the app's response if nothing was sent yet.
     var error: HTTPError?
+    /// The body's deadline and floor rate (`RequestDeadlines`), counted from the end of the head.
+    let deadlines: RequestDeadlines
+    let startNs: UInt64
+    /// Body bytes taken from the connection so far (for the floor rate).
+    private var received = 0
 
     /// Decoded chunked bodies above this are refused with 413.
     static let maxDecoded = 64 << 20
 
-    init(_ framing: BodyFraming) {
+    init(_ framing: BodyFraming, deadlines: RequestDeadlines, startNs: UInt64) {
+        self.deadlines = deadlines
+        self.startNs = startNs
         switch framing {
         case .none, .chunked: source = .none
         case .length(let n): source = .length(remaining: n)
@@ -34,9 +41,22 @@ final class RequestBody {
         }
     }
 
+    /// Waits for more of the body: false when the client closed, went silent
+    /// for `timeoutMs`, or is past the body deadline below the floor rate.
+    private func readMore(_ conn: Connection, timeoutMs: Int32) -> Bool {
+        if deadlines.bodyOverrun(startNs: startNs, nowNs: Host.monotonicNanoseconds(), bytes: received) {
+            Log.info("\(conn.remote.host):\(conn.remote.port): request body too slow (http-body-timeout, http-body-min-rate)")
+            return false
+        }
+        let before = conn.pending
+        guard conn.readMore(timeoutMs: timeoutMs) else { return false }
+        received += conn.pending - before
+        return true
+    }
+
     /// Decodes a whole chunked body before the app is called, so a malformed
     /// one is refused with 400 before the app runs.
-    static func decodeChunked(from conn: Connection, timeoutMs: Int32) -> Result<[UInt8], HTTPError> {
+    func decodeChunked(from conn: Connection, timeoutMs: Int32) -> Result<[UInt8], HTTPError> {
         var decoder = ChunkedDecoder()
         var out: [UInt8] = []
         while true {
@@ -51,9 +71,9 @@ final class RequestBody {
                 return .failure(HTTPError(400, "\(error)"))
             }
             if decoder.isDone { return .success(out) }
-            if out.count > maxDecoded { return .failure(HTTPError(413, "chunked body larger than \(maxDecoded) bytes")) }
+            if out.count > Self.maxDecoded { return .failure(HTTPError(413, "chunked body larger than \(Self.maxDecoded) bytes")) }
             conn.compact()
-            guard conn.readMore(timeoutMs: timeoutMs) else {
+            guard readMore(conn, timeoutMs: timeoutMs) else {
                 return .failure(HTTPError(400, "chunked body incomplete (no final chunk before the timeout or close)"))
             }
         }
@@ -77,7 +97,7 @@ final class RequestBody {
             while out.count < want {
                 if conn.pending == 0 {
                     conn.compact()
-                    guard conn.readMore(timeoutMs: timeoutMs) else {
+                    guard readMore(conn, timeoutMs: timeoutMs) else {
                         error = HTTPError(400, "request body shorter than its Content-Length (timeout or close)")
                         source = .length(remaining: remaining - out.count)
                         return nil
@@ -94,11 +114,22 @@ final class RequestBody {
         }
     }
 
-    /// After the response: reads and drops what the app did not read, if that
-    /// is cheap; false when the connection must close instead.
-    func discardRest(from conn: Connection, timeoutMs: Int32) -> Bool {
-        guard case .length(let remaining) = source, remaining > 0 else { return true }
-        guard remaining <= 1 << 16 else { return false }
-        return read(max: -1, from: conn, timeoutMs: timeoutMs) != nil
+    /// After the response: drops what the app did not read, if it is already
+    /// here (the vassal buffers bodies up to `post-buffering`, so in zerg mode
+    /// it is); false when more is still to come: the connection must close,
+    /// since waiting for it would have the worker wait at the client's pace.
+    func discardRest(from conn: Connection) -> Bool {
+        guard case .length(var remaining) = source, remaining > 0 else { return true }
+        while remaining > 0 {
+            if conn.pending == 0 {
+                conn.compact()
+                guard let n = conn.readAvailable(), n > 0 else { break }
+            }
+            let n = min(remaining, conn.pending)
+            conn.start += n
+            remaining -= n
+        }
+        source = .length(remaining: remaining)
+        return remaining == 0
     }
 }

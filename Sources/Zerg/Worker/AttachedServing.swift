@@ -52,10 +52,23 @@ extension Worker {
     }
 
     /// The link is over (the vassal went away, broke the protocol, or said `bye`).
+    /// Connections the vassal handed over before it went (given ahead of time)
+    /// are still queued on the link: they are taken off it and served, not
+    /// dropped with it (a killed vassal loses none of them).
     func linkLost(quietly: Bool = false) {
         guard let link, let fd = link.fd else { return }
         if let token = linkToken { sources.remove(fd, token) }
         linkToken = nil
+        draining: while true {
+            switch try? link.receive() {
+            case .message(.connection(let host, let port, let buffered), let connection?)?:
+                orphanedHandoffs.append(HandedOver(fd: connection, host: host, port: port, buffered: buffered))
+            case .message(_, let stray)?:
+                stray?.close()
+            default:
+                break draining
+            }
+        }
         link.close()
         if !stopping && !quietly { Log.info("lost the vassal at \(link.path); reattaching") }
     }
@@ -81,10 +94,7 @@ extension Worker {
                 fd.close()
                 return
             }
-            let conn = Connection(fd: fd, remote: (host, Int(port)), scratch: scratch)
-            conn.buffer = buffered
-            openConnections += 1
-            serve(conn)
+            serve(HandedOver(fd: fd, host: host, port: port, buffered: buffered))
         case .message(.bye, _):
             linkLost(quietly: true)
         case .message(let other, let fd):
@@ -92,6 +102,19 @@ extension Worker {
             Log.info("unexpected \(other.kind) from the vassal")
             linkLost()
         }
+    }
+
+    func serve(_ handed: HandedOver) {
+        let conn = Connection(fd: handed.fd, remote: (handed.host, Int(handed.port)), scratch: scratch)
+        conn.buffer = handed.buffered
+        openConnections += 1
+        serve(conn)
+    }
+
+    /// Serves what a lost link left (each connection closes after its
+    /// requests: there is no vassal to give it back to).
+    func serveOrphanedHandoffs() {
+        while !orphanedHandoffs.isEmpty { serve(orphanedHandoffs.removeFirst()) }
     }
 
     /// Gives a connection back to the vassal with what this worker wrote and

@@ -34,6 +34,7 @@ extension Worker {
                 conn.start += consumed
                 let keep = handle(conn, head)
                 conn.requestsServed += 1
+                if conn.pending > 0 { conn.requestStartNs = Host.monotonicNanoseconds() }  // pipelined: the next one is here
                 if !keep || (stopping && link == nil && !retiring) {
                     close(conn)
                     return
@@ -92,21 +93,27 @@ extension Worker {
         conn.close()
     }
 
-    /// Closes idle keep-alive connections past `http-timeout`, half-sent heads
-    /// past `socket-timeout`, and every idle one when stopping (a retiring
-    /// worker moves its idle ones to the pool instead).
+    /// Closes idle keep-alive connections past `http-timeout`, heads not
+    /// complete within `http-headers-timeout` of their first byte (408), and
+    /// every idle one when stopping (a retiring worker moves its idle ones to
+    /// the pool instead).
     func sweepIdle(now: UInt64) {
         let keepAliveNs = UInt64(settings.keepAliveTimeoutSeconds) * 1_000_000_000
-        let partialNs = UInt64(settings.socketTimeoutMs) * 1_000_000
+        var late = 0
         for conn in Array(parked.values) {
-            let idle = now - conn.lastActiveNs
             if stopping && retiring && conn.pending == 0, let pool = readyPool, offer(conn, to: pool) { continue }
-            if stopping || idle > (conn.pending > 0 ? partialNs : keepAliveNs) {
-                if conn.pending > 0 && !stopping {
-                    conn.write(HTTPResponseHead.simple(status: 408, message: "request head not completed in time"), timeoutMs: 100)
-                }
+            let reading = conn.pending > 0 || conn.requestsServed == 0
+            if reading && !stopping && settings.requestDeadlines.headOverrun(startNs: conn.requestStartNs, nowNs: now) {
+                late += 1
+                conn.write(HTTPResponseHead.simple(status: 408, message: "request head not received within \(settings.requestDeadlines.headSeconds) s (http-headers-timeout)"),
+                           timeoutMs: 100)
+                close(conn)
+            } else if stopping || (!reading && now - conn.lastActiveNs > keepAliveNs) {
                 close(conn)
             }
+        }
+        if late > 0 {
+            Log.info("\(late) client(s) did not send a request head within \(settings.requestDeadlines.headSeconds) s: 408 (http-headers-timeout)")
         }
     }
 

@@ -87,13 +87,13 @@ final class RequestRunner {
             }
         }
         defer { row?[.requestStart] = 0 }
-        let body = RequestBody(head.framing)
+        let body = RequestBody(head.framing, deadlines: settings.requestDeadlines, startNs: startNs)
         let response = Response(conn: conn, head: head, timeoutMs: settings.socketTimeoutMs, clock: clock)
         let state = RequestState(conn: conn, head: head, body: body, response: response)
         var contentLength: Int?
         if head.framing == .chunked {
             sendContinueIfExpected(state)
-            switch RequestBody.decodeChunked(from: conn, timeoutMs: settings.socketTimeoutMs) {
+            switch body.decodeChunked(from: conn, timeoutMs: settings.socketTimeoutMs) {
             case .success(let bytes):
                 body.source = .decoded(bytes, offset: 0)
                 contentLength = bytes.count
@@ -126,7 +126,7 @@ final class RequestRunner {
         if keep && state.continuePending && body.unread > 0 {
             keep = false  // the client may still be waiting to send a body nobody asked for
         }
-        if keep && !body.discardRest(from: conn, timeoutMs: settings.socketTimeoutMs) { keep = false }
+        if keep && !body.discardRest(from: conn) { keep = false }
         return keep
     }
 

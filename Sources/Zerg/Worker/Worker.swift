@@ -55,6 +55,15 @@ final class Worker {
     // Zerg mode.
     let link: VassalLink?
     var linkToken: EventToken?
+    /// Connections the vassal had handed over (queued on the link) when the
+    /// link was lost: still this worker's to serve (see `linkLost`).
+    var orphanedHandoffs: [HandedOver] = []
+    struct HandedOver {
+        let fd: FileDescriptor
+        let host: String
+        let port: UInt16
+        let buffered: [UInt8]
+    }
     let build: String
 
     /// No new connections; idle ones close (or go to the pool when retiring).

@@ -77,6 +77,7 @@ extension Worker {
         guard let link else { return 0 }
         var drainingSent = false
         while true {
+            serveOrphanedHandoffs()
             if !link.isAttached {
                 if stopping { return 0 }
                 if paused {

@@ -1,0 +1,110 @@
+import Foundation
+import Testing
+@testable import Shared
+
+/// Clients that send slowly on purpose (slowloris heads, trickled bodies):
+/// deadlines end them, and no worker waits on them meanwhile.
+@Suite struct HostileClientTests {
+    /// Sends one byte to every client still open, `every` seconds, until each is
+    /// answered or `seconds` have passed; returns each client's status (0: none)
+    /// and when it was answered (seconds from the start).
+    static func dribble(_ clients: [HTTPClient], byte: String, every: Double, for seconds: Double,
+                        beside: (() -> Void)? = nil) -> [(status: Int, at: Double)] {
+        let start = Date()
+        var outcome = [(status: Int, at: Double)](repeating: (0, 0), count: clients.count)
+        var open = Set(clients.indices)
+        var nextSend = Date()
+        var nextBeside = Date()
+        while !open.isEmpty && Date().timeIntervalSince(start) < seconds {
+            // One poll(2) over every open client: the loop stays cheap on a loaded machine.
+            var fds = open.map { pollfd(fd: clients[$0].fd.rawValue, events: Int16(POLLIN), revents: 0) }
+            _ = poll(&fds, nfds_t(fds.count), 10)
+            let now = Date().timeIntervalSince(start)
+            for p in fds where p.revents != 0 {
+                guard let i = open.first(where: { clients[$0].fd.rawValue == p.fd }) else { continue }
+                outcome[i] = ((try? clients[i].readResponse(timeout: 1))?.status ?? -1, now)
+                open.remove(i)
+            }
+            if Date() >= nextSend {
+                for i in open { try? clients[i].send(byte) }
+                nextSend = Date().addingTimeInterval(every)
+            }
+            if Date() >= nextBeside {
+                beside?()
+                nextBeside = Date().addingTimeInterval(0.05)
+            }
+        }
+        return outcome
+    }
+
+    /// Latencies (ms) of `count` requests one after the other.
+    static func latencies(_ port: Int, _ count: Int) -> [Double] {
+        (0..<count).map { _ in
+            let start = Date()
+            let ok = (try? HTTPClient.once(port: port, "/v/pid", timeout: 2).status) == 200
+            return ok ? Date().timeIntervalSince(start) * 1000 : .infinity
+        }
+    }
+
+    static func p90(_ values: [Double]) -> Double {
+        let sorted = values.sorted()
+        return sorted.isEmpty ? .infinity : sorted[min(sorted.count - 1, sorted.count * 9 / 10)]
+    }
+
+    @Test func slowlorisHeadsAreAnswered408AtTheHeadDeadline() throws {
+        // A backlog that holds all 200 at once: the deadline then starts for all alike.
+        let setup = try VassalSetup(vassalArgs: ["--http-headers-timeout", "2", "--listen", "1024"], withStats: true)
+        defer { setup.cleanup() }
+        try setup.startZerg(workers: 2)
+        let clients = try (0..<200).map { _ in try HTTPClient(port: setup.port) }
+        for c in clients { try c.send("GET /v/pid HTTP/1.1\r\nHost: t\r\nX-Slow: ") }
+        var normal: [Int] = []
+        let outcome = Self.dribble(clients, byte: "x", every: 0.5, for: 8) {
+            if normal.count < 20 { normal.append((try? HTTPClient.once(port: setup.port, "/v/pid", timeout: 2).status) ?? 0) }
+        }
+        let latest = outcome.map(\.at).max() ?? 0
+        print("slowloris: 200 clients dribbling a header byte every 0.5 s, http-headers-timeout 2: all answered \(Set(outcome.map(\.status))) by \(String(format: "%.2f", latest)) s")
+        #expect(outcome.allSatisfy { $0.status == 408 }, "\(Dictionary(grouping: outcome, by: \.status).mapValues(\.count))")
+        #expect(latest <= 3.0)  // the head deadline + 1 s
+        #expect(normal.allSatisfy { $0 == 200 }, "\(normal)")
+        let stats = try StatsTests.read(setup.statsPath)
+        #expect((stats["handoff"] as? [String: Any])?["head_timeouts"] as? Int == 200)
+        // One line per sweep (4 a second), not one per client.
+        #expect(setup.vassal.logLines(containing: "did not send a request head within 2 s").count <= 12)
+    }
+
+    @Test func trickledBodiesWaitInTheVassalNotInAWorker() throws {
+        let setup = try VassalSetup(vassalArgs: ["--http-body-timeout", "2"])
+        defer { setup.cleanup() }
+        try setup.startZerg(workers: 2)
+        let clients = try (0..<8).map { _ in try HTTPClient(port: setup.port) }
+        for c in clients { try c.send("POST /v/echo HTTP/1.1\r\nHost: t\r\nContent-Length: 1000\r\n\r\n") }
+        let alone = Self.latencies(setup.port, 20)
+        var beside: [Double] = []
+        let outcome = Self.dribble(clients, byte: "b", every: 0.5, for: 8) { beside += Self.latencies(setup.port, 1) }
+        print("8 bodies trickled at 2 bytes/s: normal requests p90 \(String(format: "%.1f", Self.p90(beside))) ms beside them (\(beside.count)), \(String(format: "%.1f", Self.p90(alone))) ms before; trickled ones answered \(Set(outcome.map(\.status)))")
+        #expect(beside.count > 20)
+        #expect(Self.p90(beside) < Self.p90(alone) + 100)
+        #expect(outcome.allSatisfy { $0.status == 408 && $0.at <= 3.5 }, "\(outcome)")
+        // No worker ever saw them.
+        for z in setup.zergs { #expect(!z.log().contains("request body")) }
+    }
+
+    @Test func aSmallBodyIsBufferedByTheVassalAndReachesTheAppWhole() throws {
+        let setup = try VassalSetup()
+        defer { setup.cleanup() }
+        try setup.startZerg(workers: 1)
+        let c = try HTTPClient(port: setup.port)
+        try c.send("POST /v/echo HTTP/1.1\r\nHost: t\r\nContent-Length: 11\r\n\r\nhello")
+        usleep(300_000)  // the rest comes later: the vassal holds the request meanwhile
+        try c.send(" world")
+        let r = try c.readResponse()
+        #expect(r.status == 200)
+        #expect(r.body.contains("\"body\": \"hello world\""), "\(r.body)")
+        // Chunked too, checked on the way: a malformed one is refused by the vassal.
+        let bad = try HTTPClient(port: setup.port)
+        try bad.send("POST /v/echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n5\nhello\r\n0\r\n\r\n")
+        #expect(try bad.readResponse().status == 400)
+        #expect(try c.get("/v/pid").status == 200)
+    }
+}

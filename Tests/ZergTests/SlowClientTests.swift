@@ -1,0 +1,58 @@
+import Foundation
+import Testing
+@testable import Shared
+
+/// The standalone zerg (`http-socket`) against clients that send slowly on
+/// purpose: a head deadline, not a timer each byte resets, and no worker
+/// waiting at a client's pace for a body its app did not read.
+@Suite struct SlowClientTests {
+    @Test func slowlorisHeadsAreAnswered408AtTheHeadDeadline() throws {
+        let z = try ZergHarness(["--http-headers-timeout", "2", "--processes", "2"])
+        defer { z.cleanup() }
+        let clients = try (0..<50).map { _ in try FileDescriptor.connect(host: "127.0.0.1", port: z.port) }
+        defer { for c in clients { c.close() } }
+        for c in clients { try c.writeAll("GET /v/pid HTTP/1.1\r\nHost: t\r\nX-Slow: ") }
+        let start = Date()
+        var answers: [Int: (String, Double)] = [:]
+        while answers.count < clients.count && Date().timeIntervalSince(start) < 8 {
+            for (i, c) in clients.enumerated() where answers[i] == nil {
+                if (try? c.wait(timeoutMs: 0)) == true {
+                    let text = (try? ZergHarness.read(c, responses: 1, timeout: 1).text) ?? ""
+                    answers[i] = (String(text.prefix(12)), Date().timeIntervalSince(start))
+                } else {
+                    _ = try? c.writeAll("x")
+                }
+            }
+            // A normal request is served meanwhile.
+            #expect(try z.exchange("GET /v/pid HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").status == 200)
+            usleep(500_000)
+        }
+        let latest = answers.values.map(\.1).max() ?? 0
+        print("standalone slowloris: 50 clients, a header byte every 0.5 s, http-headers-timeout 2: answered by \(String(format: "%.2f", latest)) s")
+        #expect(answers.count == clients.count)
+        #expect(answers.values.allSatisfy { $0.0 == "HTTP/1.1 408" }, "\(Set(answers.values.map(\.0)))")
+        #expect(latest <= 3.6)  // the deadline, the workers' once-a-second sweep, one dribble round
+    }
+
+    /// The app answers without reading the body; the client sends the rest
+    /// slowly. The worker answers and closes at once rather than reading the
+    /// body at the client's pace, so the next request is not held behind it.
+    @Test func anUnreadBodyIsNotAwaitedAtTheClientsPace() throws {
+        let z = try ZergHarness(["--processes", "1"])
+        defer { z.cleanup() }
+        let slow = try FileDescriptor.connect(host: "127.0.0.1", port: z.port)
+        defer { slow.close() }
+        try slow.writeAll("POST /v/pid HTTP/1.1\r\nHost: t\r\nContent-Length: 1000\r\n\r\n0123456789")
+        let answered = try ZergHarness.read(slow, responses: 1, timeout: 2)
+        #expect(answered.status == 200)
+        let start = Date()
+        #expect(try z.exchange("GET /v/pid HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").status == 200)
+        let waited = Date().timeIntervalSince(start)
+        #expect(waited < 0.5, "the only worker was held for \(waited) s by a body nobody reads")
+        // The slow client's connection was closed, not kept for its next request.
+        #expect((try? slow.wait(timeoutMs: 1000)) == true)
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64, alignment: 8)
+        defer { buffer.deallocate() }
+        if case .completed(let n)? = try? slow.read(into: buffer) { #expect(n == 0) } else { Issue.record("no end of file") }
+    }
+}
