@@ -271,7 +271,7 @@ long cs_send_with_fds(int sock, const void *data, long len, const int *fds, int 
     return sendmsg(sock, &msg, MSG_NOSIGNAL | (nonblock ? MSG_DONTWAIT : 0));
 }
 
-long cs_recv_with_fds(int sock, void *data, long cap, int *fds, int max_fds, int *nfds, int nonblock) {
+long cs_recv_with_fds(int sock, void *data, long cap, int *fds, int max_fds, int *nfds, int *fds_lost, int nonblock) {
     struct iovec iov = {.iov_base = data, .iov_len = (size_t)cap};
     union {
         char buf[CMSG_SPACE(sizeof(int) * CS_MAX_FDS)];
@@ -284,6 +284,7 @@ long cs_recv_with_fds(int sock, void *data, long cap, int *fds, int max_fds, int
     msg.msg_iovlen = 1;
     msg.msg_control = control.buf;
     msg.msg_controllen = sizeof(control.buf);
+    *fds_lost = 0;
     ssize_t n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC | (nonblock ? MSG_DONTWAIT : 0));
     if (n < 0) return -1;
     int count = 0, overflow = 0;
@@ -296,11 +297,15 @@ long cs_recv_with_fds(int sock, void *data, long cap, int *fds, int max_fds, int
             else { close(got[i]); overflow = 1; }
         }
     }
-    if (overflow || (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
+    if (overflow || (msg.msg_flags & MSG_TRUNC)) {
         for (int i = 0; i < count; i++) close(fds[i]);
         errno = EMSGSIZE;
         return -1;
     }
+    /* The bytes are whole but the kernel could not install the fds (this
+     * process is out of descriptors): the caller decides what the message
+     * without its fd means. */
+    if (msg.msg_flags & MSG_CTRUNC) *fds_lost = 1;
     *nfds = count;
     return n;
 }

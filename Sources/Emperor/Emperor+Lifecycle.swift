@@ -179,7 +179,7 @@ extension Emperor {
         let received = withUnsafeTemporaryAllocation(byteCount: 65536 + 64, alignment: 8) { buffer -> ([UInt8], [FileDescriptor])? in
             switch try? control.receivePacket(into: buffer, nonBlocking: true) {
             case .wouldBlock?: return nil
-            case .completed(let (count, fds))?: return (Array(UnsafeRawBufferPointer(rebasing: buffer[0..<count])), fds)
+            case .completed(let (count, fds, _))?: return (Array(UnsafeRawBufferPointer(rebasing: buffer[0..<count])), fds)
             case nil: return ([], [])  // an error: as good as closed
             }
         }

@@ -94,6 +94,7 @@ final class Emperor {
             do { try FileSystem.writeFile(pidfile, "\(getpid())\n") } catch { Log.info("cannot write pidfile: \(error)") }
         }
         let where_ = settings.statsAddress.map { "; stats on \($0)" } ?? ""
+        Log.info(DescriptorLimit.raiseAndDescribe())
         Log.info("emperor \(binary.versionLine) watching \(settings.patterns.map { "`\($0)`" }.joined(separator: ", "))\(where_)")
         if let state = handover {
             handover = nil

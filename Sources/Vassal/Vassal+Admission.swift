@@ -1,3 +1,5 @@
+import Shared
+
 /// Admission: how many new connections the vassal accepts in a turn.
 ///
 /// A connection the vassal has accepted but not yet handed to a worker lives
@@ -61,27 +63,82 @@ extension Vassal {
         guard stopping == nil, listenerPending.contains(true) else { return false }
         let room = dispatchRoom(now: now)
         var accepted = 0
+        var open = clients.count + workers.values.reduce(0) { $0 + $1.inHand.count }
         for (i, listener) in listeners.enumerated() where listenerPending[i] {
             accepting: while accepted < Self.acceptBatch && queueDepth < room ?? Int.max {
-                switch try? listener.accept() {
-                case .completed(let connection)?:
+                if open >= maxConnections && !closeOldestIdle() {
+                    // At the cap with nothing idle to let go: the newest client is told at once.
+                    guard case .completed(let connection)? = try? listener.accept() else {
+                        listenerPending[i] = false
+                        break accepting
+                    }
                     accepted += 1
-                    counters.accepted += 1
-                    let client = ClientConnection(fd: connection.fd, remote: (connection.host, connection.port))
-                    client.id = newID()
-                    clients[client.id] = client
-                    // Most clients send their request with the connect: look before epoll.
-                    readable(client, fresh: true)
-                case .wouldBlock?:
+                    shed(connection.fd, reason: "this server holds its maximum of \(maxConnections) connections (max-connections)")
+                    shedSinceSweep.atCap += 1
+                    continue
+                }
+                let result: IOResult<AcceptedConnection>
+                do {
+                    result = try listener.accept()
+                } catch where ReserveDescriptor.isExhaustion(error) {
+                    // Out of descriptors: answer who waits rather than leave the backlog stuck.
+                    let answer = HTTPResponseHead.simple(status: 503, message: "out of file descriptors", extraHeaders: [("Retry-After", "1")])
+                    while accepted < Self.acceptBatch && reserve.shed(from: listener, answer: answer) {
+                        accepted += 1
+                        counters.shed += 1
+                        shedSinceSweep.outOfDescriptors += 1
+                    }
+                    break accepting
+                } catch {
+                    break accepting  // the connection stays in the backlog; a later turn tries again
+                }
+                guard case .completed(let connection) = result else {
                     listenerPending[i] = false
                     break accepting
-                case nil:
-                    // EMFILE and the like: the connection stays in the backlog; a later turn tries again.
-                    break accepting
                 }
+                accepted += 1
+                open += 1
+                counters.accepted += 1
+                let client = ClientConnection(fd: connection.fd, remote: (connection.host, connection.port))
+                client.id = newID()
+                clients[client.id] = client
+                // Most clients send their request with the connect: look before epoll.
+                readable(client, fresh: true)
             }
         }
         return accepted == Self.acceptBatch && listenerPending.contains(true)
+    }
+
+    /// At the cap: the idle keep-alive connection silent longest goes (its
+    /// client reconnects when it has something to ask). False when none is idle.
+    func closeOldestIdle() -> Bool {
+        var oldest: ClientConnection?
+        for c in clients.values where c.state == .reading && !c.reading.isStarted {
+            if oldest.map({ c.sinceNs < $0.sinceNs }) ?? true { oldest = c }
+        }
+        guard let oldest else { return false }
+        drop(oldest)
+        counters.idleClosedForRoom += 1
+        shedSinceSweep.idleClosed += 1
+        return true
+    }
+
+    func shed(_ fd: FileDescriptor, reason: String) {
+        _ = try? fd.writeAvailable(HTTPResponseHead.simple(status: 503, message: reason, extraHeaders: [("Retry-After", "1")]), from: 0)
+        fd.close()
+        counters.shed += 1
+    }
+
+    /// One line per sweep for what admission had to refuse or close.
+    func logShedding() {
+        let s = shedSinceSweep
+        if s.atCap > 0 { Log.info("\(s.atCap) new connection(s) answered 503: \(maxConnections) connections held (max-connections)") }
+        if s.outOfDescriptors > 0 { Log.info("\(s.outOfDescriptors) new connection(s) answered 503: out of file descriptors (limit \(DescriptorLimit.current))") }
+        if s.idleClosed > 0 { Log.info("\(s.idleClosed) idle keep-alive connection(s) closed to make room (max-connections \(maxConnections))") }
+        if s.fdsLost > 0 {
+            Log.info("\(s.fdsLost) connection(s) handed back by workers arrived without their fd (out of file descriptors); the vassal's own copies carried on")
+        }
+        shedSinceSweep = (0, 0, 0, 0)
     }
 
     /// Requests waiting for a worker: the vassal's queue, plus the listeners'

@@ -82,11 +82,12 @@ extension Vassal {
     }
 
     /// The worker answered for its oldest connection (back or done): the
-    /// vassal's copy closes; with nothing else in hand the worker is free.
-    func answered(_ worker: AttachedWorker) -> HandedConnection? {
+    /// vassal's copy closes (unless `keepingCopy`: it stands in for a handed-back
+    /// fd that could not be received); with nothing else in hand the worker is free.
+    func answered(_ worker: AttachedWorker, keepingCopy: Bool = false) -> HandedConnection? {
         guard !worker.inHand.isEmpty else { return nil }
         let handed = worker.inHand.removeFirst()
-        handed.fd.close()
+        if !keepingCopy { handed.fd.close() }
         worker.connectionsServed += 1
         worker.busySinceNs = Host.monotonicNanoseconds()
         lastProgressNs = worker.busySinceNs
@@ -104,6 +105,12 @@ extension Vassal {
 
     // MARK: workers
 
+    /// Links that have not said hello yet, at most (more are closed at once):
+    /// whoever may connect to the zerg-server socket cannot exhaust the vassal.
+    static let maxAttaching = 64
+    /// A link must say hello within this long (a worker does at once).
+    static let helloDeadlineNs: UInt64 = 2_000_000_000
+
     func acceptWorkers() {
         while case .completed(let accepted)? = try? zergServer.accept() {
             let fd = accepted.fd
@@ -112,11 +119,18 @@ extension Vassal {
                 fd.close()
                 continue
             }
+            if workers.values.filter({ $0.state == .attaching }).count >= Self.maxAttaching {
+                linkTrouble.overCap += 1
+                fd.close()
+                continue
+            }
             let worker = AttachedWorker(link: link, id: newID(), peer: peer)
             if let reason = refusal(uid: peer.uid) {
                 // Answered after its hello is read: closing a unix socket with
                 // unread bytes would reset the link before the answer is seen.
-                Log.info("refused a worker attach from pid \(peer.pid) uid \(peer.uid): \(reason)")
+                // Logged once per sweep with a count: refused peers come by the hundred in an attack.
+                linkTrouble.refused += 1
+                linkTrouble.lastRefusal = "pid \(peer.pid) uid \(peer.uid): \(reason)"
                 worker.refusal = reason
             }
             do {
@@ -126,6 +140,20 @@ extension Vassal {
                 fd.close()
             }
         }
+    }
+
+    /// Links silent past the hello deadline are closed; what the zerg-server
+    /// socket refused is logged as one line per sweep.
+    func sweepLinks(now: UInt64) {
+        for w in Array(workers.values) where w.state == .attaching && now &- w.connectedNs > Self.helloDeadlineNs {
+            linkTrouble.silent += 1
+            detach(w)
+        }
+        let t = linkTrouble
+        if t.refused > 0 { Log.info("refused \(t.refused) worker attach(es), the last from \(t.lastRefusal)") }
+        if t.silent > 0 { Log.info("closed \(t.silent) zerg-server link(s) that said no hello within 2 s") }
+        if t.overCap > 0 { Log.info("closed \(t.overCap) zerg-server link(s) at once: \(Self.maxAttaching) were already waiting for their hello") }
+        linkTrouble = LinkTrouble()
     }
 
     /// SO_PEERCRED check: only our own uid, root, or `zerg-allow-uid` may receive clients.
@@ -153,11 +181,18 @@ extension Vassal {
                 return
             case .message(let message, let fd):
                 handle(message, fd: fd, from: worker)
+            case .messageLostItsFd(let message):
+                // Out of descriptors: the connection handed back did not arrive,
+                // but the vassal kept its own copy of it; the link is fine.
+                shedSinceSweep.fdsLost += 1
+                handle(message, fd: nil, ownCopy: true, from: worker)
             }
         }
     }
 
-    func handle(_ message: HandoffMessage, fd: FileDescriptor?, from worker: AttachedWorker) {
+    /// `ownCopy`: a connection handed back arrived without its fd; the vassal's
+    /// own copy of it stands in.
+    func handle(_ message: HandoffMessage, fd: FileDescriptor?, ownCopy: Bool = false, from worker: AttachedWorker) {
         switch (message, worker.state) {
         case (.hello, .attaching) where worker.refusal != nil:
             _ = try? worker.link.send(.refuse(reason: worker.refusal!), nonBlocking: true)
@@ -184,14 +219,18 @@ extension Vassal {
         case (.back(let requests, let buffered), .busy) where !worker.inHand.isEmpty,
              (.back(let requests, let buffered), .draining) where !worker.inHand.isEmpty:
             counters.handedBack += 1
-            let handed = answered(worker)!
-            if let fd { adoptReturned(fd, remote: (handed.host, handed.port), buffered: buffered, requests: requests, totals: nil) }
+            let handed = answered(worker, keepingCopy: ownCopy)!
+            if let fd = fd ?? (ownCopy ? handed.fd : nil) {
+                adoptReturned(fd, remote: (handed.host, handed.port), buffered: buffered, requests: requests, totals: nil)
+            }
         case (.returned(let requests, let written, let read, let buffered), .busy) where !worker.inHand.isEmpty,
              (.returned(let requests, let written, let read, let buffered), .draining) where !worker.inHand.isEmpty:
             counters.handedBack += 1
-            let handed = answered(worker)!
+            let handed = answered(worker, keepingCopy: ownCopy)!
             let totals = handed.totals.map { ($0.written + Int64(clamping: written), $0.read + Int64(clamping: read)) }
-            if let fd { adoptReturned(fd, remote: (handed.host, handed.port), buffered: buffered, requests: requests, totals: totals) }
+            if let fd = fd ?? (ownCopy ? handed.fd : nil) {
+                adoptReturned(fd, remote: (handed.host, handed.port), buffered: buffered, requests: requests, totals: totals)
+            }
         case (.done, .busy) where !worker.inHand.isEmpty, (.done, .draining) where !worker.inHand.isEmpty:
             _ = answered(worker)
         case (.draining, _):

@@ -78,7 +78,9 @@ extension Vassal {
                                  ("handed_back", .number(counters.handedBack)), ("refused_heads", .number(counters.refusedHeads)),
                                  ("lost_in_workers", .number(counters.lostInWorker)), ("retried", .number(counters.retried)),
                                  ("bad_gateway", .number(counters.badGateway)),
-                                 ("head_timeouts", .number(counters.headTimeouts)), ("body_timeouts", .number(counters.bodyTimeouts))])),
+                                 ("head_timeouts", .number(counters.headTimeouts)), ("body_timeouts", .number(counters.bodyTimeouts)),
+                                 ("shed", .number(counters.shed)), ("idle_closed_for_room", .number(counters.idleClosedForRoom)),
+                                 ("max_connections", .number(maxConnections))])),
         ])
     }
 }

@@ -45,6 +45,21 @@ final class Vassal {
     var backlogReadNs: UInt64 = 0
     /// Requests waiting for a worker, here and in the backlogs (see `updateWaiting`).
     var waiting = 0
+    /// Client connections held at most (`max-connections`, see `Vassal+Admission`).
+    let maxConnections: Int
+    /// What the zerg-server socket refused or closed since the last sweep.
+    var linkTrouble = LinkTrouble()
+    struct LinkTrouble {
+        var refused = 0
+        var lastRefusal = ""
+        var silent = 0
+        var overCap = 0
+    }
+    /// Answers waiting clients when out of descriptors.
+    let reserve = ReserveDescriptor()
+    /// Connections shed since the last sweep (logged there), by cause; and
+    /// hand-backs whose fd could not be received (the vassal's copy served).
+    var shedSinceSweep = (atCap: 0, outOfDescriptors: 0, idleClosed: 0, fdsLost: 0)
     let zergServer: FileDescriptor
     var zergServerToken: EventToken?
     /// The zerg-server path's inode while it is this vassal's (see `releaseZergServer`).
@@ -80,6 +95,10 @@ final class Vassal {
         /// Requests answered 408: head or body past its deadline (`RequestReading`).
         var headTimeouts = 0
         var bodyTimeouts = 0
+        /// New connections answered 503 at once: at `max-connections`, or out of descriptors.
+        var shed = 0
+        /// Idle keep-alive connections closed to make room for new ones.
+        var idleClosedForRoom = 0
         var queueTimeouts = 0
         var lostInWorker = 0
         /// Requests sent to another worker after theirs died before answering.
@@ -112,6 +131,7 @@ final class Vassal {
         self.arguments = arguments
         self.binary = binary
         self.listeners = listeners
+        maxConnections = settings.maxConnectionsOption > 0 ? settings.maxConnectionsOption : max(64, DescriptorLimit.current - 64)
         // Connections may already wait (a re-exec, a respawn on the emperor's copy).
         listenerPending = listeners.map { _ in true }
         self.zergServer = zergServer
@@ -269,6 +289,7 @@ final class Vassal {
     /// logged as one line per sweep, not one per client (slowloris clients
     /// come by the hundred).
     func sweep(now: UInt64) {
+        sweepLinks(now: now)
         let idleNs = UInt64(settings.httpTimeoutSeconds) * 1_000_000_000
         let queueNs = UInt64(settings.queueTimeoutSeconds) * 1_000_000_000
         var overruns: [RequestReading.Overrun: Int] = [:]
@@ -291,6 +312,7 @@ final class Vassal {
                 break
             }
         }
+        logShedding()
         if let n = overruns[.head] {
             counters.headTimeouts += n
             Log.info("\(n) client(s) did not send a request head within \(settings.requestDeadlines.headSeconds) s: 408 (http-headers-timeout)")

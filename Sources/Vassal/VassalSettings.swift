@@ -17,6 +17,8 @@ struct VassalSettings {
     var httpTimeoutSeconds: Int
     /// What a request being read may take (`http-headers-timeout`, `http-body-timeout`, `http-body-min-rate`).
     var requestDeadlines: RequestDeadlines
+    /// `max-connections` as given (0: from the open-file limit, see `Vassal.maxConnections`).
+    var maxConnectionsOption: Int
     /// `buffer-size` and `post-buffering`.
     var requestLimits: RequestReading.Limits
     var queueTimeoutSeconds: Int
@@ -56,6 +58,7 @@ struct VassalSettings {
         queueTimeoutSeconds = max(1, config.int("queue-timeout") ?? 30)
         bufferSize = min(max(256, config.size("buffer-size") ?? 4096), 128 * 1024)
         requestDeadlines = RequestDeadlines(config)
+        maxConnectionsOption = max(0, config.int("max-connections") ?? 0)
         requestLimits = .init(headLimit: bufferSize, postBuffering: min(max(0, config.size("post-buffering") ?? 0), 16 << 20))
         logto = config.string("logto")
         reloadMercySeconds = max(0, config.int("reload-mercy") ?? 30)

@@ -13,6 +13,7 @@ enum VassalStartup {
     }
 
     static func start(settings: VassalSettings, arguments: [String], binary: OwnBinary) throws -> Vassal {
+        let descriptors = DescriptorLimit.raiseAndDescribe()  // before max-connections is derived from it
         let environment = Host.environment()
         let emperor = EmperorLink.fromEnvironment(environment)
         let inherited = try environment[VassalState.environmentVariable].map(VassalState.take(fromVariable:))
@@ -64,6 +65,7 @@ enum VassalStartup {
                 return address.description
             }
             Log.info("listening on \(addresses.joined(separator: ", ")); workers attach at \(settings.zergServer)")
+            Log.info("\(descriptors); at most \(vassal.maxConnections) client connections (max-connections)")
         }
         // The emperor keeps copies: a vassal that dies is started again on the same sockets.
         emperor?.tell(listeners: zip(settings.http, listeners).map { ($0.description, $1) })

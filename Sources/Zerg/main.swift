@@ -62,6 +62,7 @@ if let problem = Preflight.check(settings) {
     Log.info(problem)
     exit(1)
 }
+if handover == nil { Log.info(DescriptorLimit.raiseAndDescribe()) }  // workers inherit it
 var inherited = handover.map(Master.inheritedListeners) ?? []
 var listeners: [FileDescriptor] = []
 for address in settings.httpSockets {

@@ -107,4 +107,62 @@ import Testing
         #expect(try bad.readResponse().status == 400)
         #expect(try c.get("/v/pid").status == 200)
     }
+
+    /// The vassal with 256 descriptors and 1,000 clients holding half-sent heads.
+    /// With the default cap (the limit less 64) it holds 192 and answers the
+    /// rest 503; with a cap above the limit it runs out of descriptors and
+    /// answers 503 from its reserve one. Either way: no spinning, no worker
+    /// detached (a handed-back connection whose fd cannot be received is
+    /// replaced by the vassal's own copy), and everything works again as soon
+    /// as the clients go.
+    @Test(arguments: [[], ["--max-connections", "1000"]])
+    func runningOutOfDescriptorsNeitherSpinsNorDetaches(_ extra: [String]) throws {
+        let dir = try TestDirectory("vassal-nofile")
+        defer { dir.remove() }
+        let socket = dir.file("zerg.sock")
+        let vassal = try TestProcess("/usr/bin/prlimit", ["--nofile=256:256", TestProcess.binDirectory + "/vassal", "--http", "127.0.0.1:0",
+                                                          "--zerg-server", socket, "--listen", "2048"] + extra, log: dir.file("vassal.log"))
+        defer { vassal.stop() }
+        guard waitUntil(10, { vassal.log().contains("listening on 127.0.0.1:") }),
+              let line = vassal.logLines(containing: "listening on 127.0.0.1:").first,
+              let r = line.range(of: "127.0.0.1:"), let port = Int(line[r.upperBound...].prefix { $0.isNumber }) else {
+            Issue.record("the vassal did not start: \(vassal.log())")
+            return
+        }
+        let zerg = try TestProcess("zerg", ["--zerg", socket, "--wsgi-file", TestProcess.appsPath, "--processes", "2", "--disable-logging"],
+                                   log: dir.file("zerg.log"), cwd: dir.path)
+        defer { zerg.stop() }
+        #expect(waitUntil(30) { zerg.log().contains("worker(s) serving") })
+        let keeper = try HTTPClient(port: port)  // a keep-alive client from before
+        #expect(try keeper.get("/v/pid").status == 200)
+
+        var flood = try (0..<1000).map { _ in try HTTPClient(port: port) }
+        for c in flood { try? c.send("GET /v/pid HTTP/1.1\r\nHost: t\r\n") }
+        let ticksBefore = ProcStat.read(vassal.pid)?.cpuTicks ?? 0
+        var statuses: [Int] = []
+        var kept: [Int] = []
+        let start = Date()
+        while Date().timeIntervalSince(start) < 5 {
+            statuses.append((try? HTTPClient.once(port: port, "/v/pid", timeout: 2).status) ?? 0)
+            kept.append((try? keeper.get("/v/pid", timeout: 2).status) ?? 0)
+            usleep(200_000)
+        }
+        let ticks = (ProcStat.read(vassal.pid)?.cpuTicks ?? 0) - ticksBefore
+        print("nofile 256, 1,000 half-sent heads\(extra.isEmpty ? "" : " (\(extra.joined(separator: " ")))"): vassal CPU \(ticks) ticks in 5 s; new clients saw \(Dictionary(grouping: statuses, by: { $0 }).mapValues(\.count)), the keep-alive one \(Dictionary(grouping: kept, by: { $0 }).mapValues(\.count))")
+        #expect(ticks < 50)  // < 10 % of a core (100 ticks a second)
+        #expect(statuses.allSatisfy { $0 == 200 || $0 == 503 }, "\(statuses)")
+        if extra.isEmpty {
+            // At the cap, idle keep-alive connections are let go first (as nginx
+            // drains reusable connections): the keeper's was, once.
+            #expect(vassal.log().contains("idle keep-alive connection(s) closed to make room"))
+        } else {
+            // Under the cap but out of descriptors: its connection came back from
+            // the worker without its fd, and the vassal's own copy carried on.
+            #expect(kept.allSatisfy { $0 == 200 }, "\(kept)")
+            #expect(vassal.log().contains("arrived without their fd"), "\(vassal.log().suffix(2000))")
+        }
+        #expect(!vassal.log().contains("detach"), "\(vassal.log().suffix(2000))")
+        flood.removeAll()
+        #expect(waitUntil(2) { (try? HTTPClient.once(port: port, "/v/pid", timeout: 1).status) == 200 })
+    }
 }

@@ -177,8 +177,8 @@ struct VassalTests {
         defer { setup.cleanup() }
         chmod(setup.dir.path, 0o755)
         let z = try setup.startZerg(workers: 1, args: ["--uid", "nobody"], wait: false)
-        #expect(waitUntil(20) { !setup.vassal.logLines(containing: "refused a worker attach").isEmpty })
-        #expect(setup.vassal.logLines(containing: "refused a worker attach").first?.contains("uid \(nobody)") == true)
+        #expect(waitUntil(20) { !setup.vassal.logLines(containing: "worker attach(es), the last from").isEmpty })
+        #expect(setup.vassal.logLines(containing: "worker attach(es), the last from").first?.contains("uid \(nobody)") == true)
         #expect(waitUntil(20) { !z.logLines(containing: "refused this worker").isEmpty }, "\(z.log())")
         #expect(try HTTPClient.once(port: setup.port, "/v/pid").status == 503)
     }
@@ -197,5 +197,42 @@ struct VassalTests {
         #expect(refusal.count == 1 && refusal.first?.contains("pid \(setup.vassal.pid) listens there") == true, "\(second.log())")
         #expect(try HTTPClient.once(port: setup.port, "/v/pid").status == 200)
         #expect(FileSystem.exists(setup.socketPath))
+    }
+
+    /// Links to the zerg-server socket that never say hello (from another
+    /// user when the tests run as root): at most 64 wait at a time, each for
+    /// at most 2 s, so they cannot exhaust the vassal; real workers are not
+    /// affected.
+    @Test func silentZergServerLinksAreBoundedAndExpire() throws {
+        let setup = try VassalSetup(vassalArgs: ["--chmod-socket", "666"])
+        defer { setup.cleanup() }
+        chmod(setup.dir.path, 0o755)
+        try setup.startZerg(workers: 1)
+        func openFds() -> Int { ((try? FileSystem.list("/proc/\(setup.vassal.pid)/fd")) ?? []).count }
+        let baseline = openFds()
+        let script = """
+            import socket, sys, time
+            held = []
+            for _ in range(300):
+                s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+                try:
+                    s.connect(sys.argv[1]); held.append(s)
+                except OSError:
+                    pass
+            print(len(held), flush=True)
+            time.sleep(5)
+            """
+        let asOther = getuid() == 0 ? ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] : []
+        let holder = try TestProcess(asOther.first ?? "/usr/bin/python3", Array(asOther.dropFirst()) + (asOther.isEmpty ? [] : ["/usr/bin/python3"])
+                                     + ["-c", script, setup.socketPath], log: setup.dir.file("holder.log"))
+        defer { holder.stop() }
+        #expect(waitUntil(10) { !holder.log().isEmpty })
+        usleep(300_000)
+        let during = openFds()
+        #expect(during <= baseline + 64 + 2, "\(during) fds open with 300 silent links (\(baseline) before)")
+        #expect(try HTTPClient.once(port: setup.port, "/v/pid").status == 200)
+        #expect(waitUntil(4) { openFds() <= baseline + 1 }, "silent links still open: \(openFds()) fds (\(baseline) before)")
+        #expect(setup.vassal.log().contains("that said no hello within 2 s"))
+        #expect(try HTTPClient.once(port: setup.port, "/v/pid").status == 200)
     }
 }

@@ -105,6 +105,8 @@ long cs_send_with_fds(int sock, const void *data, long len, const int *fds, int 
 /* recvmsg(2) (MSG_CMSG_CLOEXEC, MSG_DONTWAIT when nonblock): bytes received
  * (0 = peer closed). Received fds go to fds[0..*nfds). A truncated message,
  * or more fds than max_fds: every fd it carried is closed, -1 with EMSGSIZE. */
-long cs_recv_with_fds(int sock, void *data, long cap, int *fds, int max_fds, int *nfds, int nonblock);
+/* *fds_lost: the message's fds could not be received (MSG_CTRUNC: out of
+ * descriptors); the bytes are whole. */
+long cs_recv_with_fds(int sock, void *data, long cap, int *fds, int max_fds, int *nfds, int *fds_lost, int nonblock);
 
 #endif

@@ -92,6 +92,8 @@ public enum OptionTable {
                    "Seconds a client gets to send a request body; past them the body may go on only while it arrives at `http-body-min-rate` or faster (else 408 from the vassal, or the request ends as a short body in the worker)."),
         OptionSpec("http-body-min-rate", .int, default: "1024", roles: [.vassal, .zerg], difference: "Ours.",
                    "Bytes per second a request body must average once `http-body-timeout` has passed (0: the timeout is a hard deadline)."),
+        OptionSpec("max-connections", .int, default: "0", roles: .vassal, difference: "Ours (uWSGI: `max-fd` sets the limit itself).",
+                   "Client connections the vassal holds at most (0: the open-file limit, raised to the hard limit at start, less 64). At the cap the oldest idle keep-alive connection is closed to make room, else a new one is answered 503; out of descriptors, a reserve one answers waiting clients 503 rather than leave them stuck."),
         OptionSpec("post-buffering", .size, default: "65536", roles: .vassal,
                    difference: "uWSGI's default is 0 and its workers do the buffering; ours is the vassal's, so no worker waits for a slow client's body.",
                    "Request bodies up to this size (and chunked bodies up to this many bytes) are read by the vassal before the request goes to a worker; larger ones stream to the worker (0: none)."),

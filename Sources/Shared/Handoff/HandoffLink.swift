@@ -16,6 +16,10 @@ public struct HandoffLink {
 
     public enum Received {
         case message(HandoffMessage, FileDescriptor?)
+        /// A whole message whose connection fd this process could not receive
+        /// (out of descriptors). The link is fine; the receiver decides what
+        /// the message means without it (the vassal still has its own copy).
+        case messageLostItsFd(HandoffMessage)
         /// Nothing waiting (non-blocking receive).
         case none
         /// The peer closed the link.
@@ -29,8 +33,12 @@ public struct HandoffLink {
 
     /// Receives one message. A malformed one throws `HandoffError` after its fds are closed.
     public func receive(into buffer: UnsafeMutableRawBufferPointer, nonBlocking: Bool = false) throws -> Received {
-        guard case .completed(let (count, fds)) = try fd.receivePacket(into: buffer, nonBlocking: nonBlocking) else { return .none }
-        if count == 0 && fds.isEmpty { return .closed }
+        guard case .completed(let (count, fds, lost)) = try fd.receivePacket(into: buffer, nonBlocking: nonBlocking) else { return .none }
+        if count == 0 && fds.isEmpty && !lost { return .closed }
+        if lost && fds.isEmpty {
+            // Every message carries at most one fd: this one had one.
+            return .messageLostItsFd(try HandoffMessage.decode(UnsafeRawBufferPointer(rebasing: buffer[0..<count]), fdCount: 1))
+        }
         do {
             let message = try HandoffMessage.decode(UnsafeRawBufferPointer(rebasing: buffer[0..<count]), fdCount: fds.count)
             return .message(message, fds.first)

@@ -36,19 +36,21 @@ extension FileDescriptor {
         return .completed(())
     }
 
-    /// One received packet: its length in `buffer` and the fds it carried
-    /// (CLOEXEC; the caller owns them). An empty packet with no fds means the
-    /// peer closed.
+    /// One received packet: its length in `buffer`, the fds it carried
+    /// (CLOEXEC; the caller owns them), and whether fds it carried were lost
+    /// (this process is out of descriptors: MSG_CTRUNC). An empty packet with
+    /// no fds means the peer closed.
     public func receivePacket(into buffer: UnsafeMutableRawBufferPointer, nonBlocking: Bool = false)
-        throws(SystemError) -> IOResult<(count: Int, fds: [FileDescriptor])>
+        throws(SystemError) -> IOResult<(count: Int, fds: [FileDescriptor], fdsLost: Bool)>
     {
         try withUnsafeTemporaryAllocation(of: Int32.self, capacity: 8) { (fds) throws(SystemError) in
             var nfds: Int32 = 0
+            var lost: Int32 = 0
             let result = try Syscall.nonBlocking("recvmsg", description) {
-                cs_recv_with_fds(rawValue, buffer.baseAddress, buffer.count, fds.baseAddress, 8, &nfds, nonBlocking ? 1 : 0)
+                cs_recv_with_fds(rawValue, buffer.baseAddress, buffer.count, fds.baseAddress, 8, &nfds, &lost, nonBlocking ? 1 : 0)
             }
             guard case .completed(let n) = result else { return .wouldBlock }
-            return .completed((n, fds[0..<Int(nfds)].map { FileDescriptor(rawValue: $0) }))
+            return .completed((n, fds[0..<Int(nfds)].map { FileDescriptor(rawValue: $0) }, lost != 0))
         }
     }
 }

@@ -97,6 +97,14 @@ extension Worker {
             serve(HandedOver(fd: fd, host: host, port: port, buffered: buffered))
         case .message(.bye, _):
             linkLost(quietly: true)
+        case .messageLostItsFd(.connection(let host, let port, _)):
+            // Out of descriptors here: that client is lost (the vassal closes its
+            // copy on `done`), the link and every other connection are not.
+            Log.info("could not receive the connection of client \(host):\(port) (out of file descriptors); closing it")
+            tellVassal(.done)
+        case .messageLostItsFd(let other):
+            Log.info("unexpected \(other.kind) from the vassal")
+            linkLost()
         case .message(let other, let fd):
             fd?.close()
             Log.info("unexpected \(other.kind) from the vassal")

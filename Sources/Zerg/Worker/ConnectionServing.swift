@@ -121,7 +121,22 @@ extension Worker {
     @discardableResult
     func acceptOne(_ listener: FileDescriptor) -> Bool {
         // One at a time: a worker busy with requests leaves new connections to idle workers.
-        guard case .completed(let accepted)? = try? listener.accept() else { return false }
+        let result: IOResult<AcceptedConnection>
+        do {
+            result = try listener.accept()
+        } catch where ReserveDescriptor.isExhaustion(error) {
+            // Out of descriptors: the waiting client gets a 503 now, and the
+            // listener (level-triggered) does not wake this worker in a loop.
+            let answer = HTTPResponseHead.simple(status: 503, message: "out of file descriptors", extraHeaders: [("Retry-After", "1")])
+            if reserve.shed(from: listener, answer: answer) {
+                Log.info("out of file descriptors (limit \(DescriptorLimit.current)): a new connection was answered 503")
+                return true
+            }
+            return false
+        } catch {
+            return false
+        }
+        guard case .completed(let accepted) = result else { return false }
         openConnections += 1
         let conn = Connection(fd: accepted.fd, remote: (accepted.host, accepted.port), scratch: scratch)
         // A client usually sends its request right after connecting: wait a

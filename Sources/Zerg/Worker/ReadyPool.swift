@@ -39,7 +39,7 @@ struct ReadyPool {
     /// The oldest queued connection, if any (reading into the worker's `scratch`).
     func take(scratch: UnsafeMutableRawBufferPointer) -> Connection? {
         withUnsafeTemporaryAllocation(byteCount: 64, alignment: 8) { buffer -> Connection? in
-            guard case .completed(let (count, fds))? = try? receiver.receivePacket(into: buffer, nonBlocking: true) else { return nil }
+            guard case .completed(let (count, fds, _))? = try? receiver.receivePacket(into: buffer, nonBlocking: true) else { return nil }
             guard fds.count == 1, count >= 2 else {
                 for fd in fds { fd.close() }
                 return nil

@@ -55,6 +55,8 @@ final class Worker {
     // Zerg mode.
     let link: VassalLink?
     var linkToken: EventToken?
+    /// Answers a waiting client when out of descriptors (standalone).
+    let reserve = ReserveDescriptor()
     /// Connections the vassal had handed over (queued on the link) when the
     /// link was lost: still this worker's to serve (see `linkLost`).
     var orphanedHandoffs: [HandedOver] = []

@@ -16,6 +16,8 @@ final class LoadGenerator: @unchecked Sendable {
         let reused: Bool
         /// Sent again on a new connection after a reused one closed before any response byte.
         let staleRetry: Bool
+        /// When that close was seen (what an event's window counts it by).
+        let staleCloseNs: UInt64
     }
 
     let port: Int
@@ -59,6 +61,7 @@ final class LoadGenerator: @unchecked Sendable {
             var localPort = 0
             let reused = conn != nil
             var staleRetry = false
+            var staleCloseNs: UInt64 = 0
             do {
                 if conn == nil { conn = try HTTPClient(port: port) }
                 localPort = conn!.localPort
@@ -67,6 +70,7 @@ final class LoadGenerator: @unchecked Sendable {
                     r = try conn!.get(path, close: !keepAlive, timeout: 20)
                 } catch HTTPClient.Failure.closedBeforeResponse where reused && retryStaleKeepAlive {
                     staleRetry = true
+                    staleCloseNs = Host.monotonicNanoseconds()
                     conn = try HTTPClient(port: port)
                     localPort = conn!.localPort
                     r = try conn!.get(path, close: !keepAlive, timeout: 20)
@@ -74,12 +78,12 @@ final class LoadGenerator: @unchecked Sendable {
                 let end = Host.monotonicNanoseconds()
                 let ok = (200..<300).contains(r.status)
                 add(Record(endNs: end, latencyNs: end - start, ok: ok, clientPort: localPort,
-                           failure: ok ? nil : "status \(r.status): \(r.body.prefix(120))", reused: reused, staleRetry: staleRetry))
+                           failure: ok ? nil : "status \(r.status): \(r.body.prefix(120))", reused: reused, staleRetry: staleRetry, staleCloseNs: staleCloseNs))
                 if !keepAlive || r.headers["connection"]?.lowercased() == "close" { conn = nil }
             } catch {
                 let end = Host.monotonicNanoseconds()
                 add(Record(endNs: end, latencyNs: end - start, ok: false, clientPort: localPort, failure: "\(error)",
-                           reused: reused, staleRetry: staleRetry))
+                           reused: reused, staleRetry: staleRetry, staleCloseNs: staleCloseNs))
                 conn = nil
                 usleep(10_000)  // a refused connect must not turn into a busy loop
             }
@@ -120,7 +124,7 @@ final class LoadGenerator: @unchecked Sendable {
         }
         gap = max(gap, to - last)
         return Summary(requests: window.count, failures: window.filter { !$0.ok }, p99Ms: p99, longestGapMs: Double(gap) / 1e6,
-                       staleRetries: window.filter(\.staleRetry).count)
+                       staleRetries: snapshot().filter { $0.staleRetry && $0.staleCloseNs >= from && $0.staleCloseNs <= to }.count)
     }
 
     /// Waits until at least `count` more requests succeed (the load is flowing).
