@@ -131,6 +131,29 @@ import Testing
         #expect(e.waitUntil(5) { e.log().contains("stopped (killed by SIGKILL)") }, "\(e.log())")
     }
 
+    /// A 5 MB ini costs the emperor's loop nothing (refused by its size in one
+    /// line); a build written right after it starts as fast as one alone.
+    @Test func aHugeIniDoesNotDelayAnotherBuild() throws {
+        let e = try EmperorHarness(["--emperor", Self.glob])
+        defer { e.cleanup() }
+        #expect(e.waitUntil { e.log().contains("watching") })
+        func startMs(_ build: String) throws -> Double {
+            let before = monotonicNow()
+            try e.write("builds/\(build)/vassal.ini", e.configText())
+            #expect(e.waitUntil { !e.events("start", config: "builds/\(build)/vassal.ini").isEmpty })
+            let start = try #require(e.events("start", config: "builds/\(build)/vassal.ini").first)
+            return Double(start.ns - before) / 1e6
+        }
+        let alone = try startMs("first")
+        let line = "env = KEY=value-padding-padding-padding-padding-padding\n"
+        try e.write("builds/huge/vassal.ini", e.configText() + String(repeating: line, count: 5_000_000 / line.utf8.count))
+        let beside = try startMs("second")
+        print("a build started \(String(format: "%.1f", alone)) ms after it appeared alone, \(String(format: "%.1f", beside)) ms right after a 5 MB ini")
+        #expect(beside < alone + 100)
+        #expect(e.waitUntil { e.log().contains("builds/huge/vassal.ini is") && e.log().contains("over the 1 MiB") }, "\(e.log().suffix(1500))")
+        #expect(e.events("start", config: "builds/huge/vassal.ini").isEmpty)
+    }
+
     @Test func crashingInstanceBacksOffWhileAnotherStartsAtOnce() throws {
         let e = try EmperorHarness(["--emperor", Self.glob, "--emperor-throttle", "200"])
         defer { e.cleanup() }

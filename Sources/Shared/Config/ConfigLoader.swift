@@ -46,6 +46,8 @@ struct LoadState {
     var depth = 0
     var passes: LatePasses
     var referenced: Set<String> = []
+    /// The index of each key's first entry, while `finish` resolves them.
+    var firstIndex: [String: Int] = [:]
 
     init(loader: ConfigLoader) {
         self.loader = loader
@@ -54,6 +56,12 @@ struct LoadState {
     }
 
     static let maxIncludeDepth = 16
+    /// Config text read per load, at most (every file and include together).
+    /// A real ini is a few KiB; the emperor loads configs on its loop, and at
+    /// ~3 µs a line a 1 MiB one costs it ~60 ms: past this, one clear line.
+    static let maxConfigBytes = 1 << 20
+    /// Bytes of config text read so far in this load.
+    var bytesRead = 0
     /// Control variables of the emperor protocol, not options.
     static let reservedEnvironment: Set<String> = [
         "UWSGI_EMPEROR_FD", "UWSGI_EMPEROR_FD_CONFIG", "UWSGI_BROODLORD_NUM", "UWSGI_RELOADS", "UWSGI_ORIGINAL_PROC_NAME",
@@ -164,7 +172,12 @@ struct LoadState {
                 problems.append(ConfigDiagnostic(origin, "cannot read \(path): it is a directory"))
                 return
             }
+            guard bytesRead + Int(status.size) <= Self.maxConfigBytes else {
+                problems.append(ConfigDiagnostic(origin, "config \(path) is \(status.size) bytes: over the \(Self.maxConfigBytes >> 20) MiB a configuration may hold (with its includes)"))
+                return
+            }
             text = try FileSystem.readText(readable)
+            bytesRead += text.utf8.count
         } catch {
             problems.append(ConfigDiagnostic(origin, "cannot read config \(path): \(error.reason)"))
             return
@@ -195,6 +208,9 @@ struct LoadState {
             passes.execTimeoutSeconds = seconds
         }
         var resolving: Set<Int> = []
+        // The first entry of each key (what `%(key)` names): one lookup per reference, not a scan.
+        firstIndex = [:]
+        for (i, entry) in entries.enumerated() where firstIndex[entry.key] == nil { firstIndex[entry.key] = i }
         for index in entries.indices {
             resolve(index, resolving: &resolving)
         }
@@ -210,18 +226,25 @@ struct LoadState {
         var value = passes.substituteEnvironment(entries[index].raw)
         value = passes.substituteSources(value)
         for failure in passes.failures.take() { problems.append(ConfigDiagnostic(entries[index].origin, failure)) }
+        // Most values name no placeholder: nothing more to do for them.
+        guard value.contains("%(") else {
+            entries[index].value = value
+            entries[index].isResolved = true
+            resolving.remove(index)
+            return
+        }
         // Resolve what this value refers to first, so `%(x)` sees x's final value
         // even when x is defined later (uWSGI would see x's raw text there).
         for key in Self.placeholderKeys(in: value) {
-            if let target = entries.firstIndex(where: { $0.key == key }), target != index {
+            if let target = firstIndex[key], target != index {
                 resolve(target, resolving: &resolving)
             }
         }
-        let snapshot = entries
+        // (No copy of `entries` held across the write below: that would copy
+        // the whole array once per entry.)
         let (result, keys) = passes.substitutePlaceholders(value) { key in
-            guard let target = snapshot.firstIndex(where: { $0.key == key }), snapshot[target].isResolved || target == index
-            else { return nil }
-            return target == index ? nil : snapshot[target].value
+            guard let target = firstIndex[key], entries[target].isResolved || target == index else { return nil }
+            return target == index ? nil : entries[target].value
         }
         referenced.formUnion(keys)
         entries[index].value = result
