@@ -28,6 +28,8 @@ final class AttachedWorker {
     var busySinceNs: UInt64 = 0
     var connectionsServed = 0
     let attachedEpoch = Timestamp.now().seconds
+    /// The protocol level it said it `understands` (0: it did not say).
+    var speaks: UInt8 = 0
     /// When its link was accepted (the hello deadline's start).
     let connectedNs = Host.monotonicNanoseconds()
     /// Set when SO_PEERCRED says this peer may not attach: its hello gets `refuse`.

@@ -19,8 +19,13 @@ extension Vassal {
                 continue
             }
             guard let worker = nextWorker() else { break }
-            let message = HandoffMessage.connection(
-                remoteHost: client.remote.host, remotePort: UInt16(truncatingIfNeeded: client.remote.port), buffered: client.buffer)
+            let port = UInt16(truncatingIfNeeded: client.remote.port)
+            // Given ahead of time to a busy worker, it may wait there past
+            // queue-timeout: a worker that understands it gets the deadline.
+            let message = worker.state == .busy && worker.speaks >= HandoffMessage.dueVersion
+                ? HandoffMessage.connectionDue(dueNs: client.sinceNs + UInt64(settings.queueTimeoutSeconds) * 1_000_000_000,
+                                               remoteHost: client.remote.host, remotePort: port, buffered: client.buffer)
+                : HandoffMessage.connection(remoteHost: client.remote.host, remotePort: port, buffered: client.buffer)
             let why: String
             do {
                 if case .completed = try worker.link.send(message, fd: client.fd, nonBlocking: true) {
@@ -205,6 +210,8 @@ extension Vassal {
             if (try? worker.link.send(.welcome(version: HandoffMessage.welcomeVersion), fd: board.fd, nonBlocking: true))?.value == nil {
                 detach(worker)
             }
+        case (.understands(let version), .loading), (.understands(let version), .free), (.understands(let version), .busy):
+            worker.speaks = version
         case (.ready, .loading):
             Log.info("\(worker.label) attached and ready")
             if appProblem != nil {

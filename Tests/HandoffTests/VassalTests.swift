@@ -69,6 +69,25 @@ struct VassalTests {
         #expect(Date().timeIntervalSince(start) >= 0.9)
     }
 
+    /// A request given ahead of time to the only (busy) worker still obeys
+    /// queue-timeout: once its worker is free it is answered 503 without the
+    /// app running, not served late.
+    @Test func aRequestHandedAheadObeysQueueTimeout() throws {
+        let setup = try VassalSetup(vassalArgs: ["--queue-timeout", "1"])
+        defer { setup.cleanup() }
+        try setup.startZerg(workers: 1)
+        let slow = try HTTPClient(port: setup.port)
+        try slow.send("GET /v/pid?ms=2500 HTTP/1.1\r\nHost: t\r\n\r\n")
+        usleep(200_000)  // the worker is busy with it
+        let late = try HTTPClient(port: setup.port)
+        try late.send("GET /v/pid HTTP/1.1\r\nHost: t\r\nUser-Agent: late\r\n\r\n")
+        #expect(try slow.readResponse().status == 200)
+        let r = try late.readResponse(timeout: 5)
+        #expect(r.status == 503, "\(r.body)")
+        #expect(r.headers["retry-after"] == "1")
+        #expect(setup.zergs[0].log().contains("waited past queue-timeout"))
+    }
+
     @Test func slowClientsAndIdleKeepAliveConnectionsDoNotDelayOthers() throws {
         let setup = try VassalSetup()
         defer { setup.cleanup() }

@@ -9,7 +9,9 @@ import Testing
         .returned(requests: 3, written: 1 << 40 | 7, read: 99, buffered: Array("GET".utf8)), .returned(requests: 0, written: 0, read: 0, buffered: []),
         .done, .draining, .failing(reason: "ModuleNotFoundError: No module named 'x'"), .welcome(version: 1), .refuse(reason: "uid 65534 may not attach"),
         .connection(remoteHost: "127.0.0.1", remotePort: 51234, buffered: Array("GET / HTTP/1.1\r\n\r\n".utf8)),
-        .connection(remoteHost: "", remotePort: 0, buffered: []), .bye,
+        .connection(remoteHost: "", remotePort: 0, buffered: []), .bye, .understands(version: 3),
+        .connectionDue(dueNs: 1 << 50 | 12345, remoteHost: "::1", remotePort: 443, buffered: Array("GET /x HTTP/1.1\r\n\r\n".utf8)),
+        .connectionDue(dueNs: 0, remoteHost: "", remotePort: 0, buffered: []),
     ]
 
     func decode(_ bytes: [UInt8], fds: Int) throws -> HandoffMessage {

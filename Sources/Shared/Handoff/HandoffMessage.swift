@@ -23,6 +23,9 @@ public enum HandoffMessage: Equatable, Sendable {
     /// The app cannot load (`reason`: its error); the worker exits. Until a
     /// worker is ready again, the vassal answers requests 503 at once.
     case failing(reason: String)
+    /// Right after a `welcome` of `dueVersion` or later: this worker
+    /// understands messages up to `version` (`connectionDue`).
+    case understands(version: UInt8)
     // vassal → worker
     /// The attach is accepted, speaking `version`. Carries one fd: a shared
     /// memory page whose first 64-bit word is the vassal's queue depth (how
@@ -34,19 +37,27 @@ public enum HandoffMessage: Equatable, Sendable {
     /// A client connection (one fd) whose next request head is complete in
     /// `buffered` (with any body bytes that came with it).
     case connection(remoteHost: String, remotePort: UInt16, buffered: [UInt8])
+    /// `connection`, given ahead of time to a busy worker, with the time
+    /// (CLOCK_MONOTONIC of this host, ns) by which the worker must start it:
+    /// past it the request has waited longer than `queue-timeout`, and the
+    /// worker answers 503 without running the app. Sent only to a worker that
+    /// said `understands` with `dueVersion` or later.
+    case connectionDue(dueNs: UInt64, remoteHost: String, remotePort: UInt16, buffered: [UInt8])
     /// Answer to `draining`: no further message follows on this link.
     case bye
 
     public static let version: UInt8 = 1
     /// The `welcome` version from which a vassal understands `returned`.
     public static let countedBackVersion: UInt8 = 2
+    /// The version from which workers say `understands` and vassals send `connectionDue`.
+    public static let dueVersion: UInt8 = 3
     /// What this side's vassal says in `welcome`.
-    public static let welcomeVersion: UInt8 = countedBackVersion
+    public static let welcomeVersion: UInt8 = dueVersion
     static let magic: [UInt8] = [0x48, 0x5A]  // "HZ"
 
     public enum Kind: UInt8, Sendable {
-        case hello = 0x01, ready = 0x02, back = 0x03, done = 0x04, draining = 0x05, failing = 0x06, returned = 0x07
-        case welcome = 0x81, refuse = 0x82, connection = 0x83, bye = 0x84
+        case hello = 0x01, ready = 0x02, back = 0x03, done = 0x04, draining = 0x05, failing = 0x06, returned = 0x07, understands = 0x08
+        case welcome = 0x81, refuse = 0x82, connection = 0x83, bye = 0x84, connectionDue = 0x85
     }
 
     public var kind: Kind {
@@ -58,16 +69,18 @@ public enum HandoffMessage: Equatable, Sendable {
         case .done: return .done
         case .draining: return .draining
         case .failing: return .failing
+        case .understands: return .understands
         case .welcome: return .welcome
         case .refuse: return .refuse
         case .connection: return .connection
+        case .connectionDue: return .connectionDue
         case .bye: return .bye
         }
     }
 
     /// How many fds travel with a message of this kind (exactly).
     public static func fdCount(_ kind: Kind) -> Int {
-        kind == .back || kind == .returned || kind == .connection || kind == .welcome ? 1 : 0
+        kind == .back || kind == .returned || kind == .connection || kind == .connectionDue || kind == .welcome ? 1 : 0
     }
 
     /// The largest packet either side sends or accepts.
@@ -92,11 +105,18 @@ public enum HandoffMessage: Equatable, Sendable {
             out.appendLE(UInt32(truncatingIfNeeded: written)); out.appendLE(UInt32(truncatingIfNeeded: written >> 32))
             out.appendLE(UInt32(truncatingIfNeeded: read)); out.appendLE(UInt32(truncatingIfNeeded: read >> 32))
             out += buffered
-        case .welcome(let version):
+        case .welcome(let version), .understands(let version):
             out.append(version)
         case .refuse(let reason), .failing(let reason):
             out += Array(reason.utf8.prefix(1024))
         case .connection(let host, let port, let buffered):
+            let name = Array(host.utf8.prefix(255))
+            out.append(UInt8(name.count))
+            out += name
+            out.appendLE16(port)
+            out += buffered
+        case .connectionDue(let due, let host, let port, let buffered):
+            out.appendLE(UInt32(truncatingIfNeeded: due)); out.appendLE(UInt32(truncatingIfNeeded: due >> 32))
             let name = Array(host.utf8.prefix(255))
             out.append(UInt8(name.count))
             out += name
@@ -138,6 +158,8 @@ public enum HandoffMessage: Equatable, Sendable {
             message = .returned(requests: requests, written: written, read: read, buffered: r.rest())
         case .welcome:
             message = .welcome(version: try r.u8())
+        case .understands:
+            message = .understands(version: try r.u8())
         case .refuse:
             message = .refuse(reason: String(decoding: r.rest(), as: UTF8.self))
         case .failing:
@@ -147,6 +169,12 @@ public enum HandoffMessage: Equatable, Sendable {
             let host = String(decoding: try r.bytes(n), as: UTF8.self)
             let port = try r.u16()
             message = .connection(remoteHost: host, remotePort: port, buffered: r.rest())
+        case .connectionDue:
+            let due = UInt64(try r.u32()) | UInt64(try r.u32()) << 32
+            let n = Int(try r.u8())
+            let host = String(decoding: try r.bytes(n), as: UTF8.self)
+            let port = try r.u16()
+            message = .connectionDue(dueNs: due, remoteHost: host, remotePort: port, buffered: r.rest())
         }
         if r.remaining > 0 { throw HandoffError("\(kind) has \(r.remaining) trailing bytes") }
         return message

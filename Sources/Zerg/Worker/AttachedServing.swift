@@ -13,6 +13,9 @@ extension Worker {
         guard let link else { return false }
         let hello = HandoffMessage.hello(pid: Host.pid, worker: Int32(id), build: build)
         guard let board = try link.attach(hello: hello), let fd = link.fd else { return false }
+        if link.vassalVersion >= HandoffMessage.dueVersion {
+            _ = link.tell(.understands(version: HandoffMessage.dueVersion))
+        }
         do {
             linkToken = try sources.add(fd, .link)
         } catch {
@@ -61,7 +64,8 @@ extension Worker {
         linkToken = nil
         draining: while true {
             switch try? link.receive() {
-            case .message(.connection(let host, let port, let buffered), let connection?)?:
+            case .message(.connection(let host, let port, let buffered), let connection?)?,
+                 .message(.connectionDue(_, let host, let port, let buffered), let connection?)?:
                 orphanedHandoffs.append(HandedOver(fd: connection, host: host, port: port, buffered: buffered))
             case .message(_, let stray)?:
                 stray?.close()
@@ -95,9 +99,27 @@ extension Worker {
                 return
             }
             serve(HandedOver(fd: fd, host: host, port: port, buffered: buffered))
+        case .message(.connectionDue(let due, let host, let port, let buffered), let fd?):
+            if stopping || paused {
+                handBack(fd, requests: 0, written: 0, read: 0, buffered: buffered)
+                fd.close()
+                return
+            }
+            if Host.monotonicNanoseconds() > due {
+                // It waited here, behind this worker's last request, past queue-timeout:
+                // answered as the vassal answers a queue timeout, without running the app.
+                Log.info("client \(host):\(port): waited past queue-timeout for this worker; 503")
+                _ = try? fd.writeAvailable(HTTPResponseHead.simple(status: 503, message: "no worker became free within queue-timeout",
+                                                                   extraHeaders: [("Retry-After", "1")]), from: 0)
+                fd.shutdownWrite()
+                fd.close()
+                tellVassal(.done)
+                return
+            }
+            serve(HandedOver(fd: fd, host: host, port: port, buffered: buffered))
         case .message(.bye, _):
             linkLost(quietly: true)
-        case .messageLostItsFd(.connection(let host, let port, _)):
+        case .messageLostItsFd(.connection(let host, let port, _)), .messageLostItsFd(.connectionDue(_, let host, let port, _)):
             // Out of descriptors here: that client is lost (the vassal closes its
             // copy on `done`), the link and every other connection are not.
             Log.info("could not receive the connection of client \(host):\(port) (out of file descriptors); closing it")
