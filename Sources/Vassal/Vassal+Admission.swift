@@ -106,6 +106,11 @@ extension Vassal {
                 readable(client, fresh: true)
             }
         }
+        if !listenerPending.contains(true) {
+            backlogSinceNs = 0
+        } else if backlogSinceNs == 0 {
+            backlogSinceNs = now  // clients are left waiting there from now (see `newcomer(before:)`)
+        }
         return accepted == Self.acceptBatch && listenerPending.contains(true)
     }
 

@@ -40,6 +40,8 @@ final class Vassal {
     var listenerPending: [Bool]
     /// When a worker last freed up or answered for a connection (see `dispatchRoom`).
     var lastProgressNs: UInt64 = 0
+    /// Since when (at least) a client has waited in a backlog, 0 when none does (see `newcomer(before:)`).
+    var backlogSinceNs: UInt64 = 0
     /// Connections in the listeners' backlogs when last read, and when (see `updateWaiting`).
     var backlog = 0
     var backlogReadNs: UInt64 = 0
