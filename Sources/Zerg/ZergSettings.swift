@@ -19,6 +19,8 @@ struct ZergSettings {
     var keepAliveTimeoutSeconds: Int
     /// Head and body deadlines (`http-headers-timeout`, `http-body-timeout`, `http-body-min-rate`).
     var requestDeadlines: RequestDeadlines
+    /// `max-connections` as given (0: from the open-file limit, see `Worker.maxConnections`).
+    var maxConnectionsOption: Int
     var listenBacklog: Int32
     var logto: String?
     var logger: String?
@@ -84,6 +86,7 @@ struct ZergSettings {
         socketTimeoutMs = Int32(clamping: max(1, config.int("socket-timeout") ?? 4) * 1000)
         keepAliveTimeoutSeconds = max(1, config.int("http-timeout") ?? 60)
         requestDeadlines = RequestDeadlines(config)
+        maxConnectionsOption = max(0, config.int("max-connections") ?? 0)
         listenBacklog = Int32(clamping: max(1, config.int("listen") ?? 100))
         logto = config.string("logto")
         logger = Self.fileTarget(config, "logger", &problems)

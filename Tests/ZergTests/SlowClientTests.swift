@@ -55,4 +55,55 @@ import Testing
         defer { buffer.deallocate() }
         if case .completed(let n)? = try? slow.read(into: buffer) { #expect(n == 0) } else { Issue.record("no end of file") }
     }
+
+    /// At `max-connections` a standalone worker lets its longest-idle
+    /// keep-alive connection go to take a new client; with none idle, the new
+    /// client is answered 503 at once rather than left waiting.
+    @Test func atMaxConnectionsIdleOnesGoFirstThenNewcomersGet503() throws {
+        let z = try ZergHarness(["--processes", "1", "--max-connections", "4"])
+        defer { z.cleanup() }
+        let request = "GET /v/pid HTTP/1.1\r\nHost: t\r\n\r\n"
+        var idle: [FileDescriptor] = []
+        defer { for c in idle { c.close() } }
+        for _ in 0..<4 {
+            let c = try FileDescriptor.connect(host: "127.0.0.1", port: z.port)
+            try c.writeAll(request)
+            #expect(try ZergHarness.read(c, responses: 1, timeout: 2).status == 200)
+            idle.append(c)
+        }
+        // The cap is reached by idle ones: a new client is served, the oldest idle one closed.
+        #expect(try z.exchange("GET /v/pid HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").status == 200)
+        #expect((try? idle[0].wait(timeoutMs: 1000)) == true)  // end of file
+        // Four half-sent heads fill it with nothing idle: the next client gets 503 at once.
+        var partial: [FileDescriptor] = []
+        defer { for c in partial { c.close() } }
+        for _ in 0..<4 {
+            let c = try FileDescriptor.connect(host: "127.0.0.1", port: z.port)
+            try c.writeAll("GET /v/pid HTTP/1.1\r\n")
+            partial.append(c)
+        }
+        usleep(200_000)
+        let start = Date()
+        #expect(try z.exchange("GET /v/pid HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").status == 503)
+        #expect(Date().timeIntervalSince(start) < 1)
+    }
+
+    /// A standalone worker killed with -9 takes its idle keep-alive connections
+    /// with it: the kernel closes them cleanly (end of file, not a reset or a
+    /// hang), so their clients send the next request on a new connection.
+    @Test func aKilledWorkersIdleConnectionsEndCleanly() throws {
+        let z = try ZergHarness(["--processes", "2"])
+        defer { z.cleanup() }
+        let c = try FileDescriptor.connect(host: "127.0.0.1", port: z.port)
+        defer { c.close() }
+        try c.writeAll("GET /v/pid HTTP/1.1\r\nHost: t\r\n\r\n")
+        let served = try ZergHarness.read(c, responses: 1, timeout: 2)
+        let pid = try #require(Int32(String(decoding: served.first?.body ?? [], as: UTF8.self).split(separator: " ").first ?? ""))
+        kill(pid, SIGKILL)
+        #expect((try? c.wait(timeoutMs: 2000)) == true)
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64, alignment: 8)
+        defer { buffer.deallocate() }
+        if case .completed(let n)? = try? c.read(into: buffer) { #expect(n == 0) } else { Issue.record("a reset, not an end of file") }
+        #expect(try z.exchange("GET /v/pid HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").status == 200)
+    }
 }

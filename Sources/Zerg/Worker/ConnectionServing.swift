@@ -117,9 +117,26 @@ extension Worker {
         }
     }
 
+    /// Closes the parked keep-alive connection idle longest (no request begun);
+    /// false when none is idle.
+    func closeOldestIdle() -> Bool {
+        guard let oldest = parked.values.filter({ $0.pending == 0 && $0.requestsServed > 0 }).min(by: { $0.lastActiveNs < $1.lastActiveNs })
+        else { return false }
+        close(oldest)
+        return true
+    }
+
     /// Takes one connection from `listener` and serves it; false when none was waiting.
     @discardableResult
     func acceptOne(_ listener: FileDescriptor) -> Bool {
+        // At the cap: the longest-idle keep-alive connection goes, else the newcomer is told 503.
+        if openConnections >= maxConnections && !closeOldestIdle() {
+            guard case .completed(let newcomer)? = try? listener.accept() else { return false }
+            _ = try? newcomer.fd.writeAvailable(HTTPResponseHead.simple(status: 503, message: "this worker holds its maximum of \(maxConnections) connections (max-connections)",
+                                                                        extraHeaders: [("Retry-After", "1")]), from: 0)
+            newcomer.fd.close()
+            return true
+        }
         // One at a time: a worker busy with requests leaves new connections to idle workers.
         let result: IOResult<AcceptedConnection>
         do {

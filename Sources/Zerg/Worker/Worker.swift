@@ -57,6 +57,9 @@ final class Worker {
     var linkToken: EventToken?
     /// Answers a waiting client when out of descriptors (standalone).
     let reserve = ReserveDescriptor()
+    /// Client connections this worker holds at most, standalone (`max-connections`;
+    /// each worker is a process with its own descriptor table).
+    lazy var maxConnections = settings.maxConnectionsOption > 0 ? settings.maxConnectionsOption : max(64, DescriptorLimit.current - 64)
     /// Connections the vassal had handed over (queued on the link) when the
     /// link was lost: still this worker's to serve (see `linkLost`).
     var orphanedHandoffs: [HandedOver] = []
