@@ -68,11 +68,13 @@ final class ClientConnection {
                 if buffer.isEmpty && !reading.isStarted { reading.started(atNs: now) }
                 buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: scratch[0..<n]))
                 sinceNs = now
-                if n < scratch.count || buffer.count > reading.readLimit(limits) { break reading }
+                if n < scratch.count || buffer.count >= reading.readLimit(limits) { break reading }
             case .wouldBlock?:
                 break reading
             default:
-                return .gone  // closed, reset, or an error
+                // Closed (or reset): a whole request sent before a half-close is still served.
+                if case .complete = examine(limits: limits) { return .complete }
+                return .gone
             }
         }
         return examine(limits: limits)
@@ -90,18 +92,19 @@ final class ClientConnection {
         }
     }
 
-    /// Best effort (the socket is non-blocking): an error response before closing.
+    /// Best effort (the socket is non-blocking): an error response, then our
+    /// side ends (the caller closes; see `answerAndEnd`).
     func refuse(_ error: HTTPError) {
-        _ = try? fd.writeAvailable(HTTPResponseHead.simple(status: error.status, message: error.reason), from: 0)
+        fd.answerAndEnd(HTTPResponseHead.simple(status: error.status, message: error.reason))
     }
 
     /// 502 for a request whose worker died before answering it, when it may not be sent again.
     func badGateway() {
-        _ = try? fd.writeAvailable(HTTPResponseHead.simple(status: 502, message: "the worker serving this request died before answering"), from: 0)
+        fd.answerAndEnd(HTTPResponseHead.simple(status: 502, message: "the worker serving this request died before answering"))
     }
 
     /// 503 (with Retry-After) for a request no worker could take.
     func serviceUnavailable(reason: String) {
-        _ = try? fd.writeAvailable(HTTPResponseHead.simple(status: 503, message: reason, extraHeaders: [("Retry-After", "1")]), from: 0)
+        fd.answerAndEnd(HTTPResponseHead.simple(status: 503, message: reason, extraHeaders: [("Retry-After", "1")]))
     }
 }

@@ -63,20 +63,8 @@ extension Vassal {
         guard stopping == nil, listenerPending.contains(true) else { return false }
         let room = dispatchRoom(now: now)
         var accepted = 0
-        var open = clients.count + workers.values.reduce(0) { $0 + $1.inHand.count }
         for (i, listener) in listeners.enumerated() where listenerPending[i] {
             accepting: while accepted < Self.acceptBatch && queueDepth < room ?? Int.max {
-                if open >= maxConnections && !closeOldestIdle() {
-                    // At the cap with nothing idle to let go: the newest client is told at once.
-                    guard case .completed(let connection)? = try? listener.accept() else {
-                        listenerPending[i] = false
-                        break accepting
-                    }
-                    accepted += 1
-                    shed(connection.fd, reason: "this server holds its maximum of \(maxConnections) connections (max-connections)")
-                    shedSinceSweep.atCap += 1
-                    continue
-                }
                 let result: IOResult<AcceptedConnection>
                 do {
                     result = try listener.accept()
@@ -97,13 +85,23 @@ extension Vassal {
                     break accepting
                 }
                 accepted += 1
-                open += 1
+                // At the cap (counted now: clients come and go within a turn), the
+                // idle keep-alive connection silent longest makes room; with none,
+                // the newcomer is told at once.
+                if heldConnections >= maxConnections && !closeOldestIdle() {
+                    connection.fd.answerAndClose(HTTPResponseHead.simple(
+                        status: 503, message: "this server holds its maximum of \(maxConnections) connections (max-connections)",
+                        extraHeaders: [("Retry-After", "1")]))
+                    counters.shed += 1
+                    shedSinceSweep.atCap += 1
+                    continue
+                }
                 counters.accepted += 1
                 let client = ClientConnection(fd: connection.fd, remote: (connection.host, connection.port))
                 client.id = newID()
                 clients[client.id] = client
                 // Most clients send their request with the connect: look before epoll.
-                readable(client, fresh: true)
+                readable(client)
             }
         }
         if !listenerPending.contains(true) {
@@ -128,11 +126,8 @@ extension Vassal {
         return true
     }
 
-    func shed(_ fd: FileDescriptor, reason: String) {
-        _ = try? fd.writeAvailable(HTTPResponseHead.simple(status: 503, message: reason, extraHeaders: [("Retry-After", "1")]), from: 0)
-        fd.close()
-        counters.shed += 1
-    }
+    /// Client connections held: read or queued here, and handed to workers.
+    var heldConnections: Int { clients.count + workers.values.reduce(0) { $0 + $1.inHand.count } }
 
     /// One line per sweep for what admission had to refuse or close.
     func logShedding() {

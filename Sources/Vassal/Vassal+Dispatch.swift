@@ -104,13 +104,19 @@ extension Vassal {
     /// an estimate, the kernel does not date it: since it was first left
     /// waiting, and after each such accept, since that accept.
     func newcomer(before head: ClientConnection) -> ClientConnection? {
-        guard backlogSinceNs != 0, backlogSinceNs < head.sinceNs, stopping == nil,
+        guard backlogSinceNs != 0, backlogSinceNs < head.sinceNs, stopping == nil, clients.count < maxConnections,
               let i = listenerPending.firstIndex(of: true) else { return nil }
         let now = Host.monotonicNanoseconds()
-        guard case .completed(let connection)? = try? listeners[i].accept() else {
+        let connection: AcceptedConnection
+        switch try? listeners[i].accept() {
+        case .completed(let accepted)?:
+            connection = accepted
+        case .wouldBlock?:
             listenerPending[i] = false
             if !listenerPending.contains(true) { backlogSinceNs = 0 }
             return nil
+        case nil:
+            return nil  // out of descriptors, say: `admit` answers the backlog (the flag stays)
         }
         backlogSinceNs = now
         counters.accepted += 1
@@ -125,6 +131,7 @@ extension Vassal {
             watch(client)
         case .refuse(let error):
             counters.refusedHeads += 1
+            Log.info("\(client.remote.host):\(client.remote.port): \(error)")
             client.refuse(error)
             drop(client)
         case .gone:
@@ -173,7 +180,19 @@ extension Vassal {
     static let helloDeadlineNs: UInt64 = 2_000_000_000
 
     func acceptWorkers() {
-        while case .completed(let accepted)? = try? zergServer.accept() {
+        while true {
+            let result: IOResult<AcceptedConnection>
+            do {
+                result = try zergServer.accept()
+            } catch where ReserveDescriptor.isExhaustion(error) {
+                // Out of descriptors: the link is refused (closed) rather than left to
+                // wake this level-triggered socket in a loop; the worker retries with backoff.
+                _ = reserve.shed(from: zergServer, answer: [])
+                return
+            } catch {
+                return
+            }
+            guard case .completed(let accepted) = result else { return }
             let fd = accepted.fd
             let link = HandoffLink(fd: fd)
             guard let peer = try? fd.peerCredentials() else {

@@ -80,7 +80,7 @@ final class Vassal {
     var stopDeadlineNs: UInt64 = 0
     var lastSweepNs: UInt64 = 0
     var counters = Counters()
-    /// Word 0: the queue depth, read by attached workers (see `HandoffMessage.welcome`).
+    /// Word 0: the requests waiting for a worker (queue and backlogs, `updateWaiting`), read by attached workers.
     let board: SharedMemory
     /// Where client reads land (one connection is read at a time).
     let readScratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 16384, alignment: 16)
@@ -225,7 +225,7 @@ final class Vassal {
 
     // MARK: clients
 
-    func readable(_ client: ClientConnection, fresh: Bool = false) {
+    func readable(_ client: ClientConnection) {
         switch client.readRequest(limits: settings.requestLimits, scratch: readScratch) {
         case .complete:
             unwatch(client)

@@ -13,7 +13,7 @@ struct VassalSettings {
     var ownership: SocketOwnership
     /// Extra uids whose workers may attach (besides our own and root).
     var allowedUIDs: [uid_t]
-    /// Inactivity limit for a client whose head is incomplete, and for a parked keep-alive connection.
+    /// How long a parked keep-alive connection may stay idle (`http-timeout`).
     var httpTimeoutSeconds: Int
     /// What a request being read may take (`http-headers-timeout`, `http-body-timeout`, `http-body-min-rate`).
     var requestDeadlines: RequestDeadlines

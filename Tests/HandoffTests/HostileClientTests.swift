@@ -123,9 +123,7 @@ import Testing
         let vassal = try TestProcess("/usr/bin/prlimit", ["--nofile=256:256", TestProcess.binDirectory + "/vassal", "--http", "127.0.0.1:0",
                                                           "--zerg-server", socket, "--listen", "2048"] + extra, log: dir.file("vassal.log"))
         defer { vassal.stop() }
-        guard waitUntil(10, { vassal.log().contains("listening on 127.0.0.1:") }),
-              let line = vassal.logLines(containing: "listening on 127.0.0.1:").first,
-              let r = line.range(of: "127.0.0.1:"), let port = Int(line[r.upperBound...].prefix { $0.isNumber }) else {
+        guard waitUntil(10, { VassalSetup.listeningPort(of: vassal) != nil }), let port = VassalSetup.listeningPort(of: vassal) else {
             Issue.record("the vassal did not start: \(vassal.log())")
             return
         }

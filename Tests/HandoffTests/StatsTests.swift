@@ -28,9 +28,7 @@ struct StatsTests {
         let vassal = try TestProcess("vassal", ["--http", "127.0.0.1:0", "--zerg-server", setup.dir.file("s.sock"), "--stats", vassalStats,
                                                 "--stats-http"], log: setup.dir.file("v2.log"))
         defer { vassal.stop() }
-        guard waitUntil(10, { vassal.log().contains("listening on 127.0.0.1:") }),
-              let line = vassal.logLines(containing: "listening on 127.0.0.1:").first,
-              let r = line.range(of: "127.0.0.1:"), let port = Int(line[r.upperBound...].prefix { $0.isNumber }) else {
+        guard waitUntil(10, { VassalSetup.listeningPort(of: vassal) != nil }), let port = VassalSetup.listeningPort(of: vassal) else {
             Issue.record("vassal did not start: \(vassal.log())")
             return
         }

@@ -16,6 +16,8 @@ public struct RequestDeadlines: Sendable {
         self.bodyMinRate = max(0, bodyMinRate)
     }
 
+    /// From the options (their registry defaults apply; the fallbacks below only
+    /// guard a value validation let through).
     public init(_ config: Configuration) {
         self.init(headSeconds: config.int("http-headers-timeout") ?? 1, bodySeconds: config.int("http-body-timeout") ?? 1,
                   bodyMinRate: config.int("http-body-min-rate") ?? 0)

@@ -59,8 +59,7 @@ public final class ReserveDescriptor {
         fd = nil
         defer { fd = try? FileDescriptor.open("/dev/null", O_RDONLY) }
         guard case .completed(let accepted)? = try? listener.accept() else { return false }
-        _ = try? accepted.fd.writeAvailable(answer, from: 0)
-        accepted.fd.close()
+        accepted.fd.answerAndClose(answer)
         return true
     }
 }

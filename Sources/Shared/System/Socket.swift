@@ -64,11 +64,16 @@ extension FileDescriptor {
         defer { probe.close() }
         do {
             try Syscall.call("connect", path) { address.withSockAddr { Glibc.connect(probe.rawValue, $0, $1) } }
+        } catch where error.errno == ECONNREFUSED {
+            FileSystem.unlink(path)  // nobody listens any more: a stale file
+            return
+        } catch where error.errno == ENOENT {
+            return  // gone meanwhile
         } catch where error.errno == EAGAIN {
             throw SystemError("bind", path, errno: EADDRINUSE, note: "a running process listens there")
         } catch {
-            FileSystem.unlink(path)  // refused: nobody listens any more
-            return
+            // Another user's socket, another kind of socket...: it may be live; it stays.
+            throw SystemError("bind", path, errno: EADDRINUSE, note: "a socket is there and it cannot be told whether it is live (connect: \(error.reason)); remove it if it is stale")
         }
         let owner = (try? probe.peerCredentials()).map { "pid \($0.pid)" } ?? "a running process"
         throw SystemError("bind", path, errno: EADDRINUSE, note: "\(owner) listens there")

@@ -83,3 +83,25 @@ public enum ProcessTitle {
         for i in 1..<argc { argv[i] = start + room }  // empty strings
     }
 }
+
+extension FileDescriptor {
+    /// Best effort, for a client being turned away (503, 408, 400): writes
+    /// `answer` (what fits now), ends our side (FIN), drops what the client
+    /// sent that is already here, and closes. Closing with unread bytes would
+    /// send a reset instead, and the client could lose the answer.
+    public func answerAndClose(_ answer: [UInt8]) {
+        answerAndEnd(answer)
+        close()
+    }
+
+    /// `answerAndClose` without the close (the owner closes it later).
+    public func answerAndEnd(_ answer: [UInt8]) {
+        _ = try? writeAvailable(answer, from: 0)
+        shutdownWrite()
+        withUnsafeTemporaryAllocation(byteCount: 4096, alignment: 8) { scratch in
+            for _ in 0..<16 {
+                guard case .completed(let n)? = try? read(into: scratch), n > 0 else { return }
+            }
+        }
+    }
+}

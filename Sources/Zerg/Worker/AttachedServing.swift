@@ -109,10 +109,8 @@ extension Worker {
                 // It waited here, behind this worker's last request, past queue-timeout:
                 // answered as the vassal answers a queue timeout, without running the app.
                 Log.info("client \(host):\(port): waited past queue-timeout for this worker; 503")
-                _ = try? fd.writeAvailable(HTTPResponseHead.simple(status: 503, message: "no worker became free within queue-timeout",
-                                                                   extraHeaders: [("Retry-After", "1")]), from: 0)
-                fd.shutdownWrite()
-                fd.close()
+                fd.answerAndClose(HTTPResponseHead.simple(status: 503, message: "no worker became free within queue-timeout",
+                                                          extraHeaders: [("Retry-After", "1")]))
                 tellVassal(.done)
                 return
             }

@@ -129,14 +129,6 @@ extension Worker {
     /// Takes one connection from `listener` and serves it; false when none was waiting.
     @discardableResult
     func acceptOne(_ listener: FileDescriptor) -> Bool {
-        // At the cap: the longest-idle keep-alive connection goes, else the newcomer is told 503.
-        if openConnections >= maxConnections && !closeOldestIdle() {
-            guard case .completed(let newcomer)? = try? listener.accept() else { return false }
-            _ = try? newcomer.fd.writeAvailable(HTTPResponseHead.simple(status: 503, message: "this worker holds its maximum of \(maxConnections) connections (max-connections)",
-                                                                        extraHeaders: [("Retry-After", "1")]), from: 0)
-            newcomer.fd.close()
-            return true
-        }
         // One at a time: a worker busy with requests leaves new connections to idle workers.
         let result: IOResult<AcceptedConnection>
         do {
@@ -154,6 +146,13 @@ extension Worker {
             return false
         }
         guard case .completed(let accepted) = result else { return false }
+        // At the cap: the longest-idle keep-alive connection makes room, else the newcomer is told 503.
+        if openConnections >= maxConnections && !closeOldestIdle() {
+            accepted.fd.answerAndClose(HTTPResponseHead.simple(
+                status: 503, message: "this worker holds its maximum of \(maxConnections) connections (max-connections)",
+                extraHeaders: [("Retry-After", "1")]))
+            return true
+        }
         openConnections += 1
         let conn = Connection(fd: accepted.fd, remote: (accepted.host, accepted.port), scratch: scratch)
         // A client usually sends its request right after connecting: wait a

@@ -46,7 +46,9 @@ struct ReadyPool {
             }
             let port = Int(buffer[0]) << 8 | Int(buffer[1])
             let host = String(decoding: UnsafeRawBufferPointer(rebasing: buffer[2..<count]), as: UTF8.self)
-            return Connection(fd: fds[0], remote: (host, port), scratch: scratch)
+            let conn = Connection(fd: fds[0], remote: (host, port), scratch: scratch)
+            conn.requestsServed = 1  // a keep-alive connection between requests (not a new one, whose head has a deadline)
+            return conn
         }
     }
 }

@@ -33,7 +33,10 @@ final class VassalSetup {
         port = p
     }
 
-    func listeningPort() -> Int? {
+    func listeningPort() -> Int? { Self.listeningPort(of: vassal) }
+
+    /// The port a vassal started on 127.0.0.1:0 says it listens on, if it said so yet.
+    static func listeningPort(of vassal: TestProcess) -> Int? {
         guard let line = vassal.logLines(containing: "listening on 127.0.0.1:").first,
               let range = line.range(of: "127.0.0.1:") else { return nil }
         return Int(line[range.upperBound...].prefix { $0.isNumber })
