@@ -123,21 +123,9 @@ extension Vassal {
         let client = ClientConnection(fd: connection.fd, remote: (connection.host, connection.port))
         client.id = newID()
         clients[client.id] = client
-        switch client.readRequest(limits: settings.requestLimits, scratch: readScratch) {
-        case .complete:
-            client.sinceNs = now
-            return client
-        case .incomplete:
-            watch(client)
-        case .refuse(let error):
-            counters.refusedHeads += 1
-            Log.info("\(client.remote.host):\(client.remote.port): \(error)")
-            client.refuse(error)
-            drop(client)
-        case .gone:
-            drop(client)
-        }
-        return nil
+        guard readable(client, queueing: false) else { return nil }
+        client.sinceNs = now
+        return client
     }
 
     /// A free worker (the most recently freed), else a busy one with room for

@@ -225,10 +225,15 @@ final class Vassal {
 
     // MARK: clients
 
-    func readable(_ client: ClientConnection) {
+    /// Reads what the client sent. A complete request is queued (or, with
+    /// `queueing` false, left to the caller: true is returned); an incomplete
+    /// one waits in epoll; a refused one is answered and closed.
+    @discardableResult
+    func readable(_ client: ClientConnection, queueing: Bool = true) -> Bool {
         switch client.readRequest(limits: settings.requestLimits, scratch: readScratch) {
         case .complete:
             unwatch(client)
+            if !queueing { return true }
             enqueue(client)
         case .incomplete:
             if client.eventToken == nil { watch(client) }
@@ -240,6 +245,7 @@ final class Vassal {
         case .gone:
             drop(client)
         }
+        return false
     }
 
     /// The queue's bound: past it a new request is answered 503 at once
