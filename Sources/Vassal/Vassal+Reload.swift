@@ -16,7 +16,7 @@ extension Vassal {
         state.board = board.fd
         for w in workers.values.sorted(by: { $0.id < $1.id }) {
             state.workers.append(.init(fd: w.link.fd, state: w.state, pid: w.pid, workerID: w.workerID, peer: w.peer,
-                                       build: w.build, held: w.inHand.map {
+                                       build: w.build, speaks: w.speaks, held: w.inHand.map {
                                            .init(fd: $0.fd, host: $0.host, port: $0.port, requests: $0.requests, buffer: $0.buffered,
                                                  retryable: $0.retryable, retried: $0.retried, totals: $0.totals)
                                        }))
@@ -128,6 +128,7 @@ extension Vassal {
             worker.pid = w.pid
             worker.workerID = w.workerID
             worker.build = w.build
+            worker.speaks = w.speaks
             worker.inHand = w.held.map {
                 var h = HandedConnection(fd: $0.fd, host: $0.host, port: $0.port, requests: $0.requests, buffered: $0.buffer)
                 h.retryable = $0.retryable

@@ -35,7 +35,8 @@ public struct VassalStateError: Error, CustomStringConvertible {
 ///     listener <fd> <address>
 ///     zerg-server <fd> <path>
 ///     board <fd>
-///     worker <fd> <state> <pid> <worker-id> <peer-pid> <peer-uid> <peer-gid> <build-hex>
+///     worker <fd> <state> <pid> <worker-id> <peer-pid> <peer-uid> <peer-gid> <build-hex> [<speaks>]
+///                                    (speaks: the protocol level the worker said it `understands`)
 ///     held <fd> <host> <port> <requests> <buffer-hex> [<retry> <written> <read>]
 ///                                    (a connection the worker line above holds; retry: - r R for
 ///                                     not retryable, retryable, sent again already; byte totals - when unknown)
@@ -48,10 +49,13 @@ public struct VassalState {
         public var state: WorkerLinkState
         public var pid: Int32, workerID: Int32
         public var peer: (pid: Int32, uid: UInt32, gid: UInt32)
+        /// The protocol level it said it `understands` (0: none).
+        public var speaks: UInt8 = 0
         public var build: String
         public var held: [Held] = []
         public init(fd: FileDescriptor, state: WorkerLinkState, pid: Int32, workerID: Int32,
-                    peer: (pid: Int32, uid: UInt32, gid: UInt32), build: String, held: [Held] = []) {
+                    peer: (pid: Int32, uid: UInt32, gid: UInt32), build: String, speaks: UInt8 = 0, held: [Held] = []) {
+            self.speaks = speaks
             self.fd = fd
             self.state = state
             self.pid = pid
@@ -120,7 +124,7 @@ public struct VassalState {
         if let z = zergServer { lines.append("zerg-server \(z.fd.rawValue) \(z.path)") }
         if let b = board { lines.append("board \(b.rawValue) -") }
         for w in workers {
-            lines.append("worker \(w.fd.rawValue) \(w.state.rawValue) \(w.pid) \(w.workerID) \(w.peer.pid) \(w.peer.uid) \(w.peer.gid) \(Hex.encode(Array(w.build.utf8)))")
+            lines.append("worker \(w.fd.rawValue) \(w.state.rawValue) \(w.pid) \(w.workerID) \(w.peer.pid) \(w.peer.uid) \(w.peer.gid) \(Hex.encode(Array(w.build.utf8))) \(w.speaks)")
             for h in w.held {
                 let retry = h.retried ? "R" : h.retryable ? "r" : "-"
                 let totals = h.totals.map { "\($0.written) \($0.read)" } ?? "- -"
@@ -152,8 +156,9 @@ public struct VassalState {
                 guard f.count >= 9, let s = WorkerLinkState(rawValue: f[2]), let pid = Int32(f[3]), let id = Int32(f[4]),
                       let ppid = Int32(f[5]), let puid = UInt32(f[6]), let pgid = UInt32(f[7]), let build = Hex.decode(f[8])
                 else { throw bad() }
+                // `speaks` is optional: a line written by an older vassal has none.
                 state.workers.append(Worker(fd: fd, state: s, pid: pid, workerID: id, peer: (ppid, puid, pgid),
-                                            build: String(decoding: build, as: UTF8.self)))
+                                            build: String(decoding: build, as: UTF8.self), speaks: f.count > 9 ? UInt8(f[9]) ?? 0 : 0))
             case "held":
                 guard f.count >= 6, !state.workers.isEmpty, let port = Int(f[3]), let requests = UInt32(f[4]),
                       let buffer = Hex.decode(f[5]) else { throw bad() }

@@ -11,7 +11,7 @@ import Testing
         s.zergServer = (FileDescriptor(rawValue: 7), "/run/build-a.sock")
         s.board = FileDescriptor(rawValue: 8)
         s.workers = [
-            .init(fd: FileDescriptor(rawValue: 9), state: .busy, pid: 1234, workerID: 2, peer: (1234, 1000, 1000), build: "a",
+            .init(fd: FileDescriptor(rawValue: 9), state: .busy, pid: 1234, workerID: 2, peer: (1234, 1000, 1000), build: "a", speaks: 3,
                   held: [.init(fd: FileDescriptor(rawValue: 10), host: "127.0.0.1", port: 5555, requests: 3, buffer: Array("GET / HTTP/1.1\r\n\r\n".utf8),
                                retryable: true, totals: (1234, 56)),
                          .init(fd: FileDescriptor(rawValue: 11), host: "", port: 0, requests: 0, buffer: [])]),
@@ -37,6 +37,7 @@ import Testing
         // A line from an older vassal (no retry fields) still reads.
         let old = try VassalState.parse("worker 9 busy 1 2 3 4 5 61\nheld 10 h 1 2 -\n")
         #expect(old.workers[0].held[0].totals == nil && !old.workers[0].held[0].retryable)
+        #expect(back.workers.map(\.speaks) == [3, 0] && old.workers[0].speaks == 0)
         #expect(back.clients.map(\.state) == [.queued, .reading])
         #expect(back.clients[0].buffer == [0, 255, 10])
         #expect(back.clients[0].totals! == (10, 20) && back.clients[1].totals == nil)

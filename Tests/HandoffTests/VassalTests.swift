@@ -70,12 +70,15 @@ struct VassalTests {
     }
 
     /// A request given ahead of time to the only (busy) worker still obeys
-    /// queue-timeout: once its worker is free it is answered 503 without the
-    /// app running, not served late.
+    /// queue-timeout, also after a vassal reload: once its worker is free it is
+    /// answered 503 without the app running, not served late.
     @Test func aRequestHandedAheadObeysQueueTimeout() throws {
         let setup = try VassalSetup(vassalArgs: ["--queue-timeout", "1"])
         defer { setup.cleanup() }
         try setup.startZerg(workers: 1)
+        // Across a reload too: the new image knows what the attached worker understands.
+        kill(setup.vassal.pid, SIGHUP)
+        #expect(waitUntil(10) { setup.vassal.log().contains("reloaded:") })
         let slow = try HTTPClient(port: setup.port)
         try slow.send("GET /v/pid?ms=2500 HTTP/1.1\r\nHost: t\r\n\r\n")
         usleep(200_000)  // the worker is busy with it
