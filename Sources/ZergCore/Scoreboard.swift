@@ -92,8 +92,26 @@ public struct Scoreboard {
         for f in 0..<Self.fieldsPerRow { memory[Self.word(row, f)] = 0 }
     }
 
-    /// A free row (pid 0), or nil.
-    public func freeRow() -> Int? { (0..<rows).first { self[$0, .pid] == 0 } }
+    /// A free row (pid 0), or nil. The last row is never handed out: it holds
+    /// the zerg-wide totals (`Total`).
+    public func freeRow() -> Int? { (0..<totalsRow).first { self[$0, .pid] == 0 } }
+
+    /// Counts of the whole zerg, written by any worker, in the last row (its
+    /// pid word stays 0, and it lies past every row handed out, so no scan
+    /// meets it). The row layout is unchanged, so a master re-exec'd onto a
+    /// new binary and workers of the old one still agree on it.
+    public enum Total: Int, CaseIterable {
+        /// Requests answered 408: head past `http-headers-timeout`.
+        case headTimeouts = 1
+        /// Request bodies cut: past `http-body-timeout` below `http-body-min-rate`.
+        case bodyTimeouts = 2
+    }
+
+    public var totalsRow: Int { rows - 1 }
+
+    public func add(_ total: Total, _ delta: Int64) { memory.add(Self.word(totalsRow, total.rawValue), delta) }
+
+    public subscript(total: Total) -> Int64 { memory[Self.word(totalsRow, total.rawValue)] }
 
     /// Workers other than `row` computing now (their slot deadline is ahead),
     /// and the earliest of their deadlines.

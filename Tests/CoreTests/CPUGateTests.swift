@@ -38,8 +38,22 @@ import Testing
 
 /// The scoreboard's layout, in an in-process shared memory region.
 @Suite struct ScoreboardTests {
-    @Test func rowsHoldFieldsAndTheRequestLine() throws {
+    /// The last row holds the zerg's totals: never handed out, never scanned.
+    @Test func theLastRowHoldsTheTotals() throws {
         let board = try Scoreboard.create(rows: 3)
+        defer { board.memory.fd.close() }
+        board.assign(row: 0, pid: 100)
+        board.assign(row: 1, pid: 101)
+        #expect(board.freeRow() == nil)  // row 2 is the totals row
+        board.add(.headTimeouts, 3)
+        board.add(.bodyTimeouts, 1)
+        board.add(.headTimeouts, 2)
+        #expect(board[.headTimeouts] == 5 && board[.bodyTimeouts] == 1)
+        #expect(board[2, .pid] == 0 && board.rowsInUse == 2 && board[1, .requests] == 0)
+    }
+
+    @Test func rowsHoldFieldsAndTheRequestLine() throws {
+        let board = try Scoreboard.create(rows: 4)
         defer { board.memory.fd.close() }
         #expect(board.freeRow() == 0 && board.rowsInUse == 0)
         board.assign(row: 0, pid: 100)

@@ -7,7 +7,7 @@ import Testing
 /// waiting at a client's pace for a body its app did not read.
 @Suite struct SlowClientTests {
     @Test func slowlorisHeadsAreAnswered408AtTheHeadDeadline() throws {
-        let z = try ZergHarness(["--http-headers-timeout", "2", "--processes", "2"])
+        let z = try ZergHarness(["--http-headers-timeout", "2", "--processes", "2", "--stats", "zerg.stats"])
         defer { z.cleanup() }
         let clients = try (0..<50).map { _ in try FileDescriptor.connect(host: "127.0.0.1", port: z.port) }
         defer { for c in clients { c.close() } }
@@ -32,6 +32,11 @@ import Testing
         #expect(answers.count == clients.count)
         #expect(answers.values.allSatisfy { $0.0 == "HTTP/1.1 408" }, "\(Set(answers.values.map(\.0)))")
         #expect(latest <= 3.6)  // the deadline, the workers' once-a-second sweep, one dribble round
+        // Counted in the zerg's stats (all workers' together).
+        let stats = try FileDescriptor.connect(unixPath: z.dir + "/zerg.stats")
+        defer { stats.close() }
+        let document = try JSONSerialization.jsonObject(with: Data(try stats.readToEnd())) as? [String: Any]
+        #expect(document?["head_timeouts"] as? Int == clients.count, "\(document?["head_timeouts"] ?? "none")")
     }
 
     /// The app answers without reading the body; the client sends the rest
@@ -105,5 +110,29 @@ import Testing
         defer { buffer.deallocate() }
         if case .completed(let n)? = try? c.read(into: buffer) { #expect(n == 0) } else { Issue.record("a reset, not an end of file") }
         #expect(try z.exchange("GET /v/pid HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").status == 200)
+    }
+
+    /// A body the app reads, trickled below the floor rate: cut at
+    /// `http-body-timeout` (400: the body is short), counted in stats.
+    @Test func aTrickledBodyIsCutAtTheBodyDeadline() throws {
+        let z = try ZergHarness(["--processes", "1", "--http-body-timeout", "1", "--stats", "zerg.stats"])
+        defer { z.cleanup() }
+        let c = try FileDescriptor.connect(host: "127.0.0.1", port: z.port)
+        defer { c.close() }
+        try c.writeAll("POST /v/echo HTTP/1.1\r\nHost: t\r\nContent-Length: 1000\r\n\r\n")
+        let start = Date()
+        var answered = false
+        while !answered && Date().timeIntervalSince(start) < 5 {
+            _ = try? c.writeAll("b")
+            answered = (try? c.wait(timeoutMs: 300)) == true
+        }
+        let waited = Date().timeIntervalSince(start)
+        #expect(answered && waited < 2.5, "answered: \(answered) after \(waited) s")
+        #expect(try ZergHarness.read(c, responses: 1, timeout: 1).status == 400)
+        let stats = try FileDescriptor.connect(unixPath: z.dir + "/zerg.stats")
+        defer { stats.close() }
+        let document = try JSONSerialization.jsonObject(with: Data(try stats.readToEnd())) as? [String: Any]
+        #expect(document?["body_timeouts"] as? Int == 1)
+        #expect(z.log().contains("request body too slow"))
     }
 }

@@ -19,6 +19,8 @@ final class RequestBody {
     let startNs: UInt64
     /// Body bytes taken from the connection so far (for the floor rate).
     private var received = 0
+    /// The client sent it too slowly (past the body deadline, under the floor rate).
+    private(set) var tooSlow = false
 
     /// Decoded chunked bodies above this are refused with 413.
     static let maxDecoded = 64 << 20
@@ -45,6 +47,7 @@ final class RequestBody {
     /// for `timeoutMs`, or is past the body deadline below the floor rate.
     private func readMore(_ conn: Connection, timeoutMs: Int32) -> Bool {
         if deadlines.bodyOverrun(startNs: startNs, nowNs: Host.monotonicNanoseconds(), bytes: received) {
+            tooSlow = true
             Log.info("\(conn.remote.host):\(conn.remote.port): request body too slow (http-body-timeout, http-body-min-rate)")
             return false
         }

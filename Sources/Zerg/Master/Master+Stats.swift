@@ -22,6 +22,9 @@ extension Master {
             ("deploy_tag", deployTag().map(JSON.string) ?? .null),
             ("mode", .string(listeners.isEmpty ? "zerg" : "standalone")),
             ("harakiri_count", .number(harakiriCount)),
+            // Standalone: requests answered 408 (head deadline) and bodies cut (body deadline).
+            ("head_timeouts", .int(scoreboard[.headTimeouts])),
+            ("body_timeouts", .int(scoreboard[.bodyTimeouts])),
             ("cheaper", settings.cheaper.map { c in
                 .object([("algorithm", .string(c.algorithm.rawValue)), ("minimum", .number(c.minimum)),
                          ("maximum", .number(c.maximum)), ("active", .number(settings.workers - cheapedSlots.count)),

@@ -113,6 +113,7 @@ extension Worker {
             }
         }
         if late > 0 {
+            runner.row?.board.add(.headTimeouts, Int64(late))
             Log.info("\(late) client(s) did not send a request head within \(settings.requestDeadlines.headSeconds) s: 408 (http-headers-timeout)")
         }
     }

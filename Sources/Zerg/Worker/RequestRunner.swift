@@ -88,6 +88,7 @@ final class RequestRunner {
         }
         defer { row?[.requestStart] = 0 }
         let body = RequestBody(head.framing, deadlines: settings.requestDeadlines, startNs: startNs)
+        defer { if body.tooSlow { row?.board.add(.bodyTimeouts, 1) } }
         let response = Response(conn: conn, head: head, timeoutMs: settings.socketTimeoutMs, clock: clock)
         let state = RequestState(conn: conn, head: head, body: body, response: response)
         var contentLength: Int?
