@@ -6,6 +6,7 @@ Usage: bench/first-requests.sh (builds, then runs this with the binaries and the
 """
 import argparse
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -69,6 +70,7 @@ def run(args, warmup):
     finally:
         os.killpg(proc.pid, 9)
         proc.wait()
+        shutil.rmtree(tmp, True)
 
 
 def main():

@@ -14,9 +14,10 @@ Reported per server and attack: the normal client's requests, failures
 bounded in time; every attack connection is closed at the end of its round.
 """
 import argparse
+import atexit
 import os
 import resource
-import selectors
+import shutil
 import socket
 import sys
 import tempfile
@@ -113,6 +114,7 @@ def main():
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 8192)), hard))
     tmp = tempfile.mkdtemp(prefix="hostile-")
+    atexit.register(shutil.rmtree, tmp, True)  # sockets and logs of the servers, even on failure
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
     rows = []
     port = 4600

@@ -5,12 +5,14 @@ Servers: this zerg, uWSGI (http-socket, 4 processes, master), gunicorn (sync,
 Django site's template page. Modes: keep-alive, and `Connection: close`.
 """
 import argparse
+import atexit
 import datetime
 import os
 import platform
 import re
 import shlex
 import signal
+import shutil
 import socket
 import subprocess
 import sys
@@ -156,6 +158,7 @@ def main():
     a.zerg = os.path.abspath(a.zerg)
     a.vassal = os.path.abspath(a.vassal)
     tmp = tempfile.mkdtemp(prefix="bench-")
+    atexit.register(shutil.rmtree, tmp, True)  # sockets and logs of the servers, even on failure
     vassal_cpu = {}
     names = a.only.split(",")
     results = {}
