@@ -100,8 +100,11 @@ extension Vassal {
                 let client = ClientConnection(fd: connection.fd, remote: (connection.host, connection.port))
                 client.id = newID()
                 clients[client.id] = client
-                // Most clients send their request with the connect: look before epoll.
+                // Most clients send their request with the connect: look before
+                // epoll, and hand it on at once: until a worker has it, it lives
+                // only in this process (a crash here would lose it).
                 readable(client)
+                if client.state == .queued { dispatch() }
             }
         }
         if !listenerPending.contains(true) {

@@ -26,6 +26,94 @@ import Testing
         }
     }
 
+    /// uWSGI's config logic: conditions keep or drop the options up to
+    /// `endif`, loops repeat them up to `endfor`, `%(_)` is the datum.
+    @Test func ifBlocksKeepOrDropOptions() throws {
+        let dir = try TempDirectory()
+        defer { dir.remove() }
+        try dir.write("present.txt", "x")
+        try dir.write("sub/keep", "x")
+        let text = """
+            [uwsgi]
+            if-env = STAGE
+            env = STAGE_IS=%(_)
+            endif =
+            if-env = STAGE=production
+            processes = 8
+            else =
+            processes = 2
+            endif
+            if-not-env = MISSING
+            env = NO_MISSING=1
+            end-if =
+            if-env = MISSING
+            env = NEVER=1
+            endif =
+            if-exists = \(dir.path)/present.txt
+            env = FOUND=%(_)
+            endif =
+            if-not-exists = \(dir.path)/absent
+            env = ABSENT=1
+            endif =
+            if-dir = \(dir.path)/sub
+            env = DIR=1
+            endif =
+            if-file = \(dir.path)/sub
+            env = NOT_A_FILE=1
+            endif =
+            if-opt = processes
+            env = PROCS=%(_)
+            endif =
+            if-not-opt = harakiri
+            harakiri = 30
+            endif =
+            if-hostname = testhost
+            env = HOST=%(_)
+            endif =
+            if-not-hostname = testhost
+            env = ELSEWHERE=1
+            endif =
+            """
+        try dir.write("app.ini", text)
+        let staging = try load(dir, ["app.ini"], env: ["STAGE": "staging"])
+        #expect(staging.strings("env") == ["STAGE_IS=staging", "NO_MISSING=1", "FOUND=\(dir.path)/present.txt", "ABSENT=1", "DIR=1", "PROCS=2", "HOST=testhost"])
+        #expect(staging.int("processes") == 2 && staging.int("harakiri") == 30)
+        let production = try load(dir, ["app.ini"], env: ["STAGE": "production", "MISSING": ""])
+        #expect(production.int("processes") == 8)
+        #expect(production.strings("env").contains("NEVER=1") && !production.strings("env").contains("NO_MISSING=1"))
+    }
+
+    @Test func forBlocksRepeatOptions() throws {
+        let dir = try TempDirectory()
+        defer { dir.remove() }
+        try dir.write("apps/a.py", "")
+        try dir.write("apps/b.py", "")
+        try dir.write("lines.txt", "one\ntwo\n")
+        try dir.write("app.ini", """
+            [uwsgi]
+            for = alpha beta
+            env = ITEM_%(_)=1
+            endfor =
+            for-times = 3
+            touch-reload = /tmp/touch-%(_)
+            end-for
+            for-glob = \(dir.path)/apps/*.py
+            python-path = %(_)
+            endfor
+            for-readline = \(dir.path)/lines.txt
+            env = LINE=%(_)
+            end =
+            env = AFTER=1
+            """)
+        let c = try load(dir, ["app.ini"])
+        #expect(c.strings("env") == ["ITEM_alpha=1", "ITEM_beta=1", "LINE=one", "LINE=two", "AFTER=1"])
+        #expect(c.strings("touch-reload") == ["/tmp/touch-1", "/tmp/touch-2", "/tmp/touch-3"])
+        #expect(c.strings("python-path") == ["\(dir.path)/apps/a.py", "\(dir.path)/apps/b.py"])
+        // On the command line too.
+        let cli = try load(dir, ["--if-env", "X", "--processes", "3", "--endif", "--for", "a b", "--env", "K=%(_)", "--endfor"], env: ["X": "1"])
+        #expect(cli.int("processes") == 3 && cli.strings("env") == ["K=a", "K=b"])
+    }
+
     @Test func commentsBareKeysAndNoInlineComments() throws {
         let c = try loadText("""
             ; comment

@@ -117,8 +117,40 @@ struct LoadState {
         if !problems.isEmpty { throw ConfigError(problems) }
     }
 
-    /// Adds one key/value; immediate options act here.
+    /// The logic block options go through (`ConfigLogic`), and whether the
+    /// last condition failed (for `else`).
+    var logic: ConfigLogic?
+    var logicFailed = false
+
+    /// Adds one key/value, through the logic block if one is open; logic
+    /// options open and close blocks; immediate options act here.
     mutating func add(key: String, value: String, origin: Origin) {
+        if ConfigLogic.closers.contains(key) {
+            logic = nil
+            logicFailed = false
+            return
+        }
+        if key == "else" {
+            logic = .orElse
+            return
+        }
+        if ConfigLogic.openers.contains(key), let opener = ConfigLogic(key: key, argument: expandImmediate(value, from: origin)) {
+            logic = opener
+            logicFailed = false
+            return
+        }
+        guard let block = logic else { return addDirectly(key: key, value: value, origin: origin) }
+        let snapshot = entries
+        let outcome = block.apply(to: value, environment: loader.environment, hostname: loader.context.hostname, failedBefore: logicFailed) { name in
+            snapshot.first { $0.key == name }.map { $0.raw }
+        }
+        if let failed = outcome.conditionFailed { logicFailed = failed }
+        if let problem = outcome.problem { problems.append(ConfigDiagnostic(origin, problem)) }
+        for v in outcome.values { addDirectly(key: key, value: v, origin: origin) }
+    }
+
+    /// Adds one key/value; immediate options act here.
+    mutating func addDirectly(key: String, value: String, origin: Origin) {
         switch OptionTable.spec(key)?.name {
         case "ini", "include":
             loadFile(expandImmediate(value, from: origin), from: origin)
@@ -133,7 +165,7 @@ struct LoadState {
             if isPlaceholder {
                 entries.append(ConfigEntry(key: k.trimmed(), raw: v.trimmed(), origin: origin, isDeclaredPlaceholder: true))
             } else {
-                add(key: k.trimmed(), value: v.trimmed(), origin: origin)
+                addDirectly(key: k.trimmed(), value: v.trimmed(), origin: origin)
             }
         default:
             entries.append(ConfigEntry(key: key, raw: value, origin: origin))

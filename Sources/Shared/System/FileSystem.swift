@@ -200,6 +200,29 @@ public enum FileSystem {
         fnmatch(pattern, name, FNM_PERIOD) == 0
     }
 
+    /// The paths matching `pattern`, sorted, as glob(3) finds them (component
+    /// by component; relative patterns against the working directory);
+    /// `markDirectories`: directories end in `/` (GLOB_MARK).
+    public static func glob(_ pattern: String, markDirectories: Bool = false) -> [String] {
+        let absolute = pattern.hasPrefix("/")
+        var paths = [absolute ? "/" : ""]
+        for component in pattern.split(separator: "/").map(String.init) {
+            var next: [String] = []
+            for base in paths {
+                let directory = base.isEmpty ? "." : base
+                if !hasGlobCharacters(component) {
+                    let path = base.isEmpty ? component : joined(base, component)
+                    if (try? status(path, followSymlinks: false)) != nil { next.append(path) }
+                    continue
+                }
+                let names = ((try? list(directory)) ?? []).filter { matches(pattern: component, name: $0) }.sorted()
+                next += names.map { base.isEmpty ? $0 : joined(base, $0) }
+            }
+            paths = next
+        }
+        return paths.filter { $0 != "/" && !$0.isEmpty }.map { markDirectories && isDirectory($0) ? $0 + "/" : $0 }
+    }
+
     /// True when a path component contains glob metacharacters.
     public static func hasGlobCharacters(_ component: String) -> Bool {
         component.contains { $0 == "*" || $0 == "?" || $0 == "[" }
