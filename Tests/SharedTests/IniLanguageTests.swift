@@ -114,6 +114,27 @@ import Testing
         #expect(cli.int("processes") == 3 && cli.strings("env") == ["K=a", "K=b"])
     }
 
+    /// uWSGI's one-letter flags, as its quickstart and many scripts write them.
+    @Test func uwsgiShortFlagsMapToTheirOptions() throws {
+        let dir = try TempDirectory()
+        defer { dir.remove() }
+        let c = try load(dir, ["-M", "-p", "4", "-w", "site.wsgi", "-H", "/srv/venv", "-b", "8192", "-t30", "-L", "-R", "100",
+                               "-z", "5", "-C", "-i", "-T"])
+        #expect(c.int("workers") == 4 && c.string("module") == "site.wsgi" && c.string("home") == "/srv/venv")
+        #expect(c.size("buffer-size") == 8192 && c.int("harakiri") == 30 && c.bool("disable-logging"))
+        #expect(c.int("max-requests") == 100 && c.int("socket-timeout") == 5 && c.string("chmod-socket") == "666")
+        #expect(try load(dir, ["-C644"]).string("chmod-socket") == "644")
+        for (args, needle) in [(["-d", "/var/log/app.log"], "does not detach"), (["-p"], "needs a value"), (["-Q"], "one-letter ones are uWSGI's"),
+                               (["-ML"], "one at a time")] {
+            do {
+                _ = try load(dir, args)
+                Issue.record("\(args) should be refused")
+            } catch {
+                #expect("\(error)".contains(needle), "\(args): \(error)")
+            }
+        }
+    }
+
     @Test func commentsBareKeysAndNoInlineComments() throws {
         let c = try loadText("""
             ; comment

@@ -98,8 +98,22 @@ struct LoadState {
                     value = args[i]
                 }
                 add(key: name, value: value, origin: origin)
+            } else if arg.hasPrefix("-") && arg.count > 1, let flag = OptionTable.shortFlags[arg.dropFirst().first!] {
+                // uWSGI's one-letter flags: `-p 4`, `-p4`, `-M`, `-C` (666) or `-C644`.
+                let attached = String(arg.dropFirst(2))
+                var value = attached
+                if flag.takesValue && attached.isEmpty {
+                    guard i + 1 < args.count else { throw ConfigError(origin, "option `\(arg)` (`--\(flag.name)`) needs a value") }
+                    i += 1
+                    value = args[i]
+                } else if attached.isEmpty, let bare = flag.bare {
+                    value = bare
+                } else if !flag.takesValue && flag.bare == nil && !attached.isEmpty {
+                    throw ConfigError(origin, "`\(arg)`: give one-letter flags one at a time (`-\(arg.dropFirst().first!)` is `--\(flag.name)`)")
+                }
+                add(key: flag.name, value: value, origin: origin)
             } else if arg.hasPrefix("-") && arg.count > 1 {
-                throw ConfigError(origin, "unknown option `\(arg)` (options are written `--name value`)")
+                throw ConfigError(origin, "unknown option `\(arg)` (options are written `--name value`; the one-letter ones are uWSGI's -M -p -w -s -H -b -t -L -T -C -R -i -z -d)")
             } else if MagicVariables.splitSection(arg).0.hasSuffix(".ini") {
                 add(key: "ini", value: arg, origin: origin)
             } else {

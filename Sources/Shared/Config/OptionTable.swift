@@ -77,6 +77,9 @@ public enum OptionTable {
 
     /// Accepted so existing uWSGI files load, with no effect here.
     static let compatibility: [OptionSpec] = [
+        OptionSpec("daemonize", .path, aliases: ["daemonize2"], roles: .all,
+                   support: .unsupported("this server does not detach: run it under the emperor, systemd or a container supervisor, and `logto = FILE` for the log"),
+                   "uWSGI: detach and log to a file."),
         OptionSpec("master", .bool, roles: .all, support: .noEffect("every program here is its own master; there is no masterless mode"), "uWSGI: enable the master process."),
         OptionSpec("thunder-lock", .bool, roles: .all, support: .noEffect("the vassal hands accepted connections to ready workers, so there is no accept() to serialise"), "uWSGI: serialise accept() across workers."),
         OptionSpec("plugins", .string, list: true, aliases: ["plugin"], roles: .all, support: .noEffect("HTTP and the Python WSGI support are built in"), "uWSGI: load plugins."),
@@ -211,6 +214,16 @@ public enum OptionTable {
     }()
 
     public static func spec(_ name: String) -> OptionSpec? { byName[name] }
+
+    /// uWSGI's one-letter flags (`-M -p 4 -w app`): the option each stands for,
+    /// whether it takes a value (`-p 4` or `-p4`), and the value of a flag whose
+    /// value is optional and must then be attached (`-C` is `-C666`).
+    public static let shortFlags: [Character: (name: String, takesValue: Bool, bare: String?)] = [
+        "M": ("master", false, nil), "p": ("processes", true, nil), "w": ("module", true, nil), "s": ("socket", true, nil),
+        "H": ("home", true, nil), "b": ("buffer-size", true, nil), "t": ("harakiri", true, nil), "L": ("disable-logging", false, nil),
+        "T": ("enable-threads", false, nil), "C": ("chmod-socket", false, "666"), "R": ("max-requests", true, nil),
+        "i": ("single-interpreter", false, nil), "z": ("socket-timeout", true, nil), "d": ("daemonize", true, nil),
+    ]
 
     /// The known option nearest to an unknown key, when it is a plausible typo.
     public static func suggestion(for key: String) -> String? {
