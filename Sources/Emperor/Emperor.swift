@@ -91,7 +91,7 @@ final class Emperor {
     func run() -> Int32 {
         ChildProcess.becomeSubreaper()
         if let pidfile = settings.pidfile {
-            do { try FileSystem.writeFile(pidfile, "\(getpid())\n") } catch { Log.info("cannot write pidfile: \(error)") }
+            do { try FileSystem.writeFileAtomically(pidfile, "\(getpid())\n") } catch { Log.info("cannot write pidfile: \(error)") }
         }
         let where_ = settings.statsAddress.map { "; stats on \($0)" } ?? ""
         Log.info(DescriptorLimit.raiseAndDescribe())

@@ -37,6 +37,11 @@ struct ZergSettings {
     var procnameMaster: String?
     var procname: String?
     var autoProcname: Bool
+    /// `procname-prefix` (`-spaced`) and `procname-append`, around every title.
+    var procnamePrefix: String
+    var procnameAppend: String
+    /// Status classes (4, 5) logged even with `disable-logging` (`log-4xx`, `log-5xx`).
+    var alwaysLoggedStatusClasses: Set<Int>
     var reloadMercySeconds: Int
     var workerReloadMercySeconds: Int
     var pidfile: String?
@@ -100,6 +105,9 @@ struct ZergSettings {
         procnameMaster = config.string("procname-master")
         procname = config.string("procname")
         autoProcname = config.bool("auto-procname")
+        procnamePrefix = (config.string("procname-prefix") ?? "") + (config.string("procname-prefix-spaced").map { $0 + " " } ?? "")
+        procnameAppend = config.string("procname-append") ?? ""
+        alwaysLoggedStatusClasses = Set([(4, "log-4xx"), (5, "log-5xx")].filter { config.bool($0.1) }.map(\.0))
         reloadMercySeconds = max(0, config.int("reload-mercy") ?? 30)
         workerReloadMercySeconds = max(0, config.int("worker-reload-mercy") ?? 60)
         pidfile = config.string("pidfile")
@@ -141,5 +149,14 @@ struct ZergSettings {
             return nil
         }
         return String(value.dropFirst(5))
+    }
+
+    /// A process's title: `explicit` (procname, procname-master), else `automatic`
+    /// when titles are asked for (auto-procname, or a prefix or suffix, which
+    /// imply it as in uWSGI); nil: leave the command line as it is.
+    func title(explicit: String?, automatic: String) -> String? {
+        let decorated = !procnamePrefix.isEmpty || !procnameAppend.isEmpty
+        guard let name = explicit ?? (autoProcname || decorated ? automatic : nil) else { return nil }
+        return procnamePrefix + name + procnameAppend
     }
 }

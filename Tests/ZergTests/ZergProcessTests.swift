@@ -47,6 +47,24 @@ import Testing
         #expect(rss > 5 && rss < 500, "\(line)")
     }
 
+    /// What the widely copied "uWSGI in production" settings write:
+    /// disable-logging with log-5xx, a process-name prefix, safe-pidfile.
+    @Test func productionLoggingNamesAndPidfile() throws {
+        let z = try ZergHarness(["--processes", "1", "--disable-logging", "--log-5xx", "--procname-prefix-spaced", "shop",
+                                 "--procname-append", " [a]", "--safe-pidfile", "zerg.pid"])
+        defer { z.cleanup() }
+        #expect(try z.exchange("GET /v/pid HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").status == 200)
+        #expect(try z.exchange("GET /raw/raise HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").status == 500)
+        #expect(z.waitUntil(2) { z.log().contains("GET /raw/raise => generated") })
+        #expect(!z.log().contains("GET /v/pid => generated"))  // a 200: not logged
+        func title(_ pid: pid_t) -> String {
+            String(decoding: (try? FileSystem.readFile("/proc/\(pid)/cmdline")) ?? [], as: UTF8.self).split(separator: "\0").first.map(String.init) ?? ""
+        }
+        #expect(title(z.pid) == "shop zerg master [a]")
+        #expect(z.workers().map(title) == ["shop zerg worker 1 [a]"])
+        #expect((try? FileSystem.readText(z.dir + "/zerg.pid")) == "\(z.pid)\n")
+    }
+
     @Test func aDeadWorkerIsReplaced() throws {
         let z = try ZergHarness(["--processes", "2"])
         defer { z.cleanup() }

@@ -160,7 +160,15 @@ public enum OptionTable {
         OptionSpec("procname-master", .string, roles: .zerg, "Process name of the master."),
         OptionSpec("procname", .string, roles: .zerg, "Process name of the workers."),
         OptionSpec("auto-procname", .bool, roles: .zerg, "Give workers descriptive process names."),
-        OptionSpec("pidfile", .path, roles: [.vassal, .zerg], "Write the master's pid to this file."),
+        OptionSpec("pidfile", .path, aliases: ["safe-pidfile"], roles: [.vassal, .zerg],
+                   difference: "Always written atomically (a temporary file renamed), as uWSGI's `safe-pidfile`.",
+                   "Write the master's pid to this file."),
+        OptionSpec("no-orphans", .bool, roles: .zerg, support: .noEffect("workers always die with their master (a parent-death signal)"), "uWSGI: kill workers whose master died."),
+        OptionSpec("log-4xx", .bool, roles: .zerg, "With `disable-logging`: still log requests answered 4xx."),
+        OptionSpec("log-5xx", .bool, roles: .zerg, "With `disable-logging`: still log requests answered 5xx."),
+        OptionSpec("procname-prefix", .string, roles: .zerg, "Put this before every process name of the zerg (names are set even without `auto-procname`)."),
+        OptionSpec("procname-prefix-spaced", .string, roles: .zerg, "`procname-prefix` followed by a space."),
+        OptionSpec("procname-append", .string, roles: .zerg, "Put this after every process name of the zerg."),
     ]
 
     static let lifecycle: [OptionSpec] = [

@@ -138,6 +138,19 @@ public enum FileSystem {
         try fd.writeAll(text)
     }
 
+    /// Writes a temporary file beside `path` and renames it over `path`: a
+    /// reader sees the old content or the new one, never a part.
+    public static func writeFileAtomically(_ path: String, _ text: String, mode: mode_t = 0o644) throws {
+        let temporary = path + ".tmp-\(getpid())"
+        try writeFile(temporary, text, mode: mode)
+        do {
+            try Syscall.call("rename", path) { Glibc.rename(temporary, path) }
+        } catch {
+            unlink(temporary)
+            throw error
+        }
+    }
+
     /// unlink(2); a path already gone is fine.
     public static func unlink(_ path: String) {
         _ = try? Syscall.call("unlink", path) { Glibc.unlink(path) }

@@ -83,8 +83,9 @@ extension Master {
             changed.append(fresh.cheaper == nil ? "cheaper off" : "cheaper \(fresh.cheaper!.algorithm.rawValue)")
         }
         cheapedSlots = cheapedSlots.filter { $0 <= fresh.workers }
-        if let title = fresh.procnameMaster, title != old.procnameMaster { ProcessTitle.set(title) }
-        if let pidfile = fresh.pidfile, pidfile != old.pidfile { try? FileSystem.writeFile(pidfile, "\(Host.pid)\n") }
+        if let title = fresh.title(explicit: fresh.procnameMaster, automatic: "zerg master"),
+           title != old.title(explicit: old.procnameMaster, automatic: "zerg master") { ProcessTitle.set(title) }
+        if let pidfile = fresh.pidfile, pidfile != old.pidfile { try? FileSystem.writeFileAtomically(pidfile, "\(Host.pid)\n") }
         scheduleChecks()
         Log.info("configuration reloaded\(changed.isEmpty ? "" : ": " + changed.joined(separator: ", "))")
     }

@@ -130,12 +130,8 @@ final class Master {
     }
 
     func run() -> Int32 {
-        if let title = settings.procnameMaster {
-            ProcessTitle.set(title)
-        } else if settings.autoProcname {
-            ProcessTitle.set("zerg master")
-        }
-        if let pidfile = settings.pidfile { try? FileSystem.writeFile(pidfile, "\(getpid())\n") }
+        if let title = settings.title(explicit: settings.procnameMaster, automatic: "zerg master") { ProcessTitle.set(title) }
+        if let pidfile = settings.pidfile { try? FileSystem.writeFileAtomically(pidfile, "\(getpid())\n") }
         if let c = settings.cheaper {
             cheaper = Cheaper(c, nowS: Self.nowSeconds())
             cheapedSlots = Set((c.initial + 1)...max(c.initial + 1, settings.workers)).filter { $0 <= settings.workers }

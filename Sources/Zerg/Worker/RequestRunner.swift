@@ -63,7 +63,7 @@ final class RequestRunner {
         self.settings = settings
         self.workerID = workerID
         self.row = row
-        if settings.disableLogging {
+        if settings.disableLogging && settings.alwaysLoggedStatusClasses.isEmpty {
             requestLog = nil
         } else {
             let destination = try settings.requestLogger.map {
@@ -186,6 +186,8 @@ final class RequestRunner {
 
     func logRequest(_ r: RequestState, startNs: UInt64, startTime: Timestamp) {
         guard let log = requestLog, !warmingUp else { return }
+        // With disable-logging, only what log-4xx / log-5xx keep.
+        if settings.disableLogging && !settings.alwaysLoggedStatusClasses.contains(r.response.statusCode / 100) { return }
         log.write(RequestRecord(
             head: r.head, remote: r.conn.remote.host, status: r.response.statusCode, bodyBytes: r.response.bodyBytes,
             headBytes: r.response.headBytes, startTime: startTime, durationNs: Host.monotonicNanoseconds() - startNs,

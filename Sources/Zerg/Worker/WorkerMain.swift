@@ -62,11 +62,7 @@ enum WorkerMain {
             if let (k, v) = item.splitOnce("=") { Host.setEnvironment(k, v) } else { Host.unsetEnvironment(item) }
         }
         for key in settings.unenv { Host.unsetEnvironment(key) }
-        if let title = settings.procname {
-            ProcessTitle.set(title)
-        } else if settings.autoProcname {
-            ProcessTitle.set("zerg worker \(id)")
-        }
+        if let title = settings.title(explicit: settings.procname, automatic: "zerg worker \(id)") { ProcessTitle.set(title) }
 
         let failure: (WorkerFailure, String)
         var attached: Worker?  // to tell the vassal when the app cannot load
