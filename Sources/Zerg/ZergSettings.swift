@@ -42,6 +42,8 @@ struct ZergSettings {
     var procnameAppend: String
     /// Status classes (4, 5) logged even with `disable-logging` (`log-4xx`, `log-5xx`).
     var alwaysLoggedStatusClasses: Set<Int>
+    /// `need-app`: an app that does not load at start stops the zerg (status 22).
+    var needApp: Bool
     var reloadMercySeconds: Int
     var workerReloadMercySeconds: Int
     var pidfile: String?
@@ -107,6 +109,7 @@ struct ZergSettings {
         autoProcname = config.bool("auto-procname")
         procnamePrefix = (config.string("procname-prefix") ?? "") + (config.string("procname-prefix-spaced").map { $0 + " " } ?? "")
         procnameAppend = config.string("procname-append") ?? ""
+        needApp = config.bool("need-app")
         alwaysLoggedStatusClasses = Set([(4, "log-4xx"), (5, "log-5xx")].filter { config.bool($0.1) }.map(\.0))
         reloadMercySeconds = max(0, config.int("reload-mercy") ?? 30)
         workerReloadMercySeconds = max(0, config.int("worker-reload-mercy") ?? 60)

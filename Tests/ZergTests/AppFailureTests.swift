@@ -31,6 +31,17 @@ import Testing
         #expect(z.log().components(separatedBy: "Traceback (most recent call last)").count - 1 <= 2)
     }
 
+    /// uWSGI's need-app: an app that does not load at start stops the zerg with
+    /// status 22 (a deploy script sees it) instead of retrying.
+    @Test func needAppStopsTheZergWhenTheAppDoesNotLoad() throws {
+        let z = try ZergHarness(["--processes", "2", "--need-app"], app: Self.brokenApp, waitForServing: false)
+        defer { z.cleanup() }
+        #expect(z.waitUntil(15) { z.hasExited() }, "\(z.log())")
+        #expect(z.exitStatus.map { "\($0)" } == "exited with status 22", "\(z.exitStatus.map { "\($0)" } ?? "running")")
+        #expect(z.log().contains("need-app: the app failed to load"))
+        #expect(z.workers().isEmpty)
+    }
+
     @Test func aVirtualenvOfAnotherPythonIsRefusedInOneLine() throws {
         let z = try ZergHarness(["--home", "venv"], waitForServing: false) { dir in
             try FileManager.default.createDirectory(atPath: dir + "/venv/lib/python3.10/site-packages", withIntermediateDirectories: true)

@@ -164,6 +164,8 @@ public enum OptionTable {
                    difference: "Always written atomically (a temporary file renamed), as uWSGI's `safe-pidfile`.",
                    "Write the master's pid to this file."),
         OptionSpec("no-orphans", .bool, roles: .zerg, support: .noEffect("workers always die with their master (a parent-death signal)"), "uWSGI: kill workers whose master died."),
+        OptionSpec("need-app", .bool, roles: .zerg, difference: "Without it we answer 503 and retry with backoff; uWSGI without it serves no app.",
+                   "If the app does not load when the zerg starts, stop with status 22 instead of retrying (a deploy script or supervisor sees the failure)."),
         OptionSpec("log-4xx", .bool, roles: .zerg, "With `disable-logging`: still log requests answered 4xx."),
         OptionSpec("log-5xx", .bool, roles: .zerg, "With `disable-logging`: still log requests answered 5xx."),
         OptionSpec("procname-prefix", .string, roles: .zerg, "Put this before every process name of the zerg (names are set even without `auto-procname`)."),

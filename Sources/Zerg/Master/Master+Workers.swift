@@ -26,6 +26,7 @@ extension Master {
         switch report {
         case .ready(let totalMs, let appMs, let warmupMs):
             p.state = .ready
+            appEverLoaded = true
             if lastFailure != nil {
                 Log.info("app loaded again (worker \(p.id))")
                 lastFailure = nil
@@ -88,6 +89,13 @@ extension Master {
         if stopping != nil { return }
         if p.state == .stopping { return }  // retired by a reload
         if let (why, failure) = p.failure {
+            if settings.needApp && why == .appLoad && !appEverLoaded {
+                // uWSGI's need-app: no app at start is a failed start, not a wait.
+                Log.info("need-app: the app failed to load: \(failure); exiting with status \(Self.appLoadFailedStatus)")
+                exitStatus = Self.appLoadFailedStatus
+                stop(.immediate)
+                return
+            }
             let delay = backoff.nextDelayMs(ranNs: 0)
             let source = settings.wsgiFile.map { "wsgi-file \($0)" } ?? "module \(settings.module ?? "?")"
             if failure != lastFailure {

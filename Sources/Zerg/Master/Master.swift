@@ -56,6 +56,12 @@ final class Master {
     var backoff = Backoff(stepMs: 1000, capMs: 30_000, stableSeconds: 30)
     var lastFailure: String?
     var stopping: Stop?
+    /// What `run` returns (`need-app`: `appLoadFailedStatus`).
+    var exitStatus: Int32 = 0
+    /// A worker has loaded the app since the master started (`need-app` applies until then).
+    var appEverLoaded = false
+    /// uWSGI's exit status when `need-app` finds no app.
+    static let appLoadFailedStatus: Int32 = 22
     var reloadQueue: [Int] = []
     var announcedReady = false
     /// A reload is under way: tell the emperor "ready" again when it is done.
@@ -175,7 +181,7 @@ final class Master {
                 if let pidfile = settings.pidfile { FileSystem.unlink(pidfile) }
                 emperor?.removeAdoptionSocket()
                 Log.info("master stopped")
-                return 0
+                return exitStatus
             }
         }
     }
