@@ -21,7 +21,9 @@ extension Emperor {
             // What the status page needs: the build, and where the instance serves its stats.
             instance.build = config.placeholder("build") ?? FileSystem.baseName(FileSystem.directoryName(instance.name))
             instance.statsAddress = config.string("stats").flatMap(ListenAddress.init(parsing:))
-            return .success(InstanceKind.of(config))
+            let kind = InstanceKind.of(config)
+            instance.kindNote = kind == .zerg && !config.has("zerg") ? InstanceKind.reason(config) : nil
+            return .success(kind)
         } catch let error as ConfigError {
             return .failure(error)
         } catch {
@@ -72,6 +74,7 @@ extension Emperor {
             if instance.firstRun == 0 { instance.firstRun = now }
             instance.born = now
             instance.lastRun = now
+            if let note = instance.kindNote { Log.info("\(instance.name): runs as a \(note)") }
             Log.info("\(instance.name): started \(kind?.rawValue ?? "instance") pid \(pid)")
         } catch {
             instance.lastProblem = "\(error)"

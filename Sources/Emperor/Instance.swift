@@ -5,16 +5,27 @@ import Shared
 
 /// Which program runs a config.
 enum InstanceKind: String {
-    /// Owns a port (`http`/`http-socket`) and a `zerg-server` socket.
+    /// Owns a port (`http`) and a `zerg-server` socket.
     case vassal
     /// Attaches to a vassal (`zerg`) and runs the workers.
     case zerg
 
-    /// `zerg` wins (a zerg may also serve `http-socket` itself); then `zerg-server`, `http`, `http-socket`.
+    /// `zerg` wins (a zerg may also serve `http-socket` itself); then
+    /// `zerg-server` or `http` (the vassal's port); then `http-socket` alone:
+    /// a classic uWSGI vassal (an app on its own socket), run as a standalone zerg.
     static func of(_ config: Configuration) -> InstanceKind? {
         if config.has("zerg") { return .zerg }
-        if config.has("zerg-server") || config.has("http") || config.has("http-socket") { return .vassal }
+        if config.has("zerg-server") || config.has("http") { return .vassal }
+        if config.has("http-socket") { return .zerg }
         return nil
+    }
+
+    /// Why `of` chose what it chose, for the start line.
+    static func reason(_ config: Configuration) -> String {
+        if config.has("zerg") { return "zerg: attaches to a vassal" }
+        if config.has("zerg-server") || config.has("http") { return "vassal: owns the port\(config.has("zerg-server") ? " and a zerg-server socket" : "")" }
+        if config.has("http-socket") { return "standalone zerg: http-socket without zerg-server (a classic vassal)" }
+        return "no kind"
     }
 }
 
@@ -45,6 +56,8 @@ final class Instance {
     let name: String
     let pattern: String
     var kind: InstanceKind?
+    /// Why the config is run as `kind`, when that is not obvious (a classic uWSGI vassal).
+    var kindNote: String?
     var state: InstanceState = .starting
     var stamp: ConfigStamp?
 
