@@ -32,6 +32,21 @@ enum OptionReference {
             ]
             out += "| " + cells.map { $0.replacingAll("|", with: "\\|") }.joined(separator: " | ") + " |\n"
         }
+        out += """
+
+            ## uWSGI options not offered
+
+            Every other option of uWSGI 2.0 (its core and the plugins a Python site uses), by
+            where uWSGI declares it. In a config they are named once at start (`uWSGI options
+            not offered here, ignored: ...`) and refused under `strict`; any other unknown key
+            is a placeholder, as in uWSGI.
+
+
+            """
+        let bySource = Dictionary(grouping: UWSGIOptionCatalogue.all.filter { OptionTable.spec($0.name) == nil }, by: \.source)
+        for source in bySource.keys.sorted() {
+            out += "- **\(source)**: " + bySource[source]!.map { "`\($0.name)`" }.joined(separator: ", ") + "\n"
+        }
         return out
     }
 }

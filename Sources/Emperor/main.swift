@@ -65,6 +65,7 @@ if let logto = settings.logto {
 }
 for warning in config.warnings { Log.info("warning: \(warning)") }
 if let summary = config.noEffectSummary { Log.info(summary) }
+if let summary = config.notOfferedSummary { Log.info(summary) }
 guard !settings.patterns.isEmpty else {
     Log.info("nothing to watch: give at least one `--emperor GLOB` (or `emperor = GLOB` in an ini file)")
     exit(2)

@@ -49,6 +49,7 @@ if let logto = settings.logto {
 let binary = OwnBinary.locate(argv0: arguments[0], override: config.string("binary-path"), environment: environment)
 for warning in config.warnings { Log.info("warning: \(warning)") }
 if let summary = config.noEffectSummary { Log.info(summary) }
+if let summary = config.notOfferedSummary { Log.info(summary) }
 if let summary = config.plannedSummary { Log.info(summary) }
 
 do {

@@ -135,6 +135,22 @@ import Testing
         }
     }
 
+    /// uWSGI options we do not offer are named, not taken as placeholders in silence.
+    @Test func uwsgiOptionsNotOfferedAreNamedAndRefusedUnderStrict() throws {
+        let text = """
+            [uwsgi]
+            sharedarea = 4
+            mule = tasks.py
+            offload-threads = 2
+            my-own-key = 1
+            """
+        let c = try loadText(text)
+        #expect(c.notOfferedSummary == "uWSGI options not offered here, ignored: sharedarea (core), mule (core), offload-threads (core)")
+        #expect(c.placeholder("my-own-key") == "1")
+        expectError(text + "\nstrict = true\nset-placeholder = my-own-key=1\n", contains: "uWSGI option `sharedarea` (core) is not offered here")
+        #expect(UWSGIOptionCatalogue.all.count > 1000 && UWSGIOptionCatalogue.source(of: "wsgi-file") == "python")
+    }
+
     @Test func commentsBareKeysAndNoInlineComments() throws {
         let c = try loadText("""
             ; comment

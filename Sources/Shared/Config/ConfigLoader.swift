@@ -315,6 +315,14 @@ struct LoadState {
         for entry in entries {
             guard let spec = OptionTable.spec(entry.key) else {
                 if entry.isDeclaredPlaceholder { continue }
+                if let source = UWSGIOptionCatalogue.source(of: entry.key) {
+                    // A uWSGI option this server does not offer: refused under strict,
+                    // else named once at start (`Configuration.notOfferedSummary`).
+                    if strict {
+                        problems.append(ConfigDiagnostic(entry.origin, "uWSGI option `\(entry.key)` (\(source)) is not offered here"))
+                    }
+                    continue
+                }
                 let hint = OptionTable.suggestion(for: entry.key)
                 if strict {
                     let extra = hint.map { " (did you mean `\($0)`?)" } ?? " (declare placeholders with `set-placeholder` under strict)"

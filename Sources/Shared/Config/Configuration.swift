@@ -61,6 +61,24 @@ public struct Configuration: Sendable {
         return "accepted, no effect: " + items.map { "\($0.name) (\($0.reason))" }.joined(separator: "; ")
     }
 
+    /// uWSGI options given that this server does not offer (in uWSGI's catalogue,
+    /// not in our registry), with where uWSGI declares them; each once.
+    public var notOfferedOptions: [(name: String, source: String)] {
+        var seen: Set<String> = []
+        return entries.compactMap { entry in
+            guard !entry.isDeclaredPlaceholder, OptionTable.spec(entry.key) == nil,
+                  let source = UWSGIOptionCatalogue.source(of: entry.key), seen.insert(entry.key).inserted else { return nil }
+            return (entry.key, source)
+        }
+    }
+
+    /// One line for the start: what a migrated config asks for that is not offered.
+    public var notOfferedSummary: String? {
+        let items = notOfferedOptions
+        guard !items.isEmpty else { return nil }
+        return "uWSGI options not offered here, ignored: " + items.map { "\($0.name) (\($0.source))" }.joined(separator: ", ")
+    }
+
     /// Options given that this version does not act on yet (a later piece of work), with why.
     public var plannedOptions: [(name: String, reason: String)] {
         var seen: Set<String> = []
