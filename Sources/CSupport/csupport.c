@@ -106,7 +106,10 @@ static void spawn_child(int err_fd, pid_t parent, const char *path, char *const 
                         char *const envp[], const char *cwd, const int *fd_map,
                         int fd_map_count, int new_pgroup, int pdeathsig, int image) {
     int err = 0;
-    if (new_pgroup && setpgid(0, 0) < 0) goto fail;
+    /* new_pgroup: 1 a process group of its own, 2 a session of its own (setsid: detached). */
+    if (new_pgroup == 2) {
+        if (setsid() < 0) goto fail;
+    } else if (new_pgroup && setpgid(0, 0) < 0) goto fail;
     if (pdeathsig > 0) {
         if (prctl(PR_SET_PDEATHSIG, pdeathsig, 0, 0, 0) < 0) goto fail;
         /* The parent may have died before prctl took effect. */
@@ -186,7 +189,7 @@ pid_t cs_spawn(const char *path, char *const argv[], char *const envp[],
     close(pipefd[1]);
     /* Also set the group from the parent side: whichever runs first wins the
      * race, so a killpg right after spawn always reaches the child. */
-    if (new_pgroup) setpgid(pid, pid);
+    if (new_pgroup == 1) setpgid(pid, pid);
     *error_pipe = pipefd[0];
     return pid;
 }

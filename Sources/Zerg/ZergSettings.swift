@@ -44,6 +44,8 @@ struct ZergSettings {
     var alwaysLoggedStatusClasses: Set<Int>
     /// `need-app`: an app that does not load at start stops the zerg (status 22).
     var needApp: Bool
+    /// `daemonize`: the log file of the detached process.
+    var daemonizeLog: String?
     var reloadMercySeconds: Int
     var workerReloadMercySeconds: Int
     var pidfile: String?
@@ -110,6 +112,7 @@ struct ZergSettings {
         procnamePrefix = (config.string("procname-prefix") ?? "") + (config.string("procname-prefix-spaced").map { $0 + " " } ?? "")
         procnameAppend = config.string("procname-append") ?? ""
         needApp = config.bool("need-app")
+        daemonizeLog = config.string("daemonize")
         alwaysLoggedStatusClasses = Set([(4, "log-4xx"), (5, "log-5xx")].filter { config.bool($0.1) }.map(\.0))
         reloadMercySeconds = max(0, config.int("reload-mercy") ?? 30)
         workerReloadMercySeconds = max(0, config.int("worker-reload-mercy") ?? 60)

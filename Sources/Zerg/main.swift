@@ -55,6 +55,28 @@ if let logto = settings.logto ?? settings.logger {
 }
 // Located now, before anything changes directory: workers are exec'd from this path.
 let binary = OwnBinary.locate(argv0: arguments[0], override: config.string("binary-path"), environment: environment)
+// daemonize: this process starts itself again in a session of its own (exec,
+// never a fork of this process), logging to the file, and returns at once.
+let daemonizedVariable = "HADJANGO_DAEMONIZED"
+if let logFile = settings.daemonizeLog, handover == nil, environment[daemonizedVariable] == nil {
+    do {
+        let log = try FileDescriptor.open(logFile, O_WRONLY | O_CREAT | O_APPEND, mode: 0o640)
+        let devNull = try FileDescriptor.open("/dev/null", O_RDWR)
+        var env = environment
+        env[daemonizedVariable] = "1"
+        var spec = ChildProcess.Spec(executable: binary.path, arguments: arguments, environment: env,
+                                     fdMap: [(devNull, 0), (log, 1), (log, 2)])
+        spec.newSession = true
+        spec.deathSignal = 0
+        spec.fallbackImage = binary.image
+        let pid = try ChildProcess.spawn(spec)
+        print("zerg daemonized: pid \(pid), logging to \(logFile)")
+        exit(0)
+    } catch {
+        Log.info("cannot daemonize (\(logFile)): \(error)")
+        exit(2)
+    }
+}
 for warning in config.warnings { Log.info("warning: \(warning)") }
 if let summary = config.noEffectSummary { Log.info(summary) }
 if let summary = config.notOfferedSummary { Log.info(summary) }

@@ -124,7 +124,8 @@ import Testing
         #expect(c.size("buffer-size") == 8192 && c.int("harakiri") == 30 && c.bool("disable-logging"))
         #expect(c.int("max-requests") == 100 && c.int("socket-timeout") == 5 && c.string("chmod-socket") == "666")
         #expect(try load(dir, ["-C644"]).string("chmod-socket") == "644")
-        for (args, needle) in [(["-d", "/var/log/app.log"], "does not detach"), (["-p"], "needs a value"), (["-Q"], "one-letter ones are uWSGI's"),
+        #expect(try load(dir, ["-d", "/var/log/app.log"]).string("daemonize") == "/var/log/app.log")
+        for (args, needle) in [(["-p"], "needs a value"), (["-Q"], "one-letter ones are uWSGI's"),
                                (["-ML"], "one at a time")] {
             do {
                 _ = try load(dir, args)

@@ -65,6 +65,38 @@ import Testing
         #expect((try? FileSystem.readText(z.dir + "/zerg.pid")) == "\(z.pid)\n")
     }
 
+    /// uWSGI's `daemonize = FILE`: the command returns at once, the zerg serves
+    /// on, detached (a session of its own), logging to the file.
+    @Test func daemonizeDetachesAndLogsToTheFile() throws {
+        let z = try ZergHarness(["--processes", "1", "--daemonize", "daemon.log"], waitForServing: false)
+        defer { z.cleanup() }
+        #expect(z.waitUntil(10) { z.hasExited() })
+        #expect(z.exitStatus.map { "\($0)" } == "exited with status 0")
+        let line = try #require(z.log().split(separator: "\n").first { $0.contains("zerg daemonized: pid ") }, "\(z.log())")
+        let daemon = try #require(pid_t(line.split(separator: " ")[3].dropLast()))
+        defer { kill(-daemon, SIGKILL); kill(daemon, SIGKILL) }
+        let logPath = z.dir + "/daemon.log"
+        var port = 0
+        let deadline = Date().addingTimeInterval(20)  // (the harness's own wait ends with the process it started)
+        while port == 0 && Date() < deadline {
+            let text = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
+            if let serving = text.split(separator: "\n").first(where: { $0.contains(" serving on 127.0.0.1:") }),
+               let colon = serving.lastIndex(of: ":") {
+                port = Int(serving[serving.index(after: colon)...].prefix { $0.isNumber }) ?? 0
+            }
+            if port == 0 { usleep(20_000) }
+        }
+        #expect(port > 0, "\((try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "no log")")
+        let fd = try FileDescriptor.connect(host: "127.0.0.1", port: port)
+        defer { fd.close() }
+        try fd.writeAll("GET /v/pid HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        #expect(try ZergHarness.read(fd, responses: 1, timeout: 5).status == 200)
+        // A session of its own: session id (the 6th field of /proc/PID/stat) is its pid.
+        let stat = try FileSystem.readText("/proc/\(daemon)/stat")
+        let fields = stat[stat.index(after: stat.lastIndex(of: ")")!)...].split(separator: " ")
+        #expect(Int32(fields[3]) == daemon)
+    }
+
     @Test func aDeadWorkerIsReplaced() throws {
         let z = try ZergHarness(["--processes", "2"])
         defer { z.cleanup() }

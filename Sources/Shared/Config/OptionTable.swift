@@ -77,9 +77,9 @@ public enum OptionTable {
 
     /// Accepted so existing uWSGI files load, with no effect here.
     static let compatibility: [OptionSpec] = [
-        OptionSpec("daemonize", .path, aliases: ["daemonize2"], roles: .all,
-                   support: .unsupported("this server does not detach: run it under the emperor, systemd or a container supervisor, and `logto = FILE` for the log"),
-                   "uWSGI: detach and log to a file."),
+        OptionSpec("daemonize", .path, aliases: ["daemonize2"], roles: .zerg,
+                   difference: "The process starts again detached (a new session, by exec, never a fork of a running interpreter); `daemonize2` is the same.",
+                   "Detach from the terminal and log to this file: the command returns at once, printing the daemon's pid."),
         OptionSpec("master", .bool, roles: .all, support: .noEffect("every program here is its own master; there is no masterless mode"), "uWSGI: enable the master process."),
         OptionSpec("thunder-lock", .bool, roles: .all, support: .noEffect("the vassal hands accepted connections to ready workers, so there is no accept() to serialise"), "uWSGI: serialise accept() across workers."),
         OptionSpec("plugins", .string, list: true, aliases: ["plugin"], roles: .all, support: .noEffect("HTTP and the Python WSGI support are built in"), "uWSGI: load plugins."),

@@ -41,6 +41,8 @@ public enum ChildProcess {
         /// (fd in this process, fd number in the child); 0, 1 and 2 must be listed to be kept.
         public var fdMap: [(FileDescriptor, Int32)]
         public var newProcessGroup = true
+        /// A session of its own (setsid), detached from any terminal: `daemonize`.
+        public var newSession = false
         public var deathSignal: Int32 = SIGKILL
         /// Exec'd instead when `executable` cannot be (missing, not executable):
         /// the running image (`OwnBinary.image`), so a bad upgrade never stops a respawn.
@@ -82,7 +84,7 @@ public enum ChildProcess {
         let pid = try Syscall.call("fork", spec.executable) {
             map.withUnsafeBufferPointer { mapBuf in
                 cs_spawn(spec.executable, argv, envp, spec.workingDirectory, mapBuf.baseAddress, Int32(spec.fdMap.count),
-                         spec.newProcessGroup ? 1 : 0, spec.deathSignal, spec.fallbackImage?.rawValue ?? -1, &errorPipe)
+                         spec.newSession ? 2 : spec.newProcessGroup ? 1 : 0, spec.deathSignal, spec.fallbackImage?.rawValue ?? -1, &errorPipe)
             }
         }
         // The child writes the errno of each exec that failed here; end of file
