@@ -72,11 +72,7 @@ extension Emperor {
 
     /// The state a previous image handed over, read and cleared from the environment.
     static func takeState() -> JSON? {
-        guard let text = Host.environment()[stateVariable], let raw = Int32(text) else { return nil }
-        Host.unsetEnvironment(stateVariable)
-        guard let memfd = try? FileDescriptor.inherited(raw, what: stateVariable) else { return nil }
-        defer { memfd.close() }
-        guard (try? memfd.seek(to: 0)) != nil, let bytes = try? memfd.readToEnd() else { return nil }
+        guard let bytes = SharedMemory.takeAnonymousFile(named: stateVariable, from: Host.environment()) else { return nil }
         return JSON.parse(String(decoding: bytes, as: UTF8.self))
     }
 

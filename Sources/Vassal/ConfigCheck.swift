@@ -54,11 +54,7 @@ enum ConfigCheck {
 
     /// The new image: the entries its predecessor checked, if it left them (the variable is then cleared).
     static func takeConfiguration(_ environment: [String: String]) -> Configuration? {
-        guard let text = environment[configVariable], let raw = Int32(text) else { return nil }
-        Host.unsetEnvironment(configVariable)
-        guard let memfd = try? FileDescriptor.inherited(raw, what: configVariable) else { return nil }
-        defer { memfd.close() }
-        guard (try? memfd.seek(to: 0)) != nil, let bytes = try? memfd.readToEnd(),
+        guard let bytes = SharedMemory.takeAnonymousFile(named: configVariable, from: environment),
               case .loaded(let entries) = decode(bytes) else { return nil }
         return Configuration(entries: entries, warnings: [])
     }

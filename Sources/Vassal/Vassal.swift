@@ -201,6 +201,8 @@ final class Vassal {
             var now = Host.monotonicNanoseconds()
             admitMore = admit(now: now)
             dispatch()
+            // Read again: what admit and dispatch did is dated after the first read,
+            // and the sweep subtracts those dates from `now`.
             now = Host.monotonicNanoseconds()
             updateWaiting(now: now)
             board[0] = Int64(waiting)

@@ -42,6 +42,19 @@ public struct SharedMemory: @unchecked Sendable {
         return fd
     }
 
+    /// The other end of `anonymousFile`: the contents of the anonymous file whose
+    /// fd number the environment variable names (set by the image this process
+    /// replaced), read and closed, the variable cleared; nil when there is none
+    /// or it cannot be read.
+    public static func takeAnonymousFile(named variable: String, from environment: [String: String]) -> [UInt8]? {
+        guard let text = environment[variable], let raw = Int32(text) else { return nil }
+        Host.unsetEnvironment(variable)
+        guard let fd = try? FileDescriptor.inherited(raw, what: variable) else { return nil }
+        defer { fd.close() }
+        guard (try? fd.seek(to: 0)) != nil else { return nil }
+        return try? fd.readToEnd()
+    }
+
     /// Maps a region received from the parent.
     public init(mapping fd: FileDescriptor, count: Int) throws(SystemError) {
         // mmap returns a pointer, MAP_FAILED (-1) on error: as an Int it fits `Syscall`'s convention.

@@ -17,11 +17,7 @@ extension Master {
 
     /// The configuration the image this one replaced loaded, if it left it.
     static func takeConfiguration(_ environment: [String: String]) -> Configuration? {
-        guard let text = environment[configVariable], let raw = Int32(text) else { return nil }
-        Host.unsetEnvironment(configVariable)
-        guard let memfd = try? FileDescriptor.inherited(raw, what: configVariable) else { return nil }
-        defer { memfd.close() }
-        guard (try? memfd.seek(to: 0)) != nil, let bytes = try? memfd.readToEnd() else { return nil }
+        guard let bytes = SharedMemory.takeAnonymousFile(named: configVariable, from: environment) else { return nil }
         var decoder = ControlDecoder<MasterOrder>()
         decoder.append(bytes)
         guard case .configure(let entries)? = try? decoder.next() else { return nil }
@@ -64,11 +60,7 @@ extension Master {
 
     /// What the image this one replaced handed over, read and cleared from the environment.
     static func takeState(_ environment: [String: String]) -> JSON? {
-        guard let text = environment[stateVariable], let raw = Int32(text) else { return nil }
-        Host.unsetEnvironment(stateVariable)
-        guard let memfd = try? FileDescriptor.inherited(raw, what: stateVariable) else { return nil }
-        defer { memfd.close() }
-        guard (try? memfd.seek(to: 0)) != nil, let bytes = try? memfd.readToEnd() else { return nil }
+        guard let bytes = SharedMemory.takeAnonymousFile(named: stateVariable, from: environment) else { return nil }
         return JSON.parse(String(decoding: bytes, as: UTF8.self))
     }
 
