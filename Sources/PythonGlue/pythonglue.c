@@ -7,12 +7,15 @@
 
 /* _hadjango: the native functions behind start_response, write, wsgi.input
  * and the uwsgi module. They only unpack arguments and call the worker,
- * through the callbacks and context kept in the module's state. */
+ * through the callbacks kept in the module's state and the context of the
+ * calling thread: with `threads`, each request thread of a worker has its own
+ * (its request runner). */
 
 typedef struct {
     pg_callbacks callbacks;
-    void *context;
 } module_state;
+
+static _Thread_local void *thread_context;
 
 static module_state *state_of(PyObject *module) { return (module_state *)PyModule_GetState(module); }
 
@@ -20,19 +23,19 @@ static PyObject *m_start_response(PyObject *self, PyObject *args) {
     PyObject *status, *headers, *exc_info = Py_None;
     if (!PyArg_ParseTuple(args, "OO|O:start_response", &status, &headers, &exc_info)) return NULL;
     module_state *st = state_of(self);
-    return st->callbacks.start_response(st->context, status, headers, exc_info);
+    return st->callbacks.start_response(thread_context, status, headers, exc_info);
 }
 
 static PyObject *m_write(PyObject *self, PyObject *data) {
     module_state *st = state_of(self);
-    return st->callbacks.write(st->context, data);
+    return st->callbacks.write(thread_context, data);
 }
 
 static PyObject *m_read(PyObject *self, PyObject *args) {
     Py_ssize_t size = -1;
     if (!PyArg_ParseTuple(args, "|n:read", &size)) return NULL;
     module_state *st = state_of(self);
-    return st->callbacks.read(st->context, size);
+    return st->callbacks.read(thread_context, size);
 }
 
 static PyObject *m_log(PyObject *self, PyObject *arg) {
@@ -40,7 +43,7 @@ static PyObject *m_log(PyObject *self, PyObject *arg) {
     const char *text = PyUnicode_AsUTF8AndSize(arg, &len);
     if (text == NULL) return NULL;
     module_state *st = state_of(self);
-    st->callbacks.log(st->context, text, len);
+    st->callbacks.log(thread_context, text, len);
     Py_RETURN_NONE;
 }
 
@@ -48,7 +51,7 @@ static PyObject *m_set_logvar(PyObject *self, PyObject *args) {
     PyObject *key, *value;
     if (!PyArg_ParseTuple(args, "UU:set_logvar", &key, &value)) return NULL;
     module_state *st = state_of(self);
-    return st->callbacks.set_logvar(st->context, key, value);
+    return st->callbacks.set_logvar(thread_context, key, value);
 }
 
 static PyObject *m_setprocname(PyObject *self, PyObject *name) {
@@ -57,12 +60,12 @@ static PyObject *m_setprocname(PyObject *self, PyObject *name) {
         return NULL;
     }
     module_state *st = state_of(self);
-    return st->callbacks.set_procname(st->context, name);
+    return st->callbacks.set_procname(thread_context, name);
 }
 
 static PyObject *m_reload(PyObject *self, PyObject *unused) {
     module_state *st = state_of(self);
-    return st->callbacks.request_reload(st->context);
+    return st->callbacks.request_reload(thread_context);
 }
 
 static PyMethodDef methods[] = {
@@ -83,7 +86,6 @@ PyObject *pg_install_native_module(const pg_callbacks *callbacks) {
     if (module == NULL) return NULL;
     module_state *st = state_of(module);
     st->callbacks = *callbacks;
-    st->context = NULL;
     PyObject *modules = PyImport_GetModuleDict(); /* borrowed */
     if (PyDict_SetItemString(modules, "_hadjango", module) < 0) {
         Py_DECREF(module);
@@ -92,7 +94,7 @@ PyObject *pg_install_native_module(const pg_callbacks *callbacks) {
     return module;
 }
 
-void pg_set_callback_context(PyObject *module, void *context) { state_of(module)->context = context; }
+void pg_set_callback_context(void *context) { thread_context = context; }
 
 static char *copy_status_error(PyStatus status) {
     const char *msg = status.err_msg ? status.err_msg : "unknown error";
@@ -294,6 +296,19 @@ PyObject *pg_run_module(const char *name, const char *source) {
     return module;
 }
 const char *pg_version(void) { return Py_GetVersion(); }
-PyThreadState *pg_save_thread(void) { return PyEval_SaveThread(); }
-void pg_restore_thread(PyThreadState *state) { PyEval_RestoreThread(state); }
+/* The GIL around a thread's blocking waits: released at most once, taken
+ * back by the same thread (its state is kept per thread). */
+static _Thread_local PyThreadState *released_state;
+void pg_release_gil(void) {
+    if (released_state == NULL && Py_IsInitialized()) released_state = PyEval_SaveThread();
+}
+void pg_acquire_gil(void) {
+    if (released_state != NULL) {
+        PyThreadState *state = released_state;
+        released_state = NULL;
+        PyEval_RestoreThread(state);
+    }
+}
+/* A request thread's first hold of the GIL (a thread state of its own). */
+void pg_thread_begin(void) { (void)PyGILState_Ensure(); }
 PyObject *pg_unicode_join(PyObject *separator, PyObject *list) { return PyUnicode_Join(separator, list); }

@@ -6,6 +6,10 @@ struct ZergSettings {
     var httpSockets: [ListenAddress]
     var zergServers: [String]
     var workers: Int
+    /// Request threads per worker (`threads`); 1: the worker serves on its main thread.
+    var threads: Int
+    /// `threads-stacksize`: each request thread's stack, in bytes (0: the system's default).
+    var threadStackBytes: Int
     var wsgiFile: String?
     var module: String?
     var callable: String
@@ -63,6 +67,8 @@ struct ZergSettings {
 
     /// The most workers a zerg runs (`workers`/`processes`).
     static let maxWorkers = 1024
+    /// The most request threads a worker runs (`threads`).
+    static let maxThreads = 256
 
     init(_ config: Configuration) throws(ConfigError) {
         var problems: [ConfigDiagnostic] = []
@@ -79,6 +85,12 @@ struct ZergSettings {
         if workers < 1 || workers > Self.maxWorkers {
             problems.append(ConfigDiagnostic(config.origin("workers") ?? .builtIn, "`workers = \(workers)`: expected 1 to \(Self.maxWorkers)"))
         }
+        threads = config.int("threads") ?? 1
+        if threads < 1 || threads > Self.maxThreads {
+            problems.append(ConfigDiagnostic(config.origin("threads") ?? .builtIn, "`threads = \(threads)`: expected 1 to \(Self.maxThreads)"))
+            threads = 1
+        }
+        threadStackBytes = max(0, config.int("threads-stacksize") ?? 0) * 1024
         wsgiFile = config.string("wsgi-file")
         module = config.string("module")
         callable = config.string("callable") ?? "application"

@@ -1,9 +1,11 @@
 import Shared
 
-/// One row per worker process in shared memory, written by the worker and
-/// read by everyone: how many connections it holds (for balancing accepts),
-/// and, later, what stats and harakiri need. Rows belong to processes, not
-/// worker ids, so a reload's overlapping old and new worker do not collide.
+/// One row per worker core in shared memory, written by the core and read by
+/// everyone: how many connections it holds (for balancing accepts), its
+/// request in progress (harakiri, stats, the CPU gate), its counters. A worker
+/// process has one core, or `threads` of them: a block of consecutive rows, one
+/// per request thread (uWSGI's `cores`). Rows belong to processes, not worker
+/// ids, so a reload's overlapping old and new worker do not collide.
 ///
 /// The region is sized for the most workers a zerg may ever run (a reload
 /// may raise `processes`), and untouched pages cost nothing; a header word
@@ -92,9 +94,35 @@ public struct Scoreboard {
         for f in 0..<Self.fieldsPerRow { memory[Self.word(row, f)] = 0 }
     }
 
-    /// A free row (pid 0), or nil. The last row is never handed out: it holds
-    /// the zerg-wide totals (`Total`).
-    public func freeRow() -> Int? { (0..<totalsRow).first { self[$0, .pid] == 0 } }
+    /// `count` consecutive free rows (pid 0), or nil. The last row is never
+    /// handed out: it holds the zerg-wide totals (`Total`).
+    public func freeRows(_ count: Int) -> Range<Int>? {
+        var start = 0
+        for row in 0..<totalsRow {
+            if self[row, .pid] != 0 {
+                start = row + 1
+            } else if row + 1 - start == count {
+                return start..<(row + 1)
+            }
+        }
+        return nil
+    }
+
+    /// Hands the rows of a worker's cores to the process `pid`.
+    public func assign(rows: Range<Int>, pid: Int64) {
+        for row in rows { assign(row: row, pid: pid) }
+    }
+
+    /// A counter summed over a worker's cores.
+    public func sum(_ rows: Range<Int>, _ field: Field) -> Int64 { rows.reduce(0) { $0 + self[$1, field] } }
+
+    /// The core of `rows` whose request has run longest, with its start; nil when all are idle.
+    public func oldestRequest(_ rows: Range<Int>) -> (row: Int, startNs: UInt64)? {
+        rows.compactMap { row -> (row: Int, startNs: UInt64)? in
+            let start = self[row, .requestStart]
+            return start > 0 ? (row, UInt64(start)) : nil
+        }.min { $0.startNs < $1.startNs }
+    }
 
     /// Counts of the whole zerg, written by any worker, in the last row (its
     /// pid word stays 0, and it lies past every row handed out, so no scan

@@ -44,7 +44,7 @@ import Testing
         defer { board.memory.fd.close() }
         board.assign(row: 0, pid: 100)
         board.assign(row: 1, pid: 101)
-        #expect(board.freeRow() == nil)  // row 2 is the totals row
+        #expect(board.freeRows(1) == nil)  // row 2 is the totals row
         board.add(.headTimeouts, 3)
         board.add(.bodyTimeouts, 1)
         board.add(.headTimeouts, 2)
@@ -52,13 +52,31 @@ import Testing
         #expect(board[2, .pid] == 0 && board.rowsInUse == 2 && board[1, .requests] == 0)
     }
 
+    /// A threaded worker takes a block of rows, one per core: the first run of
+    /// free rows long enough, sums and the oldest request over the block.
+    @Test func aThreadedWorkerHoldsABlockOfRows() throws {
+        let board = try Scoreboard.create(rows: 8)
+        defer { board.memory.fd.close() }
+        board.assign(row: 1, pid: 100)
+        #expect(board.freeRows(3) == 2..<5)
+        board.assign(rows: 2..<5, pid: 101)
+        #expect(board.freeRows(3) == nil && board.freeRows(2) == 5..<7)
+        board[3, .requests] = 4
+        board[4, .requests] = 6
+        #expect(board.sum(2..<5, .requests) == 10)
+        #expect(board.oldestRequest(2..<5) == nil)
+        board[4, .requestStart] = 50
+        board[2, .requestStart] = 70
+        #expect(board.oldestRequest(2..<5)?.row == 4 && board.oldestRequest(2..<5)?.startNs == 50)
+    }
+
     @Test func rowsHoldFieldsAndTheRequestLine() throws {
         let board = try Scoreboard.create(rows: 4)
         defer { board.memory.fd.close() }
-        #expect(board.freeRow() == 0 && board.rowsInUse == 0)
+        #expect(board.freeRows(1) == 0..<1 && board.rowsInUse == 0)
         board.assign(row: 0, pid: 100)
         board.assign(row: 1, pid: 101)
-        #expect(board.freeRow() == 2 && board.rowsInUse == 2)
+        #expect(board.freeRows(1) == 2..<3 && board.rowsInUse == 2)
         let row = Scoreboard.Row(board, 1)
         row[.requests] = 5
         row.add(.tx, 10)

@@ -32,7 +32,8 @@ typedef struct {
  * Call after pg_initialize; returns the module (a new reference) or NULL. */
 PyObject *pg_install_native_module(const pg_callbacks *callbacks);
 /* Sets the context every callback of that module receives. */
-void pg_set_callback_context(PyObject *module, void *context);
+/* The context the calling thread's callbacks receive. */
+void pg_set_callback_context(void *context);
 
 /* Starts the interpreter. `venv_python` (may be NULL) is a virtualenv's
  * bin/python: the interpreter then configures itself as that python would
@@ -105,7 +106,11 @@ PyObject *pg_import(const char *name);
 PyObject *pg_run_module(const char *name, const char *source);
 /* The linked libpython's version ("3.11.2 (main, ...)"); callable before pg_initialize. */
 const char *pg_version(void);
-PyThreadState *pg_save_thread(void);
-void pg_restore_thread(PyThreadState *state);
+/* Releases the GIL held by the calling thread (no-op when released already). */
+void pg_release_gil(void);
+/* Takes back what pg_release_gil released (no-op when nothing was). */
+void pg_acquire_gil(void);
+/* A thread not created by Python takes the GIL with a thread state of its own. */
+void pg_thread_begin(void);
 
 #endif

@@ -22,8 +22,13 @@ public enum Log {
         try? fresh.duplicate(onto: .standardOutput)
         try? fresh.duplicate(onto: .standardError)
         let old = fd
-        fd = fresh
-        if old.rawValue > 2 { old.close() }
+        if old.rawValue > 2, (try? fresh.duplicate(onto: old)) != nil {
+            // The same fd number now names the fresh file: a thread writing a line
+            // meanwhile (a worker with `threads`) never meets a closed descriptor.
+            fresh.close()
+        } else {
+            fd = fresh
+        }
     }
 
     /// The fd log lines go to (children may inherit it as their stdout/stderr).

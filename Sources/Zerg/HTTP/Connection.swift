@@ -1,3 +1,4 @@
+import PythonGlue
 import Shared
 
 /// One client connection owned by a worker: its socket, the bytes read but
@@ -80,7 +81,7 @@ final class Connection {
             case .some(let n):
                 return n > 0
             case .none:
-                guard (try? fd.wait(timeoutMs: timeoutMs)) == true else { return false }
+                guard waitWithoutGIL(writable: false, timeoutMs: timeoutMs) else { return false }
             }
         }
     }
@@ -111,7 +112,7 @@ final class Connection {
                 sent += n
                 written += Int64(n)
             case .wouldBlock?:
-                guard (try? fd.wait(writable: true, timeoutMs: timeoutMs)) == true else {
+                guard waitWithoutGIL(writable: true, timeoutMs: timeoutMs) else {
                     broken = true
                     return false
                 }
@@ -122,6 +123,14 @@ final class Connection {
         }
         lastActiveNs = Host.monotonicNanoseconds()
         return true
+    }
+
+    /// Waits for the peer with the GIL released: the app's other threads (and,
+    /// with `threads`, the worker's other requests) run meanwhile.
+    func waitWithoutGIL(writable: Bool, timeoutMs: Int32) -> Bool {
+        pg_release_gil()
+        defer { pg_acquire_gil() }
+        return (try? fd.wait(writable: writable, timeoutMs: timeoutMs)) == true
     }
 
     func close() { fd.close() }

@@ -13,6 +13,8 @@ struct RequestRecord {
     var startTime: Timestamp
     var durationNs: UInt64
     var workerID: Int
+    /// The request thread (`threads`; 0 without).
+    var core: Int = 0
     var requestsByWorker: Int
     var varCount: Int
     var logvars: [String: String]
@@ -83,7 +85,7 @@ struct RequestLog {
         return "[pid: \(getpid())|app: 0|req: \(r.requestsByWorker)/\(r.requestsByWorker)] \(address(r)) () "
             + "{\(r.varCount) vars in \(r.head.bytes.count) bytes} [\(Self.ctime(r.startTime))] "
             + "\(Self.escape(r.head.methodText)) \(Self.escape(r.head.targetText)) => generated \(r.bodyBytes) bytes in \(msecs) msecs "
-            + "(\(r.head.protocolText) \(r.status)) \(headers) headers in \(r.headBytes) bytes (1 switches on core 0)"
+            + "(\(r.head.protocolText) \(r.status)) \(headers) headers in \(r.headBytes) bytes (1 switches on core \(r.core))"
     }
 
     func format(_ r: RequestRecord, _ pieces: [Piece]) -> String {
@@ -123,6 +125,7 @@ struct RequestLog {
         case "ltime": return Self.ltime(r.startTime)
         case "ctime": return Self.ctime(r.startTime)
         case "wid": return String(r.workerID)
+        case "core": return String(r.core)
         case "pid": return String(getpid())
         case "user": return ""
         case "headers": return String(r.head.fields.count)

@@ -27,9 +27,9 @@ extension Master {
         let now = Host.monotonicNanoseconds()
         for p in Array(processes.values) {
             if life.harakiriSeconds > 0 && !p.harakiriSent {
-                let start = UInt64(max(0, scoreboard[p.row, .requestStart]))
-                if start != 0 && now > start && now - start > UInt64(life.harakiriSeconds) * 1_000_000_000 {
-                    harakiri(p, runningNs: now - start)
+                // Any core past the limit: the whole process goes, as in uWSGI.
+                if let (row, start) = scoreboard.oldestRequest(p.rows), now > start, now - start > UInt64(life.harakiriSeconds) * 1_000_000_000 {
+                    harakiri(p, row: row, runningNs: now - start)
                     continue
                 }
             }
@@ -50,12 +50,12 @@ extension Master {
 
     /// A request ran past `harakiri`: the worker is killed (gracefully first
     /// with `harakiri-graceful-timeout`) and replaced when it is reaped.
-    func harakiri(_ p: WorkerProcess, runningNs: UInt64) {
+    func harakiri(_ p: WorkerProcess, row: Int, runningNs: UInt64) {
         let life = settings.lifecycle
         p.harakiriSent = true
         harakiriCount += 1
         slotHistory[p.id, default: SlotHistory()].harakiri += 1
-        let request = scoreboard.requestText(row: p.row)
+        let request = scoreboard.requestText(row: row)
         Log.info("HARAKIRI: worker \(p.id) pid \(p.pid) ran \"\(request)\" for \(runningNs / 1_000_000) ms "
                  + "(harakiri \(life.harakiriSeconds) s); killing it (harakiri #\(harakiriCount))")
         if life.harakiriGracefulSeconds > 0 {
@@ -92,7 +92,7 @@ extension Master {
     /// workers last saw it) or the listening sockets' accept queues.
     var backlog: Int {
         if listeners.isEmpty {
-            return Int(processes.values.map { scoreboard[$0.row, .backlog] }.max() ?? 0)
+            return Int(processes.values.map { scoreboard.sum($0.rows, .backlog) / Int64($0.rows.count) }.max() ?? 0)
         }
         return listeners.reduce(0) { $0 + $1.acceptBacklog() }
     }
@@ -101,7 +101,10 @@ extension Master {
         guard var c = cheaper, stopping == nil, !reloadInProgress else { return }
         let active = processes.values.filter { $0.state != .stopping && !cheapedSlots.contains($0.id) }
         let samples = active.map { p in
-            Cheaper.Sample(id: p.id, busy: scoreboard[p.row, .requestStart] != 0, busyMicros: scoreboard[p.row, .busyMicros])
+            // Per core: a worker is busy when every thread is in a request, and its
+            // busy time is the average of its threads' (busyness counts threads).
+            Cheaper.Sample(id: p.id, busy: p.rows.allSatisfy { scoreboard[$0, .requestStart] != 0 },
+                           busyMicros: scoreboard.sum(p.rows, .busyMicros) / Int64(p.rows.count))
         }
         let queued = backlog
         let n = c.decide(nowS: Self.nowSeconds(), active: samples, backlog: queued, freeSlots: cheapedSlots.count)
@@ -114,7 +117,7 @@ extension Master {
             }
         } else if n < 0 {
             // The oldest idle worker goes, through the same drain as a graceful stop.
-            let idle = active.filter { $0.state == .ready && $0.replaces == nil && !$0.recycling && scoreboard[$0.row, .requestStart] == 0 }
+            let idle = active.filter { $0.state == .ready && $0.replaces == nil && !$0.recycling && scoreboard.oldestRequest($0.rows) == nil }
             guard let victim = idle.min(by: { $0.startedNs < $1.startedNs }) else { return }
             cheapedSlots.insert(victim.id)
             Log.info("cheaper (\(c.settings.algorithm.rawValue)): busyness \(c.lastAverage)%, backlog \(queued): retiring idle worker \(victim.id) pid \(victim.pid) (\(settings.workers - cheapedSlots.count) of \(settings.workers))")

@@ -56,31 +56,35 @@ extension Master {
     func workerJSON(id: Int, now: UInt64) -> JSON {
         let history = slotHistory[id] ?? SlotHistory()
         let p = processes.values.filter { $0.id == id && $0.state != .stopping }.max { $0.startedNs < $1.startedNs }
-        let row = p?.row
-        func field(_ f: Scoreboard.Field) -> Int64 { row.map { scoreboard[$0, f] } ?? 0 }
+        let rows = p?.rows ?? 0..<0
+        func field(_ f: Scoreboard.Field) -> Int64 { scoreboard.sum(rows, f) }
         let delta = field(.requests)
         let requests = history.requests + delta
         let busyMicros = history.busyMicros + field(.busyMicros)
-        let requestStart = UInt64(max(0, field(.requestStart)))
+        let oldest = scoreboard.oldestRequest(rows)
         let status: String
         if p == nil {
             status = cheapedSlots.contains(id) ? "cheap" : "idle"
-        } else if requestStart != 0 {
+        } else if oldest != nil {
             status = "busy"
         } else {
             status = paused ? "pause" : "idle"
         }
-        let inRequest = requestStart != 0
-        // The worker may have started it after `now` was read: never negative.
-        let runningNs = inRequest && now > requestStart ? now - requestStart : 0
-        let runningMs = runningNs / 1_000_000
-        let startedAgo = Int64(runningNs / 1_000_000_000)
-        let core: JSON = .object([
-            ("id", .number(0)), ("requests", .number(delta)), ("static_requests", .number(0)),
-            ("routed_requests", .number(0)), ("offloaded_requests", .number(0)), ("write_errors", .number(0)),
-            ("read_errors", .number(0)), ("in_request", .number(inRequest ? 1 : 0)), ("vars", .array([])),
-            ("req_info", inRequest ? .object([("request_start", .int(Timestamp.now().seconds - startedAgo))]) : .object([])),
-        ])
+        let inRequest = oldest != nil
+        /// How long the request started at `start` has run (it may have begun after `now` was read: never negative).
+        func running(_ start: UInt64) -> UInt64 { start != 0 && now > start ? now - start : 0 }
+        let runningMs = running(oldest?.startNs ?? 0) / 1_000_000
+        // uWSGI's cores: one per request thread, each its own scoreboard row.
+        let cores: [JSON] = (rows.isEmpty ? 0..<1 : rows).map { row in
+            let start = rows.isEmpty ? 0 : UInt64(max(0, scoreboard[row, .requestStart]))
+            let startedAgo = Int64(running(start) / 1_000_000_000)
+            return .object([
+                ("id", .number(rows.isEmpty ? 0 : row - rows.lowerBound)), ("requests", .number(rows.isEmpty ? 0 : scoreboard[row, .requests])),
+                ("static_requests", .number(0)), ("routed_requests", .number(0)), ("offloaded_requests", .number(0)),
+                ("write_errors", .number(0)), ("read_errors", .number(0)), ("in_request", .number(start != 0 ? 1 : 0)), ("vars", .array([])),
+                ("req_info", start != 0 ? .object([("request_start", .int(Timestamp.now().seconds - startedAgo))]) : .object([])),
+            ])
+        }
         let app: JSON = .object([
             ("id", .number(0)), ("modifier1", .number(0)), ("mountpoint", .string("")), ("startup_time", .number(0)),
             ("requests", .number(requests)), ("exceptions", .number(history.exceptions + field(.exceptions))),
@@ -97,22 +101,22 @@ extension Master {
             ("signals", .number(0)),
             ("signal_queue", .number(0)),
             ("status", .string(status)),
-            ("rss", .number(field(.rss))),
-            ("vsz", .number(field(.vsz))),
+            ("rss", .number(rows.isEmpty ? 0 : scoreboard[rows.lowerBound, .rss])),
+            ("vsz", .number(rows.isEmpty ? 0 : scoreboard[rows.lowerBound, .vsz])),
             ("running_time", .number(busyMicros)),
             ("last_spawn", .int(p?.startedEpoch ?? 0)),
             ("respawn_count", .number(history.spawns)),
             ("tx", .number(history.tx + field(.tx))),
             ("avg_rt", .number(requests > 0 ? busyMicros / requests : 0)),
             ("apps", .array([app])),
-            ("cores", .array([core])),
+            ("cores", .array(cores)),
         ]
         // ours
         members.append(("state", .string(p?.state.rawValue ?? (cheapedSlots.contains(id) ? "cheap" : "down"))))
         members.append(("build", .string(settings.build)))
         if let ms = p?.readyMs { members.append(("ready_ms", .number(ms))) }
         if inRequest {
-            members.append(("request", .string(row.map { scoreboard.requestText(row: $0) } ?? "")))
+            members.append(("request", .string(oldest.map { scoreboard.requestText(row: $0.row) } ?? "")))
             members.append(("request_ms", .number(runningMs)))
         }
         members.append(("recycles", .object(history.recycles.sorted { $0.key < $1.key }.map { ($0.key, .number($0.value)) })))

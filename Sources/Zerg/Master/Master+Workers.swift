@@ -78,12 +78,12 @@ extension Master {
     func reaped(pid: pid_t, status: ExitStatus) {
         guard let p = processes.removeValue(forKey: pid) else { return }
         var h = slotHistory[p.id, default: SlotHistory()]
-        h.requests += scoreboard[p.row, .requests]
-        h.exceptions += scoreboard[p.row, .exceptions]
-        h.busyMicros += scoreboard[p.row, .busyMicros]
-        h.tx += scoreboard[p.row, .tx]
+        h.requests += scoreboard.sum(p.rows, .requests)
+        h.exceptions += scoreboard.sum(p.rows, .exceptions)
+        h.busyMicros += scoreboard.sum(p.rows, .busyMicros)
+        h.tx += scoreboard.sum(p.rows, .tx)
         slotHistory[p.id] = h
-        scoreboard.clear(row: p.row)
+        for row in p.rows { scoreboard.clear(row: row) }
         if let token = p.eventToken { sources.remove(p.control.fd, token) }
         p.control.fd.close()
         if stopping != nil { return }
@@ -211,15 +211,19 @@ extension Master {
             // What every worker is doing now.
             let now = Host.monotonicNanoseconds()
             for p in processes.values.sorted(by: { $0.id < $1.id }) {
-                let start = UInt64(max(0, scoreboard[p.row, .requestStart]))
-                Log.info(start == 0 ? "worker \(p.id) pid \(p.pid): idle"
-                         : "worker \(p.id) pid \(p.pid): \(scoreboard.requestText(row: p.row)) for \((now &- start) / 1_000_000) ms")
+                let running = p.rows.filter { scoreboard[$0, .requestStart] > 0 }
+                if running.isEmpty { Log.info("worker \(p.id) pid \(p.pid): idle") }
+                for row in running {
+                    let start = UInt64(max(0, scoreboard[row, .requestStart]))
+                    let core = p.rows.count > 1 ? " core \(row - p.row)" : ""
+                    Log.info("worker \(p.id) pid \(p.pid)\(core): \(scoreboard.requestText(row: row)) for \((now &- start) / 1_000_000) ms")
+                }
             }
         case SIGUSR1:
             Log.info("\(processes.count) worker process(es), \(cheapedSlots.count) slot(s) cheaped, harakiri \(harakiriCount)\(paused ? ", paused" : "")")
             for p in processes.values.sorted(by: { $0.id < $1.id }) {
-                Log.info("worker \(p.id) pid \(p.pid): \(p.state.rawValue), \(scoreboard[p.row, .requests]) requests, "
-                         + "\(scoreboard[p.row, .exceptions]) exceptions, \(scoreboard[p.row, .busyMicros] / 1000) ms busy, "
+                Log.info("worker \(p.id) pid \(p.pid): \(p.state.rawValue), \(scoreboard.sum(p.rows, .requests)) requests, "
+                         + "\(scoreboard.sum(p.rows, .exceptions)) exceptions, \(scoreboard.sum(p.rows, .busyMicros) / 1000) ms busy, "
                          + "rss \((ChildProcess.memory(p.pid)?.rss ?? 0) >> 20) MB")
             }
         case SIGTSTP:

@@ -85,8 +85,9 @@ final class Master {
     /// master holds both ends so that what is queued outlives any one worker.
     let readyPool: ReadyPool?
     /// Scoreboard rows: every worker a zerg may run (a reload may raise
-    /// `processes` up to 1024), twice over: during a reload old and new overlap.
-    static let scoreboardRows = 2 * ZergSettings.maxWorkers + 2
+    /// `processes` up to 1024), twice over: during a reload old and new overlap;
+    /// with `threads`, a row per thread (untouched rows cost no memory).
+    static func scoreboardRows(threads: Int) -> Int { 2 * ZergSettings.maxWorkers * max(1, threads) + 2 }
     /// Per worker slot, across its processes: spawns, requests and more of processes gone.
     var slotHistory: [Int: SlotHistory] = [:]
 
@@ -118,7 +119,7 @@ final class Master {
         if let fd = Self.inherited(handover?["scoreboard"]), let rows = handover?["rows"]?.intValue {
             scoreboard = try Scoreboard.attach(fd: fd, rows: Int(rows))
         } else {
-            scoreboard = try Scoreboard.create(rows: Self.scoreboardRows)
+            scoreboard = try Scoreboard.create(rows: Self.scoreboardRows(threads: settings.threads))
         }
         let pool = handover?["pool"]?.arrayValue.compactMap { Self.inherited($0) } ?? []
         if pool.count == 2 {
@@ -212,8 +213,8 @@ final class Master {
 
     func spawn(id: Int, replacing old: pid_t? = nil) {
         guard stopping == nil else { return }
-        guard let row = scoreboard.freeRow() else {
-            Log.info("no free scoreboard row for worker \(id); retrying in 1 s")
+        guard let rows = scoreboard.freeRows(settings.threads) else {
+            Log.info("no free scoreboard rows for worker \(id) (\(settings.threads) threads; the board was sized when the zerg started); retrying in 1 s")
             timers.schedule(afterMs: 1000, .respawn(id: id))
             return
         }
@@ -231,7 +232,7 @@ final class Master {
             let first = WorkerMain.Inherited.control + 1
             env[WorkerMain.Inherited.listeners] = (0..<listeners.count).map { String(first + Int32($0)) }.joined(separator: ",")
             let scoreboardFd = first + Int32(listeners.count)
-            env[WorkerMain.Inherited.scoreboard] = "\(scoreboardFd):\(scoreboard.rows):\(row)"
+            env[WorkerMain.Inherited.scoreboard] = "\(scoreboardFd):\(scoreboard.rows):\(rows.lowerBound):\(rows.count)"
             // One worker has nobody to share ready connections with.
             let pool = settings.workers > 1 ? readyPool : nil
             var map: [(FileDescriptor, Int32)] = [(devNull, 0), (Log.destination, 1), (Log.destination, 2), (theirs, WorkerMain.Inherited.control)]
@@ -249,9 +250,9 @@ final class Master {
             let pid = started.pid
             noteBinary(started.pathFailure)
             try mine.setNonBlocking()
-            let p = WorkerProcess(id: id, pid: pid, control: mine, row: row)
+            let p = WorkerProcess(id: id, pid: pid, control: mine, rows: rows)
             p.eventToken = try sources.add(mine, .worker(p))
-            scoreboard.assign(row: row, pid: Int64(pid))
+            scoreboard.assign(rows: rows, pid: Int64(pid))
             p.order(.configure(configuration.entries))
             slotHistory[id, default: SlotHistory()].spawns += 1
             p.replaces = old

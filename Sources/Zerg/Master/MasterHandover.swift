@@ -38,7 +38,7 @@ extension Master {
         if let stats { fds.append(stats.listener) }
         let workers: [JSON] = processes.values.sorted { $0.pid < $1.pid }.map { p in
             fds.append(p.control.fd)
-            return .object([("id", .number(p.id)), ("pid", .number(p.pid)), ("row", .number(p.row)), ("control", .number(p.control.fd.rawValue)),
+            return .object([("id", .number(p.id)), ("pid", .number(p.pid)), ("row", .number(p.row)), ("cores", .number(p.rows.count)), ("control", .number(p.control.fd.rawValue)),
                             ("state", .string(p.state.rawValue)), ("ready_ms", p.readyMs.map { .number($0) } ?? .null)])
         }
         let state: JSON = .object([
@@ -84,7 +84,9 @@ extension Master {
             guard let id = w["id"]?.intValue, let pid = w["pid"]?.intValue, let row = w["row"]?.intValue,
                   let control = Self.inherited(w["control"]) else { continue }
             try? control.setNonBlocking()
-            let p = WorkerProcess(id: Int(id), pid: pid_t(pid), control: control, row: Int(row))
+            // `cores` is absent in what an image before threads handed over: one row each.
+            let cores = Int(w["cores"]?.intValue ?? 1)
+            let p = WorkerProcess(id: Int(id), pid: pid_t(pid), control: control, rows: Int(row)..<Int(row) + max(1, cores))
             p.state = w["state"]?.stringValue.flatMap(WorkerProcess.State.init(rawValue:)) ?? .ready
             p.readyMs = w["ready_ms"]?.intValue.map(Int.init)
             p.eventToken = try? sources.add(control, .worker(p))

@@ -26,14 +26,16 @@ final class WorkerProcess {
     var readyMs: Int?
     let startedNs = Host.monotonicNanoseconds()
     let startedEpoch = Timestamp.now().seconds
-    /// Its row in the scoreboard.
-    let row: Int
+    /// Its rows in the scoreboard: one per core (request thread).
+    let rows: Range<Int>
+    /// The first core's row: process-wide samples (memory) are written there.
+    var row: Int { rows.lowerBound }
 
-    init(id: Int, pid: pid_t, control: FileDescriptor, row: Int) {
+    init(id: Int, pid: pid_t, control: FileDescriptor, rows: Range<Int>) {
         self.id = id
         self.pid = pid
         self.control = MasterControl(fd: control)
-        self.row = row
+        self.rows = rows
     }
 
     /// Sends an order; a worker that is gone is reaped through SIGCHLD anyway.

@@ -28,18 +28,19 @@ struct EnvironBuilder {
     /// else dropped, since `X_A` and `X-A` would both become `HTTP_X_A`.
     let allowUnderscoreHeaders: Bool
 
-    init(interpreter: Interpreter, allowUnderscoreHeaders: Bool) {
+    init(interpreter: Interpreter, allowUnderscoreHeaders: Bool, multithread: Bool) {
         self.allowUnderscoreHeaders = allowUnderscoreHeaders
         let version = pg_tuple_new(2)!
         pg_tuple_set(version, 0, Py.int(1))
         pg_tuple_set(version, 1, Py.int(0))
-        pg_incref(pg_false()); pg_incref(pg_true()); pg_incref(pg_false()); pg_incref(pg_true())
+        let threaded = multithread ? pg_true()! : pg_false()!
+        pg_incref(threaded); pg_incref(pg_true()); pg_incref(pg_false()); pg_incref(pg_true())
         pg_incref(interpreter.errors)
         pg_incref(interpreter.fileWrapperType)
         let entries: [(PyPtr, PyPtr)] = [
             (Py.interned("wsgi.version"), version),
             (Py.interned("wsgi.url_scheme"), Py.string("http")),
-            (Py.interned("wsgi.multithread"), pg_false()),
+            (Py.interned("wsgi.multithread"), threaded),
             (Py.interned("wsgi.multiprocess"), pg_true()),
             (Py.interned("wsgi.run_once"), pg_false()),
             (Py.interned("wsgi.input_terminated"), pg_true()),

@@ -21,8 +21,6 @@ final class Interpreter {
     /// `_hadjango`, whose state holds the callbacks and their context.
     let native: PyPtr
     var app: PyPtr?
-    /// The GIL is released while the worker waits for the network.
-    private var savedThread: OpaquePointer?
 
     /// Starts the interpreter. A `home` with a pyvenv.cfg is a virtualenv and is
     /// started as its own bin/python would be; any other `home` is a PYTHONHOME.
@@ -77,9 +75,10 @@ final class Interpreter {
         write = attribute(native, "write")
     }
 
-    /// What the `_hadjango` callbacks receive as their context (the request runner).
+    /// What the `_hadjango` callbacks called on this thread receive as their
+    /// context (this thread's request runner).
     func setCallbackContext(_ context: UnsafeMutableRawPointer) {
-        pg_set_callback_context(native, context)
+        pg_set_callback_context(context)
     }
 
     /// Creates the `uwsgi` module.
@@ -135,15 +134,10 @@ final class Interpreter {
         return pg_call(function, args, nil)
     }
 
-    /// Releases the GIL (around blocking waits).
-    func releaseGIL() {
-        if savedThread == nil { savedThread = pg_save_thread() }
-    }
+    /// Releases the calling thread's hold of the GIL (around blocking waits);
+    /// a no-op when it is released already.
+    func releaseGIL() { pg_release_gil() }
 
-    func acquireGIL() {
-        if let t = savedThread {
-            pg_restore_thread(t)
-            savedThread = nil
-        }
-    }
+    /// Takes back what `releaseGIL` released on this thread.
+    func acquireGIL() { pg_acquire_gil() }
 }

@@ -85,7 +85,7 @@ extension RequestRunner {
                 response.bodyBytes += sent
                 r.conn.written += Int64(sent)
             case .wouldBlock?:
-                if (try? r.conn.fd.wait(writable: true, timeoutMs: settings.socketTimeoutMs)) != true { r.conn.broken = true }
+                if !r.conn.waitWithoutGIL(writable: true, timeoutMs: settings.socketTimeoutMs) { r.conn.broken = true }
             case nil:
                 r.conn.broken = true
             }

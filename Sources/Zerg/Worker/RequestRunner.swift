@@ -32,6 +32,8 @@ final class RequestRunner {
     let interpreter: Interpreter
     let settings: ZergSettings
     let workerID: Int
+    /// Which request thread of the worker this runner serves on (0: the only one).
+    let core: Int
     let requestLog: RequestLog?
     /// This worker's scoreboard row (nil: a lone worker without one).
     let row: Scoreboard.Row?
@@ -58,10 +60,11 @@ final class RequestRunner {
     /// Sampled after requests when something reads it (memory-report, reload-on-*).
     private(set) var memory: (rss: Int64, vsz: Int64) = (0, 0)
 
-    init(interpreter: Interpreter, settings: ZergSettings, workerID: Int, row: Scoreboard.Row?) throws {
+    init(interpreter: Interpreter, settings: ZergSettings, workerID: Int, core: Int, row: Scoreboard.Row?) throws {
         self.interpreter = interpreter
         self.settings = settings
         self.workerID = workerID
+        self.core = core
         self.row = row
         if settings.disableLogging && settings.alwaysLoggedStatusClasses.isEmpty {
             requestLog = nil
@@ -72,7 +75,14 @@ final class RequestRunner {
             requestLog = RequestLog(format: settings.logFormat, xForwardedFor: settings.logXForwardedFor, destination: destination,
                                     memoryReport: settings.lifecycle.memoryReport)
         }
-        environ = EnvironBuilder(interpreter: interpreter, allowUnderscoreHeaders: settings.allowUnderscoreHeaders)
+        environ = EnvironBuilder(interpreter: interpreter, allowUnderscoreHeaders: settings.allowUnderscoreHeaders,
+                                 multithread: settings.threads > 1)
+        bindToThisThread()
+    }
+
+    /// The `_hadjango` callbacks called on this thread act on this runner's
+    /// request (each request thread of a worker has its own runner).
+    func bindToThisThread() {
         interpreter.setCallbackContext(Unmanaged.passUnretained(self).toOpaque())
     }
 
@@ -191,7 +201,7 @@ final class RequestRunner {
         log.write(RequestRecord(
             head: r.head, remote: r.conn.remote.host, status: r.response.statusCode, bodyBytes: r.response.bodyBytes,
             headBytes: r.response.headBytes, startTime: startTime, durationNs: Host.monotonicNanoseconds() - startNs,
-            workerID: workerID, requestsByWorker: requestsServed, varCount: r.head.fields.count + 17, logvars: r.logvars,
+            workerID: workerID, core: core, requestsByWorker: requestsServed, varCount: r.head.fields.count + 17, logvars: r.logvars,
             rss: memory.rss, vsz: memory.vsz))
     }
 }

@@ -13,7 +13,7 @@ extension Worker {
         let life = settings.lifecycle
         guard !recycleRequested, !runner.warmingUp,
               Host.monotonicNanoseconds() - startedNs >= UInt64(life.minLifetimeSeconds) * 1_000_000_000 else { return }
-        let served = runner.requestsServed
+        let served = processRows.flatMap { rows in row.map { Int($0.board.sum(rows, .requests)) } } ?? runner.requestsServed
         let memory = runner.memory
         let reason: (RecycleReason, String)
         if let limit = life.requestLimit(workerID: id), served >= limit {

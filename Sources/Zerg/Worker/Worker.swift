@@ -38,6 +38,9 @@ final class Worker {
     let sources: EventSources<WorkerEvent>
     let runner: RequestRunner
     let row: Scoreboard.Row?
+    /// With `threads`: the rows of every core of this process (max-requests
+    /// counts the process's requests); nil for a worker of one core.
+    let processRows: Range<Int>?
     /// Where connections' reads land (one connection is read at a time).
     let scratch = Connection.makeScratch()
 
@@ -95,8 +98,9 @@ final class Worker {
     static let firstBytesWaitMs: Int32 = 5
 
     init(id: Int, settings: ZergSettings, interpreter: Interpreter, control: WorkerControl, listeners: [FileDescriptor],
-         row: Scoreboard.Row?, zergServer: String?, readyPool: ReadyPool?) throws {
+         core: Int = 0, row: Scoreboard.Row?, processRows: Range<Int>? = nil, zergServer: String?, readyPool: ReadyPool?) throws {
         self.id = id
+        self.processRows = processRows
         self.settings = settings
         self.interpreter = interpreter
         self.control = control
@@ -106,7 +110,7 @@ final class Worker {
         link = zergServer.map(VassalLink.init(path:))
         self.readyPool = listeners.isEmpty ? nil : readyPool
         accept = AcceptPolicy(row: listeners.isEmpty ? nil : row, cpuSlots: settings.cpuSlots, workers: settings.workers)
-        runner = try RequestRunner(interpreter: interpreter, settings: settings, workerID: id, row: row)
+        runner = try RequestRunner(interpreter: interpreter, settings: settings, workerID: id, core: core, row: row)
         sources = try EventSources()
         controlToken = try sources.add(control.fd, .control)
         if let pool = self.readyPool { poolToken = try sources.add(pool.receiver, .pool, interest: .readableExclusive) }

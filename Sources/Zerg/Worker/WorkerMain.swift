@@ -65,42 +65,71 @@ enum WorkerMain {
         if let title = settings.title(explicit: settings.procname, automatic: "zerg worker \(id)") { ProcessTitle.set(title) }
 
         let failure: (WorkerFailure, String)
-        var attached: Worker?  // to tell the vassal when the app cannot load
+        var attached: [Worker] = []  // to tell the vassal when the app cannot load
         do {
             let interpreter = try Interpreter(settings: settings, callbacks: RequestCallbacks.table)
             let masterPID = Int32(environment[Inherited.masterPID] ?? "") ?? getppid()
             interpreter.installUWSGIModule(
                 workerID: id, numproc: settings.workers, masterPID: masterPID,
                 options: config.entries.map { ($0.key, $0.value) })
-            var row: Scoreboard.Row?
+            // fd:rows:first[:count]: this process's rows, one per core (request thread).
+            var rows: (board: Scoreboard, range: Range<Int>)?
             let parts = (environment[Inherited.scoreboard] ?? "").split(separator: ":").compactMap { Int($0) }
-            if parts.count == 3 {
+            if parts.count >= 3 {
                 let fd = try FileDescriptor.inherited(Int32(parts[0]), what: "scoreboard")
-                row = Scoreboard.Row(try Scoreboard.attach(fd: fd, rows: parts[1]), parts[2])
+                rows = (try Scoreboard.attach(fd: fd, rows: parts[1]), parts[2]..<parts[2] + (parts.count > 3 ? parts[3] : 1))
+            }
+            let threads = settings.threads
+            if let rows, rows.range.count != threads {
+                Log.info("the master gave \(rows.range.count) scoreboard row(s) for \(threads) thread(s); exiting")
+                return 2
             }
             // Zerg mode when the config attaches to a vassal and serves no port itself.
             let zergServer = listeners.isEmpty ? settings.zergServers.first : nil
             // A worker woken by a handoff must not preempt the vassal mid-batch
             // (measured: +20-50 % through the vassal on 2 cores).
             if zergServer != nil { Scheduling.becomeBatch() }
-            let worker = try Worker(id: id, settings: settings, interpreter: interpreter, control: channel,
-                                    listeners: listeners, row: row, zergServer: zergServer,
-                                    readyPool: try ReadyPool.fromEnvironment(environment))
+            let readyPool = try ReadyPool.fromEnvironment(environment)
+            // One core: it uses the master's channel itself. More: each has an
+            // in-process channel, the main thread relays (`WorkerCores`).
+            var cores: [Worker] = []
+            var relayEnds: [FileDescriptor] = []
+            for k in 0..<threads {
+                var coreControl = channel
+                if threads > 1 {
+                    let (relayEnd, coreEnd) = try FileDescriptor.socketPair(nonBlocking: true)
+                    relayEnds.append(relayEnd)
+                    coreControl = WorkerControl(fd: coreEnd)
+                }
+                cores.append(try Worker(id: id, settings: settings, interpreter: interpreter, control: coreControl,
+                                        listeners: listeners, core: k, row: rows.map { Scoreboard.Row($0.board, $0.range.lowerBound + k) },
+                                        processRows: threads > 1 ? rows?.range : nil, zergServer: zergServer, readyPool: readyPool))
+            }
+            let worker = cores[0]
             // Say hello before loading (the vassal sees a loading worker), READY after.
-            let attachedEarly = zergServer != nil ? try worker.attach() : false
-            if attachedEarly { attached = worker }
+            if zergServer != nil {
+                for core in cores where try core.attach() { attached.append(core) }
+            }
             try interpreter.loadApp(settings: settings)
             let appMs = (Host.monotonicNanoseconds() - start) / 1_000_000
             // Warm-up runs before the worker can be given any client request.
+            worker.runner.bindToThisThread()
             let warmMs = worker.warmUp()
             let ready = WorkerReport.ready(totalMs: UInt32(clamping: (Host.monotonicNanoseconds() - start) / 1_000_000),
                                            appMs: UInt32(clamping: appMs), warmupMs: UInt32(clamping: warmMs))
             if zergServer != nil {
-                guard try attachedEarly || worker.attachWithRetry() else { return 0 }
-                worker.tellVassal(.ready)
+                if threads == 1 {
+                    guard try !attached.isEmpty || worker.attachWithRetry() else { return 0 }
+                    worker.tellVassal(.ready)
+                } else {
+                    // A core not attached yet attaches (and says ready) from its own loop.
+                    for core in attached { core.tellVassal(.ready) }
+                }
             }
-            worker.tellMaster(ready)
-            return worker.run()
+            try? channel.send(ready)
+            if threads == 1 { return worker.run() }
+            return try WorkerCores(cores: cores, master: channel, channels: relayEnds, stackBytes: settings.threadStackBytes)
+                .run(interpreter: interpreter)
         } catch let error as Interpreter.LoadError {
             if environment[Inherited.quietLoadErrors] == nil {
                 Log.info("loading the app raised \(error.summary):\n\(error.traceback)", terminator: "")
@@ -108,7 +137,7 @@ enum WorkerMain {
                 Log.info("loading the app raised \(error.summary) (again)")
             }
             failure = (.appLoad, error.summary.replacingAll("\n", with: " "))
-            attached?.tellVassal(.failing(reason: failure.1))
+            for core in attached { core.tellVassal(.failing(reason: failure.1)) }
         } catch let error as VassalLink.Refused {
             Log.info("\(error)")
             failure = (.attachRefused, error.description)
