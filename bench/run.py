@@ -81,8 +81,8 @@ def wait_ready(port, path, timeout=30):
     return False
 
 
-def wrk(port, path, close, duration):
-    cmd = ["wrk", "-t1", "-c32", f"-d{duration}s", "--latency", f"http://127.0.0.1:{port}{path}"]
+def wrk(port, path, close, duration, connections=32):
+    cmd = ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", f"http://127.0.0.1:{port}{path}"]
     if close:
         cmd[1:1] = ["-H", "Connection: close"]
     out = subprocess.run(cmd, capture_output=True, text=True).stdout

@@ -296,18 +296,22 @@ PyObject *pg_run_module(const char *name, const char *source) {
     return module;
 }
 const char *pg_version(void) { return Py_GetVersion(); }
-/* The GIL around a thread's blocking waits: released at most once, taken
- * back by the same thread (its state is kept per thread). */
+/* The GIL around a thread's waits: released by the thread holding it, taken
+ * back by the same thread (its state is kept per thread). Each returns 1 when
+ * it did something, so that calls nest: a wait inside a request gives the GIL
+ * back after; a thread that runs without it outside requests stays so. */
 static _Thread_local PyThreadState *released_state;
-void pg_release_gil(void) {
-    if (released_state == NULL && Py_IsInitialized()) released_state = PyEval_SaveThread();
+int pg_release_gil(void) {
+    if (released_state != NULL || !Py_IsInitialized()) return 0;
+    released_state = PyEval_SaveThread();
+    return 1;
 }
-void pg_acquire_gil(void) {
-    if (released_state != NULL) {
-        PyThreadState *state = released_state;
-        released_state = NULL;
-        PyEval_RestoreThread(state);
-    }
+int pg_acquire_gil(void) {
+    if (released_state == NULL) return 0;
+    PyThreadState *state = released_state;
+    released_state = NULL;
+    PyEval_RestoreThread(state);
+    return 1;
 }
 /* A request thread's first hold of the GIL (a thread state of its own). */
 void pg_thread_begin(void) { (void)PyGILState_Ensure(); }

@@ -106,10 +106,10 @@ PyObject *pg_import(const char *name);
 PyObject *pg_run_module(const char *name, const char *source);
 /* The linked libpython's version ("3.11.2 (main, ...)"); callable before pg_initialize. */
 const char *pg_version(void);
-/* Releases the GIL held by the calling thread (no-op when released already). */
-void pg_release_gil(void);
-/* Takes back what pg_release_gil released (no-op when nothing was). */
-void pg_acquire_gil(void);
+/* Releases the GIL held by the calling thread: 1, or 0 when it was released already. */
+int pg_release_gil(void);
+/* Takes back what pg_release_gil released: 1, or 0 when the thread holds it already. */
+int pg_acquire_gil(void);
 /* A thread not created by Python takes the GIL with a thread state of its own. */
 void pg_thread_begin(void);
 

@@ -1,4 +1,3 @@
-import PythonGlue
 import Shared
 
 /// One client connection owned by a worker: its socket, the bytes read but
@@ -128,9 +127,7 @@ final class Connection {
     /// Waits for the peer with the GIL released: the app's other threads (and,
     /// with `threads`, the worker's other requests) run meanwhile.
     func waitWithoutGIL(writable: Bool, timeoutMs: Int32) -> Bool {
-        pg_release_gil()
-        defer { pg_acquire_gil() }
-        return (try? fd.wait(writable: writable, timeoutMs: timeoutMs)) == true
+        Interpreter.withoutGIL { (try? fd.wait(writable: writable, timeoutMs: timeoutMs)) == true }
     }
 
     func close() { fd.close() }

@@ -233,8 +233,8 @@ final class Master {
             env[WorkerMain.Inherited.listeners] = (0..<listeners.count).map { String(first + Int32($0)) }.joined(separator: ",")
             let scoreboardFd = first + Int32(listeners.count)
             env[WorkerMain.Inherited.scoreboard] = "\(scoreboardFd):\(scoreboard.rows):\(rows.lowerBound):\(rows.count)"
-            // One worker has nobody to share ready connections with.
-            let pool = settings.workers > 1 ? readyPool : nil
+            // One worker of one thread has nobody to share ready connections with.
+            let pool = settings.workers * settings.threads > 1 ? readyPool : nil
             var map: [(FileDescriptor, Int32)] = [(devNull, 0), (Log.destination, 1), (Log.destination, 2), (theirs, WorkerMain.Inherited.control)]
             for (i, l) in listeners.enumerated() { map.append((l, first + Int32(i))) }
             map.append((scoreboard.memory.fd, scoreboardFd))

@@ -134,10 +134,29 @@ final class Interpreter {
         return pg_call(function, args, nil)
     }
 
-    /// Releases the calling thread's hold of the GIL (around blocking waits);
-    /// a no-op when it is released already.
-    func releaseGIL() { pg_release_gil() }
+    /// Releases the calling thread's hold of the GIL for good (a worker's main
+    /// thread, once its request threads run); a no-op when released already.
+    func releaseGIL() { _ = pg_release_gil() }
 
     /// Takes back what `releaseGIL` released on this thread.
-    func acquireGIL() { pg_acquire_gil() }
+    func acquireGIL() { _ = pg_acquire_gil() }
+
+    /// Runs `body` (a wait) without the GIL, and takes it back after if this
+    /// thread held it: the app's other threads, and the worker's other request
+    /// threads, run meanwhile.
+    @inline(__always)
+    static func withoutGIL<T>(_ body: () throws -> T) rethrows -> T {
+        let released = pg_release_gil() != 0
+        defer { if released { _ = pg_acquire_gil() } }
+        return try body()
+    }
+
+    /// Runs `body` (Python) with the GIL: taken for it when this thread runs
+    /// without (a request thread between requests), and released after.
+    @inline(__always)
+    static func withGIL<T>(_ body: () throws -> T) rethrows -> T {
+        let acquired = pg_acquire_gil() != 0
+        defer { if acquired { _ = pg_release_gil() } }
+        return try body()
+    }
 }

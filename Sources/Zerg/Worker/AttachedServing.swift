@@ -164,9 +164,7 @@ extension Worker {
         // (nor when the vassal already gave this worker its next connection).
         if !stopping && !paused && lingerMs > 0 && conn.pending == 0 && (runner.vassalBoard?[0] ?? 1) == 0
             && (try? link?.fd?.wait(timeoutMs: 0)) == false {
-            interpreter.releaseGIL()
-            let ready = (try? conn.fd.wait(timeoutMs: lingerMs)) == true
-            interpreter.acquireGIL()
+            let ready = Interpreter.withoutGIL { (try? conn.fd.wait(timeoutMs: lingerMs)) == true }
             if ready {
                 switch conn.readAvailable() {
                 case .some(0):

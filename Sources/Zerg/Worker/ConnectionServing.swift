@@ -159,9 +159,7 @@ extension Worker {
         // A client usually sends its request right after connecting: wait a
         // moment for it rather than going back to epoll (and to more accepts).
         if conn.readAvailable() == nil {
-            interpreter.releaseGIL()
-            _ = try? accepted.fd.wait(timeoutMs: Self.firstBytesWaitMs)
-            interpreter.acquireGIL()
+            _ = Interpreter.withoutGIL { try? accepted.fd.wait(timeoutMs: Self.firstBytesWaitMs) }
         }
         serve(conn)
         return true

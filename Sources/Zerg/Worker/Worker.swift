@@ -162,7 +162,9 @@ final class Worker {
     func handle(_ conn: Connection, _ head: HTTPRequestHead) -> Bool {
         accept.requestBegins(nowNs: Host.monotonicNanoseconds(), averageNs: runner.averageNs)
         defer { accept.requestEnds() }
-        let keep = runner.run(conn, head)
+        // A request thread runs without the GIL between requests (its network
+        // work overlaps the other threads' Python); one thread holds it throughout.
+        let keep = Interpreter.withGIL { runner.run(conn, head) }
         checkRecycle()
         return keep
     }

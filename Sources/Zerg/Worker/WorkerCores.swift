@@ -60,8 +60,9 @@ final class WorkerCores {
                 threads.append(try SystemThread.start(name: "zerg core \(k)", stackBytes: stackBytes) {
                     pg_thread_begin()
                     core.runner.bindToThisThread()
+                    // Held only while running the app (`Worker.handle`).
+                    _ = pg_release_gil()
                     statuses.set(k, core.run())
-                    pg_release_gil()
                     core.control.fd.close()  // the relay sees this core end
                 })
             } catch {

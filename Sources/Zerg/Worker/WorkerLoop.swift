@@ -24,9 +24,8 @@ extension Worker {
             }
             if events.isEmpty {
                 accept.releaseSlot()
-                interpreter.releaseGIL()
-                events = (try? sources.wait(timeoutMs: accept.gated ? accept.gateWaitMs() : 1000)) ?? []
-                interpreter.acquireGIL()
+                let timeoutMs = accept.gated ? accept.gateWaitMs() : 1000
+                events = Interpreter.withoutGIL { (try? sources.wait(timeoutMs: timeoutMs)) ?? [] }
                 if accept.gate.isOn { updateGate() }
             }
             // Connections first, new ones last: a request already here is served
@@ -98,9 +97,7 @@ extension Worker {
             }
             var events = (try? sources.wait(timeoutMs: 0)) ?? []
             if events.isEmpty {
-                interpreter.releaseGIL()
-                events = (try? sources.wait(timeoutMs: 1000)) ?? []
-                interpreter.acquireGIL()
+                events = Interpreter.withoutGIL { (try? sources.wait(timeoutMs: 1000)) ?? [] }
             }
             for event in events {
                 switch sources[event] {
@@ -118,9 +115,7 @@ extension Worker {
 
     /// Sleeps (without the GIL) until the master says something, at most `timeoutMs`.
     func waitForOrders(timeoutMs: Int32) {
-        interpreter.releaseGIL()
-        let orders = (try? control.fd.wait(timeoutMs: timeoutMs)) == true
-        interpreter.acquireGIL()
+        let orders = Interpreter.withoutGIL { (try? control.fd.wait(timeoutMs: timeoutMs)) == true }
         if orders { readControl() }
     }
 
