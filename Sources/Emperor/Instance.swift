@@ -11,12 +11,13 @@ enum InstanceKind: String {
     case zerg
 
     /// `zerg` wins (a zerg may also serve `http-socket` itself); then
-    /// `zerg-server` or `http` (the vassal's port); then `http-socket` alone:
-    /// a classic uWSGI vassal (an app on its own socket), run as a standalone zerg.
+    /// `zerg-server` or `http` (the vassal's port); then `http-socket` or
+    /// `socket` alone: a classic uWSGI vassal (an app on its own socket, behind
+    /// nginx's `uwsgi_pass` for `socket`), run as a standalone zerg.
     static func of(_ config: Configuration) -> InstanceKind? {
         if config.has("zerg") { return .zerg }
         if config.has("zerg-server") || config.has("http") { return .vassal }
-        if config.has("http-socket") { return .zerg }
+        if config.has("http-socket") || config.has("socket") { return .zerg }
         return nil
     }
 
@@ -24,7 +25,9 @@ enum InstanceKind: String {
     static func reason(_ config: Configuration) -> String {
         if config.has("zerg") { return "zerg: attaches to a vassal" }
         if config.has("zerg-server") || config.has("http") { return "vassal: owns the port\(config.has("zerg-server") ? " and a zerg-server socket" : "")" }
-        if config.has("http-socket") { return "standalone zerg: http-socket without zerg-server (a classic vassal)" }
+        if config.has("http-socket") || config.has("socket") {
+            return "standalone zerg: \(config.has("http-socket") ? "http-socket" : "socket") without zerg-server (a classic vassal)"
+        }
         return "no kind"
     }
 }

@@ -1,9 +1,18 @@
 import Shared
 import ZergCore
 
+/// A socket the zerg serves on, and what it speaks there.
+struct ServedSocket: Equatable, CustomStringConvertible {
+    let address: ListenAddress
+    let wire: WireProtocol
+
+    var description: String { wire == .http ? address.description : "\(address) (uwsgi)" }
+}
+
 /// The zerg's options, typed and checked, from its configuration.
 struct ZergSettings {
-    var httpSockets: [ListenAddress]
+    /// `http-socket`, then `socket`/`uwsgi-socket` (uwsgi unless `protocol = http`).
+    var sockets: [ServedSocket]
     var zergServers: [String]
     var workers: Int
     /// Request threads per worker (`threads`); 1: the worker serves on its main thread.
@@ -72,12 +81,22 @@ struct ZergSettings {
 
     init(_ config: Configuration) throws(ConfigError) {
         var problems: [ConfigDiagnostic] = []
-        httpSockets = []
-        for entry in config.occurrences("http-socket") {
-            if let address = ListenAddress(parsing: entry.value) {
-                httpSockets.append(address)
+        sockets = []
+        var socketWire = WireProtocol.uwsgi
+        if let entry = config.occurrences("protocol").last {
+            if let wire = WireProtocol(option: entry.value) {
+                socketWire = wire
             } else {
-                problems.append(ConfigDiagnostic(entry.origin, "`http-socket = \(entry.value)`: expected `[host]:port` or a socket path"))
+                problems.append(ConfigDiagnostic(entry.origin, "`protocol = \(entry.value)`: expected `uwsgi` or `http`"))
+            }
+        }
+        for (option, wire) in [("http-socket", WireProtocol.http), ("socket", socketWire)] {
+            for entry in config.occurrences(option) {
+                if let address = ListenAddress(parsing: entry.value) {
+                    sockets.append(ServedSocket(address: address, wire: wire))
+                } else {
+                    problems.append(ConfigDiagnostic(entry.origin, "`\(option) = \(entry.value)`: expected `[host]:port` or a socket path"))
+                }
             }
         }
         zergServers = config.strings("zerg")
@@ -140,8 +159,8 @@ struct ZergSettings {
             problems.append(ConfigDiagnostic(config.origin("cheaper") ?? .builtIn, "`cheaper = \(c)` must be below `workers = \(workers)` (it is the minimum of an adaptive count up to `workers`)"))
         }
 
-        if httpSockets.isEmpty && zergServers.isEmpty {
-            problems.append(ConfigDiagnostic(.builtIn, "nothing to serve: give `http-socket = [host]:port` (or `zerg = PATH` to attach to a vassal)"))
+        if sockets.isEmpty && zergServers.isEmpty {
+            problems.append(ConfigDiagnostic(.builtIn, "nothing to serve: give `http-socket = [host]:port`, `socket = [host]:port` (the uwsgi protocol, for nginx's uwsgi_pass) or `zerg = PATH` to attach to a vassal"))
         }
         if wsgiFile == nil && module == nil {
             problems.append(ConfigDiagnostic(.builtIn, "no application: give `wsgi-file = PATH` or `module = package.module[:callable]`"))

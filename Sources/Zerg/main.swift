@@ -88,7 +88,7 @@ if let problem = Preflight.check(settings) {
 if handover == nil { Log.info(DescriptorLimit.raiseAndDescribe()) }  // workers inherit it
 var inherited = handover.map(Master.inheritedListeners) ?? []
 var listeners: [FileDescriptor] = []
-for address in settings.httpSockets {
+for address in settings.sockets.map(\.address) {
     if let i = inherited.firstIndex(where: { $0.address == address.description }) {
         listeners.append(inherited.remove(at: i).fd)
         continue

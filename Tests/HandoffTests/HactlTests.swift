@@ -10,7 +10,7 @@ struct HactlTests {
         let dir: TestDirectory
         let base: Int, livePort: Int, stagePort: Int, statusPort: Int
         var emperor: TestProcess!
-        var nginxStarted = false
+        let nginx: Nginx
         var deploy: String { dir.file("deploy") }
         var env: [String: String] {
             ["HACTL_DEPLOY": deploy, "HACTL_STATUS": "127.0.0.1:\(statusPort)", "HACTL_LIVE": "127.0.0.1:\(livePort)",
@@ -19,6 +19,7 @@ struct HactlTests {
 
         init() throws {
             dir = try TestDirectory("hactl-test")
+            nginx = Nginx(dir: dir)
             base = try BuildsSetup.freePorts(count: 4, step: 10)  // builds a, b, c (+ one spare)
             livePort = try BuildsSetup.freePort()
             stagePort = try BuildsSetup.freePort()
@@ -59,10 +60,7 @@ struct HactlTests {
                 """)
             try dir.write("deploy/src-broken/app.py", "import no_such_module_here\n")
             try dir.write("nginx.conf", """
-                worker_processes 1;
-                pid \(dir.path)/nginx.pid;
-                error_log \(dir.path)/nginx-error.log;
-                events { worker_connections 512; }
+                \(nginx.preamble)
                 http {
                     access_log off;
                     include \(d)/builds/_live/live.conf;
@@ -87,33 +85,15 @@ struct HactlTests {
             try runCapturing(TestProcess.binDirectory + "/hactl", args, environment: ProcessInfo.processInfo.environment.merging(env) { $1 })
         }
 
-        /// nginx daemonizes: started with our own spawn and waitpid (Foundation's Process
-        /// waits on descriptors the daemon keeps open, and so never returns).
-        func startNginx() throws {
-            let devNull = try FileDescriptor.open("/dev/null", O_RDWR)
-            defer { devNull.close() }
-            var spec = ChildProcess.Spec(executable: "/usr/sbin/nginx", arguments: ["nginx", "-p", dir.path, "-c", dir.file("nginx.conf")],
-                                         environment: [:], fdMap: [(devNull, 0), (devNull, 1), (devNull, 2)])
-            spec.deathSignal = 0
-            spec.newProcessGroup = true
-            let pid = try ChildProcess.spawn(spec)
-            guard ChildProcess.wait(pid) == .exited(0) else { throw TestFailure("nginx did not start: \((try? String(contentsOfFile: dir.file("nginx-error.log"), encoding: .utf8)) ?? "")") }
-            nginxStarted = true
-        }
-
         func cleanup() {
-            if nginxStarted, let pid = (try? String(contentsOfFile: dir.file("nginx.pid"), encoding: .utf8)).flatMap({ Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }) {
-                kill(pid, SIGQUIT)
-                _ = waitUntil(5) { kill(pid, 0) != 0 }
-                kill(pid, SIGKILL)
-            }
+            nginx.stop()
             emperor.stopEmperor()
             dir.remove()
         }
     }
 
     @Test func aFullDeployThroughNginxLosesNoRequest() throws {
-        guard FileSystem.exists("/usr/sbin/nginx") else {
+        guard Nginx.isInstalled else {
             Issue.record("nginx is not installed (scripts/setup.sh installs it)")
             return
         }
@@ -127,7 +107,7 @@ struct HactlTests {
         guard rc == 0 else { return }
         try FileManager.default.createSymbolicLink(atPath: w.deploy + "/builds/_live", withDestinationPath: "a")
         try FileManager.default.createSymbolicLink(atPath: w.deploy + "/builds/_stage", withDestinationPath: "a")
-        try w.startNginx()
+        try w.nginx.start()
         let tagA = try String(contentsOfFile: w.deploy + "/builds/a/.DEPLOY_TAG", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(waitUntil(10) { (try? HTTPClient.once(port: w.livePort, "/").body) == tagA })
 

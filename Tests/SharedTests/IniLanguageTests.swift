@@ -369,7 +369,7 @@ import Testing
         expectError("[uwsgi]\nlazy-apps = maybe\n", contains: "app.ini:2: `lazy-apps = maybe`: expected a boolean")
         expectError("[uwsgi]\nbuffer-size = 12q\n", contains: "app.ini:2: `buffer-size = 12q`: expected a size")
         expectError("[uwsgi]\nworkers = 99999999999999999999999\n", contains: "expected a whole number")
-        expectError("[uwsgi]\nsocket = :3031\n", contains: "app.ini:2: option `socket` is not supported")
+        expectError("[uwsgi]\nemperor-tyrant = true\n", contains: "app.ini:2: option `emperor-tyrant` is not supported")
         let c = try loadText("[uwsgi]\nbuffer-size = 64k\nharakiri =\n")
         #expect(c.size("buffer-size") == 65536)
         #expect(c.int("harakiri") == 1)  // an int option without a value is 1, as in uWSGI

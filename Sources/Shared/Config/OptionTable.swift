@@ -91,7 +91,6 @@ public enum OptionTable {
 
     /// Known uWSGI options that we refuse with a reason rather than mis-run.
     static let unsupported: [OptionSpec] = [
-        OptionSpec("socket", .address, list: true, aliases: ["uwsgi-socket"], roles: .all, support: .unsupported("the uwsgi binary protocol is not implemented; use `http-socket` (or `http` on a vassal)"), "uWSGI: bind a uwsgi-protocol socket."),
         OptionSpec("emperor-tyrant", .bool, roles: .emperor, support: .unsupported("tyrant mode (run as the config owner) is not implemented"), "uWSGI: run each vassal as its config file's owner."),
         OptionSpec("emperor-broodlord", .int, roles: .emperor, support: .unsupported("broodlord mode is not implemented; the zerg's adaptive worker count covers load"), "uWSGI: spawn extra zergs on demand."),
         OptionSpec("emperor-on-demand-extension", .string, aliases: ["emperor-on-demand-ext", "emperor-on-demand-directory", "emperor-on-demand-dir", "emperor-on-demand-exec"], roles: .emperor, support: .unsupported("socket-activated vassals are not implemented"), "uWSGI: on-demand vassals."),
@@ -139,6 +138,10 @@ public enum OptionTable {
                    difference: "New (zerg mode only).",
                    "Milliseconds an attached worker waits for a keep-alive client's next request before handing the idle connection back to the vassal."),
         OptionSpec("http-socket", .address, list: true, roles: .zerg, "Serve HTTP directly on `[addr]:port` (standalone mode)."),
+        OptionSpec("socket", .address, list: true, aliases: ["uwsgi-socket"], roles: .zerg,
+                   difference: "The uwsgi protocol's modifier1 0 (WSGI) only; a request with another modifier is logged and its connection closed.",
+                   "Serve uWSGI's binary protocol on `[addr]:port` or a unix path (what nginx's `uwsgi_pass` sends, with `include uwsgi_params`): one request per connection, the response written as HTTP."),
+        OptionSpec("protocol", .string, default: "uwsgi", roles: .zerg, "What `socket` listeners speak: `uwsgi`, or `http` (then a `socket` is an `http-socket`)."),
         OptionSpec("cpu-slots", .int, default: "the CPU count", roles: .zerg,
                    difference: "New (standalone mode).",
                    "How many workers of a CPU-bound app compute at once; with more workers than this, the others leave new connections to the computing ones. Workers whose requests wait on I/O never hold a slot. 0 turns this off (every worker takes connections, as in uWSGI)."),

@@ -5,6 +5,8 @@ import Shared
 final class Connection {
     let fd: FileDescriptor
     let remote: (host: String, port: Int)
+    /// What the client speaks: HTTP, or the uwsgi protocol (one request, then close).
+    let wire: WireProtocol
     /// Our end's address: asked for only when a request has no Host header.
     lazy var local: (host: String, port: Int) = fd.socketAddress(local: true)
     /// Its registration while parked in the worker's epoll (only connections
@@ -29,9 +31,10 @@ final class Connection {
     /// (it serves one connection at a time), handed to each connection.
     let scratch: UnsafeMutableRawBufferPointer
 
-    init(fd: FileDescriptor, remote: (host: String, port: Int), scratch: UnsafeMutableRawBufferPointer) {
+    init(fd: FileDescriptor, remote: (host: String, port: Int), wire: WireProtocol = .http, scratch: UnsafeMutableRawBufferPointer) {
         self.fd = fd
         self.remote = remote
+        self.wire = wire
         self.scratch = scratch
         lastActiveNs = Host.monotonicNanoseconds()
         requestStartNs = lastActiveNs

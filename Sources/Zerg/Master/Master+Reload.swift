@@ -33,10 +33,10 @@ extension Master {
 
     /// What would need other sockets than the ones this master holds.
     func socketChange(to fresh: ZergSettings) -> String? {
-        if fresh.httpSockets != settings.httpSockets {
-            let was = settings.httpSockets.map(\.description).joined(separator: ", ")
-            let now = fresh.httpSockets.map(\.description).joined(separator: ", ")
-            return "`http-socket` changed (\(was.isEmpty ? "none" : was) → \(now.isEmpty ? "none" : now))"
+        if fresh.sockets != settings.sockets {
+            let was = settings.sockets.map(\.description).joined(separator: ", ")
+            let now = fresh.sockets.map(\.description).joined(separator: ", ")
+            return "`http-socket`/`socket` changed (\(was.isEmpty ? "none" : was) → \(now.isEmpty ? "none" : now))"
         }
         if listeners.isEmpty && fresh.zergServers.first != settings.zergServers.first {
             return "`zerg` changed (\(settings.zergServers.first ?? "none") → \(fresh.zergServers.first ?? "none"))"

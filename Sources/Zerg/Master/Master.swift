@@ -190,9 +190,10 @@ final class Master {
     /// What the listeners are bound to, with real ports (`:0` gets one from the kernel).
     var boundAddresses: [String] {
         if listeners.isEmpty { return settings.zergServers.map { "the vassal at \($0)" } }
-        return zip(settings.httpSockets, listeners).map { address, fd in
-            if case .tcp(let host, _) = address, let port = try? fd.localPort() { return "\(host):\(port)" }
-            return address.description
+        return zip(settings.sockets, listeners).map { socket, fd in
+            let wire = socket.wire == .http ? "" : " (uwsgi)"
+            if case .tcp(let host, _) = socket.address, let port = try? fd.localPort() { return "\(host):\(port)\(wire)" }
+            return socket.description
         }
     }
 
@@ -231,6 +232,7 @@ final class Master {
             env[WorkerMain.Inherited.quietLoadErrors] = lastFailure == nil ? nil : "1"
             let first = WorkerMain.Inherited.control + 1
             env[WorkerMain.Inherited.listeners] = (0..<listeners.count).map { String(first + Int32($0)) }.joined(separator: ",")
+            env[WorkerMain.Inherited.listenerProtocols] = settings.sockets.map(\.wire.rawValue).joined(separator: ",")
             let scoreboardFd = first + Int32(listeners.count)
             env[WorkerMain.Inherited.scoreboard] = "\(scoreboardFd):\(scoreboard.rows):\(rows.lowerBound):\(rows.count)"
             // One worker of one thread has nobody to share ready connections with.

@@ -42,7 +42,7 @@ extension Master {
                             ("state", .string(p.state.rawValue)), ("ready_ms", p.readyMs.map { .number($0) } ?? .null)])
         }
         let state: JSON = .object([
-            ("listeners", .array(zip(settings.httpSockets, listeners).map { .object([("address", .string($0.description)), ("fd", .number($1.rawValue))]) })),
+            ("listeners", .array(zip(settings.sockets, listeners).map { .object([("address", .string($0.address.description)), ("fd", .number($1.rawValue))]) })),
             ("scoreboard", .number(scoreboard.memory.fd.rawValue)), ("rows", .number(scoreboard.rows)),
             ("pool", readyPool.map { .array([.number($0.sender.rawValue), .number($0.receiver.rawValue)]) } ?? .null),
             ("stats", stats.map { .number($0.listener.rawValue) } ?? .null),

@@ -18,6 +18,7 @@ struct EnvironBuilder {
         let remoteAddr = Py.interned("REMOTE_ADDR")
         let remotePort = Py.interned("REMOTE_PORT")
         let input = Py.interned("wsgi.input")
+        let urlScheme = Py.interned("wsgi.url_scheme")
     }
 
     let keys = Keys()
@@ -127,6 +128,31 @@ struct EnvironBuilder {
         }
         if let length = contentLength {
             Py.setStealing(env, keys.contentLength, Py.string(String(length)))
+        }
+        pg_dict_set(env, keys.input, input)
+        return env
+    }
+
+    /// A new environ for a uwsgi-protocol request: its vars as sent (nginx's
+    /// `uwsgi_params` and any `uwsgi_param`), as uWSGI passes them, except
+    /// HTTP_CONTENT_TYPE and HTTP_CONTENT_LENGTH (nginx passes every header as
+    /// HTTP_*; PEP 3333 has them only as CONTENT_TYPE and CONTENT_LENGTH).
+    /// `HTTPS` (`on`/`1`) or `UWSGI_SCHEME` set `wsgi.url_scheme`.
+    func build(uwsgi request: UWSGIRequest, input: PyPtr) -> PyPtr {
+        let env = pg_dict_copy(constants)!
+        request.bytes.withUnsafeBufferPointer { b in
+            for (key, value) in request.vars {
+                let k = b[key]
+                if k.elementsEqual("HTTP_CONTENT_TYPE".utf8) || k.elementsEqual("HTTP_CONTENT_LENGTH".utf8) { continue }
+                let name = Py.latin1(UnsafeBufferPointer(rebasing: k))
+                Py.setStealing(env, name, Py.latin1(UnsafeBufferPointer(rebasing: b[value])))
+                pg_decref(name)
+            }
+        }
+        if let scheme = request.value("UWSGI_SCHEME"), scheme == "http" || scheme == "https" {
+            Py.setStealing(env, keys.urlScheme, Py.string(scheme))
+        } else if let https = request.value("HTTPS"), https.lowercased() == "on" || https == "1" {
+            Py.setStealing(env, keys.urlScheme, Py.string("https"))
         }
         pg_dict_set(env, keys.input, input)
         return env

@@ -14,6 +14,7 @@ extension Worker {
                 return
             }
         }
+        if conn.wire == .uwsgi { return serveUWSGI(conn) }
         // A parked connection stays registered while it is served (no epoll
         // calls per keep-alive request); it leaves epoll when it closes or moves.
         while !conn.broken {
@@ -45,6 +46,36 @@ extension Worker {
                     return
                 }
             }
+        }
+        close(conn)
+    }
+
+    /// A uwsgi-protocol connection (nginx's `uwsgi_pass`): one packet, one
+    /// request, then the connection closes (nginx opens one per request).
+    func serveUWSGI(_ conn: Connection) {
+        while !conn.broken {
+            let outcome = conn.buffer.withUnsafeBufferPointer {
+                UWSGIRequest.parse(UnsafeBufferPointer(rebasing: $0[conn.start...]), limit: settings.bufferSize)
+            }
+            switch outcome {
+            case .incomplete:
+                conn.compact()
+                if release(conn) { continue }
+                return
+            case .failed(let error):
+                Log.info("\(conn.remote.host):\(conn.remote.port) (uwsgi): \(error)")
+                conn.write(HTTPResponseHead.simple(status: error.status, message: error.reason, minorVersion: 0), timeoutMs: settings.socketTimeoutMs)
+            case .complete(let request, let consumed):
+                conn.start += consumed
+                if request.modifier1 != UWSGIRequest.wsgiModifier {
+                    Log.info("\(conn.remote.host):\(conn.remote.port) (uwsgi): modifier1 \(request.modifier1) is not served here "
+                             + "(only 0, a WSGI request); closing the connection")
+                } else {
+                    _ = handle(conn, request.head, uwsgi: request)
+                    conn.requestsServed += 1
+                }
+            }
+            break
         }
         close(conn)
     }
@@ -127,9 +158,10 @@ extension Worker {
         return true
     }
 
-    /// Takes one connection from `listener` and serves it; false when none was waiting.
+    /// Takes one connection from listener `index` and serves it; false when none was waiting.
     @discardableResult
-    func acceptOne(_ listener: FileDescriptor) -> Bool {
+    func acceptOne(_ index: Int) -> Bool {
+        let listener = listeners[index]
         // One at a time: a worker busy with requests leaves new connections to idle workers.
         let result: IOResult<AcceptedConnection>
         do {
@@ -155,7 +187,7 @@ extension Worker {
             return true
         }
         openConnections += 1
-        let conn = Connection(fd: accepted.fd, remote: (accepted.host, accepted.port), scratch: scratch)
+        let conn = Connection(fd: accepted.fd, remote: (accepted.host, accepted.port), wire: wires[index], scratch: scratch)
         // A client usually sends its request right after connecting: wait a
         // moment for it rather than going back to epoll (and to more accepts).
         if conn.readAvailable() == nil {
@@ -193,7 +225,8 @@ extension Worker {
     /// Moves a parked connection to the pool; false when it stays (bytes
     /// already read here, or the pool is full).
     func offer(_ conn: Connection, to pool: ReadyPool) -> Bool {
-        guard conn.pending == 0, !conn.broken, pool.offer(conn) else { return false }
+        // The pool carries HTTP keep-alive connections only (a uwsgi one serves one request).
+        guard conn.wire == .http, conn.pending == 0, !conn.broken, pool.offer(conn) else { return false }
         close(conn)  // out of epoll first: the queued copy keeps the file open
         return true
     }

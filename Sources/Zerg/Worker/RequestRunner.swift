@@ -11,12 +11,15 @@ final class RequestState {
     let head: HTTPRequestHead
     let body: RequestBody
     let response: Response
+    /// The request as sent in the uwsgi protocol (its vars are the environ).
+    let uwsgi: UWSGIRequest?
     var logvars: [String: String] = [:]
     var continuePending: Bool
 
-    init(conn: Connection, head: HTTPRequestHead, body: RequestBody, response: Response) {
+    init(conn: Connection, head: HTTPRequestHead, uwsgi: UWSGIRequest?, body: RequestBody, response: Response) {
         self.conn = conn
         self.head = head
+        self.uwsgi = uwsgi
         self.body = body
         self.response = response
         continuePending = head.expectsContinue
@@ -86,8 +89,9 @@ final class RequestRunner {
         interpreter.setCallbackContext(Unmanaged.passUnretained(self).toOpaque())
     }
 
-    /// Runs one request; returns whether the connection stays open.
-    func run(_ conn: Connection, _ head: HTTPRequestHead) -> Bool {
+    /// Runs one request (`uwsgi`: as sent in the uwsgi protocol); returns
+    /// whether the connection stays open.
+    func run(_ conn: Connection, _ head: HTTPRequestHead, uwsgi: UWSGIRequest? = nil) -> Bool {
         let startNs = Host.monotonicNanoseconds()
         let startTime = requestLog == nil ? Timestamp(seconds: 0, nanoseconds: 0) : Timestamp.now()  // for the log line only
         if let row {
@@ -100,7 +104,7 @@ final class RequestRunner {
         let body = RequestBody(head.framing, deadlines: settings.requestDeadlines, startNs: startNs)
         defer { if body.tooSlow { row?.board.add(.bodyTimeouts, 1) } }
         let response = Response(conn: conn, head: head, timeoutMs: settings.socketTimeoutMs, clock: clock)
-        let state = RequestState(conn: conn, head: head, body: body, response: response)
+        let state = RequestState(conn: conn, head: head, uwsgi: uwsgi, body: body, response: response)
         var contentLength: Int?
         if head.framing == .chunked {
             sendContinueIfExpected(state)
@@ -119,7 +123,8 @@ final class RequestRunner {
         defer { current = nil }
 
         let input = pg_call(interpreter.inputType, emptyTuple, nil)!
-        let env = environ.build(head: head, conn: conn, input: input, contentLength: contentLength)
+        let env = uwsgi.map { environ.build(uwsgi: $0, input: input) }
+            ?? environ.build(head: head, conn: conn, input: input, contentLength: contentLength)
         let result = pg_call2(interpreter.app!, env, interpreter.startResponse)
         if let result {
             emit(result, state)
@@ -199,7 +204,7 @@ final class RequestRunner {
         // With disable-logging, only what log-4xx / log-5xx keep.
         if settings.disableLogging && !settings.alwaysLoggedStatusClasses.contains(r.response.statusCode / 100) { return }
         log.write(RequestRecord(
-            head: r.head, remote: r.conn.remote.host, status: r.response.statusCode, bodyBytes: r.response.bodyBytes,
+            head: r.head, remote: r.uwsgi?.value("REMOTE_ADDR") ?? r.conn.remote.host, status: r.response.statusCode, bodyBytes: r.response.bodyBytes,
             headBytes: r.response.headBytes, startTime: startTime, durationNs: Host.monotonicNanoseconds() - startNs,
             workerID: workerID, core: core, requestsByWorker: requestsServed, varCount: r.head.fields.count + 17, logvars: r.logvars,
             rss: memory.rss, vsz: memory.vsz))

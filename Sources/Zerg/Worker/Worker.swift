@@ -46,6 +46,8 @@ final class Worker {
 
     // Standalone.
     let listeners: [FileDescriptor]
+    /// What each listener speaks.
+    let wires: [WireProtocol]
     /// The listeners in epoll now, with their registrations.
     var listening: [(fd: FileDescriptor, token: EventToken)] = []
     /// Standalone with more than one worker: ready keep-alive connections shared with the others.
@@ -97,7 +99,7 @@ final class Worker {
     /// How long a new connection may keep the worker waiting for its first bytes.
     static let firstBytesWaitMs: Int32 = 5
 
-    init(id: Int, settings: ZergSettings, interpreter: Interpreter, control: WorkerControl, listeners: [FileDescriptor],
+    init(id: Int, settings: ZergSettings, interpreter: Interpreter, control: WorkerControl, listeners: [FileDescriptor], wires: [WireProtocol],
          core: Int = 0, row: Scoreboard.Row?, processRows: Range<Int>? = nil, zergServer: String?, readyPool: ReadyPool?) throws {
         self.id = id
         self.processRows = processRows
@@ -105,6 +107,7 @@ final class Worker {
         self.interpreter = interpreter
         self.control = control
         self.listeners = listeners
+        self.wires = wires
         self.row = row
         build = settings.build
         link = zergServer.map(VassalLink.init(path:))
@@ -159,12 +162,12 @@ final class Worker {
     var isListening: Bool { !listening.isEmpty }
 
     /// Serves one request: the CPU slot around it, then the runner.
-    func handle(_ conn: Connection, _ head: HTTPRequestHead) -> Bool {
+    func handle(_ conn: Connection, _ head: HTTPRequestHead, uwsgi: UWSGIRequest? = nil) -> Bool {
         accept.requestBegins(nowNs: Host.monotonicNanoseconds(), averageNs: runner.averageNs)
         defer { accept.requestEnds() }
         // A request thread runs without the GIL between requests (its network
         // work overlaps the other threads' Python); one thread holds it throughout.
-        let keep = Interpreter.withGIL { runner.run(conn, head) }
+        let keep = Interpreter.withGIL { runner.run(conn, head, uwsgi: uwsgi) }
         checkRecycle()
         return keep
     }

@@ -19,7 +19,7 @@ extension Worker {
             var events = (try? sources.wait(timeoutMs: 0)) ?? []
             // About to sleep: a worker that is running (its caches warm) takes a
             // waiting connection itself rather than leave it to a sleeping one.
-            if events.isEmpty && isListening && listeners.contains(where: { acceptOne($0) }) {
+            if events.isEmpty && isListening && listeners.indices.contains(where: { acceptOne($0) }) {
                 continue
             }
             if events.isEmpty {
@@ -45,8 +45,8 @@ extension Worker {
             serveReady(ready, poolReady: poolReady)
             if accepting != 0 && isListening
                 && accept.takesNewConnection(busy: !ready.isEmpty || poolReady, stopping: stopping, open: openConnections) {
-                for (i, listener) in listeners.enumerated() where i >= 64 || accepting & (1 << UInt64(i)) != 0 {
-                    acceptOne(listener)
+                for i in listeners.indices where i >= 64 || accepting & (1 << UInt64(i)) != 0 {
+                    acceptOne(i)
                 }
             }
             let now = Host.monotonicNanoseconds()

@@ -14,6 +14,8 @@ enum WorkerMain {
     enum Inherited {
         static let control: Int32 = 3
         static let listeners = "HADJANGO_LISTEN_FDS"
+        /// What each listener speaks (`http` or `uwsgi`), in the same order.
+        static let listenerProtocols = "HADJANGO_LISTEN_PROTOCOLS"
         static let scoreboard = "HADJANGO_SCOREBOARD"
         static let masterPID = "HADJANGO_MASTER_PID"
         /// Set while the app keeps failing to load: log the error in one line, without the traceback.
@@ -90,6 +92,8 @@ enum WorkerMain {
             // (measured: +20-50 % through the vassal on 2 cores).
             if zergServer != nil { Scheduling.becomeBatch() }
             let readyPool = try ReadyPool.fromEnvironment(environment)
+            let named = (environment[Inherited.listenerProtocols] ?? "").split(separator: ",").map { WireProtocol(rawValue: String($0)) }
+            let wires = listeners.indices.map { $0 < named.count ? named[$0] ?? .http : .http }
             // One core: it uses the master's channel itself. More: each has an
             // in-process channel, the main thread relays (`WorkerCores`).
             var cores: [Worker] = []
@@ -102,7 +106,7 @@ enum WorkerMain {
                     coreControl = WorkerControl(fd: coreEnd)
                 }
                 cores.append(try Worker(id: id, settings: settings, interpreter: interpreter, control: coreControl,
-                                        listeners: listeners, core: k, row: rows.map { Scoreboard.Row($0.board, $0.range.lowerBound + k) },
+                                        listeners: listeners, wires: wires, core: k, row: rows.map { Scoreboard.Row($0.board, $0.range.lowerBound + k) },
                                         processRows: threads > 1 ? rows?.range : nil, zergServer: zergServer, readyPool: readyPool))
             }
             let worker = cores[0]
