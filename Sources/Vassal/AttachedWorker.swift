@@ -50,6 +50,7 @@ struct HandedConnection {
     let fd: FileDescriptor
     let host: String
     let port: Int
+    let wire: WireProtocol
     let requests: UInt32
     /// The bytes it was handed with (to queue it again unserved).
     let buffered: [UInt8]

@@ -14,6 +14,8 @@ final class ClientConnection {
 
     let fd: FileDescriptor
     let remote: (host: String, port: Int)
+    /// What the client speaks: HTTP, or the uwsgi protocol (a `socket` listener: one request, never parked).
+    let wire: WireProtocol
     /// The vassal's name for it (the key of `Vassal.clients` and the queue).
     var id: UInt64 = 0
     var state = State.reading
@@ -35,9 +37,10 @@ final class ClientConnection {
     /// workers (`returned`); nil once unknown (a worker that said `back`).
     var totals: (written: Int64, read: Int64)? = (0, 0)
 
-    init(fd: FileDescriptor, remote: (host: String, port: Int), buffered: [UInt8] = [], requests: UInt32 = 0) {
+    init(fd: FileDescriptor, remote: (host: String, port: Int), wire: WireProtocol = .http, buffered: [UInt8] = [], requests: UInt32 = 0) {
         self.fd = fd
         self.remote = remote
+        self.wire = wire
         buffer = buffered
         self.requests = requests
         sinceNs = Host.monotonicNanoseconds()
@@ -83,6 +86,16 @@ final class ClientConnection {
     /// Whether the buffered bytes hold a complete request.
     func examine(limits: RequestReading.Limits) -> ReadOutcome {
         if buffer.isEmpty { return .incomplete }
+        if wire == .uwsgi {
+            // The packet is the head; its body (which nginx has buffered already) is the worker's to read.
+            switch UWSGIRequest.parse(buffer, limit: limits.headLimit) {
+            case .incomplete: return .incomplete
+            case .complete(let request, _):
+                retryable = request.head.isRetryable
+                return .complete
+            case .failed(let error): return .refuse(error)
+            }
+        }
         switch reading.examine(buffer, limits: limits) {
         case .incomplete: return .incomplete
         case .complete(let retryable):
@@ -95,16 +108,19 @@ final class ClientConnection {
     /// Best effort (the socket is non-blocking): an error response, then our
     /// side ends (the caller closes; see `answerAndEnd`).
     func refuse(_ error: HTTPError) {
-        fd.answerAndEnd(HTTPResponseHead.simple(status: error.status, message: error.reason))
+        fd.answerAndEnd(HTTPResponseHead.simple(status: error.status, message: error.reason, minorVersion: minorVersion))
     }
+
+    /// The HTTP version of what the vassal answers itself: 1.0 to a uwsgi client (delimited by the close).
+    var minorVersion: Int { wire == .uwsgi ? 0 : 1 }
 
     /// 502 for a request whose worker died before answering it, when it may not be sent again.
     func badGateway() {
-        fd.answerAndEnd(HTTPResponseHead.simple(status: 502, message: "the worker serving this request died before answering"))
+        fd.answerAndEnd(HTTPResponseHead.simple(status: 502, message: "the worker serving this request died before answering", minorVersion: minorVersion))
     }
 
     /// 503 (with Retry-After) for a request no worker could take.
     func serviceUnavailable(reason: String) {
-        fd.answerAndEnd(HTTPResponseHead.simple(status: 503, message: reason, extraHeaders: [("Retry-After", "1")]))
+        fd.answerAndEnd(HTTPResponseHead.simple(status: 503, message: reason, minorVersion: minorVersion, extraHeaders: [("Retry-After", "1")]))
     }
 }

@@ -97,7 +97,7 @@ extension Vassal {
                     continue
                 }
                 counters.accepted += 1
-                let client = ClientConnection(fd: connection.fd, remote: (connection.host, connection.port))
+                let client = ClientConnection(fd: connection.fd, remote: (connection.host, connection.port), wire: settings.sockets[i].wire)
                 client.id = newID()
                 clients[client.id] = client
                 // Most clients send their request with the connect: look before

@@ -55,10 +55,23 @@ extension Vassal {
         let port = UInt16(truncatingIfNeeded: client.remote.port)
         // Given ahead of time to a busy worker, it may wait there past
         // queue-timeout: a worker that understands it gets the deadline.
-        let message = worker.state == .busy && worker.speaks >= HandoffMessage.dueVersion
-            ? HandoffMessage.connectionDue(dueNs: client.sinceNs + UInt64(settings.queueTimeoutSeconds) * 1_000_000_000,
-                                           remoteHost: client.remote.host, remotePort: port, buffered: client.buffer)
-            : HandoffMessage.connection(remoteHost: client.remote.host, remotePort: port, buffered: client.buffer)
+        let ahead = worker.state == .busy && worker.speaks >= HandoffMessage.dueVersion
+        let due = client.sinceNs + UInt64(settings.queueTimeoutSeconds) * 1_000_000_000
+        let message: HandoffMessage
+        switch client.wire {
+        case .uwsgi:
+            guard worker.speaks >= HandoffMessage.uwsgiVersion else {
+                // A worker of a build before the uwsgi protocol (mid-upgrade): it could not read the request.
+                Log.info("\(worker.label) does not understand uwsgi connections (an older build); client \(client.remote.host):\(client.remote.port) answered 503")
+                client.serviceUnavailable(reason: "no worker here serves the uwsgi protocol yet")
+                drop(client)
+                return true
+            }
+            message = .uwsgiConnection(dueNs: ahead ? due : 0, remoteHost: client.remote.host, remotePort: port, buffered: client.buffer)
+        case .http:
+            message = ahead ? .connectionDue(dueNs: due, remoteHost: client.remote.host, remotePort: port, buffered: client.buffer)
+                : .connection(remoteHost: client.remote.host, remotePort: port, buffered: client.buffer)
+        }
         let why: String
         do {
             if case .completed = try worker.link.send(message, fd: client.fd, nonBlocking: true) {
@@ -83,7 +96,7 @@ extension Vassal {
         if worker.inHand.isEmpty { worker.busySinceNs = Host.monotonicNanoseconds() }
         worker.state = .busy
         // The vassal keeps its copy (out of epoll) until the worker answers for it.
-        var handed = HandedConnection(fd: client.fd, host: client.remote.host, port: client.remote.port,
+        var handed = HandedConnection(fd: client.fd, host: client.remote.host, port: client.remote.port, wire: client.wire,
                                       requests: client.requests, buffered: client.buffer)
         handed.retryable = client.retryable && !client.retried
         handed.retried = client.retried
@@ -120,7 +133,7 @@ extension Vassal {
         }
         backlogSinceNs = now
         counters.accepted += 1
-        let client = ClientConnection(fd: connection.fd, remote: (connection.host, connection.port))
+        let client = ClientConnection(fd: connection.fd, remote: (connection.host, connection.port), wire: settings.sockets[i].wire)
         client.id = newID()
         clients[client.id] = client
         guard readable(client, queueing: false) else { return nil }
@@ -366,7 +379,7 @@ extension Vassal {
         } else if unanswered {
             counters.badGateway += 1
             Log.info("\(worker.label) left before answering (\(client)); 502 (not a request to send twice)")
-            ClientConnection(fd: serving.fd, remote: (serving.host, serving.port)).badGateway()
+            ClientConnection(fd: serving.fd, remote: (serving.host, serving.port), wire: serving.wire).badGateway()
             serving.fd.close()
         } else {
             counters.lostInWorker += 1
@@ -374,7 +387,7 @@ extension Vassal {
             serving.fd.close()
         }
         let queued = again.map { h -> UInt64 in
-            let client = ClientConnection(fd: h.fd, remote: (h.host, h.port), buffered: h.buffered, requests: h.requests)
+            let client = ClientConnection(fd: h.fd, remote: (h.host, h.port), wire: h.wire, buffered: h.buffered, requests: h.requests)
             client.id = newID()
             client.state = .queued
             client.retryable = h.retryable || h.retried

@@ -18,7 +18,7 @@ extension Vassal {
             state.workers.append(.init(fd: w.link.fd, state: w.state, pid: w.pid, workerID: w.workerID, peer: w.peer,
                                        build: w.build, speaks: w.speaks, held: w.inHand.map {
                                            .init(fd: $0.fd, host: $0.host, port: $0.port, requests: $0.requests, buffer: $0.buffered,
-                                                 retryable: $0.retryable, retried: $0.retried, totals: $0.totals)
+                                                 retryable: $0.retryable, retried: $0.retried, totals: $0.totals, uwsgi: $0.wire == .uwsgi)
                                        }))
         }
         // Queued clients first, in queue order, so they keep their places.
@@ -26,7 +26,7 @@ extension Vassal {
         let reading = clients.values.filter { $0.state == .reading }.sorted { $0.id < $1.id }
         for c in queued + reading {
             state.clients.append(.init(fd: c.fd, state: c.state, host: c.remote.host, port: c.remote.port,
-                                       requests: c.requests, buffer: c.buffer, totals: c.totals))
+                                       requests: c.requests, buffer: c.buffer, totals: c.totals, uwsgi: c.wire == .uwsgi))
         }
         return state
     }
@@ -130,7 +130,8 @@ extension Vassal {
             worker.build = w.build
             worker.speaks = w.speaks
             worker.inHand = w.held.map {
-                var h = HandedConnection(fd: $0.fd, host: $0.host, port: $0.port, requests: $0.requests, buffered: $0.buffer)
+                var h = HandedConnection(fd: $0.fd, host: $0.host, port: $0.port, wire: $0.uwsgi ? .uwsgi : .http,
+                                         requests: $0.requests, buffered: $0.buffer)
                 h.retryable = $0.retryable
                 h.retried = $0.retried
                 h.totals = $0.totals
@@ -146,7 +147,7 @@ extension Vassal {
             if w.state == .free { free.append(worker.id) }
         }
         for c in state.clients {
-            let client = ClientConnection(fd: c.fd, remote: (c.host, c.port), buffered: c.buffer, requests: c.requests)
+            let client = ClientConnection(fd: c.fd, remote: (c.host, c.port), wire: c.uwsgi ? .uwsgi : .http, buffered: c.buffer, requests: c.requests)
             client.totals = c.totals
             client.id = newID()
             clients[client.id] = client

@@ -8,10 +8,10 @@ import Shared
 /// our keys (parked connections, queue figures, handoff counters) follow.
 extension Vassal {
     func statsDocument() -> JSON {
-        let sockets: [JSON] = zip(settings.http, listeners).map { address, fd in
-            var name = address.description
-            if case .tcp(let host, _) = address, let port = try? fd.localPort() { name = "\(host):\(port)" }
-            return .object([("name", .string(name)), ("proto", .string("http")), ("queue", .number(waiting)),
+        let sockets: [JSON] = zip(settings.sockets, listeners).map { socket, fd in
+            var name = socket.address.description
+            if case .tcp(let host, _) = socket.address, let port = try? fd.localPort() { name = "\(host):\(port)" }
+            return .object([("name", .string(name)), ("proto", .string(socket.wire.rawValue)), ("queue", .number(waiting)),
                             ("max_queue", .number(Self.maxQueue)), ("shared", .number(0)), ("can_offload", .number(0))])
         } + [.object([("name", .string(settings.zergServer)), ("proto", .string("zerg")), ("queue", .number(0)),
                       ("max_queue", .number(Int(settings.listenBacklog))), ("shared", .number(0)), ("can_offload", .number(0))])]

@@ -6,7 +6,9 @@ import VassalCore
 
 /// The vassal's options, typed and checked, from its configuration.
 struct VassalSettings {
-    var http: [ListenAddress]
+    /// `http` and `http-socket` (HTTP), then `socket`/`uwsgi-socket` (the uwsgi protocol, for nginx's uwsgi_pass).
+    var sockets: [ServedSocket]
+    var http: [ListenAddress] { sockets.map(\.address) }
     var zergServer: String
     var listenBacklog: Int32
     /// chmod-socket, chown-socket, uid, gid.
@@ -35,14 +37,7 @@ struct VassalSettings {
 
     init(_ config: Configuration) throws(ConfigError) {
         var problems: [ConfigDiagnostic] = []
-        http = []
-        for entry in config.occurrences("http") + config.occurrences("http-socket") {
-            if let address = ListenAddress(parsing: entry.value) {
-                http.append(address)
-            } else {
-                problems.append(ConfigDiagnostic(entry.origin, "`\(entry.key) = \(entry.value)`: expected `[host]:port` or a socket path"))
-            }
-        }
+        sockets = ServedSocket.all(in: config, http: ["http", "http-socket"], problems: &problems)
         zergServer = config.string("zerg-server") ?? ""
         listenBacklog = Int32(clamping: max(1, config.int("listen") ?? 100))
         ownership = SocketOwnership(config, problems: &problems)
@@ -68,8 +63,8 @@ struct VassalSettings {
         deferAcceptSeconds = config.deferAcceptSeconds
         touchLogReopen = config.strings("touch-logreopen")
 
-        if http.isEmpty {
-            problems.append(ConfigDiagnostic(.builtIn, "nothing to listen on: give `http = [host]:port`"))
+        if sockets.isEmpty {
+            problems.append(ConfigDiagnostic(.builtIn, "nothing to listen on: give `http = [host]:port` (or `socket = [host]:port` for nginx's uwsgi_pass)"))
         }
         if zergServer.isEmpty {
             problems.append(ConfigDiagnostic(.builtIn, "no `zerg-server = PATH`: workers would have nowhere to attach"))

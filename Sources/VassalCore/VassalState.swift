@@ -37,10 +37,11 @@ public struct VassalStateError: Error, CustomStringConvertible {
 ///     board <fd>
 ///     worker <fd> <state> <pid> <worker-id> <peer-pid> <peer-uid> <peer-gid> <build-hex> [<speaks>]
 ///                                    (speaks: the protocol level the worker said it `understands`)
-///     held <fd> <host> <port> <requests> <buffer-hex> [<retry> <written> <read>]
+///     held <fd> <host> <port> <requests> <buffer-hex> [<retry> <written> <read> [uwsgi]]
 ///                                    (a connection the worker line above holds; retry: - r R for
-///                                     not retryable, retryable, sent again already; byte totals - when unknown)
-///     client <fd> <state> <host> <port> <requests> <buffer-hex> [<written> <read>]
+///                                     not retryable, retryable, sent again already; byte totals - when unknown;
+///                                     `uwsgi`: its client speaks the uwsgi protocol)
+///     client <fd> <state> <host> <port> <requests> <buffer-hex> [<written> <read> [uwsgi]]
 public struct VassalState {
     public static let environmentVariable = "HADJANGO_VASSAL_STATE"
 
@@ -74,8 +75,11 @@ public struct VassalState {
         public var retryable = false
         public var retried = false
         public var totals: (written: Int64, read: Int64)?
+        /// From a `socket` listener (the uwsgi protocol).
+        public var uwsgi: Bool
         public init(fd: FileDescriptor, host: String, port: Int, requests: UInt32, buffer: [UInt8],
-                    retryable: Bool = false, retried: Bool = false, totals: (written: Int64, read: Int64)? = nil) {
+                    retryable: Bool = false, retried: Bool = false, totals: (written: Int64, read: Int64)? = nil, uwsgi: Bool = false) {
+            self.uwsgi = uwsgi
             self.fd = fd
             self.host = host
             self.port = port
@@ -94,8 +98,11 @@ public struct VassalState {
         public var buffer: [UInt8]
         /// Bytes ever written to and read from it (nil: unknown).
         public var totals: (written: Int64, read: Int64)?
+        /// From a `socket` listener (the uwsgi protocol).
+        public var uwsgi: Bool
         public init(fd: FileDescriptor, state: ClientState, host: String, port: Int, requests: UInt32, buffer: [UInt8],
-                    totals: (written: Int64, read: Int64)? = nil) {
+                    totals: (written: Int64, read: Int64)? = nil, uwsgi: Bool = false) {
+            self.uwsgi = uwsgi
             self.fd = fd
             self.state = state
             self.host = host
@@ -128,12 +135,12 @@ public struct VassalState {
             for h in w.held {
                 let retry = h.retried ? "R" : h.retryable ? "r" : "-"
                 let totals = h.totals.map { "\($0.written) \($0.read)" } ?? "- -"
-                lines.append("held \(h.fd.rawValue) \(h.host.isEmpty ? "-" : h.host) \(h.port) \(h.requests) \(Hex.encode(h.buffer)) \(retry) \(totals)")
+                lines.append("held \(h.fd.rawValue) \(h.host.isEmpty ? "-" : h.host) \(h.port) \(h.requests) \(Hex.encode(h.buffer)) \(retry) \(totals)\(h.uwsgi ? " uwsgi" : "")")
             }
         }
         for c in clients {
             let totals = c.totals.map { "\($0.written) \($0.read)" } ?? "- -"
-            lines.append("client \(c.fd.rawValue) \(c.state.rawValue) \(c.host.isEmpty ? "-" : c.host) \(c.port) \(c.requests) \(Hex.encode(c.buffer)) \(totals)")
+            lines.append("client \(c.fd.rawValue) \(c.state.rawValue) \(c.host.isEmpty ? "-" : c.host) \(c.port) \(c.requests) \(Hex.encode(c.buffer)) \(totals)\(c.uwsgi ? " uwsgi" : "")")
         }
         return lines.joined(separator: "\n") + "\n"
     }
@@ -167,13 +174,13 @@ public struct VassalState {
                 let totals = f.count > 8 ? Int64(f[7]).flatMap { w in Int64(f[8]).map { (w, $0) } } : nil
                 state.workers[state.workers.count - 1].held.append(
                     Held(fd: fd, host: f[2] == "-" ? "" : f[2], port: port, requests: requests, buffer: buffer,
-                         retryable: retry == "r", retried: retry == "R", totals: totals))
+                         retryable: retry == "r", retried: retry == "R", totals: totals, uwsgi: f.count > 9 && f[9] == "uwsgi"))
             case "client":
                 guard f.count >= 7, let s = ClientState(rawValue: f[2]), let port = Int(f[4]),
                       let requests = UInt32(f[5]), let buffer = Hex.decode(f[6]) else { throw bad() }
                 let totals = f.count > 8 ? Int64(f[7]).flatMap { w in Int64(f[8]).map { (w, $0) } } : nil
                 state.clients.append(Client(fd: fd, state: s, host: f[3] == "-" ? "" : f[3], port: port,
-                                            requests: requests, buffer: buffer, totals: totals))
+                                            requests: requests, buffer: buffer, totals: totals, uwsgi: f.count > 9 && f[9] == "uwsgi"))
             default:
                 throw bad()
             }

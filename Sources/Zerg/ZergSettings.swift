@@ -1,14 +1,6 @@
 import Shared
 import ZergCore
 
-/// A socket the zerg serves on, and what it speaks there.
-struct ServedSocket: Equatable, CustomStringConvertible {
-    let address: ListenAddress
-    let wire: WireProtocol
-
-    var description: String { wire == .http ? address.description : "\(address) (uwsgi)" }
-}
-
 /// The zerg's options, typed and checked, from its configuration.
 struct ZergSettings {
     /// `http-socket`, then `socket`/`uwsgi-socket` (uwsgi unless `protocol = http`).
@@ -81,24 +73,7 @@ struct ZergSettings {
 
     init(_ config: Configuration) throws(ConfigError) {
         var problems: [ConfigDiagnostic] = []
-        sockets = []
-        var socketWire = WireProtocol.uwsgi
-        if let entry = config.occurrences("protocol").last {
-            if let wire = WireProtocol(option: entry.value) {
-                socketWire = wire
-            } else {
-                problems.append(ConfigDiagnostic(entry.origin, "`protocol = \(entry.value)`: expected `uwsgi` or `http`"))
-            }
-        }
-        for (option, wire) in [("http-socket", WireProtocol.http), ("socket", socketWire)] {
-            for entry in config.occurrences(option) {
-                if let address = ListenAddress(parsing: entry.value) {
-                    sockets.append(ServedSocket(address: address, wire: wire))
-                } else {
-                    problems.append(ConfigDiagnostic(entry.origin, "`\(option) = \(entry.value)`: expected `[host]:port` or a socket path"))
-                }
-            }
-        }
+        sockets = ServedSocket.all(in: config, problems: &problems)
         zergServers = config.strings("zerg")
         workers = config.int("workers") ?? 1
         if workers < 1 || workers > Self.maxWorkers {

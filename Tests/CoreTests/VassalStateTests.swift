@@ -14,12 +14,12 @@ import Testing
             .init(fd: FileDescriptor(rawValue: 9), state: .busy, pid: 1234, workerID: 2, peer: (1234, 1000, 1000), build: "a", speaks: 3,
                   held: [.init(fd: FileDescriptor(rawValue: 10), host: "127.0.0.1", port: 5555, requests: 3, buffer: Array("GET / HTTP/1.1\r\n\r\n".utf8),
                                retryable: true, totals: (1234, 56)),
-                         .init(fd: FileDescriptor(rawValue: 11), host: "", port: 0, requests: 0, buffer: [])]),
+                         .init(fd: FileDescriptor(rawValue: 11), host: "", port: 0, requests: 0, buffer: [], uwsgi: true)]),
             .init(fd: FileDescriptor(rawValue: 12), state: .free, pid: 1235, workerID: 3, peer: (1235, 0, 0), build: "böild"),
         ]
         s.clients = [
             .init(fd: FileDescriptor(rawValue: 13), state: .queued, host: "::1", port: 40000, requests: 1, buffer: [0, 255, 10], totals: (10, 20)),
-            .init(fd: FileDescriptor(rawValue: 14), state: .reading, host: "10.0.0.1", port: 1, requests: 0, buffer: []),
+            .init(fd: FileDescriptor(rawValue: 14), state: .reading, host: "10.0.0.1", port: 1, requests: 0, buffer: [], uwsgi: true),
         ]
         return s
     }
@@ -41,6 +41,7 @@ import Testing
         #expect(back.clients.map(\.state) == [.queued, .reading])
         #expect(back.clients[0].buffer == [0, 255, 10])
         #expect(back.clients[0].totals! == (10, 20) && back.clients[1].totals == nil)
+        #expect(back.clients.map(\.uwsgi) == [false, true] && back.workers[0].held.map(\.uwsgi) == [false, true] && !old.workers[0].held[0].uwsgi)
         #expect(back.allFds.map(\.rawValue) == Array(5...14))
     }
 

@@ -106,4 +106,45 @@ import Testing
         print("two rolling reloads of a zerg on a uwsgi socket, through nginx under load: \(s)")
         #expect(s.failures.isEmpty, "\(s.failures.prefix(5).map { $0.failure ?? "" })\n\(nginx.errorLog.suffix(2000))")
     }
+
+    /// A vassal with a `socket` listener: its uwsgi connections are queued and
+    /// handed to attached workers (2 × 2 threads) like HTTP ones; a rolling
+    /// reload of the zerg and a reload (re-exec) of the vassal, under load
+    /// through nginx, fail no request.
+    @Test func aVassalOnAUWSGISocketBehindNginx() throws {
+        guard Nginx.isInstalled else {
+            Issue.record("nginx is not installed (scripts/setup.sh installs it)")
+            return
+        }
+        let upstreamPort = try BuildsSetup.freePort()
+        let setup = try VassalSetup(vassalArgs: ["--socket", "127.0.0.1:\(upstreamPort)", "--buffer-size", "32768"])
+        let nginx = Nginx(dir: setup.dir)
+        defer {
+            nginx.stop()
+            setup.cleanup()
+        }
+        // buffer-size applies where the request is read: the vassal, and the workers it hands it to.
+        let zerg = try setup.startZerg(workers: 2, args: ["--threads", "2", "--buffer-size", "32768"])
+        let port = try BuildsSetup.freePort()
+        try setup.dir.write("nginx.conf", Self.nginxConf(nginx, nginxPort: port, upstream: "127.0.0.1:\(upstreamPort)"))
+        try nginx.start()
+        try Self.checkThroughNginx(port: port)
+        // The HTTP listener beside it still serves HTTP.
+        #expect(try HTTPClient.once(port: setup.port, "/v/pid").status == 200)
+
+        let load = LoadGenerator(port: port, keepAlive: 4, close: 4)
+        defer { load.stop() }
+        #expect(load.waitForSuccesses(200))
+        let start = Host.monotonicNanoseconds()
+        zerg.signal(SIGHUP)
+        #expect(waitUntil(20) { !zerg.logLines(containing: "rolling reload done").isEmpty })
+        #expect(load.waitForSuccesses(100))
+        setup.vassal.signal(SIGHUP)
+        #expect(waitUntil(20) { setup.vassal.logLines(containing: "reloading: re-exec").count >= 1 })
+        #expect(load.waitForSuccesses(200))
+        load.stop()
+        let s = load.summary(from: start, to: Host.monotonicNanoseconds())
+        print("a rolling reload of the zerg and a vassal re-exec, uwsgi through nginx under load: \(s)")
+        #expect(s.failures.isEmpty, "\(s.failures.prefix(5).map { $0.failure ?? "" })\n\(nginx.errorLog.suffix(2000))\n\(setup.vassal.log().suffix(2000))")
+    }
 }

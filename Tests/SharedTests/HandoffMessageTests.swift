@@ -12,6 +12,8 @@ import Testing
         .connection(remoteHost: "", remotePort: 0, buffered: []), .bye, .understands(version: 3),
         .connectionDue(dueNs: 1 << 50 | 12345, remoteHost: "::1", remotePort: 443, buffered: Array("GET /x HTTP/1.1\r\n\r\n".utf8)),
         .connectionDue(dueNs: 0, remoteHost: "", remotePort: 0, buffered: []),
+        .uwsgiConnection(dueNs: 0, remoteHost: "10.0.0.2", remotePort: 80, buffered: [0, 4, 0, 0, 1, 0, 65, 0, 0]),
+        .uwsgiConnection(dueNs: 1 << 40, remoteHost: "", remotePort: 0, buffered: []),
     ]
 
     func decode(_ bytes: [UInt8], fds: Int) throws -> HandoffMessage {

@@ -43,6 +43,12 @@ public enum HandoffMessage: Equatable, Sendable {
     /// worker answers 503 without running the app. Sent only to a worker that
     /// said `understands` with `dueVersion` or later.
     case connectionDue(dueNs: UInt64, remoteHost: String, remotePort: UInt16, buffered: [UInt8])
+    /// A connection from a `socket` listener: its client speaks the uwsgi
+    /// protocol and `buffered` holds a whole uwsgi packet. One request: the
+    /// worker closes it after (`done`), never hands it back. `dueNs` as in
+    /// `connectionDue` (0: none). Sent only to a worker that said
+    /// `understands` with `uwsgiVersion` or later.
+    case uwsgiConnection(dueNs: UInt64, remoteHost: String, remotePort: UInt16, buffered: [UInt8])
     /// Answer to `draining`: no further message follows on this link.
     case bye
 
@@ -51,13 +57,15 @@ public enum HandoffMessage: Equatable, Sendable {
     public static let countedBackVersion: UInt8 = 2
     /// The version from which workers say `understands` and vassals send `connectionDue`.
     public static let dueVersion: UInt8 = 3
-    /// What this side's vassal says in `welcome`.
-    public static let welcomeVersion: UInt8 = dueVersion
+    /// The version from which vassals send `uwsgiConnection`.
+    public static let uwsgiVersion: UInt8 = 4
+    /// What this side's vassal says in `welcome`, and its workers in `understands`.
+    public static let welcomeVersion: UInt8 = uwsgiVersion
     static let magic: [UInt8] = [0x48, 0x5A]  // "HZ"
 
     public enum Kind: UInt8, Sendable {
         case hello = 0x01, ready = 0x02, back = 0x03, done = 0x04, draining = 0x05, failing = 0x06, returned = 0x07, understands = 0x08
-        case welcome = 0x81, refuse = 0x82, connection = 0x83, bye = 0x84, connectionDue = 0x85
+        case welcome = 0x81, refuse = 0x82, connection = 0x83, bye = 0x84, connectionDue = 0x85, uwsgiConnection = 0x86
     }
 
     public var kind: Kind {
@@ -74,13 +82,14 @@ public enum HandoffMessage: Equatable, Sendable {
         case .refuse: return .refuse
         case .connection: return .connection
         case .connectionDue: return .connectionDue
+        case .uwsgiConnection: return .uwsgiConnection
         case .bye: return .bye
         }
     }
 
     /// How many fds travel with a message of this kind (exactly).
     public static func fdCount(_ kind: Kind) -> Int {
-        kind == .back || kind == .returned || kind == .connection || kind == .connectionDue || kind == .welcome ? 1 : 0
+        kind == .back || kind == .returned || kind == .connection || kind == .connectionDue || kind == .uwsgiConnection || kind == .welcome ? 1 : 0
     }
 
     /// The largest packet either side sends or accepts.
@@ -115,7 +124,7 @@ public enum HandoffMessage: Equatable, Sendable {
             out += name
             out.appendLE16(port)
             out += buffered
-        case .connectionDue(let due, let host, let port, let buffered):
+        case .connectionDue(let due, let host, let port, let buffered), .uwsgiConnection(let due, let host, let port, let buffered):
             out.appendLE(UInt32(truncatingIfNeeded: due)); out.appendLE(UInt32(truncatingIfNeeded: due >> 32))
             let name = Array(host.utf8.prefix(255))
             out.append(UInt8(name.count))
@@ -169,12 +178,14 @@ public enum HandoffMessage: Equatable, Sendable {
             let host = String(decoding: try r.bytes(n), as: UTF8.self)
             let port = try r.u16()
             message = .connection(remoteHost: host, remotePort: port, buffered: r.rest())
-        case .connectionDue:
+        case .connectionDue, .uwsgiConnection:
             let due = UInt64(try r.u32()) | UInt64(try r.u32()) << 32
             let n = Int(try r.u8())
             let host = String(decoding: try r.bytes(n), as: UTF8.self)
             let port = try r.u16()
-            message = .connectionDue(dueNs: due, remoteHost: host, remotePort: port, buffered: r.rest())
+            message = kind == .uwsgiConnection
+                ? .uwsgiConnection(dueNs: due, remoteHost: host, remotePort: port, buffered: r.rest())
+                : .connectionDue(dueNs: due, remoteHost: host, remotePort: port, buffered: r.rest())
         }
         if r.remaining > 0 { throw HandoffError("\(kind) has \(r.remaining) trailing bytes") }
         return message

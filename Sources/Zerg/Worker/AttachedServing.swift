@@ -14,7 +14,7 @@ extension Worker {
         let hello = HandoffMessage.hello(pid: Host.pid, worker: Int32(id), build: build)
         guard let board = try link.attach(hello: hello), let fd = link.fd else { return false }
         if link.vassalVersion >= HandoffMessage.dueVersion {
-            _ = link.tell(.understands(version: HandoffMessage.dueVersion))
+            _ = link.tell(.understands(version: min(link.vassalVersion, HandoffMessage.welcomeVersion)))
         }
         do {
             linkToken = try sources.add(fd, .link)
@@ -66,7 +66,9 @@ extension Worker {
             switch try? link.receive() {
             case .message(.connection(let host, let port, let buffered), let connection?)?,
                  .message(.connectionDue(_, let host, let port, let buffered), let connection?)?:
-                orphanedHandoffs.append(HandedOver(fd: connection, host: host, port: port, buffered: buffered))
+                orphanedHandoffs.append(HandedOver(fd: connection, host: host, port: port, buffered: buffered, wire: .http))
+            case .message(.uwsgiConnection(_, let host, let port, let buffered), let connection?)?:
+                orphanedHandoffs.append(HandedOver(fd: connection, host: host, port: port, buffered: buffered, wire: .uwsgi))
             case .message(_, let stray)?:
                 stray?.close()
             default:
@@ -92,32 +94,15 @@ extension Worker {
         case .closed:
             linkLost()
         case .message(.connection(let host, let port, let buffered), let fd?):
-            if stopping || paused {
-                // Handed over before the vassal saw `draining`: back it goes, unserved.
-                handBack(fd, requests: 0, written: 0, read: 0, buffered: buffered)  // untouched here
-                fd.close()
-                return
-            }
-            serve(HandedOver(fd: fd, host: host, port: port, buffered: buffered))
+            take(fd, HandedOver(fd: fd, host: host, port: port, buffered: buffered, wire: .http), dueNs: 0)
         case .message(.connectionDue(let due, let host, let port, let buffered), let fd?):
-            if stopping || paused {
-                handBack(fd, requests: 0, written: 0, read: 0, buffered: buffered)
-                fd.close()
-                return
-            }
-            if Host.monotonicNanoseconds() > due {
-                // It waited here, behind this worker's last request, past queue-timeout:
-                // answered as the vassal answers a queue timeout, without running the app.
-                Log.info("client \(host):\(port): waited past queue-timeout for this worker; 503")
-                fd.answerAndClose(HTTPResponseHead.simple(status: 503, message: "no worker became free within queue-timeout",
-                                                          extraHeaders: [("Retry-After", "1")]))
-                tellVassal(.done)
-                return
-            }
-            serve(HandedOver(fd: fd, host: host, port: port, buffered: buffered))
+            take(fd, HandedOver(fd: fd, host: host, port: port, buffered: buffered, wire: .http), dueNs: due)
+        case .message(.uwsgiConnection(let due, let host, let port, let buffered), let fd?):
+            take(fd, HandedOver(fd: fd, host: host, port: port, buffered: buffered, wire: .uwsgi), dueNs: due)
         case .message(.bye, _):
             linkLost(quietly: true)
-        case .messageLostItsFd(.connection(let host, let port, _)), .messageLostItsFd(.connectionDue(_, let host, let port, _)):
+        case .messageLostItsFd(.connection(let host, let port, _)), .messageLostItsFd(.connectionDue(_, let host, let port, _)),
+             .messageLostItsFd(.uwsgiConnection(_, let host, let port, _)):
             // Out of descriptors here: that client is lost (the vassal closes its
             // copy on `done`), the link and every other connection are not.
             Log.info("could not receive the connection of client \(host):\(port) (out of file descriptors); closing it")
@@ -132,8 +117,33 @@ extension Worker {
         }
     }
 
+    /// A connection the vassal handed over: served, or given back unserved
+    /// when this worker is leaving (handed before the vassal saw `draining`),
+    /// or answered 503 when it waited here past its due time (`dueNs`, 0: none).
+    func take(_ fd: FileDescriptor, _ handed: HandedOver, dueNs: UInt64) {
+        if stopping || paused {
+            if handed.wire == .uwsgi {
+                // Never handed back (the vassal parks HTTP connections only): it is served.
+                return serve(handed)
+            }
+            handBack(fd, requests: 0, written: 0, read: 0, buffered: handed.buffered)  // untouched here
+            fd.close()
+            return
+        }
+        if dueNs != 0 && Host.monotonicNanoseconds() > dueNs {
+            // It waited here, behind this worker's last request, past queue-timeout:
+            // answered as the vassal answers a queue timeout, without running the app.
+            Log.info("client \(handed.host):\(handed.port): waited past queue-timeout for this worker; 503")
+            fd.answerAndClose(HTTPResponseHead.simple(status: 503, message: "no worker became free within queue-timeout",
+                                                      minorVersion: handed.wire == .uwsgi ? 0 : 1, extraHeaders: [("Retry-After", "1")]))
+            tellVassal(.done)
+            return
+        }
+        serve(handed)
+    }
+
     func serve(_ handed: HandedOver) {
-        let conn = Connection(fd: handed.fd, remote: (handed.host, Int(handed.port)), scratch: scratch)
+        let conn = Connection(fd: handed.fd, remote: (handed.host, Int(handed.port)), wire: handed.wire, scratch: scratch)
         conn.buffer = handed.buffered
         openConnections += 1
         serve(conn)

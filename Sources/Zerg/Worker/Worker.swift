@@ -73,6 +73,7 @@ final class Worker {
         let host: String
         let port: UInt16
         let buffered: [UInt8]
+        let wire: WireProtocol
     }
     let build: String
 
