@@ -16,14 +16,21 @@ enum InstanceKind: String {
     /// nginx's `uwsgi_pass` for `socket`), run as a standalone zerg.
     static func of(_ config: Configuration) -> InstanceKind? {
         if config.has("zerg") { return .zerg }
-        if config.has("zerg-server") || config.has("http") { return .vassal }
+        if config.has("zerg-server") { return .vassal }
+        // `http` with an app and no zerg-server: uWSGI's router in front of its own workers.
+        if config.has("http") { return hasApp(config) ? .zerg : .vassal }
         if config.has("http-socket") || config.has("socket") { return .zerg }
         return nil
     }
 
+    static func hasApp(_ config: Configuration) -> Bool { config.has("wsgi-file") || config.has("module") }
+
     /// Why `of` chose what it chose, for the start line.
     static func reason(_ config: Configuration) -> String {
         if config.has("zerg") { return "zerg: attaches to a vassal" }
+        if config.has("http") && !config.has("zerg-server") && hasApp(config) {
+            return "zerg with its own vassal: http and an app, without zerg-server (uWSGI's router in front of the workers)"
+        }
         if config.has("zerg-server") || config.has("http") { return "vassal: owns the port\(config.has("zerg-server") ? " and a zerg-server socket" : "")" }
         if config.has("http-socket") || config.has("socket") {
             return "standalone zerg: \(config.has("http-socket") ? "http-socket" : "socket") without zerg-server (a classic vassal)"

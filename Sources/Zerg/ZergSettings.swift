@@ -5,6 +5,8 @@ import ZergCore
 struct ZergSettings {
     /// `http-socket`, then `socket`/`uwsgi-socket` (uwsgi unless `protocol = http`).
     var sockets: [ServedSocket]
+    /// `http` (uWSGI's quickstart router): a vassal owns these ports, the workers attach to it (`Router`).
+    var routerHTTP: [ListenAddress]
     var zergServers: [String]
     var workers: Int
     /// Request threads per worker (`threads`); 1: the worker serves on its main thread.
@@ -75,6 +77,14 @@ struct ZergSettings {
         var problems: [ConfigDiagnostic] = []
         sockets = ServedSocket.all(in: config, problems: &problems)
         zergServers = config.strings("zerg")
+        routerHTTP = []
+        for entry in config.occurrences("http") {
+            if let address = ListenAddress(parsing: entry.value) {
+                routerHTTP.append(address)
+            } else {
+                problems.append(ConfigDiagnostic(entry.origin, "`http = \(entry.value)`: expected `[host]:port` or a socket path"))
+            }
+        }
         workers = config.int("workers") ?? 1
         if workers < 1 || workers > Self.maxWorkers {
             problems.append(ConfigDiagnostic(config.origin("workers") ?? .builtIn, "`workers = \(workers)`: expected 1 to \(Self.maxWorkers)"))
@@ -134,8 +144,8 @@ struct ZergSettings {
             problems.append(ConfigDiagnostic(config.origin("cheaper") ?? .builtIn, "`cheaper = \(c)` must be below `workers = \(workers)` (it is the minimum of an adaptive count up to `workers`)"))
         }
 
-        if sockets.isEmpty && zergServers.isEmpty {
-            problems.append(ConfigDiagnostic(.builtIn, "nothing to serve: give `http-socket = [host]:port`, `socket = [host]:port` (the uwsgi protocol, for nginx's uwsgi_pass) or `zerg = PATH` to attach to a vassal"))
+        if sockets.isEmpty && zergServers.isEmpty && routerHTTP.isEmpty {
+            problems.append(ConfigDiagnostic(.builtIn, "nothing to serve: give `http-socket = [host]:port`, `http = [host]:port` (a vassal in front of the workers), `socket = [host]:port` (the uwsgi protocol, for nginx's uwsgi_pass) or `zerg = PATH` to attach to a vassal"))
         }
         if wsgiFile == nil && module == nil {
             problems.append(ConfigDiagnostic(.builtIn, "no application: give `wsgi-file = PATH` or `module = package.module[:callable]`"))

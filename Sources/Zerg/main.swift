@@ -88,14 +88,16 @@ if let problem = Preflight.check(settings) {
 if handover == nil { Log.info(DescriptorLimit.raiseAndDescribe()) }  // workers inherit it
 var inherited = handover.map(Master.inheritedListeners) ?? []
 var listeners: [FileDescriptor] = []
-for address in settings.sockets.map(\.address) {
+var routerListeners: [FileDescriptor] = []
+// `http-socket`/`socket`: the workers'; `http`: the router vassal's (the master keeps copies).
+for (address, router) in settings.sockets.map({ ($0.address, false) }) + settings.routerHTTP.map({ ($0, true) }) {
     if let i = inherited.firstIndex(where: { $0.address == address.description }) {
-        listeners.append(inherited.remove(at: i).fd)
+        if router { routerListeners.append(inherited.remove(at: i).fd) } else { listeners.append(inherited.remove(at: i).fd) }
         continue
     }
     do {
         let fd = try address.listen(backlog: settings.listenBacklog, deferAcceptSeconds: settings.deferAcceptSeconds)
-        listeners.append(fd)
+        if router { routerListeners.append(fd) } else { listeners.append(fd) }
         if case .unix(let path) = address {
             try settings.ownership.apply(toSocket: path)
         } else {
@@ -118,7 +120,7 @@ if handover == nil || geteuid() == 0 {
 do {
     for old in inherited { old.fd.close() }
     exit(try Master(configuration: config, settings: settings, arguments: arguments, binary: binary, listeners: listeners,
-                    handover: handover).run())
+                    routerListeners: routerListeners, handover: handover).run())
 } catch {
     Log.info("cannot start: \(error)")
     exit(1)

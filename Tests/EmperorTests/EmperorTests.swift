@@ -335,16 +335,20 @@ import Testing
 /// The real zerg as an emperor instance: it reports ready and accepting,
 /// reloads on touch and stops gracefully on removal.
 @Suite(.serialized) struct EmperorRunsZergTests {
-    /// A classic uWSGI vassal (an app on its own `http-socket`, no zerg-server)
-    /// runs as a standalone zerg, and the log says why.
-    @Test func aClassicVassalRunsAsAStandaloneZerg() throws {
+    /// A classic uWSGI vassal (an app on its own `http-socket` or `socket`, or
+    /// behind uWSGI's router with `http`; no zerg-server) runs as a zerg, and
+    /// the log says why.
+    @Test(arguments: [("http-socket", "standalone zerg: http-socket without zerg-server (a classic vassal)"),
+                      ("socket", "standalone zerg: socket without zerg-server (a classic vassal)"),
+                      ("http", "zerg with its own vassal: http and an app, without zerg-server")])
+    func aClassicVassalRunsAsAZerg(option: String, reason: String) throws {
         let apps = FileSystem.directoryName(FileSystem.directoryName(FileSystem.directoryName("\(#filePath)")))
             + "/Tests/ZergTests/Support/apps.py"
         let e = try EmperorHarness(["--emperor", "builds/*/app.ini"], wrapper: false)
         defer { e.cleanup() }
-        try e.write("builds/a/app.ini", "[uwsgi]\nhttp-socket = 127.0.0.1:0\nwsgi-file = \(apps)\nprocesses = 1\nmaster = true\n")
+        try e.write("builds/a/app.ini", "[uwsgi]\n\(option) = 127.0.0.1:0\nwsgi-file = \(apps)\nprocesses = 1\nmaster = true\n")
         #expect(e.waitUntil(20) { e.vassal("builds/a/app.ini")?["accepting"] as? Int == 1 }, "\(e.log())")
-        #expect(e.log().contains("builds/a/app.ini: runs as a standalone zerg: http-socket without zerg-server (a classic vassal)"))
+        #expect(e.log().contains("builds/a/app.ini: runs as a \(reason)"), "\(e.log())")
         #expect(e.log().contains("builds/a/app.ini: started zerg pid"))
         #expect(!e.log().contains("zerg-server`"))
     }

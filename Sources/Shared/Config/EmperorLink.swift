@@ -29,6 +29,10 @@ public final class EmperorLink {
     /// (re-binding it would leave a moment with none, when a new emperor
     /// would start a duplicate).
     public static let adoptionFdVariable = "HADJANGO_EMPEROR_ADOPTION_FD"
+    /// What ties a process to its emperor, in its environment: none of it may
+    /// reach a process the instance starts itself (it would answer the emperor too).
+    public static let variables = ["UWSGI_EMPEROR_FD", "UWSGI_EMPEROR_FD_CONFIG", runDirectoryVariable, configVariable, graceVariable,
+                                   adoptionFdVariable, EmperorProtocol.listenersVariable]
     public static let defaultGraceSeconds = 60
 
     /// The adoption socket of the instance that runs `config` under `runDirectory`.

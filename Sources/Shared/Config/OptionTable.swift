@@ -98,7 +98,9 @@ public enum OptionTable {
     ]
 
     static let vassal: [OptionSpec] = [
-        OptionSpec("http", .address, roles: .vassal, "`[addr]:port` (or a unix path) the vassal listens on for clients."),
+        OptionSpec("http", .address, list: true, roles: [.vassal, .zerg],
+                   difference: "On a zerg (uWSGI's quickstart `--http :8000`), the master starts a vassal that owns the port and the workers attach to it (instead of uWSGI's HTTP router): a reload of the workers keeps every connection.",
+                   "`[addr]:port` (or a unix path) the vassal listens on for clients."),
         OptionSpec("zerg-server", .path, roles: .vassal, "Unix socket zerg workers attach to, to receive accepted connections."),
         OptionSpec("listen", .int, default: "100", roles: [.vassal, .zerg], "Listen backlog of the client socket."),
         OptionSpec("chmod-socket", .string, roles: [.vassal, .zerg], "Mode of created unix sockets (e.g. 666)."),

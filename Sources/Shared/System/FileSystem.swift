@@ -156,6 +156,19 @@ public enum FileSystem {
         _ = try? Syscall.call("unlink", path) { Glibc.unlink(path) }
     }
 
+    /// mkdtemp(3): a new directory `prefix` + six random characters, mode 0700.
+    public static func makeTemporaryDirectory(prefix: String) throws(SystemError) -> String {
+        var template = Array((prefix + "XXXXXX").utf8CString)
+        let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) != nil }
+        if !made { throw SystemError("mkdtemp", prefix, errno: errno) }
+        return String(cString: template)
+    }
+
+    /// rmdir(2); a directory already gone (or not empty) is left as it is.
+    public static func removeDirectory(_ path: String) {
+        _ = try? Syscall.call("rmdir", path) { Glibc.rmdir(path) }
+    }
+
     /// symlink(2): `path` pointing at `target`.
     public static func symlink(_ target: String, at path: String) throws(SystemError) {
         try Syscall.call("symlink", path) { Glibc.symlink(target, path) }

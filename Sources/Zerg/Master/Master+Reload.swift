@@ -38,7 +38,10 @@ extension Master {
             let now = fresh.sockets.map(\.description).joined(separator: ", ")
             return "`http-socket`/`socket` changed (\(was.isEmpty ? "none" : was) → \(now.isEmpty ? "none" : now))"
         }
-        if listeners.isEmpty && fresh.zergServers.first != settings.zergServers.first {
+        if fresh.routerHTTP != settings.routerHTTP {
+            return "`http` changed (\(settings.routerHTTP.map(\.description).joined(separator: ", ")) → \(fresh.routerHTTP.map(\.description).joined(separator: ", ")))"
+        }
+        if listeners.isEmpty && router == nil && fresh.zergServers.first != settings.zergServers.first {
             return "`zerg` changed (\(settings.zergServers.first ?? "none") → \(fresh.zergServers.first ?? "none"))"
         }
         return nil

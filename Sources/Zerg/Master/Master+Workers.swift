@@ -133,7 +133,12 @@ extension Master {
             if processes[pid] != nil {
                 Log.info("worker pid \(pid) did not stop in time; SIGKILL")
                 ChildProcess.signal(pid, SIGKILL)
+            } else if pid == router?.pid {
+                Log.info("the vassal pid \(pid) did not stop in time; SIGKILL")
+                ChildProcess.signal(pid, SIGKILL)
             }
+        case .restartRouter:
+            startRouter()
         }
     }
 
@@ -190,6 +195,14 @@ extension Master {
         stopping = how
         updateUnavailable()
         Log.info("\(how.rawValue) stop of \(processes.count) worker(s)")
+        if router?.pid != nil {
+            stopRouter(how)
+            // The vassal stops taking clients and hands out what it holds first.
+            if how == .graceful {
+                workersStopAfterRouter = true
+                return
+            }
+        }
         for p in processes.values {
             switch how {
             case .graceful:
@@ -203,7 +216,9 @@ extension Master {
     func handle(signal sig: Int32) {
         switch sig {
         case SIGCHLD:
-            for (pid, status) in ChildProcess.reapAll() { reaped(pid: pid, status: status) }
+            for (pid, status) in ChildProcess.reapAll() {
+                if pid == router?.pid { routerExited(status: status) } else { reaped(pid: pid, status: status) }
+            }
         case SIGHUP: startReload()
         case SIGTERM: stop(.graceful)
         case SIGINT, SIGQUIT: stop(.immediate)

@@ -15,6 +15,8 @@ final class Master {
         case check
         /// The adaptive worker count decides once a second.
         case cheaper
+        /// The router's vassal (`http`) is started again after it exited.
+        case restartRouter
     }
 
     enum TouchAction { case reload, workersReload, logReopen }
@@ -47,6 +49,10 @@ final class Master {
     /// The master answers clients itself (503) while no worker can: its listener registrations.
     var answering: [(fd: FileDescriptor, token: EventToken)] = []
     let listeners: [FileDescriptor]
+    /// `http` (uWSGI's quickstart router): the vassal this master runs in front of its workers.
+    var router: Router?
+    /// A graceful stop with a router: the workers are stopped once the vassal has handed out what it held.
+    var workersStopAfterRouter = false
     let sources: EventSources<Event>
     let signals: SignalChannel
     let emperor: EmperorLink?
@@ -105,8 +111,17 @@ final class Master {
     var handover: JSON?
 
     init(configuration: Configuration, settings: ZergSettings, arguments: [String], binary: OwnBinary,
-         listeners: [FileDescriptor], handover: JSON? = nil) throws {
+         listeners: [FileDescriptor], routerListeners: [FileDescriptor] = [], handover: JSON? = nil) throws {
         self.handover = handover
+        if !routerListeners.isEmpty {
+            let program = FileSystem.joined(FileSystem.directoryName(binary.path), "vassal")
+            guard FileSystem.exists(program) else {
+                throw Router.Missing(description: "`http` needs the vassal binary beside the zerg (\(program)); or serve with `http-socket`")
+            }
+            let directory = try handover?["router"]?["dir"]?.stringValue ?? Self.makeRouterDirectory()
+            router = Router(program: program, directory: directory, listeners: Array(zip(settings.routerHTTP, routerListeners)))
+            router?.pid = handover?["router"]?["pid"]?.intValue.map { pid_t($0) }
+        }
         self.configuration = configuration
         self.settings = settings
         self.arguments = arguments
@@ -147,6 +162,7 @@ final class Master {
             handover = nil
             restore(state)
         } else {
+            startRouter()  // first: the workers attach to its socket
             for id in 1...settings.workers where !cheapedSlots.contains(id) { spawn(id: id) }
         }
         scheduleChecks()
@@ -178,7 +194,8 @@ final class Master {
                 Log.info("no emperor came back within emperor-lost-grace; stopping")
                 stop(.graceful)
             }
-            if stopping != nil && processes.isEmpty {
+            if stopping != nil && processes.isEmpty && router?.pid == nil {
+                removeRouterDirectory()
                 if let pidfile = settings.pidfile { FileSystem.unlink(pidfile) }
                 emperor?.removeAdoptionSocket()
                 Log.info("master stopped")
@@ -189,6 +206,12 @@ final class Master {
 
     /// What the listeners are bound to, with real ports (`:0` gets one from the kernel).
     var boundAddresses: [String] {
+        if let router {
+            return router.listeners.map { address, fd in
+                if case .tcp(let host, _) = address, let port = try? fd.localPort() { return "\(host):\(port) (through the vassal)" }
+                return "\(address) (through the vassal)"
+            }
+        }
         if listeners.isEmpty { return settings.zergServers.map { "the vassal at \($0)" } }
         return zip(settings.sockets, listeners).map { socket, fd in
             let wire = socket.wire == .http ? "" : " (uwsgi)"
@@ -255,7 +278,7 @@ final class Master {
             let p = WorkerProcess(id: id, pid: pid, control: mine, rows: rows)
             p.eventToken = try sources.add(mine, .worker(p))
             scoreboard.assign(rows: rows, pid: Int64(pid))
-            p.order(.configure(configuration.entries))
+            p.order(.configure(workerEntries))
             slotHistory[id, default: SlotHistory()].spawns += 1
             p.replaces = old
             processes[pid] = p

@@ -33,7 +33,7 @@ extension Master {
             Log.info("\(problem): the master stays on the running image; workers start from it too until the file is fixed")
             return
         }
-        var fds: [FileDescriptor] = listeners + [scoreboard.memory.fd]
+        var fds: [FileDescriptor] = listeners + (router?.listeners.map(\.fd) ?? []) + [scoreboard.memory.fd]
         if let pool = readyPool { fds += [pool.sender, pool.receiver] }
         if let stats { fds.append(stats.listener) }
         let workers: [JSON] = processes.values.sorted { $0.pid < $1.pid }.map { p in
@@ -42,7 +42,11 @@ extension Master {
                             ("state", .string(p.state.rawValue)), ("ready_ms", p.readyMs.map { .number($0) } ?? .null)])
         }
         let state: JSON = .object([
-            ("listeners", .array(zip(settings.sockets, listeners).map { .object([("address", .string($0.address.description)), ("fd", .number($1.rawValue))]) })),
+            ("listeners", .array((Array(zip(settings.sockets.map(\.address), listeners)) + (router?.listeners ?? [])).map {
+                .object([("address", .string($0.description)), ("fd", .number($1.rawValue))])
+            })),
+            // The router's vassal is this process's child still after the exec.
+            ("router", router.map { r in .object([("dir", .string(r.directory)), ("pid", r.pid.map { .number($0) } ?? .null)]) } ?? .null),
             ("scoreboard", .number(scoreboard.memory.fd.rawValue)), ("rows", .number(scoreboard.rows)),
             ("pool", readyPool.map { .array([.number($0.sender.rawValue), .number($0.receiver.rawValue)]) } ?? .null),
             ("stats", stats.map { .number($0.listener.rawValue) } ?? .null),
