@@ -49,6 +49,7 @@ extension Vassal {
                 sources.remove(l, token)
                 l.close()
             }
+            for path in listenerPaths { path.remove() }
             listeners = []
             listenerTokens = []
             listenerPending = []
@@ -72,8 +73,6 @@ extension Vassal {
         zergServerToken = nil
         sources.remove(zergServer, token)
         zergServer.close()
-        if let mine = zergServerInode, (try? FileSystem.status(settings.zergServer, followSymlinks: false))?.inode == mine {
-            FileSystem.unlink(settings.zergServer)
-        }
+        zergServerPath?.remove()
     }
 }

@@ -64,8 +64,10 @@ final class Vassal {
     var shedSinceSweep = (atCap: 0, outOfDescriptors: 0, idleClosed: 0, fdsLost: 0)
     let zergServer: FileDescriptor
     var zergServerToken: EventToken?
-    /// The zerg-server path's inode while it is this vassal's (see `releaseZergServer`).
-    let zergServerInode: UInt64?
+    /// The zerg-server path while it is this vassal's (see `releaseZergServer`).
+    let zergServerPath: OwnedSocketPath?
+    /// The unix paths of its client listeners: removed when it stops.
+    let listenerPaths: [OwnedSocketPath]
 
     var clients: [UInt64: ClientConnection] = [:]
     var workers: [UInt64: AttachedWorker] = [:]
@@ -137,7 +139,8 @@ final class Vassal {
         // Connections may already wait (a re-exec, a respawn on the emperor's copy).
         listenerPending = listeners.map { _ in true }
         self.zergServer = zergServer
-        zergServerInode = try? FileSystem.status(settings.zergServer, followSymlinks: false).inode
+        zergServerPath = OwnedSocketPath(settings.zergServer)
+        listenerPaths = settings.http.compactMap { if case .unix(let path) = $0 { OwnedSocketPath(path) } else { nil } }
         self.emperor = emperor
         signals = try SignalChannel([SIGHUP, SIGTERM, SIGINT, SIGQUIT, SIGUSR1])
         SignalChannel.ignoreBrokenPipe()

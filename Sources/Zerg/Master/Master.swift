@@ -49,6 +49,8 @@ final class Master {
     /// The master answers clients itself (503) while no worker can: its listener registrations.
     var answering: [(fd: FileDescriptor, token: EventToken)] = []
     let listeners: [FileDescriptor]
+    /// The unix paths of its listeners: removed when the zerg stops (not on a re-exec).
+    let listenerPaths: [OwnedSocketPath]
     /// `http` (uWSGI's quickstart router): the vassal this master runs in front of its workers.
     var router: Router?
     /// A graceful stop with a router: the workers are stopped once the vassal has handed out what it held.
@@ -113,6 +115,9 @@ final class Master {
     init(configuration: Configuration, settings: ZergSettings, arguments: [String], binary: OwnBinary,
          listeners: [FileDescriptor], routerListeners: [FileDescriptor] = [], handover: JSON? = nil) throws {
         self.handover = handover
+        listenerPaths = (settings.sockets.map(\.address) + settings.routerHTTP).compactMap {
+            if case .unix(let path) = $0 { OwnedSocketPath(path) } else { nil }
+        }
         if !routerListeners.isEmpty {
             let program = FileSystem.joined(FileSystem.directoryName(binary.path), "vassal")
             guard FileSystem.exists(program) else {
@@ -196,6 +201,7 @@ final class Master {
             }
             if stopping != nil && processes.isEmpty && router?.pid == nil {
                 removeRouterDirectory()
+                for path in listenerPaths { path.remove() }
                 if let pidfile = settings.pidfile { FileSystem.unlink(pidfile) }
                 emperor?.removeAdoptionSocket()
                 Log.info("master stopped")

@@ -1,0 +1,2 @@
+# What `django-admin startproject mysite` leaves in mysite/wsgi.py, minus Django.
+from app import application  # noqa: F401
