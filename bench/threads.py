@@ -49,6 +49,26 @@ def django_servers(a, port):
             "uwsgi 2×4 threads": [theirs + ["--threads", "4"]], "uwsgi 2×1": [theirs]}
 
 
+def measure_alone(table, ports, a, cwd, env, concurrency):
+    """As `measure`, but each server runs only during its own round (started,
+    warmed up, measured, stopped). For the Django table: with a uWSGI of 4
+    threads merely loaded beside it (idle), our threaded workers measured 12 %
+    slower and the unthreaded ones not at all; measured alone, neither."""
+    names = list(table)
+    runs = {name: [] for name in names}
+    for r in range(a.rounds):
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            procs = start(table[name], cwd, env)
+            try:
+                if not wait_ready(ports[name], "/"):
+                    print(f"{name} did not start", file=sys.stderr)
+                wrk(ports[name], "/", False, 2, connections=concurrency)  # warm-up
+                runs[name].append(wrk(ports[name], "/", False, a.duration, connections=concurrency))
+            finally:
+                stop(procs)
+    return {name: sorted(runs[name], key=lambda x: x[0])[len(runs[name]) // 2] for name in names}
+
+
 def measure(table, ports, a, cwd, env, concurrency):
     """Median (by req/s) of `a.rounds` alternating rounds per server: (req/s, p50, p99, errors)."""
     names = list(table)
@@ -76,14 +96,16 @@ def main():
     p.add_argument("--duration", type=int, default=int(os.environ.get("BENCH_DURATION", "10")))
     p.add_argument("--rounds", type=int, default=int(os.environ.get("BENCH_ROUNDS", "3")))
     p.add_argument("--concurrency", default="8,32", help="wrk connections, comma-separated")
+    p.add_argument("--parts", default="io,django", help="which tables: io, django")
     a = p.parse_args()
     a.zerg, a.vassal = os.path.abspath(a.zerg), os.path.abspath(a.vassal)
     tmp = tempfile.mkdtemp(prefix="bench-threads-")
     atexit.register(shutil.rmtree, tmp, True)
     env = dict(os.environ, DJANGO_SETTINGS_MODULE="site_demo.settings", PYTHONDONTWRITEBYTECODE="1")
 
+    parts = a.parts.split(",")
     io = {}
-    for c in (int(x) for x in a.concurrency.split(",")):
+    for c in (int(x) for x in a.concurrency.split(",") if "io" in parts):
         names = list(io_servers(a, 0, tmp))
         ports = {name: 19600 + 10 * i for i, name in enumerate(names)}
         table = {name: io_servers(a, ports[name], tmp)[name] for name in names}
@@ -91,29 +113,31 @@ def main():
     names = list(io_servers(a, 0, tmp))
     ports = {name: 19690 + i for i, name in enumerate(["zerg 2×4 threads", "zerg 2×1", "uwsgi 2×4 threads", "uwsgi 2×1"])}
     table = {name: django_servers(a, ports[name])[name] for name in ports}
-    django = measure(table, ports, a, SITE, env, 32)
+    django = measure_alone(table, ports, a, SITE, env, 32) if "django" in parts else {}
 
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
     print(f"\n{datetime.date.today()} on {platform.node()}: {os.cpu_count()} cores, {cpu}; "
           f"wrk -t1 -d{a.duration}s --latency, median of {a.rounds} alternating rounds\n")
-    print("I/O-bound app (50 ms `time.sleep` per request), 2 processes × 4 threads (at most 160 req/s):\n")
-    print("| connections | server | req/s | p50 ms | p99 ms | errors | zerg ÷ server |")
-    print("|---:|---|---:|---:|---:|---:|---:|")
-    for c, results in io.items():
-        ours = results["zerg"]
-        for name in names:
-            r = results[name]
-            ratio = f"{ours[0] / r[0]:.2f}×" if name != "zerg" else ""
-            print(f"| {c} | {name} | {r[0]:,.1f} | {r[1]:.2f} | {r[2]:.2f} | {r[3]} | {ratio} |")
-    print("\nThe example Django site (CPU-bound), 2 processes, 32 connections, keep-alive (uWSGI's http-socket")
-    print("closes every connection: its errors are wrk's read errors, one per request):\n")
-    print("| server | req/s | p50 ms | p99 ms | errors |")
-    print("|---|---:|---:|---:|---:|")
-    for name, r in django.items():
-        print(f"| {name} | {r[0]:,.0f} | {r[1]:.2f} | {r[2]:.2f} | {r[3]} |")
-    for server in ("zerg", "uwsgi"):
-        a4, a1 = django[f"{server} 2×4 threads"], django[f"{server} 2×1"]
-        print(f"\n{server}: threads ÷ no threads: {a4[0] / a1[0]:.2f}× req/s, p99 {a4[2] / a1[2]:.2f}×")
+    if io:
+        print("I/O-bound app (50 ms `time.sleep` per request), 2 processes × 4 threads (at most 160 req/s):\n")
+        print("| connections | server | req/s | p50 ms | p99 ms | errors | zerg ÷ server |")
+        print("|---:|---|---:|---:|---:|---:|---:|")
+        for c, results in io.items():
+            ours = results["zerg"]
+            for name in names:
+                r = results[name]
+                ratio = f"{ours[0] / r[0]:.2f}×" if name != "zerg" else ""
+                print(f"| {c} | {name} | {r[0]:,.1f} | {r[1]:.2f} | {r[2]:.2f} | {r[3]} | {ratio} |")
+    if django:
+        print("\nThe example Django site (CPU-bound), 2 processes, 32 connections, keep-alive, each server alone while")
+        print("measured (uWSGI's http-socket closes every connection: its errors are wrk's read errors, one per request):\n")
+        print("| server | req/s | p50 ms | p99 ms | errors |")
+        print("|---|---:|---:|---:|---:|")
+        for name, r in django.items():
+            print(f"| {name} | {r[0]:,.0f} | {r[1]:.2f} | {r[2]:.2f} | {r[3]} |")
+        for server in ("zerg", "uwsgi"):
+            a4, a1 = django[f"{server} 2×4 threads"], django[f"{server} 2×1"]
+            print(f"\n{server}: threads ÷ no threads: {a4[0] / a1[0]:.2f}× req/s, p99 {a4[2] / a1[2]:.2f}×")
 
 
 if __name__ == "__main__":

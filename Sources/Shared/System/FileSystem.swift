@@ -161,7 +161,7 @@ public enum FileSystem {
         var template = Array((prefix + "XXXXXX").utf8CString)
         let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) != nil }
         if !made { throw SystemError("mkdtemp", prefix, errno: errno) }
-        return String(cString: template)
+        return String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     /// rmdir(2); a directory already gone (or not empty) is left as it is.
