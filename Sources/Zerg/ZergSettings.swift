@@ -58,6 +58,13 @@ struct ZergSettings {
     var pidfile: String?
     /// Milliseconds an attached worker waits for a keep-alive client's next request before handing it back.
     var keepAliveLingerMs: Int32
+    /// Static files (`static-map`, `static-map2`, `check-static`, `static-index`, ...).
+    var staticFiles: StaticFiles
+    var staticExpiry: StaticExpiry
+    /// `mime-file` (default Debian's /etc/mime.types): content types of static files.
+    var mimeTypes: MIMETypes
+    /// `honour-range`: static files answer one `Range` (206).
+    var honourRange: Bool
     /// The `build` placeholder (the seed sets `build = %c`): told to the vassal at attach.
     var build: String
     var ownership: SocketOwnership
@@ -134,6 +141,10 @@ struct ZergSettings {
         workerReloadMercySeconds = max(0, config.int("worker-reload-mercy") ?? 60)
         pidfile = config.string("pidfile")
         keepAliveLingerMs = Int32(clamping: max(0, config.int("handback-linger") ?? 2))
+        staticFiles = StaticFiles(config, base: chdir, problems: &problems)
+        staticExpiry = StaticExpiry(config, problems: &problems)
+        mimeTypes = staticFiles.isEmpty ? MIMETypes() : MIMETypes(files: config.strings("mime-file").isEmpty ? ["/etc/mime.types"] : config.strings("mime-file"))
+        honourRange = config.bool("honour-range")
         build = config.placeholder("build") ?? ""
         ownership = SocketOwnership(config, problems: &problems)
         lifecycle = WorkerLifecycle(config)

@@ -133,6 +133,8 @@ public struct Scoreboard {
         case headTimeouts = 1
         /// Request bodies cut: past `http-body-timeout` below `http-body-min-rate`.
         case bodyTimeouts = 2
+        /// Static files served (`static-map`…), without the app.
+        case staticRequests = 3
     }
 
     public var totalsRow: Int { rows - 1 }

@@ -78,7 +78,9 @@ import Testing
         let z = try c.start(["container-threads.ini"], env: Self.env(port))
         let body = Self.get(port)
         #expect(body?.contains("threads=True") == true && body?.contains("name=container") == true, "\(z.log())")
-        #expect(z.logLines(containing: "not offered here").contains { $0.contains("static-map") }, "\(z.log())")
+        let css = try HTTPClient.once(port: port, "/static/site.css")
+        #expect(css.status == 200 && css.body == "body { margin: 0; }\n" && css.headers["content-type"] == "text/css")
+        #expect(!z.logLines(containing: "post-buffering").isEmpty, "post-buffering named as the vassal's")
     }
 
     @Test func uwsgiSocketsForNginxServe() throws {

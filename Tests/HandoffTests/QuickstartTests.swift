@@ -9,8 +9,10 @@ import Testing
     @Test func theQuickstartLineRunsAVassalInFrontOfTheWorkers() throws {
         let dir = try TestDirectory("quickstart-test")
         let port = try BuildsSetup.freePort()
+        try dir.write("robots.txt", "User-agent: *\n")
         let zerg = try TestProcess("zerg", ["--http", "127.0.0.1:\(port)", "--wsgi-file", TestProcess.appsPath, "--master",
-                                            "--processes", "2", "--disable-logging"], log: dir.file("zerg.log"), cwd: dir.path)
+                                            "--processes", "2", "--disable-logging", "--static-map", "/files=\(dir.path)"],
+                                   log: dir.file("zerg.log"), cwd: dir.path)
         defer {
             zerg.stop()
             dir.remove()
@@ -20,6 +22,9 @@ import Testing
         let vassals = zerg.group().filter { (try? String(contentsOfFile: "/proc/\($0)/cmdline", encoding: .utf8))?.contains("vassal") == true }
         #expect(vassals.count == 1, "one vassal, a child of the zerg master")
         #expect(try HTTPClient.once(port: port, "/v/pid").status == 200)
+        // Static files in zerg mode: the attached worker answers them.
+        let robots = try HTTPClient.once(port: port, "/files/robots.txt")
+        #expect(robots.status == 200 && robots.body == "User-agent: *\n" && robots.headers["content-type"] == "text/plain")
         let socketDir = zerg.logLines(containing: "workers attach at ").first
             .flatMap { $0.components(separatedBy: "workers attach at ").last }.map(FileSystem.directoryName)
 

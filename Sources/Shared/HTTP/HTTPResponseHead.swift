@@ -137,6 +137,25 @@ public final class HTTPDate {
         return text
     }
 
+    /// The time an IMF-fixdate names (`If-Modified-Since`); nil for any other form.
+    public static func parse(_ text: String) -> time_t? {
+        // `Sun, 06 Nov 1994 08:49:37 GMT`
+        let f = text.split(separator: " ")
+        guard f.count == 6, f[0].count == 4, days.contains(String(f[0].dropLast())), f[5] == "GMT",
+              let day = Int(f[1]), (1...31).contains(day), let month = months.firstIndex(of: String(f[2])),
+              let year = Int(f[3]), year >= 1970 else { return nil }
+        let clock = f[4].split(separator: ":").compactMap { Int($0) }
+        guard clock.count == 3, (0..<24).contains(clock[0]), (0..<60).contains(clock[1]), (0...60).contains(clock[2]) else { return nil }
+        // Days since 1970-01-01 of a proleptic Gregorian date (the civil-from-days inverse).
+        let y = month < 2 ? year - 1 : year
+        let era = y / 400
+        let yoe = y - era * 400
+        let doy = (153 * (month + (month > 1 ? -2 : 10)) + 2) / 5 + day - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        let daysSinceEpoch = era * 146_097 + doe - 719_468
+        return time_t(daysSinceEpoch * 86_400 + clock[0] * 3600 + clock[1] * 60 + clock[2])
+    }
+
     public static func text(of t: time_t) -> String {
         var t = t
         var parts = tm()

@@ -127,6 +127,28 @@ final class Connection {
         return true
     }
 
+    /// Sends `count` bytes of `file` from `offset` with sendfile(2), waiting
+    /// for the peer like `write`; returns the bytes sent (fewer when the file
+    /// is shorter than it was, or the peer is gone: then `broken`).
+    func sendFile(_ file: FileDescriptor, offset: inout Int64, count: Int, timeoutMs: Int32) -> Int {
+        var remaining = count
+        while remaining > 0 && !broken {
+            switch try? fd.sendFile(from: file, offset: &offset, count: remaining) {
+            case .completed(0)?:
+                return count - remaining  // the file is shorter than it was: what was promised cannot be sent
+            case .completed(let sent)?:
+                remaining -= sent
+                written += Int64(sent)
+            case .wouldBlock?:
+                if !waitWithoutGIL(writable: true, timeoutMs: timeoutMs) { broken = true }
+            case nil:
+                broken = true
+            }
+        }
+        if remaining == 0 { lastActiveNs = Host.monotonicNanoseconds() }
+        return count - remaining
+    }
+
     /// Waits for the peer with the GIL released: the app's other threads (and,
     /// with `threads`, the worker's other requests) run meanwhile.
     func waitWithoutGIL(writable: Bool, timeoutMs: Int32) -> Bool {

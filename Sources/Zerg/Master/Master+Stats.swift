@@ -25,6 +25,7 @@ extension Master {
             // Standalone: requests answered 408 (head deadline) and bodies cut (body deadline).
             ("head_timeouts", .int(scoreboard[.headTimeouts])),
             ("body_timeouts", .int(scoreboard[.bodyTimeouts])),
+            ("static_requests", .int(scoreboard[.staticRequests])),
             ("cheaper", settings.cheaper.map { c in
                 .object([("algorithm", .string(c.algorithm.rawValue)), ("minimum", .number(c.minimum)),
                          ("maximum", .number(c.maximum)), ("active", .number(settings.workers - cheapedSlots.count)),

@@ -74,22 +74,9 @@ extension RequestRunner {
         let response = r.response
         guard response.sendHead(knownLength: length) else { return true }
         guard response.bodyAllowed else { return true }
-        var remaining: Int
-        if case .length(let n) = response.framing { remaining = min(n, length) } else { remaining = length }
-        while remaining > 0 && !r.conn.broken {
-            switch try? r.conn.fd.sendFile(from: file, offset: &offset, count: remaining) {
-            case .completed(0)?:
-                remaining = 0  // the file is shorter than it was: what was promised cannot be sent
-            case .completed(let sent)?:
-                remaining -= sent
-                response.bodyBytes += sent
-                r.conn.written += Int64(sent)
-            case .wouldBlock?:
-                if !r.conn.waitWithoutGIL(writable: true, timeoutMs: settings.socketTimeoutMs) { r.conn.broken = true }
-            case nil:
-                r.conn.broken = true
-            }
-        }
+        var count = length
+        if case .length(let n) = response.framing { count = min(n, length) }
+        response.bodyBytes += r.conn.sendFile(file, offset: &offset, count: count, timeoutMs: settings.socketTimeoutMs)
         return true
     }
 

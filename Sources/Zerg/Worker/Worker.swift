@@ -166,6 +166,7 @@ final class Worker {
     func handle(_ conn: Connection, _ head: HTTPRequestHead, uwsgi: UWSGIRequest? = nil) -> Bool {
         accept.requestBegins(nowNs: Host.monotonicNanoseconds(), averageNs: runner.averageNs)
         defer { accept.requestEnds() }
+        if !settings.staticFiles.isEmpty, let keep = Interpreter.withoutGIL({ runner.serveStatic(conn, head) }) { return keep }
         // A request thread runs without the GIL between requests (its network
         // work overlaps the other threads' Python); one thread holds it throughout.
         let keep = Interpreter.withGIL { runner.run(conn, head, uwsgi: uwsgi) }
