@@ -90,6 +90,7 @@ final class Emperor {
     /// Runs until a stop signal has stopped every instance; returns the exit status.
     func run() -> Int32 {
         ChildProcess.becomeSubreaper()
+        if let title = settings.title { ProcessTitle.set(title) }
         if let pidfile = settings.pidfile {
             do { try FileSystem.writeFileAtomically(pidfile, "\(getpid())\n") } catch { Log.info("cannot write pidfile: \(error)") }
         }

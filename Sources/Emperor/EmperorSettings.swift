@@ -19,6 +19,8 @@ struct EmperorSettings {
     var reloadMercySeconds: Int
     var gracefulStop: Bool
     var pidfile: String?
+    /// `emperor-procname`, with `procname-prefix`/`-append`/`auto-procname` around it.
+    var title: String?
     /// Where instances keep their adoption sockets (see `EmperorLink`).
     var runDirectory: String
     var lostGraceSeconds: Int
@@ -51,6 +53,7 @@ struct EmperorSettings {
         reloadMercySeconds = max(0, config.int("reload-mercy") ?? 30)
         gracefulStop = config.bool("emperor-graceful-shutdown")
         pidfile = config.string("emperor-pidfile")
+        title = ProcessNames(config).title(explicit: config.string("emperor-procname"), automatic: "emperor")
         runDirectory = config.string("emperor-run-dir") ?? Self.defaultRunDirectory()
         lostGraceSeconds = max(0, config.int("emperor-lost-grace") ?? EmperorLink.defaultGraceSeconds)
         vassalSet = config.strings("vassal-set")

@@ -34,6 +34,9 @@ struct VassalSettings {
     /// TCP_DEFER_ACCEPT on the client listeners, for this many seconds (0: off).
     var deferAcceptSeconds: Int32
     var touchLogReopen: [String]
+    /// The process title: `procname-master` (or `procname`), else with
+    /// `auto-procname` (or a prefix) `vassal <build>` (`vassal <port>` without a build).
+    var title: String?
 
     init(_ config: Configuration) throws(ConfigError) {
         var problems: [ConfigDiagnostic] = []
@@ -62,6 +65,8 @@ struct VassalSettings {
         statsHTTP = config.bool("stats-http")
         deferAcceptSeconds = config.deferAcceptSeconds
         touchLogReopen = config.strings("touch-logreopen")
+        title = ProcessNames(config).title(explicit: config.string("procname-master") ?? config.string("procname"),
+                                           automatic: "vassal \(config.placeholder("build") ?? sockets.first?.description ?? "")")
 
         if sockets.isEmpty {
             problems.append(ConfigDiagnostic(.builtIn, "nothing to listen on: give `http = [host]:port` (or `socket = [host]:port` for nginx's uwsgi_pass)"))

@@ -69,6 +69,7 @@ enum VassalStartup {
         }
         // The emperor keeps copies: a vassal that dies is started again on the same sockets.
         emperor?.tell(listeners: zip(settings.http, listeners).map { ($0.description, $1) })
+        if let title = settings.title { ProcessTitle.set(title) }
         vassal.tellEmperor(.ready)
         vassal.tellEmperor(.accepting)
         return vassal

@@ -43,10 +43,8 @@ struct ZergSettings {
     var deferAcceptSeconds: Int32
     var procnameMaster: String?
     var procname: String?
-    var autoProcname: Bool
-    /// `procname-prefix` (`-spaced`) and `procname-append`, around every title.
-    var procnamePrefix: String
-    var procnameAppend: String
+    /// `procname-prefix`, `procname-append`, `auto-procname`.
+    var names: ProcessNames
     /// Status classes (4, 5) logged even with `disable-logging` (`log-4xx`, `log-5xx`).
     var alwaysLoggedStatusClasses: Set<Int>
     /// `need-app`: an app that does not load at start stops the zerg (status 22).
@@ -131,9 +129,7 @@ struct ZergSettings {
         cpuSlots = max(0, config.int("cpu-slots") ?? Host.cpuCount)
         procnameMaster = config.string("procname-master")
         procname = config.string("procname")
-        autoProcname = config.bool("auto-procname")
-        procnamePrefix = (config.string("procname-prefix") ?? "") + (config.string("procname-prefix-spaced").map { $0 + " " } ?? "")
-        procnameAppend = config.string("procname-append") ?? ""
+        names = ProcessNames(config)
         needApp = config.bool("need-app")
         daemonizeLog = config.string("daemonize")
         alwaysLoggedStatusClasses = Set([(4, "log-4xx"), (5, "log-5xx")].filter { config.bool($0.1) }.map(\.0))
@@ -184,12 +180,6 @@ struct ZergSettings {
         return String(value.dropFirst(5))
     }
 
-    /// A process's title: `explicit` (procname, procname-master), else `automatic`
-    /// when titles are asked for (auto-procname, or a prefix or suffix, which
-    /// imply it as in uWSGI); nil: leave the command line as it is.
-    func title(explicit: String?, automatic: String) -> String? {
-        let decorated = !procnamePrefix.isEmpty || !procnameAppend.isEmpty
-        guard let name = explicit ?? (autoProcname || decorated ? automatic : nil) else { return nil }
-        return procnamePrefix + name + procnameAppend
-    }
+    /// A process's title (see `ProcessNames`).
+    func title(explicit: String?, automatic: String) -> String? { names.title(explicit: explicit, automatic: automatic) }
 }

@@ -70,7 +70,7 @@ public enum OptionTable {
                    difference: "Default true: removal and SIGTERM ask for a graceful stop (byte 2); uWSGI sends a brutal stop (byte 0) unless set.",
                    "Stop instances with the graceful-stop message (false: the immediate-stop message)."),
         OptionSpec("emperor-pidfile", .path, roles: .emperor, "Write the emperor's pid to this file."),
-        OptionSpec("emperor-procname", .string, roles: .emperor, "Process name of the emperor."),
+        OptionSpec("emperor-procname", .string, roles: .emperor, "Process name of the emperor (`ps`), with `procname-prefix`/`-append` around it."),
         OptionSpec("vassal-set", .string, list: true, roles: .emperor, "`vassal-set = key=value`: passed to every instance as `--set key=value`."),
         OptionSpec("emperor-no-blacklist", .bool, roles: .emperor, support: .noEffect("there is no blacklist: crashing instances back off per instance and never stop the others"), "uWSGI: disable the blacklist."),
     ]
@@ -181,9 +181,9 @@ public enum OptionTable {
                    "Pass request headers whose names contain `_` to the app (by default they are dropped, as nginx and gunicorn do: a client could otherwise spoof `X-Forwarded-For` as `X_Forwarded_For` past a proxy that filters only the dashed name)."),
         OptionSpec("req-logger", .string, list: true, roles: .zerg, "Where request log lines go (`file:PATH`)."),
         OptionSpec("logger", .string, list: true, roles: .all, "Where other log lines go (`file:PATH`)."),
-        OptionSpec("procname-master", .string, roles: .zerg, "Process name of the master."),
-        OptionSpec("procname", .string, roles: .zerg, "Process name of the workers."),
-        OptionSpec("auto-procname", .bool, roles: .zerg, "Give workers descriptive process names."),
+        OptionSpec("procname-master", .string, roles: [.vassal, .zerg], "Process name of the zerg master, or of the vassal."),
+        OptionSpec("procname", .string, roles: [.vassal, .zerg], "Process name of the workers (of the vassal, without `procname-master`)."),
+        OptionSpec("auto-procname", .bool, roles: .all, "Descriptive process names: `zerg master`, `zerg worker N`, `vassal BUILD`, `emperor`."),
         OptionSpec("pidfile", .path, aliases: ["safe-pidfile"], roles: [.vassal, .zerg],
                    difference: "Always written atomically (a temporary file renamed), as uWSGI's `safe-pidfile`.",
                    "Write the master's pid to this file."),
@@ -192,9 +192,9 @@ public enum OptionTable {
                    "If the app does not load when the zerg starts, stop with status 22 instead of retrying (a deploy script or supervisor sees the failure)."),
         OptionSpec("log-4xx", .bool, roles: .zerg, "With `disable-logging`: still log requests answered 4xx."),
         OptionSpec("log-5xx", .bool, roles: .zerg, "With `disable-logging`: still log requests answered 5xx."),
-        OptionSpec("procname-prefix", .string, roles: .zerg, "Put this before every process name of the zerg (names are set even without `auto-procname`)."),
-        OptionSpec("procname-prefix-spaced", .string, roles: .zerg, "`procname-prefix` followed by a space."),
-        OptionSpec("procname-append", .string, roles: .zerg, "Put this after every process name of the zerg."),
+        OptionSpec("procname-prefix", .string, roles: .all, "Put this before every process name (names are set even without `auto-procname`)."),
+        OptionSpec("procname-prefix-spaced", .string, roles: .all, "`procname-prefix` followed by a space."),
+        OptionSpec("procname-append", .string, roles: .all, "Put this after every process name."),
     ]
 
     static let lifecycle: [OptionSpec] = [
