@@ -63,6 +63,8 @@ struct ZergSettings {
     var mimeTypes: MIMETypes
     /// `honour-range`: static files answer one `Range` (206).
     var honourRange: Bool
+    /// `attach-daemon`, `smart-attach-daemon`, `attach-daemon2`: run by the master.
+    var daemons: [AttachedDaemon]
     /// The `build` placeholder (the seed sets `build = %c`): told to the vassal at attach.
     var build: String
     var ownership: SocketOwnership
@@ -141,6 +143,7 @@ struct ZergSettings {
         staticExpiry = StaticExpiry(config, problems: &problems)
         mimeTypes = staticFiles.isEmpty ? MIMETypes() : MIMETypes(files: config.strings("mime-file").isEmpty ? ["/etc/mime.types"] : config.strings("mime-file"))
         honourRange = config.bool("honour-range")
+        daemons = AttachedDaemon.all(in: config, problems: &problems)
         build = config.placeholder("build") ?? ""
         ownership = SocketOwnership(config, problems: &problems)
         lifecycle = WorkerLifecycle(config)

@@ -136,7 +136,14 @@ extension Master {
             } else if pid == router?.pid {
                 Log.info("the vassal pid \(pid) did not stop in time; SIGKILL")
                 ChildProcess.signal(pid, SIGKILL)
+            } else if let d = daemons.first(where: { $0.pid == pid }) {
+                Log.info("daemon `\(d.command)` (pid \(pid)) did not stop in time; SIGKILL")
+                _ = ChildProcess.signalGroup(pid, SIGKILL) || ChildProcess.signal(pid, SIGKILL)
             }
+        case .restartDaemon(let i):
+            startDaemon(i)
+        case .checkDaemons:
+            checkSmartDaemons()
         case .restartRouter:
             startRouter()
         }
@@ -195,6 +202,7 @@ extension Master {
         stopping = how
         updateUnavailable()
         Log.info("\(how.rawValue) stop of \(processes.count) worker(s)")
+        stopDaemons()
         if router?.pid != nil {
             stopRouter(how)
             // The vassal stops taking clients and hands out what it holds first.
@@ -217,7 +225,11 @@ extension Master {
         switch sig {
         case SIGCHLD:
             for (pid, status) in ChildProcess.reapAll() {
-                if pid == router?.pid { routerExited(status: status) } else { reaped(pid: pid, status: status) }
+                if pid == router?.pid {
+                    routerExited(status: status)
+                } else if !daemonExited(pid: pid, status: status) {
+                    reaped(pid: pid, status: status)
+                }
             }
         case SIGHUP: startReload()
         case SIGTERM: stop(.graceful)

@@ -17,6 +17,9 @@ final class Master {
         case cheaper
         /// The router's vassal (`http`) is started again after it exited.
         case restartRouter
+        /// An attached daemon is started again; smart daemons' pidfiles are checked.
+        case restartDaemon(Int)
+        case checkDaemons
     }
 
     enum TouchAction { case reload, workersReload, logReopen }
@@ -55,6 +58,8 @@ final class Master {
     var router: Router?
     /// A graceful stop with a router: the workers are stopped once the vassal has handed out what it held.
     var workersStopAfterRouter = false
+    /// `attach-daemon` and kin (`Master+Daemons`), from the configuration the master started with.
+    var daemons: [AttachedDaemon]
     let sources: EventSources<Event>
     let signals: SignalChannel
     let emperor: EmperorLink?
@@ -115,6 +120,10 @@ final class Master {
     init(configuration: Configuration, settings: ZergSettings, arguments: [String], binary: OwnBinary,
          listeners: [FileDescriptor], routerListeners: [FileDescriptor] = [], handover: JSON? = nil) throws {
         self.handover = handover
+        daemons = settings.daemons
+        for (i, pid) in (handover?["daemons"]?.arrayValue ?? []).enumerated() where i < daemons.count {
+            daemons[i].pid = pid.intValue.map { pid_t($0) }  // still this process's children after the exec
+        }
         listenerPaths = (settings.sockets.map(\.address) + settings.routerHTTP).compactMap {
             if case .unix(let path) = $0 { OwnedSocketPath(path) } else { nil }
         }
@@ -170,6 +179,7 @@ final class Master {
             startRouter()  // first: the workers attach to its socket
             for id in 1...settings.workers where !cheapedSlots.contains(id) { spawn(id: id) }
         }
+        startDaemons()
         scheduleChecks()
         while true {
             let events = (try? sources.wait(timeoutMs: timers.timeoutMs(otherwise: 1000))) ?? []
@@ -199,7 +209,7 @@ final class Master {
                 Log.info("no emperor came back within emperor-lost-grace; stopping")
                 stop(.graceful)
             }
-            if stopping != nil && processes.isEmpty && router?.pid == nil {
+            if stopping != nil && processes.isEmpty && router?.pid == nil && !daemons.contains(where: { $0.pid != nil }) {
                 removeRouterDirectory()
                 for path in listenerPaths { path.remove() }
                 if let pidfile = settings.pidfile { FileSystem.unlink(pidfile) }

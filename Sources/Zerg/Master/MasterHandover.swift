@@ -45,7 +45,8 @@ extension Master {
             ("listeners", .array((Array(zip(settings.sockets.map(\.address), listeners)) + (router?.listeners ?? [])).map {
                 .object([("address", .string($0.description)), ("fd", .number($1.rawValue))])
             })),
-            // The router's vassal is this process's child still after the exec.
+            // Daemons and the router's vassal are this process's children still after the exec.
+            ("daemons", .array(daemons.map { d in d.pid.map { .number(Int($0)) } ?? .null })),
             ("router", router.map { r in .object([("dir", .string(r.directory)), ("pid", r.pid.map { .number($0) } ?? .null)]) } ?? .null),
             ("scoreboard", .number(scoreboard.memory.fd.rawValue)), ("rows", .number(scoreboard.rows)),
             ("pool", readyPool.map { .array([.number($0.sender.rawValue), .number($0.receiver.rawValue)]) } ?? .null),

@@ -1,0 +1,66 @@
+import Foundation
+import Testing
+@testable import Shared
+
+/// `attach-daemon` and `smart-attach-daemon`: run by the master beside the
+/// workers, started again when they die, never duplicated by reloads, stopped with the zerg.
+@Suite(.serialized) struct AttachedDaemonTests {
+    static func pids(_ path: String) -> [pid_t] {
+        ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").split(separator: "\n").compactMap { pid_t($0.trimmingCharacters(in: .whitespaces)) }
+    }
+
+    static func alive(_ pid: pid_t) -> Bool {
+        // A zombie is not alive: its state in /proc/PID/stat is Z.
+        guard kill(pid, 0) == 0, let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return false }
+        return !stat[stat.index(close, offsetBy: 2)...].hasPrefix("Z")
+    }
+
+    @Test func daemonsAreRestartedNotDuplicatedAndStopped() throws {
+        let z = try ZergHarness(["--processes", "2", "--stats", "zerg.stats",
+                                 "--attach-daemon", "echo $$ >> daemon.pids; exec sleep 600",
+                                 "--smart-attach-daemon", "smart.pid sleep 600 & echo $! > smart.pid"])
+        defer {
+            for pid in Self.pids(z.dir + "/daemon.pids") + Self.pids(z.dir + "/smart.pid") { kill(pid, SIGKILL) }
+            z.cleanup()
+        }
+        let legacy = z.dir + "/daemon.pids", smart = z.dir + "/smart.pid"
+        #expect(z.waitUntil(10) { Self.pids(legacy).count == 1 && Self.pids(smart).count == 1 }, "\(z.log())")
+        let first = Self.pids(legacy)[0], firstSmart = Self.pids(smart)[0]
+        #expect(Self.alive(first) && Self.alive(firstSmart))
+
+        // Three rolling reloads of the workers: the same daemons, no new one.
+        for round in 1...3 {
+            z.signal(SIGHUP)
+            #expect(z.waitUntil(15) { z.log().components(separatedBy: "rolling reload done").count > round })
+        }
+        #expect(Self.pids(legacy) == [first] && Self.pids(smart) == [firstSmart] && Self.alive(first) && Self.alive(firstSmart))
+
+        // Killed: each is started again (the legacy one when the master reaps it, the smart one from its pidfile).
+        kill(first, SIGKILL)
+        kill(firstSmart, SIGKILL)
+        #expect(z.waitUntil(10) { Self.pids(legacy).count == 2 && Self.alive(Self.pids(legacy)[1]) }, "\(z.log())")
+        #expect(z.waitUntil(10) { Self.pids(smart).first.map { $0 != firstSmart && Self.alive($0) } == true }, "\(z.log())")
+
+        let stats = try FileDescriptor.connect(unixPath: z.dir + "/zerg.stats")
+        let document = try JSONSerialization.jsonObject(with: Data(try stats.readToEnd())) as? [String: Any]
+        stats.close()
+        let daemons = document?["daemons"] as? [[String: Any]] ?? []
+        #expect(daemons.count == 2 && daemons.allSatisfy { ($0["respawns"] as? Int) == 1 }, "\(daemons)")
+
+        // The zerg stops: so do its daemons.
+        let running = [Self.pids(legacy)[1], Self.pids(smart)[0]]
+        z.signal(SIGTERM)
+        #expect(z.waitUntil(15) { z.hasExited() })
+        #expect(waitFor(5) { running.allSatisfy { !Self.alive($0) } }, "daemons stopped with the zerg")
+    }
+
+    func waitFor(_ seconds: Double, _ condition: () -> Bool) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if condition() { return true }
+            usleep(10_000)
+        }
+        return condition()
+    }
+}
