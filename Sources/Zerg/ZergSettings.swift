@@ -63,6 +63,8 @@ struct ZergSettings {
     var mimeTypes: MIMETypes
     /// `honour-range`: static files answer one `Range` (206).
     var honourRange: Bool
+    /// The apps: the default one and `mount`s (`manage-script-name`).
+    var mounts: AppMounts
     /// `attach-daemon`, `smart-attach-daemon`, `attach-daemon2`: run by the master.
     var daemons: [AttachedDaemon]
     /// The `build` placeholder (the seed sets `build = %c`): told to the vassal at attach.
@@ -144,6 +146,7 @@ struct ZergSettings {
         mimeTypes = staticFiles.isEmpty ? MIMETypes() : MIMETypes(files: config.strings("mime-file").isEmpty ? ["/etc/mime.types"] : config.strings("mime-file"))
         honourRange = config.bool("honour-range")
         daemons = AttachedDaemon.all(in: config, problems: &problems)
+        mounts = AppMounts(config, defaultFile: wsgiFile, defaultModule: module, callable: callable, problems: &problems)
         build = config.placeholder("build") ?? ""
         ownership = SocketOwnership(config, problems: &problems)
         lifecycle = WorkerLifecycle(config)
@@ -157,8 +160,8 @@ struct ZergSettings {
         if sockets.isEmpty && zergServers.isEmpty && routerHTTP.isEmpty {
             problems.append(ConfigDiagnostic(.builtIn, "nothing to serve: give `http-socket = [host]:port`, `http = [host]:port` (a vassal in front of the workers), `socket = [host]:port` (the uwsgi protocol, for nginx's uwsgi_pass) or `zerg = PATH` to attach to a vassal"))
         }
-        if wsgiFile == nil && module == nil {
-            problems.append(ConfigDiagnostic(.builtIn, "no application: give `wsgi-file = PATH` or `module = package.module[:callable]`"))
+        if mounts.apps.isEmpty {
+            problems.append(ConfigDiagnostic(.builtIn, "no application: give `wsgi-file = PATH`, `module = package.module[:callable]` or `mount = /prefix=app.py`"))
         }
         if !problems.isEmpty { throw ConfigError(problems) }
     }

@@ -15,6 +15,8 @@ struct RequestRecord {
     var workerID: Int
     /// The request thread (`threads`; 0 without).
     var core: Int = 0
+    /// The app's index (mounts; 0 without).
+    var app: Int = 0
     var requestsByWorker: Int
     var varCount: Int
     var logvars: [String: String]
@@ -82,7 +84,7 @@ struct RequestLog {
     func defaultLine(_ r: RequestRecord) -> String {
         let msecs = r.durationNs / 1_000_000
         let headers = r.head.fields.count
-        return "[pid: \(getpid())|app: 0|req: \(r.requestsByWorker)/\(r.requestsByWorker)] \(address(r)) () "
+        return "[pid: \(getpid())|app: \(r.app)|req: \(r.requestsByWorker)/\(r.requestsByWorker)] \(address(r)) () "
             + "{\(r.varCount) vars in \(r.head.bytes.count) bytes} [\(Self.ctime(r.startTime))] "
             + "\(Self.escape(r.head.methodText)) \(Self.escape(r.head.targetText)) => generated \(r.bodyBytes) bytes in \(msecs) msecs "
             + "(\(r.head.protocolText) \(r.status)) \(headers) headers in \(r.headBytes) bytes (1 switches on core \(r.core))"

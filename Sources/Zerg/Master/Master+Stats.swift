@@ -87,11 +87,14 @@ extension Master {
                 ("req_info", start != 0 ? .object([("request_start", .int(Timestamp.now().seconds - startedAgo))]) : .object([])),
             ])
         }
-        let app: JSON = .object([
-            ("id", .number(0)), ("modifier1", .number(0)), ("mountpoint", .string("")), ("startup_time", .number(0)),
-            ("requests", .number(requests)), ("exceptions", .number(history.exceptions + field(.exceptions))),
-            ("chdir", .string(settings.chdir ?? "")),
-        ])
+        // One entry per app (mounts); requests are counted per worker, not per app: all on app 0.
+        let apps: [JSON] = settings.mounts.apps.enumerated().map { i, app in
+            .object([
+                ("id", .number(i)), ("modifier1", .number(0)), ("mountpoint", .string(app.mountpoint)), ("startup_time", .number(0)),
+                ("requests", .number(i == 0 ? requests : 0)), ("exceptions", .number(i == 0 ? history.exceptions + field(.exceptions) : 0)),
+                ("chdir", .string(settings.chdir ?? "")),
+            ])
+        }
         var members: [(String, JSON)] = [
             ("id", .number(id)),
             ("pid", .number(p?.pid ?? 0)),
@@ -110,7 +113,7 @@ extension Master {
             ("respawn_count", .number(history.spawns)),
             ("tx", .number(history.tx + field(.tx))),
             ("avg_rt", .number(requests > 0 ? busyMicros / requests : 0)),
-            ("apps", .array([app])),
+            ("apps", .array(apps)),
             ("cores", .array(cores)),
         ]
         // ours

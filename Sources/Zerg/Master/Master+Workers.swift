@@ -97,7 +97,7 @@ extension Master {
                 return
             }
             let delay = backoff.nextDelayMs(ranNs: 0)
-            let source = settings.wsgiFile.map { "wsgi-file \($0)" } ?? "module \(settings.module ?? "?")"
+            let source = settings.mounts.apps.map(\.source).joined(separator: ", ")
             if failure != lastFailure {
                 switch why {
                 case .attachRefused: Log.info("cannot attach: \(failure); retrying with backoff")

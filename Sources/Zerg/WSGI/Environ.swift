@@ -19,6 +19,7 @@ struct EnvironBuilder {
         let remotePort = Py.interned("REMOTE_PORT")
         let input = Py.interned("wsgi.input")
         let urlScheme = Py.interned("wsgi.url_scheme")
+        let scriptName = Py.interned("SCRIPT_NAME")
     }
 
     let keys = Keys()
@@ -56,12 +57,17 @@ struct EnvironBuilder {
     /// A new environ for the request. `contentLength` overrides the header
     /// (a decoded chunked body's length); otherwise CONTENT_LENGTH is the
     /// parsed length (`5, 5` is 5), never the raw header.
-    func build(head: HTTPRequestHead, conn: Connection, input: PyPtr, contentLength: Int?) -> PyPtr {
+    func build(head: HTTPRequestHead, conn: Connection, input: PyPtr, contentLength: Int?, mountpoint: String? = nil) -> PyPtr {
         let env = pg_dict_copy(constants)!
         head.bytes.withUnsafeBufferPointer { b in
             func slice(_ r: Range<Int>) -> UnsafeBufferPointer<UInt8> { UnsafeBufferPointer(rebasing: b[r]) }
             Py.setStealing(env, keys.method, Py.latin1(slice(head.method)))
-            let path = head.path.isEmpty ? [UInt8(ascii: "/")] : EnvironBuilder.percentDecoded(slice(head.path))
+            var path = head.path.isEmpty ? [UInt8(ascii: "/")] : EnvironBuilder.percentDecoded(slice(head.path))
+            if let mountpoint, !mountpoint.isEmpty {
+                // manage-script-name: the mountpoint moves from PATH_INFO to SCRIPT_NAME.
+                Py.setStealing(env, keys.scriptName, Py.string(mountpoint))
+                path.removeFirst(min(path.count, mountpoint.utf8.count))
+            }
             Py.setStealing(env, keys.pathInfo, path.withUnsafeBufferPointer { Py.latin1($0) })
             Py.setStealing(env, keys.queryString, Py.latin1(slice(head.query)))
             Py.setStealing(env, keys.requestURI, Py.latin1(slice(head.target)))
@@ -138,7 +144,7 @@ struct EnvironBuilder {
     /// HTTP_CONTENT_TYPE and HTTP_CONTENT_LENGTH (nginx passes every header as
     /// HTTP_*; PEP 3333 has them only as CONTENT_TYPE and CONTENT_LENGTH).
     /// `HTTPS` (`on`/`1`) or `UWSGI_SCHEME` set `wsgi.url_scheme`.
-    func build(uwsgi request: UWSGIRequest, input: PyPtr) -> PyPtr {
+    func build(uwsgi request: UWSGIRequest, input: PyPtr, mountpoint: String? = nil) -> PyPtr {
         let env = pg_dict_copy(constants)!
         request.bytes.withUnsafeBufferPointer { b in
             for (key, value) in request.vars {
@@ -148,6 +154,10 @@ struct EnvironBuilder {
                 Py.setStealing(env, name, Py.latin1(UnsafeBufferPointer(rebasing: b[value])))
                 pg_decref(name)
             }
+        }
+        if let mountpoint, !mountpoint.isEmpty, let pathInfo = request.value("PATH_INFO") {
+            Py.setStealing(env, keys.scriptName, Py.string(mountpoint))
+            Py.setStealing(env, keys.pathInfo, Py.string(String(pathInfo.dropFirst(mountpoint.count))))
         }
         if let scheme = request.value("UWSGI_SCHEME"), scheme == "http" || scheme == "https" {
             Py.setStealing(env, keys.urlScheme, Py.string(scheme))

@@ -20,7 +20,8 @@ final class Interpreter {
     let write: PyPtr
     /// `_hadjango`, whose state holds the callbacks and their context.
     let native: PyPtr
-    var app: PyPtr?
+    /// The loaded apps, in `AppMounts` order.
+    private(set) var apps: [PyPtr] = []
 
     /// Starts the interpreter. A `home` with a pyvenv.cfg is a virtualenv and is
     /// started as its own bin/python would be; any other `home` is a PYTHONHOME.
@@ -113,17 +114,20 @@ final class Interpreter {
         call("install_uwsgi_module", args)
     }
 
-    /// Imports the app (`wsgi-file` or `module`) and finds its callable.
-    func loadApp(settings: ZergSettings) throws {
-        let args = pg_tuple_new(3)!
-        pg_tuple_set(args, 0, settings.wsgiFile.map(Py.string) ?? Py.newNone())
-        pg_tuple_set(args, 1, settings.module.map(Py.string) ?? Py.newNone())
-        pg_tuple_set(args, 2, Py.string(settings.callable))
-        guard let loaded = call("load_app", args) else {
-            let e = Py.fetchException()
-            throw LoadError(summary: e?.summary ?? "the app did not load", traceback: e?.traceback ?? "")
+    /// Imports every app (`wsgi-file` or `module`, and the `mount`s) and finds their callables.
+    func loadApps(_ mounts: AppMounts) throws {
+        for app in mounts.apps {
+            let args = pg_tuple_new(3)!
+            pg_tuple_set(args, 0, app.file.map(Py.string) ?? Py.newNone())
+            pg_tuple_set(args, 1, app.module.map(Py.string) ?? Py.newNone())
+            pg_tuple_set(args, 2, Py.string(app.callable))
+            guard let loaded = call("load_app", args) else {
+                let e = Py.fetchException()
+                let at = app.mountpoint.isEmpty ? "" : " (mounted at \(app.mountpoint))"
+                throw LoadError(summary: (e?.summary ?? "the app did not load") + at, traceback: e?.traceback ?? "")
+            }
+            apps.append(loaded)
         }
-        app = loaded
     }
 
     /// Calls a bootstrap function; consumes `args`; returns a new reference or nil (exception pending).

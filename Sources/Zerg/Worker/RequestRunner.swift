@@ -13,6 +13,8 @@ final class RequestState {
     let response: Response
     /// The request as sent in the uwsgi protocol (its vars are the environ).
     let uwsgi: UWSGIRequest?
+    /// The app serving it (an index into `AppMounts.apps`).
+    var app = 0
     var logvars: [String: String] = [:]
     var continuePending: Bool
 
@@ -119,13 +121,27 @@ final class RequestRunner {
                 return false
             }
         }
+        // Which app (with mounts): by PATH_INFO (manage-script-name) or SCRIPT_NAME.
+        var mountpoint: String?
+        if interpreter.apps.count > 1 || settings.mounts.manageScriptName || interpreter.apps.count == 1 && !settings.mounts.apps[0].mountpoint.isEmpty {
+            let pathInfo = uwsgi?.value("PATH_INFO") ?? head.bytes.withUnsafeBufferPointer {
+                String(decoding: EnvironBuilder.percentDecoded(UnsafeBufferPointer(rebasing: $0[head.path])), as: UTF8.self)
+            }
+            guard let selected = settings.mounts.select(pathInfo: pathInfo, scriptName: uwsgi?.value("SCRIPT_NAME")) else {
+                response.sendError(404, "no app is mounted at \(pathInfo) (mount, manage-script-name)")
+                logRequest(state, startNs: startNs, startTime: startTime)
+                return false
+            }
+            state.app = selected.index
+            mountpoint = selected.mountpoint
+        }
         current = state
         defer { current = nil }
 
         let input = pg_call(interpreter.inputType, emptyTuple, nil)!
-        let env = uwsgi.map { environ.build(uwsgi: $0, input: input) }
-            ?? environ.build(head: head, conn: conn, input: input, contentLength: contentLength)
-        let result = pg_call2(interpreter.app!, env, interpreter.startResponse)
+        let env = uwsgi.map { environ.build(uwsgi: $0, input: input, mountpoint: mountpoint) }
+            ?? environ.build(head: head, conn: conn, input: input, contentLength: contentLength, mountpoint: mountpoint)
+        let result = pg_call2(interpreter.apps[state.app], env, interpreter.startResponse)
         if let result {
             emit(result, state)
             callClose(result)
@@ -206,7 +222,7 @@ final class RequestRunner {
         log.write(RequestRecord(
             head: r.head, remote: r.uwsgi?.value("REMOTE_ADDR") ?? r.conn.remote.host, status: r.response.statusCode, bodyBytes: r.response.bodyBytes,
             headBytes: r.response.headBytes, startTime: startTime, durationNs: Host.monotonicNanoseconds() - startNs,
-            workerID: workerID, core: core, requestsByWorker: requestsServed, varCount: r.head.fields.count + 17, logvars: r.logvars,
+            workerID: workerID, core: core, app: r.app, requestsByWorker: requestsServed, varCount: r.head.fields.count + 17, logvars: r.logvars,
             rss: memory.rss, vsz: memory.vsz))
     }
 }

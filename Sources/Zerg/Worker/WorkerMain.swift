@@ -114,7 +114,7 @@ enum WorkerMain {
             if zergServer != nil {
                 for core in cores where try core.attach() { attached.append(core) }
             }
-            try interpreter.loadApp(settings: settings)
+            try interpreter.loadApps(settings.mounts)
             let appMs = (Host.monotonicNanoseconds() - start) / 1_000_000
             // Warm-up runs before the worker can be given any client request.
             worker.runner.bindToThisThread()
