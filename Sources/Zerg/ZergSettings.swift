@@ -45,8 +45,11 @@ struct ZergSettings {
     var procname: String?
     /// `procname-prefix`, `procname-append`, `auto-procname`.
     var names: ProcessNames
-    /// Status classes (4, 5) logged even with `disable-logging` (`log-4xx`, `log-5xx`).
-    var alwaysLoggedStatusClasses: Set<Int>
+    /// Requests logged even with `disable-logging` (`log-4xx`, `log-5xx`, `log-slow`, `log-big`, `log-zero`, `log-ioerror`).
+    var forcedLogging: ForcedLogging
+    /// `log-maxsize` (bytes; 0: never): the master rotates `logto` past it, to `log-backupname`.
+    var logMaxSize: Int
+    var logBackupName: String?
     /// `need-app`: an app that does not load at start stops the zerg (status 22).
     var needApp: Bool
     /// `daemonize`: the log file of the detached process.
@@ -136,7 +139,9 @@ struct ZergSettings {
         names = ProcessNames(config)
         needApp = config.bool("need-app")
         daemonizeLog = config.string("daemonize")
-        alwaysLoggedStatusClasses = Set([(4, "log-4xx"), (5, "log-5xx")].filter { config.bool($0.1) }.map(\.0))
+        forcedLogging = ForcedLogging(config)
+        logMaxSize = max(0, config.size("log-maxsize") ?? 0)
+        logBackupName = config.string("log-backupname")
         reloadMercySeconds = max(0, config.int("reload-mercy") ?? 30)
         workerReloadMercySeconds = max(0, config.int("worker-reload-mercy") ?? 60)
         pidfile = config.string("pidfile")

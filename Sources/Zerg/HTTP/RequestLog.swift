@@ -38,10 +38,13 @@ struct RequestLog {
     let pieces: [Piece]?
     let xForwardedFor: Bool
     let destination: FileDescriptor
+    /// `req-logger`'s file, reopened onto the same descriptor (`reopen`); nil: the process log.
+    let path: String?
     let memoryReport: Bool
 
-    init(format: String?, xForwardedFor: Bool, destination: FileDescriptor, memoryReport: Bool = false) {
+    init(format: String?, xForwardedFor: Bool, destination: FileDescriptor, path: String? = nil, memoryReport: Bool = false) {
         self.memoryReport = memoryReport
+        self.path = path
         self.xForwardedFor = xForwardedFor
         self.destination = destination
         pieces = format.map(RequestLog.compile)
@@ -63,6 +66,19 @@ struct RequestLog {
         }
         if !literal.isEmpty { pieces.append(.literal(literal)) }
         return pieces
+    }
+
+    /// touch-logreopen, a rotation: the `req-logger` file opened again, onto
+    /// the same descriptor number (a thread writing meanwhile never meets a closed one).
+    func reopen() {
+        guard let path else { return }
+        do {
+            let fresh = try FileDescriptor.open(path, O_WRONLY | O_CREAT | O_APPEND, mode: 0o640)
+            defer { fresh.close() }
+            try fresh.duplicate(onto: destination)
+        } catch {
+            Log.info("cannot reopen the request log \(path): \(error)")
+        }
     }
 
     func write(_ r: RequestRecord) {

@@ -75,12 +75,35 @@ extension Master {
             Log.info("touch file changed: rolling reload of the workers")
             startReload(configuration: false)
         case .logReopen:
-            if let path = settings.logto ?? settings.logger {
-                do { try Log.reopen(path) } catch { Log.info("cannot reopen \(path): \(error)") }
-            }
+            reopenLogs()
             Log.info("touch-logreopen: log reopened")
-            for p in processes.values { p.order(.reopenLog) }
         }
+    }
+
+    /// The log file opened again by the master and every worker (their request logs too).
+    func reopenLogs() {
+        if let path = settings.logto ?? settings.logger {
+            do { try Log.reopen(path) } catch { Log.info("cannot reopen \(path): \(error)") }
+        }
+        for p in processes.values { p.order(.reopenLog) }
+    }
+
+    /// `log-maxsize`: past it, the log file is renamed to `log-backupname`
+    /// (default: the file's name and the time, `zerg.log.1732900000`) and every
+    /// process opens it again.
+    func checkLogSize() {
+        defer { timers.schedule(afterMs: 1000, .checkLogSize) }
+        guard let path = settings.logto ?? settings.logger, let size = (try? FileSystem.status(path))?.size,
+              size > Int64(settings.logMaxSize) else { return }
+        let backup = settings.logBackupName ?? "\(path).\(Timestamp.now().seconds)"
+        do {
+            try FileSystem.rename(path, to: backup)
+        } catch {
+            Log.info("log-maxsize: cannot rename \(path): \(error)")
+            return
+        }
+        reopenLogs()
+        Log.info("log-maxsize: \(path) passed \(settings.logMaxSize) bytes; the rest is in \(backup)")
     }
 }
 

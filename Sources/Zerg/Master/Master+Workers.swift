@@ -144,6 +144,8 @@ extension Master {
             startDaemon(i)
         case .checkDaemons:
             checkSmartDaemons()
+        case .checkLogSize:
+            checkLogSize()
         case .restartRouter:
             startRouter()
         }

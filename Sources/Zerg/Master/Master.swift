@@ -20,6 +20,8 @@ final class Master {
         /// An attached daemon is started again; smart daemons' pidfiles are checked.
         case restartDaemon(Int)
         case checkDaemons
+        /// `log-maxsize`: the log file's size is looked at every second.
+        case checkLogSize
     }
 
     enum TouchAction { case reload, workersReload, logReopen }
@@ -180,6 +182,7 @@ final class Master {
             for id in 1...settings.workers where !cheapedSlots.contains(id) { spawn(id: id) }
         }
         startDaemons()
+        if settings.logMaxSize > 0 && (settings.logto ?? settings.logger) != nil { timers.schedule(afterMs: 1000, .checkLogSize) }
         scheduleChecks()
         while true {
             let events = (try? sources.wait(timeoutMs: timers.timeoutMs(otherwise: 1000))) ?? []

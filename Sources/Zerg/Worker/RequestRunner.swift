@@ -71,13 +71,14 @@ final class RequestRunner {
         self.workerID = workerID
         self.core = core
         self.row = row
-        if settings.disableLogging && settings.alwaysLoggedStatusClasses.isEmpty {
+        if settings.disableLogging && settings.forcedLogging.isEmpty {
             requestLog = nil
         } else {
             let destination = try settings.requestLogger.map {
                 try FileDescriptor.open($0, O_WRONLY | O_CREAT | O_APPEND, mode: 0o640)
             } ?? Log.destination
             requestLog = RequestLog(format: settings.logFormat, xForwardedFor: settings.logXForwardedFor, destination: destination,
+                                    path: settings.requestLogger,
                                     memoryReport: settings.lifecycle.memoryReport)
         }
         environ = EnvironBuilder(interpreter: interpreter, allowUnderscoreHeaders: settings.allowUnderscoreHeaders,
@@ -218,7 +219,8 @@ final class RequestRunner {
     func logRequest(_ r: RequestState, startNs: UInt64, startTime: Timestamp) {
         guard let log = requestLog, !warmingUp else { return }
         // With disable-logging, only what log-4xx / log-5xx keep.
-        if settings.disableLogging && !settings.alwaysLoggedStatusClasses.contains(r.response.statusCode / 100) { return }
+        if settings.disableLogging && !settings.forcedLogging.forces(
+            status: r.response.statusCode, durationNs: Host.monotonicNanoseconds() - startNs, bodyBytes: r.response.bodyBytes, ioError: r.conn.broken) { return }
         log.write(RequestRecord(
             head: r.head, remote: r.uwsgi?.value("REMOTE_ADDR") ?? r.conn.remote.host, status: r.response.statusCode, bodyBytes: r.response.bodyBytes,
             headBytes: r.response.headBytes, startTime: startTime, durationNs: Host.monotonicNanoseconds() - startNs,

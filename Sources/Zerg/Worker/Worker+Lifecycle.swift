@@ -56,8 +56,15 @@ extension Worker {
         return (Host.monotonicNanoseconds() - start) / 1_000_000
     }
 
-    /// touch-logreopen: this worker's log lines (and Python's stdout/stderr) go to a fresh open of the file.
+    /// touch-logreopen, a rotation: this worker's log lines (and Python's
+    /// stdout/stderr) and its request log go to fresh opens of their files.
     func reopenLog() {
+        reopenProcessLog()
+        runner.requestLog?.reopen()
+        Log.info("log files reopened")
+    }
+
+    func reopenProcessLog() {
         guard let path = settings.logto ?? settings.logger else { return }
         do {
             try Log.reopen(path)

@@ -102,7 +102,9 @@ final class WorkerCores {
     private func relay(_ order: MasterOrder) {
         switch order {
         case .reopenLog:
-            cores.first?.reopenLog()  // the log is the process's: once
+            cores.first?.reopenProcessLog()  // the process's log: once
+            for core in cores { core.runner.requestLog?.reopen() }
+            Log.info("log files reopened")
         case .configure:
             break
         case .pause, .resume, .stop, .retire:
