@@ -70,6 +70,8 @@ struct ZergSettings {
     var mounts: AppMounts
     /// `attach-daemon`, `smart-attach-daemon`, `attach-daemon2`: run by the master.
     var daemons: [AttachedDaemon]
+    /// `cron`, `unique-cron`, `cron2`: run by the master.
+    var cronJobs: [CronJob]
     /// The `build` placeholder (the seed sets `build = %c`): told to the vassal at attach.
     var build: String
     var ownership: SocketOwnership
@@ -151,6 +153,7 @@ struct ZergSettings {
         mimeTypes = staticFiles.isEmpty ? MIMETypes() : MIMETypes(files: config.strings("mime-file").isEmpty ? ["/etc/mime.types"] : config.strings("mime-file"))
         honourRange = config.bool("honour-range")
         daemons = AttachedDaemon.all(in: config, problems: &problems)
+        cronJobs = CronJob.all(in: config, problems: &problems)
         mounts = AppMounts(config, defaultFile: wsgiFile, defaultModule: module, callable: callable, problems: &problems)
         build = config.placeholder("build") ?? ""
         ownership = SocketOwnership(config, problems: &problems)

@@ -146,6 +146,8 @@ extension Master {
             checkSmartDaemons()
         case .checkLogSize:
             checkLogSize()
+        case .cron:
+            runCron()
         case .restartRouter:
             startRouter()
         }
@@ -229,7 +231,7 @@ extension Master {
             for (pid, status) in ChildProcess.reapAll() {
                 if pid == router?.pid {
                     routerExited(status: status)
-                } else if !daemonExited(pid: pid, status: status) {
+                } else if !daemonExited(pid: pid, status: status) && !cronExited(pid: pid, status: status) {
                     reaped(pid: pid, status: status)
                 }
             }

@@ -22,6 +22,8 @@ final class Master {
         case checkDaemons
         /// `log-maxsize`: the log file's size is looked at every second.
         case checkLogSize
+        /// A minute has begun: cron jobs due in it run.
+        case cron
     }
 
     enum TouchAction { case reload, workersReload, logReopen }
@@ -62,6 +64,8 @@ final class Master {
     var workersStopAfterRouter = false
     /// `attach-daemon` and kin (`Master+Daemons`), from the configuration the master started with.
     var daemons: [AttachedDaemon]
+    /// `cron` and kin (`Master+Cron`).
+    var cronJobs: [CronJob]
     let sources: EventSources<Event>
     let signals: SignalChannel
     let emperor: EmperorLink?
@@ -123,6 +127,7 @@ final class Master {
          listeners: [FileDescriptor], routerListeners: [FileDescriptor] = [], handover: JSON? = nil) throws {
         self.handover = handover
         daemons = settings.daemons
+        cronJobs = settings.cronJobs
         for (i, pid) in (handover?["daemons"]?.arrayValue ?? []).enumerated() where i < daemons.count {
             daemons[i].pid = pid.intValue.map { pid_t($0) }  // still this process's children after the exec
         }
@@ -182,6 +187,7 @@ final class Master {
             for id in 1...settings.workers where !cheapedSlots.contains(id) { spawn(id: id) }
         }
         startDaemons()
+        scheduleCron()
         if settings.logMaxSize > 0 && (settings.logto ?? settings.logger) != nil { timers.schedule(afterMs: 1000, .checkLogSize) }
         scheduleChecks()
         while true {

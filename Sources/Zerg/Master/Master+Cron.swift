@@ -1,0 +1,51 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Shared
+import ZergCore
+
+extension Master {
+    /// Schedules the next check at the start of the next minute.
+    func scheduleCron() {
+        guard !cronJobs.isEmpty else { return }
+        let now = Timestamp.now()
+        let intoMinuteMs = Int(now.seconds % 60) * 1000 + Int(now.nanoseconds / 1_000_000)
+        timers.schedule(afterMs: 60_000 - intoMinuteMs + 50, .cron)
+    }
+
+    /// The minute has come: runs every job due in it.
+    func runCron() {
+        defer { scheduleCron() }
+        guard stopping == nil else { return }
+        var t = time_t(Timestamp.now().seconds)
+        var parts = tm()
+        localtime_r(&t, &parts)
+        for i in cronJobs.indices where cronJobs[i].due(parts) {
+            if cronJobs[i].unique, let pid = cronJobs[i].running {
+                Log.info("cron `\(cronJobs[i].command)`: its previous run (pid \(pid)) still runs; skipped (unique)")
+                continue
+            }
+            var env = Host.environment()
+            for key in EmperorLink.variables + ["NOTIFY_SOCKET", WorkerMain.roleVariable] { env[key] = nil }
+            do {
+                let devNull = try FileDescriptor.open("/dev/null", O_RDONLY)
+                defer { devNull.close() }
+                let spec = ChildProcess.Spec(executable: "/bin/sh", arguments: ["/bin/sh", "-c", cronJobs[i].command], environment: env,
+                                             fdMap: [(devNull, 0), (Log.destination, 1), (Log.destination, 2)])
+                let pid = try ChildProcess.start(spec).pid
+                cronJobs[i].running = pid
+                Log.info("cron: started `\(cronJobs[i].command)` (pid \(pid))")
+            } catch {
+                Log.info("cron: cannot start `\(cronJobs[i].command)`: \(error)")
+            }
+        }
+    }
+
+    /// A cron job's run ended (true); false: not a cron job.
+    func cronExited(pid: pid_t, status: ExitStatus) -> Bool {
+        guard let i = cronJobs.firstIndex(where: { $0.running == pid }) else { return false }
+        cronJobs[i].running = nil
+        if status != .exited(0) { Log.info("cron `\(cronJobs[i].command)` (pid \(pid)) ended: \(status)") }
+        return true
+    }
+}
