@@ -136,6 +136,13 @@ extension Emperor {
                         stats["listen_queue_errors"]?.intValue ?? 0)
                     continue
                 }
+                add("hadjango_static_requests_total", "Static files served by the zerg's workers", "counter", [("build", view.name)],
+                    stats["static_requests"]?.intValue ?? 0)
+                for d in stats["daemons"]?.arrayValue ?? [] {
+                    let labels = [("build", view.name), ("cmd", d["cmd"]?.stringValue ?? "")]
+                    add("hadjango_daemon_up", "1 while the attached daemon runs", "gauge", labels, (d["pid"]?.intValue ?? 0) > 0 ? 1 : 0)
+                    add("hadjango_daemon_respawns_total", "Times the attached daemon was started again", "counter", labels, d["respawns"]?.intValue ?? 0)
+                }
                 for w in stats["workers"]?.arrayValue ?? [] {
                     let labels = [("build", view.name), ("worker", String(w["id"]?.intValue ?? 0))]
                     add("hadjango_worker_requests_total", "Requests served by the worker slot", "counter", labels, w["requests"]?.intValue ?? 0)

@@ -91,6 +91,7 @@ struct StatusPageTests {
         #expect(text.contains("hadjango_worker_requests=4"), "\(text)")  // counters lose _total in the parser: 2 builds × 2 workers
         #expect(text.contains("hadjango_queue_depth=2"))
         #expect(text.contains("hadjango_instance_up=4"))
+        #expect(text.contains("hadjango_static_requests=2"), "one per zerg")
         #expect(text.contains("hadjango_queue_wait_seconds="), "the dispatch wait histogram")
 
         // The dashboard page.
