@@ -45,3 +45,33 @@ import Testing
         #expect(try get(z, "/two/").json()?["PATH_INFO"] as? String == "/")
     }
 }
+
+/// The `uwsgi` module's hooks Django sites set: `post_fork_hook` runs in each
+/// worker once its apps are loaded, `atexit` when the worker ends.
+@Suite(.serialized) struct UWSGIHookTests {
+    @Test func postForkAndAtexitRun() throws {
+        let z = try ZergHarness(["--processes", "2", "--wsgi-file", "hooked.py"], app: nil) { dir in
+            try """
+                import os, uwsgi
+                def hook(event):
+                    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "hooks.log"), "a") as f:
+                        f.write(f"{event} {os.getpid()}\\n")
+                uwsgi.post_fork_hook = lambda: hook("postfork")
+                uwsgi.atexit = lambda: hook("atexit")
+                def application(environ, start_response):
+                    start_response("200 OK", [("Content-Length", "2")])
+                    return [b"ok"]
+                """.write(toFile: dir + "/hooked.py", atomically: true, encoding: .utf8)
+        }
+        defer { z.cleanup() }
+        let log = z.dir + "/hooks.log"
+        func lines(_ event: String) -> Int {
+            ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").split(separator: "\n").filter { $0.hasPrefix(event) }.count
+        }
+        #expect(z.waitUntil(5) { lines("postfork") == 2 }, "one per worker")
+        #expect(lines("atexit") == 0)
+        z.signal(SIGTERM)
+        #expect(z.waitUntil(10) { z.hasExited() })
+        #expect(lines("atexit") == 2, "\(z.log())")
+    }
+}

@@ -4,7 +4,7 @@
 /// (`_hadjango.start_response`, `write`, `read`) and creates one `Input`.
 enum Bootstrap {
     static let source = #"""
-import gc, os, sys, types, importlib, importlib.util, re, _hadjango
+import gc, os, sys, types, importlib, importlib.util, re, traceback, _hadjango
 
 class Input:
     """wsgi.input: reads the request body and never past it. (No __init__:
@@ -131,6 +131,17 @@ def install_uwsgi_module(worker_id, numproc, masterpid, opt, started_on, version
     m.log = _hadjango.log
     m.SPOOL_OK, m.SPOOL_RETRY, m.SPOOL_IGNORE = -2, -1, 0
     sys.modules["uwsgi"] = m
+
+
+def run_hook(name):
+    """`uwsgi.post_fork_hook` (after the apps load) or `uwsgi.atexit` (when the
+    worker ends), if the app set it; what it raises is logged."""
+    hook = getattr(sys.modules.get("uwsgi"), name, None)
+    if callable(hook):
+        try:
+            hook()
+        except BaseException:
+            traceback.print_exc()
 
 
 def load_app(wsgi_file, module, callable_name):

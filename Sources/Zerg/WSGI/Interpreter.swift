@@ -130,6 +130,13 @@ final class Interpreter {
         }
     }
 
+    /// `uwsgi.post_fork_hook` or `uwsgi.atexit`, when the app set it (with the GIL held).
+    func runHook(_ name: String) {
+        let args = pg_tuple_new(1)!
+        pg_tuple_set(args, 0, Py.string(name))
+        if let result = call("run_hook", args) { pg_decref(result) } else { pg_error_clear() }
+    }
+
     /// Calls a bootstrap function; consumes `args`; returns a new reference or nil (exception pending).
     @discardableResult
     private func call(_ name: String, _ args: PyPtr) -> PyPtr? {

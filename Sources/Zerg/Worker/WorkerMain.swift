@@ -115,6 +115,7 @@ enum WorkerMain {
                 for core in cores where try core.attach() { attached.append(core) }
             }
             try interpreter.loadApps(settings.mounts)
+            interpreter.runHook("post_fork_hook")  // uwsgidecorators' @postfork, Django sites' connection resets
             let appMs = (Host.monotonicNanoseconds() - start) / 1_000_000
             // Warm-up runs before the worker can be given any client request.
             worker.runner.bindToThisThread()
@@ -131,9 +132,10 @@ enum WorkerMain {
                 }
             }
             try? channel.send(ready)
-            if threads == 1 { return worker.run() }
-            return try WorkerCores(cores: cores, master: channel, channels: relayEnds, stackBytes: settings.threadStackBytes)
-                .run(interpreter: interpreter)
+            let status = threads == 1 ? worker.run()
+                : try WorkerCores(cores: cores, master: channel, channels: relayEnds, stackBytes: settings.threadStackBytes).run(interpreter: interpreter)
+            interpreter.runHook("atexit")
+            return status
         } catch let error as Interpreter.LoadError {
             if environment[Inherited.quietLoadErrors] == nil {
                 Log.info("loading the app raised \(error.summary):\n\(error.traceback)", terminator: "")
