@@ -25,14 +25,8 @@ extension Master {
                 Log.info("cron `\(cronJobs[i].command)`: its previous run (pid \(pid)) still runs; skipped (unique)")
                 continue
             }
-            var env = Host.environment()
-            for key in EmperorLink.variables + ["NOTIFY_SOCKET", WorkerMain.roleVariable] { env[key] = nil }
             do {
-                let devNull = try FileDescriptor.open("/dev/null", O_RDONLY)
-                defer { devNull.close() }
-                let spec = ChildProcess.Spec(executable: "/bin/sh", arguments: ["/bin/sh", "-c", cronJobs[i].command], environment: env,
-                                             fdMap: [(devNull, 0), (Log.destination, 1), (Log.destination, 2)])
-                let pid = try ChildProcess.start(spec).pid
+                let pid = try startShellCommand(cronJobs[i].command)
                 cronJobs[i].running = pid
                 Log.info("cron: started `\(cronJobs[i].command)` (pid \(pid))")
             } catch {

@@ -78,6 +78,20 @@ extension String {
 }
 
 extension Master {
+    /// Runs `/bin/sh -c command` as the master's child, in a process group of
+    /// its own (a stop signal reaches what it started), its output in the
+    /// zerg's log, without the emperor's or a worker's variables (daemons, cron).
+    func startShellCommand(_ command: String) throws -> pid_t {
+        var env = Host.environment()
+        for key in EmperorLink.variables + ["NOTIFY_SOCKET", WorkerMain.roleVariable] { env[key] = nil }
+        let devNull = try FileDescriptor.open("/dev/null", O_RDONLY)
+        defer { devNull.close() }
+        var spec = ChildProcess.Spec(executable: "/bin/sh", arguments: ["/bin/sh", "-c", command], environment: env,
+                                     fdMap: [(devNull, 0), (Log.destination, 1), (Log.destination, 2)])
+        spec.newProcessGroup = true
+        return try ChildProcess.start(spec).pid
+    }
+
     /// Starts every daemon not running (a smart one whose pidfile names a live process is running).
     func startDaemons() {
         for i in daemons.indices { startDaemon(i) }
@@ -87,15 +101,8 @@ extension Master {
     func startDaemon(_ i: Int) {
         guard stopping == nil, daemons[i].pid == nil else { return }
         if daemons[i].livePidFromFile != nil { return }  // a smart daemon still running
-        var env = Host.environment()
-        for key in EmperorLink.variables + ["NOTIFY_SOCKET", WorkerMain.roleVariable] { env[key] = nil }
         do {
-            let devNull = try FileDescriptor.open("/dev/null", O_RDONLY)
-            defer { devNull.close() }
-            var spec = ChildProcess.Spec(executable: "/bin/sh", arguments: ["/bin/sh", "-c", daemons[i].command], environment: env,
-                                         fdMap: [(devNull, 0), (Log.destination, 1), (Log.destination, 2)])
-            spec.newProcessGroup = true  // its stop signal reaches what it started
-            let pid = try ChildProcess.start(spec).pid
+            let pid = try startShellCommand(daemons[i].command)
             // A smart daemon's shell exits once it has daemonized: only a legacy one is tracked by pid.
             daemons[i].pid = pid
             daemons[i].startedNs = Host.monotonicNanoseconds()
