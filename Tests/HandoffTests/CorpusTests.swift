@@ -17,8 +17,13 @@ import Testing
 
         init() throws {
             dir = try TestDirectory("corpus-test")
-            for name in try FileManager.default.contentsOfDirectory(atPath: CorpusTests.source) {
-                try FileManager.default.copyItem(atPath: CorpusTests.source + "/" + name, toPath: dir.file(name))
+            do {
+                for name in try FileManager.default.contentsOfDirectory(atPath: CorpusTests.source) {
+                    try FileManager.default.copyItem(atPath: CorpusTests.source + "/" + name, toPath: dir.file(name))
+                }
+            } catch {
+                dir.remove()
+                throw error
             }
         }
 
@@ -31,7 +36,10 @@ import Testing
         }
 
         func cleanup() {
-            for p in processes { p.stop() }
+            for p in processes {
+                p.stop()
+                p.removeRouterDirectory()
+            }
             for pid in daemons {
                 kill(-pid, SIGKILL)
                 kill(pid, SIGKILL)

@@ -15,6 +15,7 @@ import Testing
                                    log: dir.file("zerg.log"), cwd: dir.path)
         defer {
             zerg.stop()
+            zerg.removeRouterDirectory()
             dir.remove()
         }
         #expect(waitUntil(20) { !zerg.logLines(containing: "2 worker(s) serving on 127.0.0.1:\(port) (through the vassal)").isEmpty || zerg.hasExited() },

@@ -75,6 +75,16 @@ final class TestProcess {
         for p in everyone { kill(p, SIGKILL) }
     }
 
+    /// A zerg started with `http` (its own vassal) keeps the vassal's socket
+    /// in a private directory it removes when it stops; killed, it cannot:
+    /// the test removes it (the path is in the zerg's log).
+    func removeRouterDirectory() {
+        for line in logLines(containing: "workers attach at /tmp/hadjango-http-") {
+            guard let path = line.components(separatedBy: "workers attach at ").last else { continue }
+            try? FileManager.default.removeItem(atPath: FileSystem.directoryName(path))
+        }
+    }
+
     func stop() {
         let members = group()
         kill(-pid, SIGKILL)
