@@ -52,12 +52,21 @@ import Testing
     @Test func postForkAndAtexitRun() throws {
         let z = try ZergHarness(["--processes", "2", "--wsgi-file", "hooked.py"], app: nil) { dir in
             try """
-                import os, uwsgi
+                import os, uwsgi, uwsgidecorators
                 def hook(event):
                     with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "hooks.log"), "a") as f:
                         f.write(f"{event} {os.getpid()}\\n")
-                uwsgi.post_fork_hook = lambda: hook("postfork")
+                @uwsgidecorators.postfork
+                def reconnect():
+                    hook("postfork")
+                @uwsgidecorators.postfork(2)
+                def only_in_worker_two():
+                    hook("postfork-2")
                 uwsgi.atexit = lambda: hook("atexit")
+                try:
+                    uwsgidecorators.timer(5)
+                except NotImplementedError as e:
+                    hook("refused " + str(e).split(" is not")[0])
                 def application(environ, start_response):
                     start_response("200 OK", [("Content-Length", "2")])
                     return [b"ok"]
@@ -68,7 +77,8 @@ import Testing
         func lines(_ event: String) -> Int {
             ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").split(separator: "\n").filter { $0.hasPrefix(event) }.count
         }
-        #expect(z.waitUntil(5) { lines("postfork") == 2 }, "one per worker")
+        #expect(z.waitUntil(5) { lines("postfork ") == 2 && lines("postfork-2") == 1 }, "@postfork in each worker, @postfork(2) in worker 2")
+        #expect(lines("refused uwsgidecorators.timer") == 2, "what is not offered says so")
         #expect(lines("atexit") == 0)
         z.signal(SIGTERM)
         #expect(z.waitUntil(10) { z.hasExited() })

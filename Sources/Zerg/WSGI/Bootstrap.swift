@@ -131,6 +131,54 @@ def install_uwsgi_module(worker_id, numproc, masterpid, opt, started_on, version
     m.log = _hadjango.log
     m.SPOOL_OK, m.SPOOL_RETRY, m.SPOOL_IGNORE = -2, -1, 0
     sys.modules["uwsgi"] = m
+    sys.modules["uwsgidecorators"] = _decorators(m)
+
+
+def _decorators(uwsgi):
+    """`uwsgidecorators`: `@postfork` (run in each worker once its apps are
+    loaded; `@postfork(N)`: only in worker N) and `@thread` (run in a thread of
+    its own); the decorators that need uWSGI's signals, spooler, mules, locks
+    or RPC raise at use, naming themselves, rather than fail silently."""
+    import threading
+    d = types.ModuleType("uwsgidecorators")
+    chain = []
+
+    def postfork_chain_hook():
+        for f in chain:
+            f()
+
+    class postfork:
+        def __init__(self, f):
+            self.wid, self.f = (0, f) if callable(f) else (f, None)
+            chain.append(self)
+
+        def __call__(self, *args, **kwargs):
+            if self.f is None:  # @postfork(N): this call decorates
+                self.f = args[0]
+                return self
+            if self.wid > 0 and self.wid != uwsgi.worker_id():
+                return None
+            return self.f()
+
+    def thread(f):
+        def run(*args, **kwargs):
+            t = threading.Thread(target=f, args=args, kwargs=kwargs, daemon=True)
+            t.start()
+            return t
+        return run
+
+    def not_offered(name):
+        def decorator(*args, **kwargs):
+            raise NotImplementedError(f"uwsgidecorators.{name} is not offered by this server (it needs uWSGI's signals, "
+                                      "spooler, mules, locks or RPC); see docs/zerg.md")
+        return decorator
+
+    d.postfork, d.postfork_chain, d.thread = postfork, chain, thread
+    for name in ("timer", "rbtimer", "cron", "signal", "filemon", "spool", "spoolforever", "spoolraw", "mulefunc",
+                 "mule", "muleprogram", "mulemsg_loop", "harakiri", "lock", "rpc", "farm", "farm_loop"):
+        setattr(d, name, not_offered(name))
+    uwsgi.post_fork_hook = postfork_chain_hook
+    return d
 
 
 def run_hook(name):
