@@ -187,8 +187,10 @@ struct ZergSettings {
         var value = entry.value
         // uWSGI allows a logger name before the plugin: "name file:PATH".
         if let space = value.lastIndex(of: " ") { value = String(value[value.index(after: space)...]) }
+        // `stdio`: standard error, where the log goes anyway.
+        if value == "stdio" || value.hasPrefix("stdio:") { return nil }
         guard value.hasPrefix("file:"), value.count > 5 else {
-            problems.append(ConfigDiagnostic(entry.origin, "`\(name) = \(entry.value)`: only `file:PATH` loggers are supported"))
+            problems.append(ConfigDiagnostic(entry.origin, "`\(name) = \(entry.value)`: only `file:PATH` and `stdio` loggers are supported"))
             return nil
         }
         return String(value.dropFirst(5))
