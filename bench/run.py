@@ -105,6 +105,17 @@ def wrk(port, path, close, duration, connections=32):
     return rps, lat(50), lat(99), errors
 
 
+def median_of_rounds(names, rounds, measure_one):
+    """`rounds` alternating rounds (each starts one server later, so drift in the
+    machine's speed touches all alike) of `measure_one(name)` -> wrk's tuple;
+    the median by req/s, per name."""
+    runs = {name: [] for name in names}
+    for r in range(rounds):
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            runs[name].append(measure_one(name))
+    return {name: sorted(runs[name], key=lambda x: x[0])[len(runs[name]) // 2] for name in names}
+
+
 def start(cmds, cwd, env):
     """One session per server. A two-process server (vassal + zerg) runs both in
     one session, as under an emperor: with the kernel's autogroup scheduling

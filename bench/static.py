@@ -10,7 +10,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from run import ROOT, start, stop, wait_ready, wrk  # noqa: E402
+from run import ROOT, median_of_rounds, start, stop, wait_ready, wrk  # noqa: E402
 
 
 def main():
@@ -51,14 +51,11 @@ http {{ access_log off; sendfile on; types {{ application/octet-stream bin; }}
             if not wait_ready(ports[name], "/"):
                 print(f"{name} did not start", file=sys.stderr)
         for path in ("/static/10k.bin", "/static/1m.bin"):
-            runs = {name: [] for name in names}
             for name in names:
                 wrk(ports[name], path, False, 2)  # warm-up
-            for r in range(a.rounds):
-                for name in names[r % len(names):] + names[:r % len(names)]:
-                    runs[name].append(wrk(ports[name], path, False, a.duration))
+            medians = median_of_rounds(names, a.rounds, lambda name: wrk(ports[name], path, False, a.duration))
             for name in names:
-                results[(path, name)] = sorted(runs[name], key=lambda x: x[0])[len(runs[name]) // 2]
+                results[(path, name)] = medians[name]
     finally:
         for p in procs.values():
             stop(p)

@@ -15,7 +15,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from run import ROOT, SITE, start, stop, wait_ready, wrk  # noqa: E402
+from run import ROOT, SITE, median_of_rounds, start, stop, wait_ready, wrk  # noqa: E402
 
 
 def io_servers(a, port, tmp):
@@ -54,19 +54,16 @@ def measure_alone(table, ports, a, cwd, env, concurrency):
     warmed up, measured, stopped). For the Django table: with a uWSGI of 4
     threads merely loaded beside it (idle), our threaded workers measured 12 %
     slower and the unthreaded ones not at all; measured alone, neither."""
-    names = list(table)
-    runs = {name: [] for name in names}
-    for r in range(a.rounds):
-        for name in names[r % len(names):] + names[:r % len(names)]:
-            procs = start(table[name], cwd, env)
-            try:
-                if not wait_ready(ports[name], "/"):
-                    print(f"{name} did not start", file=sys.stderr)
-                wrk(ports[name], "/", False, 2, connections=concurrency)  # warm-up
-                runs[name].append(wrk(ports[name], "/", False, a.duration, connections=concurrency))
-            finally:
-                stop(procs)
-    return {name: sorted(runs[name], key=lambda x: x[0])[len(runs[name]) // 2] for name in names}
+    def one(name):
+        procs = start(table[name], cwd, env)
+        try:
+            if not wait_ready(ports[name], "/"):
+                print(f"{name} did not start", file=sys.stderr)
+            wrk(ports[name], "/", False, 2, connections=concurrency)  # warm-up
+            return wrk(ports[name], "/", False, a.duration, connections=concurrency)
+        finally:
+            stop(procs)
+    return median_of_rounds(list(table), a.rounds, one)
 
 
 def measure(table, ports, a, cwd, env, concurrency):
@@ -78,11 +75,7 @@ def measure(table, ports, a, cwd, env, concurrency):
             if not wait_ready(ports[name], "/"):
                 print(f"{name} did not start", file=sys.stderr)
             wrk(ports[name], "/", False, 2, connections=concurrency)  # warm-up
-        runs = {name: [] for name in names}
-        for r in range(a.rounds):
-            for name in names[r % len(names):] + names[:r % len(names)]:
-                runs[name].append(wrk(ports[name], "/", False, a.duration, connections=concurrency))
-        return {name: sorted(runs[name], key=lambda x: x[0])[len(runs[name]) // 2] for name in names}
+        return median_of_rounds(names, a.rounds, lambda name: wrk(ports[name], "/", False, a.duration, connections=concurrency))
     finally:
         for p in procs.values():
             stop(p)

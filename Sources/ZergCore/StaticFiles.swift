@@ -126,7 +126,7 @@ public enum ByteRange: Equatable, Sendable {
             self = .whole
             return
         }
-        let spec = header.dropFirst(6).trimmingSpaces
+        let spec = Substring(String(header.dropFirst(6)).trimmed())
         guard let dash = spec.firstIndex(of: "-") else {
             self = .whole
             return
@@ -182,14 +182,5 @@ public struct MIMETypes: Sendable {
             return "application/octet-stream"
         }
         return type
-    }
-}
-
-extension Substring {
-    var trimmingSpaces: Substring {
-        var s = self
-        while s.first == " " { s = s.dropFirst() }
-        while s.last == " " { s = s.dropLast() }
-        return s
     }
 }

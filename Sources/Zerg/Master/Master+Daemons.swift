@@ -44,7 +44,7 @@ struct AttachedDaemon {
         for entry in config.occurrences("attach-daemon2") {
             var keys: [String: String] = [:]
             for item in entry.value.split(separator: ",") {
-                if let (k, v) = String(item).splitOnce("=") { keys[k.trimmingCharacters(in: " ")] = v }
+                if let (k, v) = String(item).splitOnce("=") { keys[k.trimmed()] = v }
             }
             guard let command = keys["cmd"], !command.isEmpty else {
                 problems.append(ConfigDiagnostic(entry.origin, "`attach-daemon2 = \(entry.value)`: expected `cmd=COMMAND[,pidfile=PATH][,stopsignal=N][,freq=SECONDS]`"))
@@ -63,17 +63,8 @@ struct AttachedDaemon {
     /// A smart daemon's pid, from its pidfile, when that process lives.
     var livePidFromFile: pid_t? {
         guard let pidfile, let text = try? FileSystem.readText(pidfile),
-              let pid = pid_t(text.trimmingCharacters(in: " \n")), pid > 0, kill(pid, 0) == 0 else { return nil }
+              let pid = pid_t(text.trimmed()), pid > 0, kill(pid, 0) == 0 else { return nil }
         return pid
-    }
-}
-
-extension String {
-    func trimmingCharacters(in set: String) -> String {
-        var s = Substring(self)
-        while let c = s.first, set.contains(c) { s = s.dropFirst() }
-        while let c = s.last, set.contains(c) { s = s.dropLast() }
-        return String(s)
     }
 }
 

@@ -19,11 +19,8 @@ struct AppMounts: Equatable {
     /// The default app (if any) first, then the mounts in config order: the app ids of logs and stats.
     let apps: [App]
     let manageScriptName: Bool
-
-    init(apps: [App], manageScriptName: Bool) {
-        self.apps = apps
-        self.manageScriptName = manageScriptName
-    }
+    /// Whether a request's app must be chosen at all (else it is the one default app).
+    var selects: Bool { apps.count > 1 || manageScriptName || apps.first?.mountpoint.isEmpty == false }
 
     /// From the configuration; a malformed `mount` is a problem with its file:line.
     init(_ config: Configuration, defaultFile: String?, defaultModule: String?, callable: String, problems: inout [ConfigDiagnostic]) {

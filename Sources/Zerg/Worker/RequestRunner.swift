@@ -124,7 +124,7 @@ final class RequestRunner {
         }
         // Which app (with mounts): by PATH_INFO (manage-script-name) or SCRIPT_NAME.
         var mountpoint: String?
-        if interpreter.apps.count > 1 || settings.mounts.manageScriptName || interpreter.apps.count == 1 && !settings.mounts.apps[0].mountpoint.isEmpty {
+        if settings.mounts.selects {
             let pathInfo = uwsgi?.value("PATH_INFO") ?? head.bytes.withUnsafeBufferPointer {
                 String(decoding: EnvironBuilder.percentDecoded(UnsafeBufferPointer(rebasing: $0[head.path])), as: UTF8.self)
             }
