@@ -13,6 +13,7 @@
 
 typedef struct {
     pg_callbacks callbacks;
+    void *services;
 } module_state;
 
 static _Thread_local void *thread_context;
@@ -68,6 +69,11 @@ static PyObject *m_reload(PyObject *self, PyObject *unused) {
     return st->callbacks.request_reload(thread_context);
 }
 
+static PyObject *m_api(PyObject *self, PyObject *args) {
+    module_state *st = state_of(self);
+    return st->callbacks.api(st->services, args);
+}
+
 static PyMethodDef methods[] = {
     {"start_response", m_start_response, METH_VARARGS, "WSGI start_response(status, headers, exc_info=None)"},
     {"write", m_write, METH_O, "WSGI write(data)"},
@@ -76,6 +82,7 @@ static PyMethodDef methods[] = {
     {"set_logvar", m_set_logvar, METH_VARARGS, "set_logvar(key, value)"},
     {"setprocname", m_setprocname, METH_O, "setprocname(name)"},
     {"reload", m_reload, METH_NOARGS, "ask the master for a graceful reload"},
+    {"api", m_api, METH_VARARGS, "api(operation, *args): locks, caches, signals"},
     {NULL, NULL, 0, NULL},
 };
 
@@ -95,6 +102,8 @@ PyObject *pg_install_native_module(const pg_callbacks *callbacks) {
 }
 
 void pg_set_callback_context(void *context) { thread_context = context; }
+
+void pg_set_services(PyObject *module, void *services) { state_of(module)->services = services; }
 
 static char *copy_status_error(PyStatus status) {
     const char *msg = status.err_msg ? status.err_msg : "unknown error";
@@ -174,6 +183,7 @@ PyObject *pg_false(void) { return Py_False; }
 int pg_is_bytes(PyObject *o) { return PyBytes_Check(o); }
 int pg_is_unicode(PyObject *o) { return PyUnicode_Check(o); }
 int pg_is_list(PyObject *o) { return PyList_Check(o); }
+int pg_is_long(PyObject *o) { return PyLong_Check(o); }
 int pg_is_tuple(PyObject *o) { return PyTuple_Check(o); }
 char *pg_bytes_data(PyObject *o) { return PyBytes_AS_STRING(o); }
 Py_ssize_t pg_bytes_size(PyObject *o) { return PyBytes_GET_SIZE(o); }

@@ -72,6 +72,10 @@ struct ZergSettings {
     var daemons: [AttachedDaemon]
     /// `cron`, `unique-cron`, `cron2`: run by the master.
     var cronJobs: [CronJob]
+    /// `locks`: user locks 0…locks for `uwsgi.lock(n)`.
+    var locks: Int
+    /// `cache2` / `cache`: the shared caches.
+    var caches: [CacheSpec]
     /// The `build` placeholder (the seed sets `build = %c`): told to the vassal at attach.
     var build: String
     var ownership: SocketOwnership
@@ -86,6 +90,7 @@ struct ZergSettings {
     static let maxWorkers = 1024
     /// The most request threads a worker runs (`threads`).
     static let maxThreads = 256
+    static let maxLocks = 1024
 
     init(_ config: Configuration) throws(ConfigError) {
         var problems: [ConfigDiagnostic] = []
@@ -154,6 +159,14 @@ struct ZergSettings {
         honourRange = config.bool("honour-range")
         daemons = AttachedDaemon.all(in: config, problems: &problems)
         cronJobs = CronJob.all(in: config, problems: &problems)
+        locks = config.int("locks") ?? 0
+        if !(0...Self.maxLocks).contains(locks) {
+            problems.append(ConfigDiagnostic(config.origin("locks") ?? .builtIn, "`locks = \(locks)`: expected 0 to \(Self.maxLocks)"))
+        }
+        caches = CacheSpec.all(in: config, problems: &problems)
+        if caches.count > SharedArea.maxCaches {
+            problems.append(ConfigDiagnostic(config.origin("cache2") ?? .builtIn, "\(caches.count) caches: at most \(SharedArea.maxCaches)"))
+        }
         mounts = AppMounts(config, defaultFile: wsgiFile, defaultModule: module, callable: callable, problems: &problems)
         build = config.placeholder("build") ?? ""
         ownership = SocketOwnership(config, problems: &problems)

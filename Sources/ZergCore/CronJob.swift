@@ -8,15 +8,34 @@ import Shared
 /// again while its previous run still runs), and `cron2 = key=value,... COMMAND`
 /// (`minute`, `hour`, `day`, `month`, `week`, `unique`). Checked once a minute,
 /// local time; the command runs as `/bin/sh -c`, its output in the zerg's log.
+/// The `uwsgi` module's `add_cron` makes jobs that raise a uWSGI signal instead.
 public struct CronJob: Sendable {
+    public enum Action: Equatable, Sendable {
+        case command(String)
+        /// `uwsgi.add_cron(num, …)`: the master raises signal `num`.
+        case signal(UInt8)
+    }
+
     /// minute, hour, day of month, month (1–12), day of week (0 = Sunday); -1 any, -N every N.
     public let fields: [Int]
-    public let command: String
+    public let action: Action
     public let unique: Bool
     /// The run in progress (the master's child).
     public var running: pid_t?
 
     static let names = ["minute", "hour", "day", "month", "week"]
+
+    public init(fields: [Int], action: Action, unique: Bool = false) {
+        self.fields = fields
+        self.action = action
+        self.unique = unique
+    }
+
+    /// The shell command, for a command job.
+    public var command: String? {
+        if case .command(let c) = action { return c }
+        return nil
+    }
 
     public static func all(in config: Configuration, problems: inout [ConfigDiagnostic]) -> [CronJob] {
         var jobs: [CronJob] = []
@@ -28,7 +47,7 @@ public struct CronJob: Sendable {
                     problems.append(ConfigDiagnostic(entry.origin, "`\(option) = \(entry.value)`: expected `MIN HOUR MDAY MONTH WDAY COMMAND` (-1: any, -N: every N)"))
                     continue
                 }
-                jobs.append(CronJob(fields: fields, command: String(words[5]), unique: unique))
+                jobs.append(CronJob(fields: fields, action: .command(String(words[5])), unique: unique))
             }
         }
         for entry in config.occurrences("cron2") {
@@ -50,7 +69,7 @@ public struct CronJob: Sendable {
                 problems.append(ConfigDiagnostic(entry.origin, "`cron2`: not understood: \(bad.joined(separator: ", ")) (keys: \(names.joined(separator: ", ")), unique)"))
                 continue
             }
-            jobs.append(CronJob(fields: fields, command: command, unique: unique))
+            jobs.append(CronJob(fields: fields, action: .command(command), unique: unique))
         }
         return jobs
     }

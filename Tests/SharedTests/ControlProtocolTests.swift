@@ -5,7 +5,7 @@ import Testing
 /// every order and report round-trips, frames are cut out of any split of the
 /// byte stream, and malformed frames are refused rather than guessed at.
 @Suite struct ControlProtocolTests {
-    static let orders: [MasterOrder] = [.pause, .resume, .stop, .retire, .reopenLog]
+    static let orders: [MasterOrder] = [.pause, .resume, .stop, .retire, .reopenLog, .signal(0), .signal(255)]
     static let reports: [WorkerReport] = [
         .ready(totalMs: 1234, appMs: 1000, warmupMs: 0), .ready(totalMs: .max, appMs: 0, warmupMs: 17),
         .failed(.appLoad, "ModuleNotFoundError: No module named 'x'"), .failed(.attachRefused, ""),
@@ -93,5 +93,31 @@ import Testing
         var fresh = WorkerControl(fd: b)
         guard case .closed(nil) = fresh.receive() else { Issue.record("end of file must close the channel"); return }
         b.close()
+    }
+}
+
+/// The uWSGI signal messages: each report and order survives its encoding; targets parse as uWSGI names them.
+@Suite struct SignalMessageTests {
+    @Test func signalReportsAndOrdersRoundTrip() throws {
+        let reports: [WorkerReport] = [.registerSignal(7, .allWorkers), .registerSignal(0, .worker(3)), .registerSignal(255, .anyWorker),
+                                       .raiseSignal(9), .addTimer(1, seconds: 5, iterations: 3), .addCron(2, [-1, 3, -1, -2, 0])]
+        for report in reports {
+            var decoder = ControlDecoder<WorkerReport>()
+            decoder.append(ControlFrame.encode(report))
+            #expect(try decoder.next() == report)
+        }
+        var decoder = ControlDecoder<MasterOrder>()
+        decoder.append(ControlFrame.encode(MasterOrder.signal(42)))
+        #expect(try decoder.next() == .signal(42))
+    }
+
+    @Test func targets() {
+        #expect(SignalTarget.parse("") == .target(.anyWorker))
+        #expect(SignalTarget.parse("worker0") == .target(.anyWorker))
+        #expect(SignalTarget.parse("active-workers") == .target(.allWorkers))
+        #expect(SignalTarget.parse("worker12") == .target(.worker(12)))
+        #expect(SignalTarget.parse("mule2") == .notOffered("mule2"))
+        #expect(SignalTarget.parse("spooler") == .notOffered("spooler"))
+        #expect(SignalTarget.parse("workerx") == .unknown("workerx"))
     }
 }

@@ -64,7 +64,7 @@ import Testing
                     hook("postfork-2")
                 uwsgi.atexit = lambda: hook("atexit")
                 try:
-                    uwsgidecorators.timer(5)
+                    uwsgidecorators.filemon("/tmp")
                 except NotImplementedError as e:
                     hook("refused " + str(e).split(" is not")[0])
                 def application(environ, start_response):
@@ -78,7 +78,7 @@ import Testing
             ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").split(separator: "\n").filter { $0.hasPrefix(event) }.count
         }
         #expect(z.waitUntil(5) { lines("postfork ") == 2 && lines("postfork-2") == 1 }, "@postfork in each worker, @postfork(2) in worker 2")
-        #expect(lines("refused uwsgidecorators.timer") == 2, "what is not offered says so")
+        #expect(lines("refused uwsgidecorators.filemon") == 2, "what is not offered says so")
         #expect(lines("atexit") == 0)
         z.signal(SIGTERM)
         #expect(z.waitUntil(10) { z.hasExited() })

@@ -25,15 +25,20 @@ typedef struct {
     PyObject *(*set_logvar)(void *context, PyObject *key, PyObject *value);
     PyObject *(*set_procname)(void *context, PyObject *name);
     PyObject *(*request_reload)(void *context);
+    /* The uwsgi module's process-wide calls (locks, caches, signals): `args`
+     * is `_hadjango.api`'s argument tuple, an operation number first; the
+     * first argument is the services set with pg_set_services. */
+    PyObject *(*api)(void *services, PyObject *args);
 } pg_callbacks;
 
 /* Creates the `_hadjango` module (in sys.modules) with the callbacks and a
  * NULL context kept in the module's own state: no process-wide variable.
  * Call after pg_initialize; returns the module (a new reference) or NULL. */
 PyObject *pg_install_native_module(const pg_callbacks *callbacks);
-/* Sets the context every callback of that module receives. */
 /* The context the calling thread's callbacks receive. */
 void pg_set_callback_context(void *context);
+/* What `api` receives, whatever the thread (kept in the module's state). */
+void pg_set_services(PyObject *module, void *services);
 
 /* Starts the interpreter. `venv_python` (may be NULL) is a virtualenv's
  * bin/python: the interpreter then configures itself as that python would
@@ -54,6 +59,7 @@ PyObject *pg_false(void);
 int pg_is_bytes(PyObject *o);
 int pg_is_unicode(PyObject *o);
 int pg_is_list(PyObject *o);
+int pg_is_long(PyObject *o);
 int pg_is_tuple(PyObject *o);
 char *pg_bytes_data(PyObject *o);
 Py_ssize_t pg_bytes_size(PyObject *o);

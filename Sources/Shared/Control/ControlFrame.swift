@@ -74,6 +74,12 @@ public struct ControlReader {
 
     public var isAtEnd: Bool { offset == bytes.count }
 
+    public mutating func u8() throws(ControlError) -> UInt8 {
+        guard offset < bytes.count else { throw ControlError("payload ends early") }
+        defer { offset += 1 }
+        return bytes[offset]
+    }
+
     public mutating func u32() throws(ControlError) -> UInt32 {
         guard bytes.count - offset >= 4 else { throw ControlError("payload ends early") }
         defer { offset += 4 }

@@ -14,6 +14,8 @@ public enum MasterOrder: ControlMessage {
     /// (values resolved, `@(exec://)` already run), so a worker never parses
     /// the ini itself and master and workers cannot disagree.
     case configure([ConfigEntry])
+    /// A uWSGI signal this worker registered a handler for: run it.
+    case signal(UInt8)
 
     public var kind: UInt8 {
         switch self {
@@ -23,10 +25,12 @@ public enum MasterOrder: ControlMessage {
         case .retire: return 0x04
         case .reopenLog: return 0x05
         case .configure: return 0x06
+        case .signal: return 0x07
         }
     }
 
     public func payload() -> [UInt8] {
+        if case .signal(let number) = self { return [number] }
         guard case .configure(let entries) = self else { return [] }
         var out: [UInt8] = []
         out.appendLE(UInt32(entries.count))
@@ -52,6 +56,11 @@ public enum MasterOrder: ControlMessage {
         case 0x03: order = .stop
         case 0x04: order = .retire
         case 0x05: order = .reopenLog
+        case 0x07:
+            var r = payload
+            order = .signal(try r.u8())
+            try r.end("order 0x07")
+            return order
         case 0x06:
             var r = payload
             let count = try r.u32()

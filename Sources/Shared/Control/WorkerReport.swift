@@ -8,6 +8,16 @@ public enum WorkerReport: ControlMessage {
     case recycle(RecycleReason, String)
     /// The app called uwsgi.reload(): a rolling reload of every worker.
     case reloadRequested
+    /// `uwsgi.register_signal`: this worker has a handler for the signal; route it to `target`.
+    case registerSignal(UInt8, SignalTarget)
+    /// `uwsgi.signal(num)`: the master routes the signal to its target.
+    case raiseSignal(UInt8)
+    /// `uwsgi.add_timer` / `add_rb_timer`: the master raises the signal every
+    /// `seconds` (`iterations` times; 0: for ever).
+    case addTimer(UInt8, seconds: UInt32, iterations: UInt32)
+    /// `uwsgi.add_cron`: the master raises the signal in each matching minute
+    /// (minute, hour, day, month, weekday; -1 any, -N every N).
+    case addCron(UInt8, [Int32])
 
     public var kind: UInt8 {
         switch self {
@@ -15,6 +25,10 @@ public enum WorkerReport: ControlMessage {
         case .failed: return 0x82
         case .recycle: return 0x83
         case .reloadRequested: return 0x84
+        case .registerSignal: return 0x85
+        case .raiseSignal: return 0x86
+        case .addTimer: return 0x87
+        case .addCron: return 0x88
         }
     }
 
@@ -33,6 +47,19 @@ public enum WorkerReport: ControlMessage {
             out.appendText(detail)
         case .reloadRequested:
             break
+        case .registerSignal(let number, let target):
+            out.append(number)
+            out.appendText(target.description)
+        case .raiseSignal(let number):
+            out.append(number)
+        case .addTimer(let number, let seconds, let iterations):
+            out.append(number)
+            out.appendLE(seconds)
+            out.appendLE(iterations)
+        case .addCron(let number, let fields):
+            out.append(number)
+            out.appendLE(UInt32(fields.count))
+            for f in fields { out.appendLE(UInt32(bitPattern: f)) }
         }
         return out
     }
@@ -53,6 +80,20 @@ public enum WorkerReport: ControlMessage {
             report = .recycle(reason, try r.text())
         case 0x84:
             report = .reloadRequested
+        case 0x85:
+            let number = try r.u8()
+            let name = try r.text()
+            guard case .target(let target) = SignalTarget.parse(name) else { throw ControlError("unknown signal target \(name)") }
+            report = .registerSignal(number, target)
+        case 0x86:
+            report = .raiseSignal(try r.u8())
+        case 0x87:
+            report = .addTimer(try r.u8(), seconds: try r.u32(), iterations: try r.u32())
+        case 0x88:
+            let number = try r.u8()
+            let count = try r.u32()
+            guard count == 5 else { throw ControlError("a cron signal has 5 fields, not \(count)") }
+            report = .addCron(number, try (0..<count).map { _ throws(ControlError) in Int32(bitPattern: try r.u32()) })
         default:
             throw ControlError("unknown report 0x\(String(kind, radix: 16))")
         }

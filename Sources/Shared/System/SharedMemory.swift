@@ -79,6 +79,16 @@ public struct SharedMemory: @unchecked Sendable {
         return body(UnsafeMutableRawBufferPointer(start: UnsafeMutableRawPointer(base + min(word, count)), count: n))
     }
 
+    /// The region's first byte: for structures laid out in it by byte offset
+    /// (`count * 8` bytes long).
+    public var bytes: UnsafeMutableRawPointer { UnsafeMutableRawPointer(base) }
+
+    /// Unmaps the region only: the fd stays open (a first, shorter mapping made
+    /// to read a header).
+    public func unmap() {
+        _ = try? Syscall.call("munmap", fd.description) { munmap(base, count * 8) }
+    }
+
     /// Unmaps the region and closes its fd (no copy of this value may be used after).
     public func release() {
         _ = try? Syscall.call("munmap", fd.description) { munmap(base, count * 8) }

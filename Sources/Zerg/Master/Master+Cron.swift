@@ -5,9 +5,11 @@ import Shared
 import ZergCore
 
 extension Master {
-    /// Schedules the next check at the start of the next minute.
+    /// Schedules the next check at the start of the next minute (once: a
+    /// `uwsgi.add_cron` may call it while the check is scheduled).
     func scheduleCron() {
-        guard !cronJobs.isEmpty else { return }
+        guard !cronJobs.isEmpty, !cronScheduled else { return }
+        cronScheduled = true
         let now = Timestamp.now()
         let intoMinuteMs = Int(now.seconds % 60) * 1000 + Int(now.nanoseconds / 1_000_000)
         timers.schedule(afterMs: 60_000 - intoMinuteMs + 50, .cron)
@@ -15,22 +17,28 @@ extension Master {
 
     /// The minute has come: runs every job due in it.
     func runCron() {
+        cronScheduled = false
         defer { scheduleCron() }
         guard stopping == nil else { return }
         var t = time_t(Timestamp.now().seconds)
         var parts = tm()
         localtime_r(&t, &parts)
         for i in cronJobs.indices where cronJobs[i].due(parts) {
-            if cronJobs[i].unique, let pid = cronJobs[i].running {
-                Log.info("cron `\(cronJobs[i].command)`: its previous run (pid \(pid)) still runs; skipped (unique)")
-                continue
-            }
-            do {
-                let pid = try startShellCommand(cronJobs[i].command)
-                cronJobs[i].running = pid
-                Log.info("cron: started `\(cronJobs[i].command)` (pid \(pid))")
-            } catch {
-                Log.info("cron: cannot start `\(cronJobs[i].command)`: \(error)")
+            switch cronJobs[i].action {
+            case .signal(let number):
+                raise(signal: number, cause: "cron")
+            case .command(let command):
+                if cronJobs[i].unique, let pid = cronJobs[i].running {
+                    Log.info("cron `\(command)`: its previous run (pid \(pid)) still runs; skipped (unique)")
+                    continue
+                }
+                do {
+                    let pid = try startShellCommand(command)
+                    cronJobs[i].running = pid
+                    Log.info("cron: started `\(command)` (pid \(pid))")
+                } catch {
+                    Log.info("cron: cannot start `\(command)`: \(error)")
+                }
             }
         }
     }
@@ -39,7 +47,7 @@ extension Master {
     func cronExited(pid: pid_t, status: ExitStatus) -> Bool {
         guard let i = cronJobs.firstIndex(where: { $0.running == pid }) else { return false }
         cronJobs[i].running = nil
-        if status != .exited(0) { Log.info("cron `\(cronJobs[i].command)` (pid \(pid)) ended: \(status)") }
+        if status != .exited(0) { Log.info("cron `\(cronJobs[i].command ?? "")` (pid \(pid)) ended: \(status)") }
         return true
     }
 }

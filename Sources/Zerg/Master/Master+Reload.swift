@@ -86,6 +86,17 @@ extension Master {
             changed.append(fresh.cheaper == nil ? "cheaper off" : "cheaper \(fresh.cheaper!.algorithm.rawValue)")
         }
         cheapedSlots = cheapedSlots.filter { $0 <= fresh.workers }
+        if !sharedArea.matches(locks: fresh.locks, caches: fresh.caches) {
+            // Workers started from here map the new area; the old one lives until its last worker ends.
+            do {
+                let area = try SharedArea.create(locks: fresh.locks, caches: fresh.caches)
+                sharedArea.memory.release()
+                sharedArea = area
+                changed.append("locks and caches laid out anew (empty)")
+            } catch {
+                Log.info("cannot lay out the new locks and caches: \(error); workers keep the running ones")
+            }
+        }
         if let title = fresh.title(explicit: fresh.procnameMaster, automatic: "zerg master"),
            title != old.title(explicit: old.procnameMaster, automatic: "zerg master") { ProcessTitle.set(title) }
         if let pidfile = fresh.pidfile, pidfile != old.pidfile { try? FileSystem.writeFileAtomically(pidfile, "\(Host.pid)\n") }

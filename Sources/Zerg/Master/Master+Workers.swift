@@ -62,6 +62,8 @@ extension Master {
         case .reloadRequested:
             Log.info("worker \(p.id) asked for a reload")
             startReload()
+        case .registerSignal, .raiseSignal, .addTimer, .addCron:
+            received(signalReport: report, from: p)
         }
     }
 
@@ -148,6 +150,8 @@ extension Master {
             checkLogSize()
         case .cron:
             runCron()
+        case .signalTimer(let number, let generation):
+            signalTimerFired(number, generation: generation)
         case .restartRouter:
             startRouter()
         }

@@ -24,6 +24,8 @@ final class Master {
         case checkLogSize
         /// A minute has begun: cron jobs due in it run.
         case cron
+        /// A uWSGI signal timer (`uwsgi.add_timer`) is due; `generation` tells a replaced timer's.
+        case signalTimer(UInt8, generation: Int)
     }
 
     enum TouchAction { case reload, workersReload, logReopen }
@@ -64,8 +66,17 @@ final class Master {
     var workersStopAfterRouter = false
     /// `attach-daemon` and kin (`Master+Daemons`), from the configuration the master started with.
     var daemons: [AttachedDaemon]
-    /// `cron` and kin (`Master+Cron`).
+    /// `cron` and kin (`Master+Cron`), and the `uwsgi.add_cron` signal entries.
     var cronJobs: [CronJob]
+    var cronScheduled = false
+    /// uWSGI signal timers by signal number (`Master+Signals`).
+    var signalTimers: [UInt8: SignalTimer] = [:]
+    /// The last problem logged per signal (logged once until it is delivered).
+    var signalProblems: [UInt8: String] = [:]
+    var signalRotation: UInt = 0
+    var signalsDelivered = 0
+    /// uWSGI's user locks and caches (`locks`, `cache2`), mapped by every worker.
+    var sharedArea: SharedArea
     let sources: EventSources<Event>
     let signals: SignalChannel
     let emperor: EmperorLink?
@@ -157,6 +168,7 @@ final class Master {
         } else {
             scoreboard = try Scoreboard.create(rows: Self.scoreboardRows(threads: settings.threads))
         }
+        sharedArea = try Self.inheritedArea(handover, settings) ?? SharedArea.create(locks: settings.locks, caches: settings.caches)
         let pool = handover?["pool"]?.arrayValue.compactMap { Self.inherited($0) } ?? []
         if pool.count == 2 {
             readyPool = ReadyPool(sender: pool[0], receiver: pool[1])
@@ -288,10 +300,12 @@ final class Master {
             var map: [(FileDescriptor, Int32)] = [(devNull, 0), (Log.destination, 1), (Log.destination, 2), (theirs, WorkerMain.Inherited.control)]
             for (i, l) in listeners.enumerated() { map.append((l, first + Int32(i))) }
             map.append((scoreboard.memory.fd, scoreboardFd))
+            env[WorkerMain.Inherited.sharedArea] = String(scoreboardFd + 1)
+            map.append((sharedArea.memory.fd, scoreboardFd + 1))
             if let pool {
-                env[ReadyPool.environmentVariable] = "\(scoreboardFd + 1),\(scoreboardFd + 2)"
-                map.append((pool.sender, scoreboardFd + 1))
-                map.append((pool.receiver, scoreboardFd + 2))
+                env[ReadyPool.environmentVariable] = "\(scoreboardFd + 2),\(scoreboardFd + 3)"
+                map.append((pool.sender, scoreboardFd + 2))
+                map.append((pool.receiver, scoreboardFd + 3))
             }
             var spec = ChildProcess.Spec(executable: binary.path, arguments: arguments, environment: env, fdMap: map)
             spec.newProcessGroup = false  // workers share the master's group: a killpg from the emperor reaches them

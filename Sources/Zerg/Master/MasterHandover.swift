@@ -33,13 +33,14 @@ extension Master {
             Log.info("\(problem): the master stays on the running image; workers start from it too until the file is fixed")
             return
         }
-        var fds: [FileDescriptor] = listeners + (router?.listeners.map(\.fd) ?? []) + [scoreboard.memory.fd]
+        var fds: [FileDescriptor] = listeners + (router?.listeners.map(\.fd) ?? []) + [scoreboard.memory.fd, sharedArea.memory.fd]
         if let pool = readyPool { fds += [pool.sender, pool.receiver] }
         if let stats { fds.append(stats.listener) }
         let workers: [JSON] = processes.values.sorted { $0.pid < $1.pid }.map { p in
             fds.append(p.control.fd)
             return .object([("id", .number(p.id)), ("pid", .number(p.pid)), ("row", .number(p.row)), ("cores", .number(p.rows.count)), ("control", .number(p.control.fd.rawValue)),
-                            ("state", .string(p.state.rawValue)), ("ready_ms", p.readyMs.map { .number($0) } ?? .null)])
+                            ("state", .string(p.state.rawValue)), ("ready_ms", p.readyMs.map { .number($0) } ?? .null),
+                            ("signals", Self.signalList(p))])
         }
         let state: JSON = .object([
             ("listeners", .array((Array(zip(settings.sockets.map(\.address), listeners)) + (router?.listeners ?? [])).map {
@@ -49,6 +50,8 @@ extension Master {
             ("daemons", .array(daemons.map { d in d.pid.map { .number(Int($0)) } ?? .null })),
             ("router", router.map { r in .object([("dir", .string(r.directory)), ("pid", r.pid.map { .number($0) } ?? .null)]) } ?? .null),
             ("scoreboard", .number(scoreboard.memory.fd.rawValue)), ("rows", .number(scoreboard.rows)),
+            ("shared_area", .number(sharedArea.memory.fd.rawValue)),
+            ("signals", signalState),
             ("pool", readyPool.map { .array([.number($0.sender.rawValue), .number($0.receiver.rawValue)]) } ?? .null),
             ("stats", stats.map { .number($0.listener.rawValue) } ?? .null),
             ("paused", .bool(paused)),
@@ -67,6 +70,18 @@ extension Master {
     static func takeState(_ environment: [String: String]) -> JSON? {
         guard let bytes = SharedMemory.takeAnonymousFile(named: stateVariable, from: environment) else { return nil }
         return JSON.parse(String(decoding: bytes, as: UTF8.self))
+    }
+
+    /// The locks and caches the previous image created, when this configuration
+    /// lays them out the same (else a new area: the cache starts empty).
+    static func inheritedArea(_ state: JSON?, _ settings: ZergSettings) -> SharedArea? {
+        guard let fd = inherited(state?["shared_area"]) else { return nil }
+        guard let area = try? SharedArea.attach(fd: fd), area.matches(locks: settings.locks, caches: settings.caches) else {
+            Log.info("locks or caches changed: new ones, empty")
+            fd.close()
+            return nil
+        }
+        return area
     }
 
     /// An inherited fd named in the state.
@@ -94,12 +109,14 @@ extension Master {
             let p = WorkerProcess(id: Int(id), pid: pid_t(pid), control: control, rows: Int(row)..<Int(row) + max(1, cores))
             p.state = w["state"]?.stringValue.flatMap(WorkerProcess.State.init(rawValue:)) ?? .ready
             p.readyMs = w["ready_ms"]?.intValue.map(Int.init)
+            Self.restoreSignalList(w["signals"], into: p)
             p.eventToken = try? sources.add(control, .worker(p))
             processes[p.pid] = p
             slotHistory[p.id, default: SlotHistory()].spawns += 1
             // A worker that was being stopped keeps its deadline (re-armed in full: the exec is quick).
             if p.state == .stopping { timers.schedule(afterMs: settings.workerReloadMercySeconds * 1000, .kill(pid: p.pid)) }
         }
+        restoreSignals(state["signals"])
         // Slots the adaptive count would leave empty are running here: they stay.
         cheapedSlots.subtract(processes.values.map(\.id))
         // Workers that ended during the exec: their SIGCHLD is pending and reaps them now.

@@ -26,6 +26,8 @@ final class WorkerProcess {
     var readyMs: Int?
     let startedNs = Host.monotonicNanoseconds()
     let startedEpoch = Timestamp.now().seconds
+    /// The uWSGI signals it has handlers for, and where each goes (`Master+Signals`).
+    var signals: [UInt8: SignalTarget] = [:]
     /// Its rows in the scoreboard: one per core (request thread).
     let rows: Range<Int>
     /// The first core's row: process-wide samples (memory) are written there.

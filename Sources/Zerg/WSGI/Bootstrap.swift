@@ -114,7 +114,7 @@ class FileWrapper:
 errors = Errors()
 
 
-def install_uwsgi_module(worker_id, numproc, masterpid, opt, started_on, version):
+def install_uwsgi_module(worker_id, numproc, masterpid, opt, started_on, version, ops):
     """The `uwsgi` module apps import, with what real apps call."""
     m = types.ModuleType("uwsgi")
     m.worker_id = lambda: worker_id
@@ -130,15 +130,85 @@ def install_uwsgi_module(worker_id, numproc, masterpid, opt, started_on, version
     m.reload = _hadjango.reload
     m.log = _hadjango.log
     m.SPOOL_OK, m.SPOOL_RETRY, m.SPOOL_IGNORE = -2, -1, 0
+    _services(m, ops)
     sys.modules["uwsgi"] = m
     sys.modules["uwsgidecorators"] = _decorators(m)
 
 
+signal_handlers = {}
+
+
+def _services(m, ops):
+    """Locks, caches and signals: `_hadjango.api(operation, ...)` with plain
+    arguments (keys and values as bytes), uWSGI's signatures and return values
+    (True on success, None otherwise)."""
+    api = _hadjango.api
+
+    def data(value, what):
+        if isinstance(value, bytes):
+            return value
+        if isinstance(value, str):
+            return value.encode()
+        if isinstance(value, (bytearray, memoryview)):
+            return bytes(value)
+        raise TypeError(f"uwsgi.{what} takes str or bytes")
+
+    def name(cache):
+        return None if cache is None else cache.decode() if isinstance(cache, bytes) else str(cache)
+
+    m.lock = lambda num=0: api(ops["lock"], int(num))
+    m.unlock = lambda num=0: api(ops["unlock"], int(num))
+    m.is_locked = lambda num=0: api(ops["is_locked"], int(num))
+
+    def register_signal(num, who, handler):
+        if not callable(handler):
+            raise TypeError("uwsgi.register_signal(num, who, handler): handler must be callable")
+        api(ops["register_signal"], int(num), who.decode() if isinstance(who, bytes) else str(who or ""))
+        signal_handlers[int(num)] = handler
+
+    def signal(num, remote=None):
+        if remote:
+            raise NotImplementedError("uwsgi.signal(num, remote): remote signals are not offered")
+        api(ops["signal"], int(num))
+
+    m.register_signal = register_signal
+    m.signal = signal
+    m.signal_registered = lambda num: True if int(num) in signal_handlers else None
+    m.add_timer = lambda num, seconds: api(ops["add_timer"], int(num), int(seconds), 0)
+    m.add_rb_timer = lambda num, seconds, iterations=0: api(ops["add_timer"], int(num), int(seconds), int(iterations))
+    m.add_cron = lambda num, minute, hour, day, month, weekday: api(
+        ops["add_cron"], int(num), int(minute), int(hour), int(day), int(month), int(weekday))
+
+    m.cache_get = lambda key, cache=None: api(ops["cache_get"], name(cache), data(key, "cache_get"))
+    m.cache_set = lambda key, value, expires=0, cache=None: api(
+        ops["cache_set"], name(cache), data(key, "cache_set"), data(value, "cache_set"), int(expires))
+    m.cache_update = lambda key, value, expires=0, cache=None: api(
+        ops["cache_update"], name(cache), data(key, "cache_update"), data(value, "cache_update"), int(expires))
+    m.cache_del = lambda key, cache=None: api(ops["cache_del"], name(cache), data(key, "cache_del"))
+    m.cache_exists = lambda key, cache=None: api(ops["cache_exists"], name(cache), data(key, "cache_exists"))
+    m.cache_clear = lambda cache=None: api(ops["cache_clear"], name(cache))
+
+
+def dispatch_signal(num):
+    """The master sent signal `num`: its handler runs (called with the number,
+    as uWSGI does); what it raises is logged."""
+    handler = signal_handlers.get(num)
+    if handler is None:
+        _hadjango.log(f"signal {num}: no handler registered in this worker")
+        return
+    try:
+        handler(num)
+    except BaseException:
+        traceback.print_exc()
+
+
 def _decorators(uwsgi):
     """`uwsgidecorators`: `@postfork` (run in each worker once its apps are
-    loaded; `@postfork(N)`: only in worker N) and `@thread` (run in a thread of
-    its own); the decorators that need uWSGI's signals, spooler, mules, locks
-    or RPC raise at use, naming themselves, rather than fail silently."""
+    loaded; `@postfork(N)`: only in worker N), `@thread` (run in a thread of
+    its own), `@signal`, `@timer`, `@rbtimer`, `@cron` (signals the master
+    raises), `@lock` (uwsgi lock 0 around the call); the decorators that need
+    uWSGI's spooler, mules, file monitors or RPC raise at use, naming
+    themselves, rather than fail silently."""
     import threading
     d = types.ModuleType("uwsgidecorators")
     chain = []
@@ -167,15 +237,68 @@ def _decorators(uwsgi):
             return t
         return run
 
+    def get_free_signal():
+        for num in range(256):
+            if not uwsgi.signal_registered(num):
+                return num
+        raise Exception("no free uwsgi signal available")
+
+    class signal:
+        def __init__(self, num, **kwargs):
+            self.num, self.target = num, kwargs.get("target", "")
+
+        def __call__(self, f):
+            uwsgi.register_signal(self.num, self.target, f)
+            return f
+
+    class timer:
+        def __init__(self, secs, **kwargs):
+            self.num = kwargs["signum"] if "signum" in kwargs else get_free_signal()
+            self.secs, self.target = secs, kwargs.get("target", "")
+
+        def __call__(self, f):
+            uwsgi.register_signal(self.num, self.target, f)
+            uwsgi.add_timer(self.num, self.secs)
+            return f
+
+    class rbtimer(timer):
+        def __call__(self, f):
+            uwsgi.register_signal(self.num, self.target, f)
+            uwsgi.add_rb_timer(self.num, self.secs)
+            return f
+
+    class cron:
+        def __init__(self, minute, hour, day, month, dayweek, **kwargs):
+            self.num = kwargs["signum"] if "signum" in kwargs else get_free_signal()
+            self.when = (minute, hour, day, month, dayweek)
+            self.target = kwargs.get("target", "")
+
+        def __call__(self, f):
+            uwsgi.register_signal(self.num, self.target, f)
+            uwsgi.add_cron(self.num, *self.when)
+            return f
+
+    class lock:
+        def __init__(self, f):
+            self.f = f
+
+        def __call__(self, *args, **kwargs):
+            uwsgi.lock()
+            try:
+                return self.f(*args, **kwargs)
+            finally:
+                uwsgi.unlock()
+
     def not_offered(name):
         def decorator(*args, **kwargs):
-            raise NotImplementedError(f"uwsgidecorators.{name} is not offered by this server (it needs uWSGI's signals, "
-                                      "spooler, mules, locks or RPC); see docs/zerg.md")
+            raise NotImplementedError(f"uwsgidecorators.{name} is not offered by this server (it needs uWSGI's "
+                                      "spooler, mules, file monitors or RPC); see docs/zerg.md")
         return decorator
 
     d.postfork, d.postfork_chain, d.thread = postfork, chain, thread
-    for name in ("timer", "rbtimer", "cron", "signal", "filemon", "spool", "spoolforever", "spoolraw", "mulefunc",
-                 "mule", "muleprogram", "mulemsg_loop", "harakiri", "lock", "rpc", "farm", "farm_loop"):
+    d.get_free_signal, d.signal, d.timer, d.rbtimer, d.cron, d.lock = get_free_signal, signal, timer, rbtimer, cron, lock
+    for name in ("filemon", "spool", "spoolforever", "spoolraw", "mulefunc", "mule", "muleprogram", "mulemsg_loop",
+                 "harakiri", "rpc", "farm", "farm_loop"):
         setattr(d, name, not_offered(name))
     uwsgi.post_fork_hook = postfork_chain_hook
     return d

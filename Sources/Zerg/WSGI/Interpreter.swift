@@ -82,8 +82,10 @@ final class Interpreter {
         pg_set_callback_context(context)
     }
 
-    /// Creates the `uwsgi` module.
-    func installUWSGIModule(workerID: Int, numproc: Int, masterPID: Int32, options: [(String, String)]) {
+    /// Creates the `uwsgi` module, its process-wide calls served by `services`
+    /// (kept for the life of the process).
+    func installUWSGIModule(workerID: Int, numproc: Int, masterPID: Int32, options: [(String, String)], services: ModuleServices) {
+        pg_set_services(native, Unmanaged.passRetained(services).toOpaque())
         let opt = pg_dict_new()!
         for (key, value) in options {
             let k = Py.string(key)
@@ -104,7 +106,14 @@ final class Interpreter {
             pg_decref(k)
             pg_decref(v)
         }
-        let args = pg_tuple_new(6)!
+        let operations = pg_dict_new()!
+        for operation in ModuleServices.Operation.allCases {
+            let key = Py.string(operation.pythonName)
+            Py.setStealing(operations, key, Py.int(operation.rawValue))
+            pg_decref(key)
+        }
+        let args = pg_tuple_new(7)!
+        pg_tuple_set(args, 6, operations)
         pg_tuple_set(args, 0, Py.int(workerID))
         pg_tuple_set(args, 1, Py.int(numproc))
         pg_tuple_set(args, 2, Py.int(Int(masterPID)))
@@ -135,6 +144,14 @@ final class Interpreter {
         let args = pg_tuple_new(1)!
         pg_tuple_set(args, 0, Py.string(name))
         if let result = call("run_hook", args) { pg_decref(result) } else { pg_error_clear() }
+    }
+
+    /// Runs the handler the app registered for a uWSGI signal (with the GIL held);
+    /// what it raises is logged.
+    func dispatchSignal(_ number: UInt8) {
+        let args = pg_tuple_new(1)!
+        pg_tuple_set(args, 0, Py.int(Int(number)))
+        if let result = call("dispatch_signal", args) { pg_decref(result) } else { pg_error_clear() }
     }
 
     /// Calls a bootstrap function; consumes `args`; returns a new reference or nil (exception pending).

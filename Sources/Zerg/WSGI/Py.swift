@@ -40,6 +40,14 @@ enum Py {
 
     static func int(_ n: Int) -> PyPtr { pg_long(n)! }
 
+    /// A new reference to True or False; `orNone`: None instead of False (the
+    /// uwsgi module's convention: True on success, None otherwise).
+    static func bool(_ value: Bool, orNone: Bool = false) -> PyPtr {
+        let o = value ? pg_true()! : orNone ? pg_none()! : pg_false()!
+        pg_incref(o)
+        return o
+    }
+
     /// Sets `dict[key] = value` and releases `value` (the dict keeps its own reference).
     @inline(__always)
     static func setStealing(_ dict: PyPtr, _ key: PyPtr, _ value: PyPtr) {

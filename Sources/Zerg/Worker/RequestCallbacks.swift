@@ -68,5 +68,6 @@ enum RequestCallbacks {
         request_reload: { context in
             runner(context)?.onReloadRequest()
             return pg_true().map { pg_incref($0); return $0 }
-        })
+        },
+        api: ModuleServices.callback)
 }

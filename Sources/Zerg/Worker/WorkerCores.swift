@@ -34,6 +34,7 @@ final class WorkerCores {
     private let stackBytes: Int
     /// A recycle report goes to the master once, whichever core asks first.
     private var recycleAsked = false
+    private var signalTurn = 0
 
     /// `channels[k]` is the other end of `cores[k].control`.
     init(cores: [Worker], master: WorkerControl, channels: [FileDescriptor], stackBytes: Int) throws {
@@ -109,6 +110,14 @@ final class WorkerCores {
             break
         case .pause, .resume, .stop, .retire:
             for channel in channels { try? channel?.send(order) }
+        case .signal:
+            // One core runs the handler: an idle one, else the next in turn.
+            let open = channels.indices.filter { channels[$0] != nil }
+            guard !open.isEmpty else { return }
+            let idle = open.first { k in cores[k].row.map { $0[.requestStart] == 0 } ?? true }
+            let k = idle ?? open[signalTurn % open.count]
+            signalTurn &+= 1
+            try? channels[k]?.send(order)
         }
     }
 

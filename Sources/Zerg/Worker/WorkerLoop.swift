@@ -139,6 +139,7 @@ extension Worker {
             break  // a worker keeps the configuration it started with: a reload replaces workers
         case .pause: setPaused(true)
         case .resume: setPaused(false)
+        case .signal(let number): runSignalHandler(number)
         case .stop: beginStopping()
         case .retire:
             if let pool = readyPool, !retiring {
@@ -149,6 +150,15 @@ extension Worker {
             }
             beginStopping()
         }
+    }
+
+    /// A uWSGI signal this process registered: its handler runs here, between
+    /// requests, shown on the scoreboard like a request (stats, harakiri).
+    func runSignalHandler(_ number: UInt8) {
+        let text = Array("SIGNAL \(number)".utf8)
+        if let row { text.withUnsafeBytes { row.board.beginRequest(row: row.index, text: $0) } }
+        defer { if let row { row.board.endRequest(row: row.index) } }
+        Interpreter.withGIL { interpreter.dispatchSignal(number) }
     }
 
     /// Graceful stop: no new connections; idle ones close, or go to the other

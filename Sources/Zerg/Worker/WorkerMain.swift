@@ -17,6 +17,8 @@ enum WorkerMain {
         /// What each listener speaks (`http` or `uwsgi`), in the same order.
         static let listenerProtocols = "HADJANGO_LISTEN_PROTOCOLS"
         static let scoreboard = "HADJANGO_SCOREBOARD"
+        /// The fd of the locks and caches (`SharedArea`).
+        static let sharedArea = "HADJANGO_SHARED_AREA"
         static let masterPID = "HADJANGO_MASTER_PID"
         /// Set while the app keeps failing to load: log the error in one line, without the traceback.
         static let quietLoadErrors = "HADJANGO_QUIET_LOAD_ERRORS"
@@ -71,9 +73,12 @@ enum WorkerMain {
         do {
             let interpreter = try Interpreter(settings: settings, callbacks: RequestCallbacks.table)
             let masterPID = Int32(environment[Inherited.masterPID] ?? "") ?? getppid()
+            let area = try environment[Inherited.sharedArea].flatMap(Int32.init).map {
+                try SharedArea.attach(fd: try FileDescriptor.inherited($0, what: "shared area"))
+            }
             interpreter.installUWSGIModule(
                 workerID: id, numproc: settings.workers, masterPID: masterPID,
-                options: config.entries.map { ($0.key, $0.value) })
+                options: config.entries.map { ($0.key, $0.value) }, services: ModuleServices(master: control, area: area))
             // fd:rows:first[:count]: this process's rows, one per core (request thread).
             var rows: (board: Scoreboard, range: Range<Int>)?
             let parts = (environment[Inherited.scoreboard] ?? "").split(separator: ":").compactMap { Int($0) }
