@@ -60,7 +60,7 @@ extension Emperor {
         instance.kind = kind
         do {
             // A vassal started again after a crash gets the sockets its predecessor listened on.
-            let (pid, control) = try launcher.launch(config: instance.name, kind: kind, stdio: Log.destination,
+            let (pid, control) = try launcher.launch(config: instance.name, kind: kind, stdio: Log.forChildren,
                                                      listeners: kind == .vassal ? instance.heldListeners : [])
             instance.pid = pid
             instance.control = control

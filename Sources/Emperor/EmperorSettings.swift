@@ -26,6 +26,10 @@ struct EmperorSettings {
     var lostGraceSeconds: Int
     var vassalSet: [String]
     var logto: String?
+    /// `logto` and the `logger` lines.
+    var logTargets: [LogTarget] = []
+    /// `log-date`.
+    var logDate: String?
 
     init(_ config: Configuration) throws(ConfigError) {
         patterns = config.strings("emperor")
@@ -58,6 +62,10 @@ struct EmperorSettings {
         lostGraceSeconds = max(0, config.int("emperor-lost-grace") ?? EmperorLink.defaultGraceSeconds)
         vassalSet = config.strings("vassal-set")
         logto = config.string("logto")
+        var problems: [ConfigDiagnostic] = []
+        logTargets = LogTarget.all(config, "logger", problems: &problems)
+        if !problems.isEmpty { throw ConfigError(problems) }
+        logDate = config.string("log-date")
     }
 
     /// A directory that needs no option and is the same for an emperor started

@@ -60,9 +60,8 @@ do {
     Log.info("configuration error:\n\(error)")
     exit(2)
 }
-if let logto = settings.logto {
-    do { try Log.redirect(toFile: logto) } catch { Log.info("cannot open logto file: \(error)"); exit(2) }
-}
+Log.setDateFormat(settings.logDate)
+do { try Log.configure(settings.logTargets) } catch { Log.info("cannot open logto file: \(error)"); exit(2) }
 for warning in config.warnings { Log.info("warning: \(warning)") }
 if let summary = config.noEffectSummary { Log.info(summary) }
 if let summary = config.notOfferedSummary { Log.info(summary) }

@@ -51,7 +51,7 @@ extension Vassal {
             env[VassalState.environmentVariable] = nil
             env[ConfigCheck.resultVariable] = "3"
             var spec = ChildProcess.Spec(executable: binary.path, arguments: arguments, environment: env,
-                                         fdMap: [(devNull, 0), (Log.destination, 1), (Log.destination, 2), (writeEnd, 3)])
+                                         fdMap: [(devNull, 0), (Log.forChildren, 1), (Log.forChildren, 2), (writeEnd, 3)])
             spec.fallbackImage = binary.image
             let check = PendingCheck(pid: try ChildProcess.spawn(spec), pipe: readEnd)
             pendingCheck = check

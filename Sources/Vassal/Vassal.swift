@@ -183,7 +183,7 @@ final class Vassal {
                         switch action {
                         case .reload: reload()
                         case .logReopen:
-                            if let path = settings.logto { try? Log.reopen(path) }
+                            Log.reopenFiles()
                         }
                     }
                 case .listener(let index)?:

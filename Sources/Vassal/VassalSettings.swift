@@ -26,6 +26,10 @@ struct VassalSettings {
     var queueTimeoutSeconds: Int
     var bufferSize: Int
     var logto: String?
+    /// `logto` and the `logger` lines.
+    var logTargets: [LogTarget] = []
+    /// `log-date`.
+    var logDate: String?
     var reloadMercySeconds: Int
     var touchReload: [String]
     /// `stats` (and `stats-http`): uWSGI's stats socket.
@@ -59,6 +63,8 @@ struct VassalSettings {
         maxConnectionsOption = max(0, config.int("max-connections") ?? 0)
         requestLimits = .init(headLimit: bufferSize, postBuffering: min(max(0, config.size("post-buffering") ?? 0), 16 << 20))
         logto = config.string("logto")
+        logTargets = LogTarget.all(config, "logger", problems: &problems)
+        logDate = config.string("log-date")
         reloadMercySeconds = max(0, config.int("reload-mercy") ?? 30)
         touchReload = config.strings("touch-reload")
         stats = config.string("stats").flatMap(ListenAddress.init(parsing:))

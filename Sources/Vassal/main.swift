@@ -42,9 +42,8 @@ do {
     Log.info("configuration error:\n\(error)")
     exit(2)
 }
-if let logto = settings.logto {
-    do { try Log.redirect(toFile: logto) } catch { Log.info("cannot open log file: \(error)"); exit(2) }
-}
+Log.setDateFormat(settings.logDate)
+do { try Log.configure(settings.logTargets) } catch { Log.info("cannot open log file: \(error)"); exit(2) }
 // Located now: a reload re-execs this path (an upgraded file is picked up), or the running image.
 let binary = OwnBinary.locate(argv0: arguments[0], override: config.string("binary-path"), environment: environment)
 for warning in config.warnings { Log.info("warning: \(warning)") }

@@ -30,8 +30,14 @@ struct ZergSettings {
     var maxConnectionsOption: Int
     var listenBacklog: Int32
     var logto: String?
-    var logger: String?
-    var requestLogger: String?
+    /// `logto` and the `logger` lines: where this zerg's log goes.
+    var logTargets: [LogTarget]
+    /// `req-logger` lines (none: with the rest of the log).
+    var requestLogTargets: [LogTarget]
+    /// `log-date` / `logdate`.
+    var logDate: String?
+    /// `log-reopen`: the log files are opened again at each reload.
+    var logReopen: Bool
     var logFormat: String?
     var logXForwardedFor: Bool
     /// Request headers with `_` in their names reach the app (`http-allow-underscore-headers`).
@@ -133,8 +139,10 @@ struct ZergSettings {
         maxConnectionsOption = max(0, config.int("max-connections") ?? 0)
         listenBacklog = Int32(clamping: max(1, config.int("listen") ?? 100))
         logto = config.string("logto")
-        logger = Self.fileTarget(config, "logger", &problems)
-        requestLogger = Self.fileTarget(config, "req-logger", &problems)
+        logTargets = LogTarget.all(config, "logger", problems: &problems)
+        requestLogTargets = LogTarget.all(config, "req-logger", problems: &problems)
+        logDate = config.string("log-date")
+        logReopen = config.bool("log-reopen")
         logFormat = config.string("log-format")
         logXForwardedFor = config.bool("log-x-forwarded-for")
         allowUnderscoreHeaders = config.bool("http-allow-underscore-headers")
@@ -194,19 +202,18 @@ struct ZergSettings {
         return (config, try ZergSettings(config))
     }
 
-    /// `logger = file:PATH` (the only logger plugin here); the last one wins.
-    static func fileTarget(_ config: Configuration, _ name: String, _ problems: inout [ConfigDiagnostic]) -> String? {
-        guard let entry = config.occurrences(name).last else { return nil }
-        var value = entry.value
-        // uWSGI allows a logger name before the plugin: "name file:PATH".
-        if let space = value.lastIndex(of: " ") { value = String(value[value.index(after: space)...]) }
-        // `stdio`: standard error, where the log goes anyway.
-        if value == "stdio" || value.hasPrefix("stdio:") { return nil }
-        guard value.hasPrefix("file:"), value.count > 5 else {
-            problems.append(ConfigDiagnostic(entry.origin, "`\(name) = \(entry.value)`: only `file:PATH` and `stdio` loggers are supported"))
-            return nil
-        }
-        return String(value.dropFirst(5))
+    /// The one file the log goes to, written by every process itself (and
+    /// inherited by children as stdout/stderr); nil with several targets or
+    /// syslog, where the master reads its children's output (`logFansOut`).
+    var logFile: String? { LogTarget.singleFile(logTargets) }
+
+    /// Several targets, or syslog: children write into the master's log pipe,
+    /// the master sends each line to every target (uWSGI's `log-master`).
+    var logFansOut: Bool { logFile == nil && !logTargets.isEmpty && logTargets != [.stdio] }
+
+    /// The file `log-maxsize` rotates: `logto`, else the first file logger.
+    var rotatedLog: String? {
+        logto ?? logTargets.lazy.compactMap { if case .file(let path) = $0 { path } else { nil } }.first
     }
 
     /// A process's title (see `ProcessNames`).

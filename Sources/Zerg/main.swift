@@ -44,9 +44,10 @@ do {
     Log.info("configuration error:\n\(error)")
     exit(2)
 }
-if let logto = settings.logto ?? settings.logger {
+Log.setDateFormat(settings.logDate)
+if !settings.logTargets.isEmpty {
     do {
-        try Log.redirect(toFile: logto)
+        try Log.configure(settings.logTargets)
     } catch {
         Log.info("cannot open log file: \(error)")
         // Workers depend on this process once it took them over: go on logging where it was.

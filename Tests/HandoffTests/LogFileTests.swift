@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Testing
 @testable import Shared
 
@@ -58,5 +61,74 @@ import Testing
         #expect(try HTTPClient.once(port: port, "/v/empty").status == 200)
         #expect(waitUntil(5) { !zerg.logLines(containing: "GET /v/pid?ms=300").isEmpty && !zerg.logLines(containing: "GET /v/empty").isEmpty })
         #expect(zerg.logLines(containing: "GET /v/pid?ms=1 ").isEmpty, "a fast, non-empty response stays unlogged")
+    }
+
+    /// A unix datagram socket bound at `path`: the test's syslog daemon.
+    final class SyslogListener {
+        let fd: Int32
+        private(set) var messages: [String] = []
+        init(_ path: String) throws {
+            fd = Glibc.socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+            let address = SocketAddress.unix(path: path)
+            guard fd >= 0, address.withSockAddr({ Glibc.bind(fd, $0, $1) }) == 0 else { throw CocoaError(.fileWriteUnknown) }
+        }
+        deinit { Glibc.close(fd) }
+        /// Every datagram received so far.
+        func received() -> [String] {
+            var buffer = [UInt8](repeating: 0, count: 65536)
+            while true {
+                let n = buffer.withUnsafeMutableBytes { Glibc.recv(fd, $0.baseAddress, $0.count, 0) }
+                guard n > 0 else { break }
+                messages.append(String(decoding: buffer[0..<n], as: UTF8.self))
+            }
+            return messages
+        }
+    }
+
+    /// Several `logger` lines (a file besides `logto`, syslog), two `req-logger`
+    /// files and `log-date`: every line reaches every target, the app's own
+    /// prints included (through the master); `log-reopen` reopens at a reload.
+    @Test func severalLoggersSyslogAndLogDate() throws {
+        let dir = try TestDirectory("logfile-test")
+        let port = try BuildsSetup.freePort()
+        let syslog = try SyslogListener(dir.file("syslog.sock"))
+        try dir.write("printing.py", """
+            import sys
+            print("printed at import", flush=True)
+            def application(environ, start_response):
+                print("printed in", environ["PATH_INFO"], file=sys.stderr, flush=True)
+                start_response("200 OK", [("Content-Length", "2")])
+                return [b"ok"]
+            """)
+        let zerg = try TestProcess("zerg", ["--http-socket", "127.0.0.1:\(port)", "--wsgi-file", dir.file("printing.py"), "--processes", "2",
+                                            "--logto", dir.file("site.log"), "--logger", "other file:\(dir.file("other.log"))",
+                                            "--logger", "syslog:mysite,local3", "--log-date", "%Y-%m-%dT%H:%M:%S", "--log-reopen",
+                                            "--req-logger", "file:\(dir.file("req1.log"))", "--logger-req", "file:logfile=\(dir.file("req2.log"))"],
+                                   log: dir.file("stderr.log"), cwd: dir.path, env: [SyslogSocket.pathVariable: dir.file("syslog.sock")])
+        defer {
+            zerg.stop()
+            dir.remove()
+        }
+        #expect(waitUntil(20) { Self.text(dir.file("site.log")).contains("serving on") }, "\(zerg.log())")
+        #expect(try HTTPClient.once(port: port, "/first").status == 200)
+        for file in ["site.log", "other.log"] {
+            #expect(waitUntil(5) { Self.text(dir.file(file)).contains("printed in /first") }, "\(file): \(Self.text(dir.file(file)))")
+            let text = Self.text(dir.file(file))
+            #expect(text.components(separatedBy: "printed at import").count == 3, "both workers' prints: \(text)")
+            #expect(text.contains("2 worker(s) serving on"))
+            // log-date's format, then uWSGI's " - ".
+            #expect(text.split(separator: "\n").first { $0.contains("serving on") }?.wholeMatch(of: /\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d - zerg\[\d+\]: .*/) != nil, "\(text)")
+        }
+        #expect(waitUntil(5) { syslog.received().contains { $0.hasPrefix("<158>") && $0.contains(" mysite: ") && $0.contains("printed in /first") } },
+                "local3 (19 × 8 + info 6): \(syslog.received())")
+        #expect(syslog.received().contains { $0.contains("serving on") })
+        for file in ["req1.log", "req2.log"] {
+            #expect(waitUntil(5) { Self.text(dir.file(file)).contains("GET /first") }, "\(file)")
+        }
+        #expect(!Self.text(dir.file("site.log")).contains("GET /first"), "request lines go to the req-loggers only")
+        // log-reopen: a rotation by `mv`, then a reload, and the file is written again.
+        try FileManager.default.moveItem(atPath: dir.file("other.log"), toPath: dir.file("other.log.1"))
+        zerg.signal(SIGHUP)
+        #expect(waitUntil(20) { Self.text(dir.file("other.log")).contains("configuration reloaded") }, "\(Self.text(dir.file("site.log")))")
     }
 }

@@ -4,39 +4,94 @@ import Glibc
 
 /// One line per event: local time with milliseconds, the program name and pid, the message.
 /// `2026-11-26 15:40:01.123 emperor[812]: builds/a/vassal.ini pid 123 exited with status 1; respawn in 2 s`
+///
+/// Lines go to standard error, or to the process's `LogTarget`s (`configure`):
+/// files, standard error, syslog, each line to every one.
 public enum Log {
-    nonisolated(unsafe) private static var fd = FileDescriptor.standardError
+    nonisolated(unsafe) private static var outputs: [LogOutput] = [.file(path: nil, fd: .standardError)]
     nonisolated(unsafe) private static var program = "hadjango"
+    /// `log-date`: a strftime format for the time (nil: ours; "": uWSGI's ctime style).
+    nonisolated(unsafe) private static var dateFormat: String?
+    /// What children get as stdout/stderr instead of `destination` (a master's log pipe).
+    nonisolated(unsafe) public static var childOutput: FileDescriptor?
 
     public static func setProgram(_ name: String) { program = name }
 
-    /// Appends to `path` (uWSGI's `logto`) instead of stderr.
-    public static func redirect(toFile path: String) throws {
-        fd = try FileDescriptor.open(path, O_WRONLY | O_CREAT | O_APPEND, mode: 0o640)
+    /// uWSGI's `log-date`: `true` (or empty) for its ctime-style date, else a strftime format.
+    public static func setDateFormat(_ format: String?) {
+        guard let format else { return dateFormat = nil }
+        dateFormat = ["true", "1", "yes", "on", ""].contains(format.lowercased()) ? "" : format
     }
 
-    /// Opens `path` again (touch-logreopen, after a rotation) and points this
-    /// process's stdout and stderr at it too (what embedded code prints).
+    /// Appends to `path` (uWSGI's `logto`) instead of stderr.
+    public static func redirect(toFile path: String) throws {
+        try configure([.file(path)])
+    }
+
+    /// Every line goes to each of `targets` (none: standard error, as before).
+    public static func configure(_ targets: [LogTarget]) throws {
+        guard !targets.isEmpty else { return }
+        outputs = try targets.map(LogOutput.open)
+    }
+
+    /// Opens `path` again (touch-logreopen, after a rotation) onto the same
+    /// descriptor number; when it is the process's log (`destination`, or the
+    /// inherited stderr of a worker), its stdout and stderr point at it too
+    /// (what embedded code prints).
     public static func reopen(_ path: String) throws {
         let fresh = try FileDescriptor.open(path, O_WRONLY | O_CREAT | O_APPEND, mode: 0o640)
-        try? fresh.duplicate(onto: .standardOutput)
-        try? fresh.duplicate(onto: .standardError)
-        let old = fd
+        let i = outputs.firstIndex { if case .file(path, _) = $0 { return true } else { return false } }
+        let old: FileDescriptor
+        if let i, case .file(_, let fd) = outputs[i] { old = fd } else { old = destination }
+        if old.rawValue == destination.rawValue {
+            try? fresh.duplicate(onto: .standardOutput)
+            try? fresh.duplicate(onto: .standardError)
+        }
         if old.rawValue > 2, (try? fresh.duplicate(onto: old)) != nil {
             // The same fd number now names the fresh file: a thread writing a line
             // meanwhile (a worker with `threads`) never meets a closed descriptor.
             fresh.close()
+        } else if let i {
+            outputs[i] = .file(path: path, fd: fresh)
         } else {
-            fd = fresh
+            fresh.close()  // stderr, the process's log, names the fresh file now
         }
     }
 
-    /// The fd log lines go to (children may inherit it as their stdout/stderr).
-    public static var destination: FileDescriptor { fd }
+    /// Every file output opened again (a master writing its log pipe's lines).
+    public static func reopenFiles() {
+        for case .file(let path?, _) in outputs {
+            do { try reopen(path) } catch { info("cannot reopen \(path): \(error)") }
+        }
+    }
+
+    /// The fd this process's lines go to first; children inherit `childOutput` if set, else this.
+    public static var destination: FileDescriptor {
+        for case .file(_, let fd) in outputs { return fd }
+        return .standardError
+    }
+
+    /// What a child's stdout and stderr should be.
+    public static var forChildren: FileDescriptor { childOutput ?? destination }
 
     public static func info(_ message: String, terminator: String = "\n") {
-        let line = "\(timestamp()) \(program)[\(getpid())]: \(message)\(terminator)"
-        try? fd.writeAll(line)
+        let stamp = dateFormat.map(formattedDate).map { "\($0) -" } ?? timestamp()
+        write("\(stamp) \(program)[\(getpid())]: \(message)\(terminator)")
+    }
+
+    /// A finished line (a child's, read from a log pipe) to every output.
+    public static func write(_ line: String) {
+        for output in outputs { output.write(line) }
+    }
+
+    /// Local time by `log-date`'s format ("": `Sun Nov 29 19:40:06 2026`, as uWSGI's ctime).
+    static func formattedDate(_ format: String) -> String {
+        var t = time(nil)
+        var parts = tm()
+        localtime_r(&t, &parts)
+        var buffer = [CChar](repeating: 0, count: 256)
+        let n = strftime(&buffer, buffer.count, format.isEmpty ? "%a %b %e %H:%M:%S %Y" : format, &parts)
+        return String(decoding: buffer.prefix(n).map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     /// Local time as `YYYY-MM-DD HH:MM:SS.mmm`.

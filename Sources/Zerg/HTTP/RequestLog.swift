@@ -37,16 +37,14 @@ struct RequestLog {
 
     let pieces: [Piece]?
     let xForwardedFor: Bool
-    let destination: FileDescriptor
-    /// `req-logger`'s file, reopened onto the same descriptor (`reopen`); nil: the process log.
-    let path: String?
+    /// `req-logger`'s targets, or the process log.
+    let outputs: [LogOutput]
     let memoryReport: Bool
 
-    init(format: String?, xForwardedFor: Bool, destination: FileDescriptor, path: String? = nil, memoryReport: Bool = false) {
+    init(format: String?, xForwardedFor: Bool, outputs: [LogOutput] = [.file(path: nil, fd: Log.destination)], memoryReport: Bool = false) {
         self.memoryReport = memoryReport
-        self.path = path
         self.xForwardedFor = xForwardedFor
-        self.destination = destination
+        self.outputs = outputs
         pieces = format.map(RequestLog.compile)
     }
 
@@ -68,16 +66,11 @@ struct RequestLog {
         return pieces
     }
 
-    /// touch-logreopen, a rotation: the `req-logger` file opened again, onto
-    /// the same descriptor number (a thread writing meanwhile never meets a closed one).
+    /// touch-logreopen, a rotation: the `req-logger` files opened again, onto
+    /// the same descriptor numbers (a thread writing meanwhile never meets a closed one).
     func reopen() {
-        guard let path else { return }
-        do {
-            let fresh = try FileDescriptor.open(path, O_WRONLY | O_CREAT | O_APPEND, mode: 0o640)
-            defer { fresh.close() }
-            try fresh.duplicate(onto: destination)
-        } catch {
-            Log.info("cannot reopen the request log \(path): \(error)")
+        for output in outputs {
+            do { try output.reopen() } catch { Log.info("cannot reopen the request log: \(error)") }
         }
     }
 
@@ -88,7 +81,7 @@ struct RequestLog {
             text = "{address space usage: \(r.vsz) bytes/\(r.vsz >> 20)MB} {rss usage: \(r.rss) bytes/\(r.rss >> 20)MB} " + text
         }
         text += "\n"
-        try? destination.writeAll(text)
+        for output in outputs { output.write(text) }
     }
 
     func address(_ r: RequestRecord) -> String {

@@ -78,7 +78,7 @@ extension Master {
         let devNull = try FileDescriptor.open("/dev/null", O_RDONLY)
         defer { devNull.close() }
         var spec = ChildProcess.Spec(executable: "/bin/sh", arguments: ["/bin/sh", "-c", command], environment: env,
-                                     fdMap: [(devNull, 0), (Log.destination, 1), (Log.destination, 2)])
+                                     fdMap: [(devNull, 0), (Log.forChildren, 1), (Log.forChildren, 2)])
         spec.newProcessGroup = true
         return try ChildProcess.start(spec).pid
     }

@@ -82,9 +82,7 @@ extension Master {
 
     /// The log file opened again by the master and every worker (their request logs too).
     func reopenLogs() {
-        if let path = settings.logto ?? settings.logger {
-            do { try Log.reopen(path) } catch { Log.info("cannot reopen \(path): \(error)") }
-        }
+        Log.reopenFiles()
         for p in processes.values { p.order(.reopenLog) }
     }
 
@@ -93,7 +91,7 @@ extension Master {
     /// process opens it again.
     func checkLogSize() {
         defer { timers.schedule(afterMs: 1000, .checkLogSize) }
-        guard let path = settings.logto ?? settings.logger, let size = (try? FileSystem.status(path))?.size,
+        guard let path = settings.rotatedLog, let size = (try? FileSystem.status(path))?.size,
               size > Int64(settings.logMaxSize) else { return }
         let backup = settings.logBackupName ?? "\(path).\(Timestamp.now().seconds)"
         do {

@@ -55,14 +55,21 @@ extension Master {
         configuration = config
         var changed: [String] = []
         if fresh.workers != old.workers { changed.append("workers \(old.workers) → \(fresh.workers)") }
-        if let path = fresh.logto ?? fresh.logger, path != (old.logto ?? old.logger) {
-            do {
-                try Log.reopen(path)
-                changed.append("log → \(path)")
-            } catch {
-                Log.info("cannot open log file \(path): \(error); logging goes on where it was")
+        if fresh.logTargets != old.logTargets {
+            if let path = fresh.logFile, old.logFile != nil {
+                do {
+                    try Log.reopen(path)
+                    changed.append("log → \(path)")
+                } catch {
+                    Log.info("cannot open log file \(path): \(error); logging goes on where it was")
+                }
+            } else {
+                Log.info("`logto`/`logger` changed (\(fresh.logTargets.map(\.description).joined(separator: ", "))): from one file to several targets or syslog, or back, takes a restart of the zerg; logging goes on where it was")
             }
+        } else if fresh.logReopen {
+            reopenLogs()  // `log-reopen`: at every reload
         }
+        Log.setDateFormat(fresh.logDate)
         if fresh.stats != old.stats || fresh.statsHTTP != old.statsHTTP {
             stats?.close()
             stats = nil

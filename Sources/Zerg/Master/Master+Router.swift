@@ -61,7 +61,7 @@ extension Master {
         var env = Host.environment()
         for key in EmperorLink.variables + ["NOTIFY_SOCKET"] { env[key] = nil }  // the master answers the emperor, not its vassal
         env[WorkerMain.roleVariable] = nil
-        var map: [(FileDescriptor, Int32)] = [(Log.destination, 1), (Log.destination, 2)]
+        var map: [(FileDescriptor, Int32)] = [(Log.forChildren, 1), (Log.forChildren, 2)]
         var named: [String] = []
         for (i, l) in r.listeners.enumerated() {
             let target = Int32(3 + i)

@@ -44,6 +44,8 @@ final class Master {
         case worker(WorkerProcess)
         /// A client on a listener while the app cannot load (see `Master+Unavailable`).
         case listener(Int)
+        /// Children's output to pass on to every log target (`LogPipe`).
+        case logPipe
     }
 
     /// The running configuration: loaded once per start or reload, here only;
@@ -77,6 +79,8 @@ final class Master {
     var signalsDelivered = 0
     /// uWSGI's user locks and caches (`locks`, `cache2`), mapped by every worker.
     var sharedArea: SharedArea
+    /// Several log targets or syslog: the children's output comes through here.
+    let logPipe: LogPipe?
     let sources: EventSources<Event>
     let signals: SignalChannel
     let emperor: EmperorLink?
@@ -169,6 +173,16 @@ final class Master {
             scoreboard = try Scoreboard.create(rows: Self.scoreboardRows(threads: settings.threads))
         }
         sharedArea = try Self.inheritedArea(handover, settings) ?? SharedArea.create(locks: settings.locks, caches: settings.caches)
+        let logEnds = handover?["log_pipe"]?.arrayValue.compactMap { Self.inherited($0) } ?? []
+        if logEnds.count == 2 {
+            logPipe = try LogPipe(reader: logEnds[0], writer: logEnds[1])
+        } else {
+            logPipe = settings.logFansOut ? try LogPipe.create() : nil
+        }
+        if let logPipe {
+            Log.childOutput = logPipe.writer
+            try sources.add(logPipe.reader, .logPipe)
+        }
         let pool = handover?["pool"]?.arrayValue.compactMap { Self.inherited($0) } ?? []
         if pool.count == 2 {
             readyPool = ReadyPool(sender: pool[0], receiver: pool[1])
@@ -200,7 +214,7 @@ final class Master {
         }
         startDaemons()
         scheduleCron()
-        if settings.logMaxSize > 0 && (settings.logto ?? settings.logger) != nil { timers.schedule(afterMs: 1000, .checkLogSize) }
+        if settings.logMaxSize > 0 && settings.rotatedLog != nil { timers.schedule(afterMs: 1000, .checkLogSize) }
         scheduleChecks()
         while true {
             let events = (try? sources.wait(timeoutMs: timers.timeoutMs(otherwise: 1000))) ?? []
@@ -220,6 +234,8 @@ final class Master {
                     readWorker(p)
                 case .listener(let i)?:
                     answerUnavailable(listeners[i])
+                case .logPipe?:
+                    logPipe?.drain()
                 case nil:
                     continue
                 }
@@ -235,6 +251,8 @@ final class Master {
                 for path in listenerPaths { path.remove() }
                 if let pidfile = settings.pidfile { FileSystem.unlink(pidfile) }
                 emperor?.removeAdoptionSocket()
+                logPipe?.drain()
+                logPipe?.flush()
                 Log.info("master stopped")
                 return exitStatus
             }
@@ -297,7 +315,7 @@ final class Master {
             env[WorkerMain.Inherited.scoreboard] = "\(scoreboardFd):\(scoreboard.rows):\(rows.lowerBound):\(rows.count)"
             // One worker of one thread has nobody to share ready connections with.
             let pool = settings.workers * settings.threads > 1 ? readyPool : nil
-            var map: [(FileDescriptor, Int32)] = [(devNull, 0), (Log.destination, 1), (Log.destination, 2), (theirs, WorkerMain.Inherited.control)]
+            var map: [(FileDescriptor, Int32)] = [(devNull, 0), (Log.forChildren, 1), (Log.forChildren, 2), (theirs, WorkerMain.Inherited.control)]
             for (i, l) in listeners.enumerated() { map.append((l, first + Int32(i))) }
             map.append((scoreboard.memory.fd, scoreboardFd))
             env[WorkerMain.Inherited.sharedArea] = String(scoreboardFd + 1)

@@ -36,12 +36,14 @@ extension Master {
         var fds: [FileDescriptor] = listeners + (router?.listeners.map(\.fd) ?? []) + [scoreboard.memory.fd, sharedArea.memory.fd]
         if let pool = readyPool { fds += [pool.sender, pool.receiver] }
         if let stats { fds.append(stats.listener) }
+        if let logPipe { fds += [logPipe.reader, logPipe.writer] }
         let workers: [JSON] = processes.values.sorted { $0.pid < $1.pid }.map { p in
             fds.append(p.control.fd)
             return .object([("id", .number(p.id)), ("pid", .number(p.pid)), ("row", .number(p.row)), ("cores", .number(p.rows.count)), ("control", .number(p.control.fd.rawValue)),
                             ("state", .string(p.state.rawValue)), ("ready_ms", p.readyMs.map { .number($0) } ?? .null),
                             ("signals", Self.signalList(p))])
         }
+        let logPipeState: JSON = logPipe.map { .array([.number($0.reader.rawValue), .number($0.writer.rawValue)]) } ?? .null
         let state: JSON = .object([
             ("listeners", .array((Array(zip(settings.sockets.map(\.address), listeners)) + (router?.listeners ?? [])).map {
                 .object([("address", .string($0.description)), ("fd", .number($1.rawValue))])
@@ -51,6 +53,7 @@ extension Master {
             ("router", router.map { r in .object([("dir", .string(r.directory)), ("pid", r.pid.map { .number($0) } ?? .null)]) } ?? .null),
             ("scoreboard", .number(scoreboard.memory.fd.rawValue)), ("rows", .number(scoreboard.rows)),
             ("shared_area", .number(sharedArea.memory.fd.rawValue)),
+            ("log_pipe", logPipeState),
             ("signals", signalState),
             ("pool", readyPool.map { .array([.number($0.sender.rawValue), .number($0.receiver.rawValue)]) } ?? .null),
             ("stats", stats.map { .number($0.listener.rawValue) } ?? .null),

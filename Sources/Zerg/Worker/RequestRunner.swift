@@ -74,11 +74,9 @@ final class RequestRunner {
         if settings.disableLogging && settings.forcedLogging.isEmpty {
             requestLog = nil
         } else {
-            let destination = try settings.requestLogger.map {
-                try FileDescriptor.open($0, O_WRONLY | O_CREAT | O_APPEND, mode: 0o640)
-            } ?? Log.destination
-            requestLog = RequestLog(format: settings.logFormat, xForwardedFor: settings.logXForwardedFor, destination: destination,
-                                    path: settings.requestLogger,
+            let outputs = try settings.requestLogTargets.isEmpty ? [.file(path: nil, fd: Log.destination)]
+                : settings.requestLogTargets.map(LogOutput.open)
+            requestLog = RequestLog(format: settings.logFormat, xForwardedFor: settings.logXForwardedFor, outputs: outputs,
                                     memoryReport: settings.lifecycle.memoryReport)
         }
         environ = EnvironBuilder(interpreter: interpreter, allowUnderscoreHeaders: settings.allowUnderscoreHeaders,

@@ -65,7 +65,7 @@ extension Worker {
     }
 
     func reopenProcessLog() {
-        guard let path = settings.logto ?? settings.logger else { return }
+        guard let path = settings.logFile else { return }  // several targets: the master's log pipe
         do {
             try Log.reopen(path)
         } catch {

@@ -52,6 +52,7 @@ enum WorkerMain {
             Log.info("configuration error:\n\(error)")
             return 2
         }
+        Log.setDateFormat(settings.logDate)
         let start = Host.monotonicNanoseconds()
         if let dir = settings.chdir {
             do {
