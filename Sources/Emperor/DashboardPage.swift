@@ -1,6 +1,7 @@
 /// The emperor's dashboard (`status = host:port`, path `/`): one self-contained
 /// page (no CDN, no build step) that reads `/status.json` every second and
-/// draws, per build, every worker as a dot coloured by what it is doing.
+/// draws, per build, every worker as a dot coloured by what it is doing, and
+/// each attached daemon (of a zerg or of a vassal config) as a square.
 enum DashboardPage {
     static let html = #"""
 <!doctype html>
@@ -21,11 +22,13 @@ h1{font-size:1.3em;margin:0 0 .2em} .sub{color:#666;margin-bottom:1em}
 .legend span{display:inline-flex;align-items:center;gap:4px;margin-right:1em}.legend .dot{width:12px;height:12px}
 #tip{position:fixed;display:none;background:#222;color:#fff;padding:.5em .7em;border-radius:6px;font-size:12px;white-space:pre;pointer-events:none}
 .err{color:#cf222e}
+.sq{display:inline-block;width:12px;height:12px;border-radius:3px;vertical-align:middle;margin-right:.4em;border:1px solid rgba(0,0,0,.2)}
 </style></head><body>
 <h1>Builds</h1>
 <div class="sub" id="sub">loading…</div>
 <div class="legend"><span><i class="dot idle"></i>idle</span><span><i class="dot busy"></i>serving a request</span>
 <span><i class="dot pause"></i>paused / leaving</span><span><i class="dot cheap"></i>not running (adaptive count)</span>
+<span><i class="sq idle"></i>daemon running</span><span><i class="sq down"></i>daemon down</span>
 <span>ring colour: the build's deploy tag</span></div>
 <div class="builds" id="builds"></div>
 <div id="tip"></div>
@@ -62,6 +65,10 @@ function render(doc){
           html += `<i class="dot ${st}" style="box-shadow:0 0 0 3px ${tagColour(s.deploy_tag)}" data-worker="${w.id}" data-status="${st}" data-info="${esc(info)}"></i>`;
         }
         html += '</div>';
+      }
+      for (const d of s.daemons||[]) {
+        html += `<div class="row" data-daemon="${esc(d.cmd)}" data-daemon-status="${d.pid?'running':'down'}"><i class="sq ${d.pid?'idle':'down'}"></i>`+
+                `<span class="label">daemon <code>${esc(d.cmd)}</code> · ${d.pid?'pid '+d.pid:'not running'} · restarts ${d.respawns||0}${d.smart?' · smart (pidfile)':''}</span></div>`;
       }
     }
     out.push(html + '</div>');

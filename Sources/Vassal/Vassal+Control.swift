@@ -11,6 +11,11 @@ extension Vassal {
         case SIGTERM: stop(.graceful)
         case SIGINT, SIGQUIT: stop(.immediate)
         case SIGUSR1: Log.info(statusLine())
+        case SIGCHLD:
+            // Only the daemons' pids: a reload's configuration check is waited for by itself.
+            for pid in daemons.pids.compactMap({ $0 }) {
+                if let status = ChildProcess.reap(pid) { _ = daemons.exited(pid: pid, status: status) }
+            }
         default: break
         }
     }
@@ -57,12 +62,18 @@ extension Vassal {
             releaseZergServer()
         }
         stopping = how
+        daemons.stopAll()
+        if how == .immediate { daemons.killAll() }
         for client in Array(clients.values) where client.state == .reading && client.buffer.isEmpty { drop(client) }
     }
 
     func finishedStopping(_ how: Stop, now: UInt64) -> Bool {
-        if how == .immediate || now >= stopDeadlineNs { return true }
-        return queueDepth == 0 && !workers.values.contains { !$0.inHand.isEmpty }
+        if how == .immediate { return true }
+        if now >= stopDeadlineNs {
+            daemons.killAll()
+            return true
+        }
+        return queueDepth == 0 && !workers.values.contains { !$0.inHand.isEmpty } && !daemons.hasChildren
     }
 
     /// Stops taking new worker links: closes the zerg-server socket and

@@ -28,6 +28,7 @@ extension Vassal {
             state.clients.append(.init(fd: c.fd, state: c.state, host: c.remote.host, port: c.remote.port,
                                        requests: c.requests, buffer: c.buffer, totals: c.totals, uwsgi: c.wire == .uwsgi))
         }
+        state.daemons = daemons.pids.enumerated().compactMap { i, pid in pid.map { (i, $0) } }
         return state
     }
 
@@ -122,6 +123,9 @@ extension Vassal {
 
     /// Takes over what the previous process held.
     func restore(_ state: VassalState) {
+        var pids = [pid_t?](repeating: nil, count: daemons.daemons.count)
+        for d in state.daemons where d.index < pids.count { pids[d.index] = d.pid }
+        daemons.adopt(pids: pids)
         for w in state.workers {
             let worker = AttachedWorker(link: HandoffLink(fd: w.fd), id: newID(), peer: w.peer)
             worker.state = w.state

@@ -64,6 +64,7 @@ extension Vassal {
             ("problem", appProblem.map(JSON.string) ?? .null),
         ] + UWSGIStats.binaryKeys(binary) + [
             ("parked_connections", .number(parked)),
+            ("daemons", daemons.json),
             // Waiting: `depth` in the vassal, `backlog` in the listeners (see `Vassal+Admission`);
             // the wait figures are the vassal's queue only (the kernel does not date a backlog).
             ("queue", .object([("depth", .number(queueDepth)), ("backlog", .number(backlog)), ("max_depth", .number(counters.maxQueueDepth)),

@@ -127,6 +127,8 @@ final class Vassal {
     var appProblem: String?
     enum TouchAction { case reload, logReopen }
     let touches: TouchWatcher<TouchAction>?
+    /// `attach-daemon` and kin in a vassal config (a Celery worker beside the build).
+    let daemons: DaemonSupervisor
 
     init(settings: VassalSettings, arguments: [String], binary: OwnBinary, listeners: [FileDescriptor], zergServer: FileDescriptor,
          emperor: EmperorLink?, board: SharedMemory?) throws {
@@ -142,7 +144,8 @@ final class Vassal {
         zergServerPath = OwnedSocketPath(settings.zergServer)
         listenerPaths = settings.http.compactMap { if case .unix(let path) = $0 { OwnedSocketPath(path) } else { nil } }
         self.emperor = emperor
-        signals = try SignalChannel([SIGHUP, SIGTERM, SIGINT, SIGQUIT, SIGUSR1])
+        signals = try SignalChannel([SIGHUP, SIGTERM, SIGINT, SIGQUIT, SIGUSR1, SIGCHLD])
+        daemons = DaemonSupervisor(settings.daemons, mercySeconds: settings.reloadMercySeconds, hiding: [])
         SignalChannel.ignoreBrokenPipe()
         sources = try EventSources()
         try sources.add(signals.fd, .signals)
@@ -166,8 +169,9 @@ final class Vassal {
 
     func run() -> Int32 {
         var admitMore = false
+        daemons.startAll()
         while true {
-            let events = (try? sources.wait(timeoutMs: admitMore ? 0 : 250)) ?? []
+            let events = (try? sources.wait(timeoutMs: admitMore ? 0 : daemons.timeoutMs(otherwise: 250))) ?? []
             for event in events {
                 switch sources[event] {
                 case .signals?:
@@ -200,6 +204,7 @@ final class Vassal {
                     continue
                 }
             }
+            daemons.fireDue()
             dispatch()
             var now = Host.monotonicNanoseconds()
             admitMore = admit(now: now)

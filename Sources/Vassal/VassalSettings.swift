@@ -26,6 +26,8 @@ struct VassalSettings {
     var queueTimeoutSeconds: Int
     var bufferSize: Int
     var logto: String?
+    /// `attach-daemon` and kin.
+    var daemons: [AttachedDaemon] = []
     /// `logto` and the `logger` lines.
     var logTargets: [LogTarget] = []
     /// `log-date`.
@@ -64,6 +66,7 @@ struct VassalSettings {
         requestLimits = .init(headLimit: bufferSize, postBuffering: min(max(0, config.size("post-buffering") ?? 0), 16 << 20))
         logto = config.string("logto")
         logTargets = LogTarget.all(config, "logger", problems: &problems)
+        daemons = AttachedDaemon.all(in: config, problems: &problems)
         logDate = config.string("log-date")
         reloadMercySeconds = max(0, config.int("reload-mercy") ?? 30)
         touchReload = config.strings("touch-reload")

@@ -68,6 +68,8 @@ struct ZergSettings {
     /// Static files (`static-map`, `static-map2`, `check-static`, `static-index`, ...).
     var staticFiles: StaticFiles
     var staticExpiry: StaticExpiry
+    /// `static-gzip*`: precompressed FILE.gz answers.
+    var staticGzip: StaticGzip
     /// `mime-file` (default Debian's /etc/mime.types): content types of static files.
     var mimeTypes: MIMETypes
     /// `honour-range`: static files answer one `Range` (206).
@@ -163,6 +165,7 @@ struct ZergSettings {
         keepAliveLingerMs = Int32(clamping: max(0, config.int("handback-linger") ?? 2))
         staticFiles = StaticFiles(config, base: chdir, problems: &problems)
         staticExpiry = StaticExpiry(config, problems: &problems)
+        staticGzip = StaticGzip(config, problems: &problems)
         mimeTypes = staticFiles.isEmpty ? MIMETypes() : MIMETypes(files: config.strings("mime-file").isEmpty ? ["/etc/mime.types"] : config.strings("mime-file"))
         honourRange = config.bool("honour-range")
         daemons = AttachedDaemon.all(in: config, problems: &problems)

@@ -10,9 +10,9 @@ struct StatusPageTests {
 
     /// Builds a and b under an emperor serving `--status`, both answering; nil
     /// (issue recorded, everything stopped) when they do not start.
-    static func startBuilds() throws -> (setup: BuildsSetup, statusPort: Int)? {
+    static func startBuilds(vassalExtra: String = "") throws -> (setup: BuildsSetup, statusPort: Int)? {
         let statusPort = try BuildsSetup.freePort()
-        let s = try BuildsSetup(emperorArgs: ["--status", "127.0.0.1:\(statusPort)"])
+        let s = try BuildsSetup(emperorArgs: ["--status", "127.0.0.1:\(statusPort)"], vassalExtra: vassalExtra)
         guard s.waitServing("a"), s.waitServing("b") else {
             Issue.record("builds did not start:\n\(s.emperor.log())")
             s.cleanup()
@@ -102,13 +102,14 @@ struct StatusPageTests {
     }
 
     /// Chromium (Debian's, headless) renders the dashboard: workers of both
-    /// builds appear, and a worker serving a slow request turns busy.
+    /// builds appear, each vassal's attached daemon too, and a worker serving
+    /// a slow request turns busy.
     @Test func theDashboardRendersInAHeadlessBrowser() throws {
         guard let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].first(where: FileSystem.exists) else {
             Issue.record("chromium is not installed (scripts/setup.sh installs it)")
             return
         }
-        guard let (s, statusPort) = try Self.startBuilds() else { return }
+        guard let (s, statusPort) = try Self.startBuilds(vassalExtra: "attach-daemon = exec sleep 300") else { return }
         defer { s.cleanup() }
         func dom() throws -> String {
             try runCapturing(chromium, ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--user-data-dir=\(s.dir.file("chromium"))",
@@ -119,6 +120,7 @@ struct StatusPageTests {
         // Rendered dots (the page's script has the attribute too, but not followed by a digit).
         let dots = page.components(separatedBy: "data-worker=\"").dropFirst().filter { $0.first?.isNumber == true }
         #expect(dots.count == 4, "two workers per build")
+        #expect(page.components(separatedBy: "data-daemon-status=\"running\"").count == 3, "a running daemon per build's vassal: \(page.prefix(3000))")
         // A slow request on build a: the page shows one busy worker.
         let slow = try HTTPClient(port: s.ports["a"]!)
         try slow.send("GET /v/pid?ms=8000 HTTP/1.1\r\nHost: t\r\n\r\n")

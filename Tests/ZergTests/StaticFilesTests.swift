@@ -57,6 +57,31 @@ import Testing
         #expect(z.log().contains("GET /static/a.css => generated \(Self.css.utf8.count) bytes"))
     }
 
+    /// `static-gzip-ext`: a client that accepts gzip gets FILE.gz (when there is one), with the original's type.
+    @Test func precompressedFilesForClientsThatTakeGzip() throws {
+        let packed: [UInt8] = [0x1f, 0x8b, 0x08, 0x00, 0x01, 0x02, 0x03]  // the test only needs bytes distinct from the original's
+        let z = try ZergHarness(["--processes", "1", "--static-map", "/static=static", "--static-gzip-ext", "css"]) { dir in
+            try FileManager.default.createDirectory(atPath: dir + "/static", withIntermediateDirectories: true)
+            try Self.css.write(toFile: dir + "/static/a.css", atomically: true, encoding: .utf8)
+            try Data(packed).write(to: URL(fileURLWithPath: dir + "/static/a.css.gz"))
+            try "no gz beside me\n".write(toFile: dir + "/static/b.css", atomically: true, encoding: .utf8)
+            try "plain\n".write(toFile: dir + "/static/c.txt", atomically: true, encoding: .utf8)
+            try Data(packed).write(to: URL(fileURLWithPath: dir + "/static/c.txt.gz"))
+        }
+        defer { z.cleanup() }
+        func get(_ path: String, _ headers: String = "") throws -> RawResponse {
+            try #require(try z.exchange("GET \(path) HTTP/1.1\r\nHost: x\r\n\(headers)Connection: close\r\n\r\n").first)
+        }
+        let gz = try get("/static/a.css", "Accept-Encoding: br, gzip;q=0.8\r\n")
+        #expect(gz.status == 200 && gz.body == packed && gz.header("Content-Encoding") == "gzip")
+        #expect(gz.header("Content-Type") == "text/css" && gz.header("Vary") == "Accept-Encoding")
+        let plain = try get("/static/a.css")
+        #expect(plain.bodyText == Self.css && plain.header("Content-Encoding") == nil && plain.header("Vary") == "Accept-Encoding")
+        #expect(try get("/static/a.css", "Accept-Encoding: gzip;q=0\r\n").bodyText == Self.css, "q=0 refuses gzip")
+        #expect(try get("/static/b.css", "Accept-Encoding: gzip\r\n").bodyText == "no gz beside me\n")
+        #expect(try get("/static/c.txt", "Accept-Encoding: gzip\r\n").bodyText == "plain\n", "not a gzip extension")
+    }
+
     @Test func rangesAndTypesParse() {
         #expect(ByteRange(header: "bytes=0-0", size: 10) == .range(0..<1))
         #expect(ByteRange(header: "bytes=5-", size: 10) == .range(5..<10))

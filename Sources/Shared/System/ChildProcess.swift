@@ -115,6 +115,14 @@ public enum ChildProcess {
         }
     }
 
+    /// waitpid(pid, WNOHANG): that child's status once it has ended; nil while
+    /// it runs (or when it is not a child).
+    public static func reap(_ pid: pid_t) -> ExitStatus? {
+        var raw: Int32 = 0
+        guard let got = try? Syscall.call("waitpid", "\(pid)", { waitpid(pid, &raw, WNOHANG) }), got == pid else { return nil }
+        return ExitStatus(raw: raw)
+    }
+
     /// pidfd_open(2): an fd that turns readable when `pid` ends, whoever its parent is.
     public static func pidfd(_ pid: pid_t) throws(SystemError) -> FileDescriptor {
         FileDescriptor(rawValue: try Syscall.call("pidfd_open", "\(pid)") { cs_pidfd_open(pid) })

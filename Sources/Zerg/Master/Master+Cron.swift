@@ -33,7 +33,7 @@ extension Master {
                     continue
                 }
                 do {
-                    let pid = try startShellCommand(command)
+                    let pid = try daemons.startShellCommand(command)
                     cronJobs[i].running = pid
                     Log.info("cron: started `\(command)` (pid \(pid))")
                 } catch {

@@ -26,7 +26,7 @@ extension Master {
             ("head_timeouts", .int(scoreboard[.headTimeouts])),
             ("body_timeouts", .int(scoreboard[.bodyTimeouts])),
             ("static_requests", .int(scoreboard[.staticRequests])),
-            ("daemons", daemonsJSON),
+            ("daemons", daemons.json),
             ("cheaper", settings.cheaper.map { c in
                 .object([("algorithm", .string(c.algorithm.rawValue)), ("minimum", .number(c.minimum)),
                          ("maximum", .number(c.maximum)), ("active", .number(settings.workers - cheapedSlots.count)),

@@ -138,14 +138,7 @@ extension Master {
             } else if pid == router?.pid {
                 Log.info("the vassal pid \(pid) did not stop in time; SIGKILL")
                 ChildProcess.signal(pid, SIGKILL)
-            } else if let d = daemons.first(where: { $0.pid == pid }) {
-                Log.info("daemon `\(d.command)` (pid \(pid)) did not stop in time; SIGKILL")
-                _ = ChildProcess.signalGroup(pid, SIGKILL) || ChildProcess.signal(pid, SIGKILL)
             }
-        case .restartDaemon(let i):
-            startDaemon(i)
-        case .checkDaemons:
-            checkSmartDaemons()
         case .checkLogSize:
             checkLogSize()
         case .cron:
@@ -210,7 +203,7 @@ extension Master {
         stopping = how
         updateUnavailable()
         Log.info("\(how.rawValue) stop of \(processes.count) worker(s)")
-        stopDaemons()
+        daemons.stopAll()
         if router?.pid != nil {
             stopRouter(how)
             // The vassal stops taking clients and hands out what it holds first.
@@ -235,7 +228,7 @@ extension Master {
             for (pid, status) in ChildProcess.reapAll() {
                 if pid == router?.pid {
                     routerExited(status: status)
-                } else if !daemonExited(pid: pid, status: status) && !cronExited(pid: pid, status: status) {
+                } else if !daemons.exited(pid: pid, status: status) && !cronExited(pid: pid, status: status) {
                     reaped(pid: pid, status: status)
                 }
             }

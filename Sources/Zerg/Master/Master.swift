@@ -17,9 +17,6 @@ final class Master {
         case cheaper
         /// The router's vassal (`http`) is started again after it exited.
         case restartRouter
-        /// An attached daemon is started again; smart daemons' pidfiles are checked.
-        case restartDaemon(Int)
-        case checkDaemons
         /// `log-maxsize`: the log file's size is looked at every second.
         case checkLogSize
         /// A minute has begun: cron jobs due in it run.
@@ -66,8 +63,8 @@ final class Master {
     var router: Router?
     /// A graceful stop with a router: the workers are stopped once the vassal has handed out what it held.
     var workersStopAfterRouter = false
-    /// `attach-daemon` and kin (`Master+Daemons`), from the configuration the master started with.
-    var daemons: [AttachedDaemon]
+    /// `attach-daemon` and kin, from the configuration the master started with.
+    let daemons: DaemonSupervisor
     /// `cron` and kin (`Master+Cron`), and the `uwsgi.add_cron` signal entries.
     var cronJobs: [CronJob]
     var cronScheduled = false
@@ -141,11 +138,9 @@ final class Master {
     init(configuration: Configuration, settings: ZergSettings, arguments: [String], binary: OwnBinary,
          listeners: [FileDescriptor], routerListeners: [FileDescriptor] = [], handover: JSON? = nil) throws {
         self.handover = handover
-        daemons = settings.daemons
+        daemons = DaemonSupervisor(settings.daemons, mercySeconds: settings.reloadMercySeconds, hiding: [WorkerMain.roleVariable])
         cronJobs = settings.cronJobs
-        for (i, pid) in (handover?["daemons"]?.arrayValue ?? []).enumerated() where i < daemons.count {
-            daemons[i].pid = pid.intValue.map { pid_t($0) }  // still this process's children after the exec
-        }
+        daemons.adopt(pids: (handover?["daemons"]?.arrayValue ?? []).map { $0.intValue.map { pid_t($0) } })  // still this process's children
         listenerPaths = (settings.sockets.map(\.address) + settings.routerHTTP).compactMap {
             if case .unix(let path) = $0 { OwnedSocketPath(path) } else { nil }
         }
@@ -212,12 +207,12 @@ final class Master {
             startRouter()  // first: the workers attach to its socket
             for id in 1...settings.workers where !cheapedSlots.contains(id) { spawn(id: id) }
         }
-        startDaemons()
+        daemons.startAll()
         scheduleCron()
         if settings.logMaxSize > 0 && settings.rotatedLog != nil { timers.schedule(afterMs: 1000, .checkLogSize) }
         scheduleChecks()
         while true {
-            let events = (try? sources.wait(timeoutMs: timers.timeoutMs(otherwise: 1000))) ?? []
+            let events = (try? sources.wait(timeoutMs: daemons.timeoutMs(otherwise: timers.timeoutMs(otherwise: 1000)))) ?? []
             for event in events {
                 switch sources[event] {
                 case .signals?:
@@ -241,12 +236,13 @@ final class Master {
                 }
             }
             for action in timers.popDue() { fire(action) }
+            daemons.fireDue()
             stats?.sweep()
             if stopping == nil, emperor?.graceExpired(nowNs: Host.monotonicNanoseconds()) == true {
                 Log.info("no emperor came back within emperor-lost-grace; stopping")
                 stop(.graceful)
             }
-            if stopping != nil && processes.isEmpty && router?.pid == nil && !daemons.contains(where: { $0.pid != nil }) {
+            if stopping != nil && processes.isEmpty && router?.pid == nil && !daemons.hasChildren {
                 removeRouterDirectory()
                 for path in listenerPaths { path.remove() }
                 if let pidfile = settings.pidfile { FileSystem.unlink(pidfile) }

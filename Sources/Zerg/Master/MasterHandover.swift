@@ -49,7 +49,7 @@ extension Master {
                 .object([("address", .string($0.description)), ("fd", .number($1.rawValue))])
             })),
             // Daemons and the router's vassal are this process's children still after the exec.
-            ("daemons", .array(daemons.map { d in d.pid.map { .number(Int($0)) } ?? .null })),
+            ("daemons", .array(daemons.pids.map { pid in pid.map { .number(Int($0)) } ?? .null })),
             ("router", router.map { r in .object([("dir", .string(r.directory)), ("pid", r.pid.map { .number($0) } ?? .null)]) } ?? .null),
             ("scoreboard", .number(scoreboard.memory.fd.rawValue)), ("rows", .number(scoreboard.rows)),
             ("shared_area", .number(sharedArea.memory.fd.rawValue)),

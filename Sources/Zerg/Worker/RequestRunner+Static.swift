@@ -18,32 +18,39 @@ extension RequestRunner {
         let path = head.bytes.withUnsafeBufferPointer {
             String(decoding: EnvironBuilder.percentDecoded(UnsafeBufferPointer(rebasing: $0[head.path])), as: UTF8.self)
         }
-        guard let found = settings.staticFiles.find(path: path.isEmpty ? "/" : path),
-              let file = try? FileDescriptor.open(found.path, O_RDONLY) else { return nil }
+        guard let found = settings.staticFiles.find(path: path.isEmpty ? "/" : path) else { return nil }
+        // `static-gzip*`: FILE.gz beside it, for a client that takes gzip.
+        let gzipped = settings.staticGzip.isEmpty || !settings.staticGzip.applies(to: found.path)
+            || !StaticGzip.accepted(by: head.value("Accept-Encoding")) ? nil
+            : (try? FileSystem.status(found.path + ".gz")).flatMap { $0.isRegularFile ? $0 : nil }
+        guard let file = try? FileDescriptor.open(gzipped == nil ? found.path : found.path + ".gz", O_RDONLY) else { return nil }
         defer { file.close() }
         let startNs = Host.monotonicNanoseconds()
         let startTime = requestLog == nil ? Timestamp(seconds: 0, nanoseconds: 0) : Timestamp.now()
-        let size = found.status.size
-        let modified = found.status.modified.seconds
+        let status = gzipped ?? found.status
+        let size = status.size
+        let modified = status.modified.seconds
         let type = settings.mimeTypes.type(of: found.path)
         var headers = [("Content-Type", type), ("Last-Modified", HTTPDate.text(of: time_t(modified)))]
+        if gzipped != nil { headers += [("Content-Encoding", "gzip")] }
+        if !settings.staticGzip.isEmpty { headers.append(("Vary", "Accept-Encoding")) }
         if settings.honourRange { headers.append(("Accept-Ranges", "bytes")) }
         if let seconds = settings.staticExpiry.seconds(type: type, uri: path, file: found.path) {
             headers += [("Expires", HTTPDate.text(of: time(nil) + seconds)), ("Cache-Control", "max-age=\(seconds)")]
         }
-        var status = 200
+        var code = 200
         var bytes: Range<Int64> = 0..<size
         if let since = head.value("If-Modified-Since").flatMap(HTTPDate.parse), Int64(since) >= modified {
-            status = 304
+            code = 304
             bytes = 0..<0
         } else if settings.honourRange {
             switch ByteRange(header: head.value("Range"), size: size) {
             case .range(let r):
-                status = 206
+                code = 206
                 bytes = r
                 headers.append(("Content-Range", "bytes \(r.lowerBound)-\(r.upperBound - 1)/\(size)"))
             case .unsatisfiable:
-                status = 416
+                code = 416
                 bytes = 0..<0
                 headers.append(("Content-Range", "bytes */\(size)"))
             case .whole:
@@ -51,11 +58,11 @@ extension RequestRunner {
             }
         }
         let keepAlive = head.keepAlive
-        let out = HTTPResponseHead.serialize(status: "\(status) \(HTTPStatus.phrase(status))", headers: headers,
-                                             minorVersion: head.minorVersion, framing: status == 304 ? .none : .length(bytes.count),
+        let out = HTTPResponseHead.serialize(status: "\(code) \(HTTPStatus.phrase(code))", headers: headers,
+                                             minorVersion: head.minorVersion, framing: code == 304 ? .none : .length(bytes.count),
                                              keepAlive: keepAlive, appSetLength: false)
         let response = Response(conn: conn, head: head, timeoutMs: settings.socketTimeoutMs, clock: clock)
-        response.statusCode = status
+        response.statusCode = code
         response.headBytes = out.count
         if conn.write(out, timeoutMs: settings.socketTimeoutMs), !head.isHead, !bytes.isEmpty {
             var offset = bytes.lowerBound

@@ -13,7 +13,8 @@ final class BuildsSetup {
 
     /// `binaries`: run copies of the emperor, vassal and zerg binaries from `dir/bin`
     /// (to replace them the way upgrades do).
-    init(builds: [String] = ["a", "b"], zergWorkers: Int = 2, emperorArgs: [String] = [], binaries: Bool = false) throws {
+    /// `vassalExtra`: more lines for every build's vassal.ini.
+    init(builds: [String] = ["a", "b"], zergWorkers: Int = 2, emperorArgs: [String] = [], binaries: Bool = false, vassalExtra: String = "") throws {
         dir = try TestDirectory("builds-test")
         let d = dir.path
         for sub in ["skel", "run", "logs", "ports"] { try FileManager.default.createDirectory(atPath: dir.file(sub), withIntermediateDirectories: true) }
@@ -26,6 +27,7 @@ final class BuildsSetup {
             logto = \(d)/logs/vassal.%(build).log
             stats = \(d)/run/%(build)-vassal.stats
             http-timeout = 15
+            \(vassalExtra)
             """)
         for version in ["v1", "v2"] {
             try dir.write("skel/zerg-\(version).skel", """
