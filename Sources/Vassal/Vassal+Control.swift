@@ -14,7 +14,11 @@ extension Vassal {
         case SIGCHLD:
             // Only the daemons' pids: a reload's configuration check is waited for by itself.
             for pid in daemons.pids.compactMap({ $0 }) {
-                if let status = ChildProcess.reap(pid) { _ = daemons.exited(pid: pid, status: status) }
+                guard let status = ChildProcess.reap(pid) else { continue }
+                if case .controlDaemonEnded(let command) = daemons.exited(pid: pid, status: status) {
+                    Log.info("control daemon `\(command)` ended: the vassal stops")
+                    stop(.graceful)
+                }
             }
         default: break
         }

@@ -55,6 +55,44 @@ import Testing
         #expect(waitFor(5) { running.allSatisfy { !Self.alive($0) } }, "daemons stopped with the zerg")
     }
 
+    /// `attach-daemon2` with `touch` (restarted when the file is touched),
+    /// `smart-attach-daemon2` (the master writes the pidfile of a foreground
+    /// command), `attach-control-daemon` (its end stops the zerg).
+    @Test func touchedManagedAndControlDaemons() throws {
+        let z = try ZergHarness(["--processes", "1",
+                                 "--attach-daemon2", "cmd=echo $$ >> touched.pids; exec sleep 600,touch=restart.txt,stopsignal=15",
+                                 "--smart-attach-daemon2", "managed.pid exec sleep 600",
+                                 "--attach-control-daemon", "echo $$ > control.pid; exec sleep 600"]) { dir in
+            try "".write(toFile: dir + "/restart.txt", atomically: true, encoding: .utf8)
+        }
+        let touched = z.dir + "/touched.pids", managed = z.dir + "/managed.pid", control = z.dir + "/control.pid"
+        defer {
+            for pid in Self.pids(touched) + Self.pids(managed) + Self.pids(control) { kill(pid, SIGKILL) }
+            z.cleanup()
+        }
+        #expect(z.waitUntil(10) { Self.pids(touched).count == 1 && Self.pids(managed).count == 1 && Self.pids(control).count == 1 }, "\(z.log())")
+        let managedPid = Self.pids(managed)[0]
+        #expect(Self.alive(managedPid) && z.log().contains("(pid \(managedPid))"), "the pidfile names the master's child")
+
+        // Touched: stopped and started again at once.
+        let first = Self.pids(touched)[0]
+        usleep(1_100_000)  // a different modification time, to the second at least
+        try "now".write(toFile: z.dir + "/restart.txt", atomically: false, encoding: .utf8)
+        #expect(z.waitUntil(10) { Self.pids(touched).count == 2 && Self.alive(Self.pids(touched)[1]) }, "\(z.log())")
+        #expect(!Self.alive(first))
+
+        // The managed one killed: started again, its pidfile rewritten.
+        kill(managedPid, SIGKILL)
+        #expect(z.waitUntil(10) { Self.pids(managed).first.map { $0 != managedPid && Self.alive($0) } == true }, "\(z.log())")
+
+        // The control daemon ends: the zerg stops, and its other daemons with it.
+        let others = [Self.pids(touched)[1], Self.pids(managed)[0]]
+        kill(Self.pids(control)[0], SIGKILL)
+        #expect(z.waitUntil(15) { z.hasExited() }, "\(z.log())")
+        #expect(z.log().contains("control daemon `echo $$ > control.pid; exec sleep 600` ended: the zerg stops"))
+        #expect(waitFor(5) { others.allSatisfy { !Self.alive($0) } })
+    }
+
     func waitFor(_ seconds: Double, _ condition: () -> Bool) -> Bool {
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {

@@ -13,8 +13,17 @@ import Glibc
 public final class DaemonSupervisor {
     enum Timer {
         case restart(Int)
-        case checkPidfiles
+        /// Every second: smart daemons' pidfiles, `touch` files.
+        case check
         case kill(pid_t)
+    }
+
+    /// What a child's end was to the supervisor.
+    public enum Exit: Equatable {
+        case notADaemon
+        case daemon
+        /// A control daemon (`attach-control-daemon`) ended: its owner stops.
+        case controlDaemonEnded(String)
     }
 
     public private(set) var daemons: [AttachedDaemon]
@@ -44,7 +53,7 @@ public final class DaemonSupervisor {
     /// Runs `/bin/sh -c command` as the owner's child, in a process group of
     /// its own (a stop signal reaches what it started), its output in the
     /// owner's log (`Log.forChildren`), without the hidden variables (daemons, cron).
-    public func startShellCommand(_ command: String) throws -> pid_t {
+    public func startShellCommand(_ command: String, in directory: String? = nil, outliving: Bool = false) throws -> pid_t {
         var env = Host.environment()
         for key in hiddenVariables { env[key] = nil }
         let devNull = try FileDescriptor.open("/dev/null", O_RDONLY)
@@ -52,22 +61,28 @@ public final class DaemonSupervisor {
         var spec = ChildProcess.Spec(executable: "/bin/sh", arguments: ["/bin/sh", "-c", command], environment: env,
                                      fdMap: [(devNull, 0), (Log.forChildren, 1), (Log.forChildren, 2)])
         spec.newProcessGroup = true
+        spec.workingDirectory = directory
+        if outliving { spec.deathSignal = 0 }
         return try ChildProcess.start(spec).pid
     }
 
     /// Starts every daemon not running (a smart one whose pidfile names a live process is running).
     public func startAll() {
         for i in daemons.indices { start(i) }
-        if daemons.contains(where: { $0.pidfile != nil }) { timers.schedule(afterMs: 1000, .checkPidfiles) }
+        if daemons.contains(where: { $0.pidfile != nil || !$0.touchFiles.isEmpty }) { timers.schedule(afterMs: 1000, .check) }
     }
 
     private func start(_ i: Int) {
         guard !stopping, daemons[i].pid == nil else { return }
         if daemons[i].livePidFromFile != nil { return }  // a smart daemon still running
         do {
-            let pid = try startShellCommand(daemons[i].command)
+            let d = daemons[i]
+            let pid = try startShellCommand(d.command, in: d.directory, outliving: d.writesPidfile)
             // A smart daemon's shell exits once it has daemonized: then its pidfile is watched.
             daemons[i].pid = pid
+            if d.writesPidfile, let pidfile = d.pidfile {
+                do { try FileSystem.writeFileAtomically(pidfile, "\(pid)\n") } catch { Log.info("daemon `\(d.command)`: cannot write \(pidfile): \(error)") }
+            }
             daemons[i].startedNs = Host.monotonicNanoseconds()
             Log.info("started daemon `\(daemons[i].command)` (pid \(pid))")
         } catch {
@@ -76,21 +91,23 @@ public final class DaemonSupervisor {
         }
     }
 
-    /// A child of the owner ended: true when it was a daemon (started again
-    /// unless stopping); false: not one of these.
-    public func exited(pid: pid_t, status: ExitStatus) -> Bool {
-        guard let i = daemons.firstIndex(where: { $0.pid == pid }) else { return false }
+    /// A child of the owner ended: a daemon is started again (unless
+    /// stopping); a control daemon's end stops the owner.
+    public func exited(pid: pid_t, status: ExitStatus) -> Exit {
+        guard let i = daemons.firstIndex(where: { $0.pid == pid }) else { return .notADaemon }
         daemons[i].pid = nil
-        if stopping { return true }
-        if daemons[i].pidfile != nil && daemons[i].livePidFromFile != nil { return true }  // daemonized: watched through its pidfile
+        if stopping { return .daemon }
+        if daemons[i].pidfile != nil && daemons[i].livePidFromFile != nil { return .daemon }  // daemonized: watched through its pidfile
         Log.info("daemon `\(daemons[i].command)` (pid \(pid)) exited (\(status))")
+        if daemons[i].control { return .controlDaemonEnded(daemons[i].command) }
         scheduleRestart(i)
-        return true
+        return .daemon
     }
 
     private func scheduleRestart(_ i: Int) {
         let ranNs = daemons[i].startedNs == 0 ? 0 : Host.monotonicNanoseconds() - daemons[i].startedNs
-        let delay = max(daemons[i].minimumDelayMs, daemons[i].backoff.nextDelayMs(ranNs: ranNs))
+        let delay = daemons[i].restartNow ? 0 : max(daemons[i].minimumDelayMs, daemons[i].backoff.nextDelayMs(ranNs: ranNs))
+        daemons[i].restartNow = false
         daemons[i].respawns += 1
         if delay > 0 { Log.info("daemon `\(daemons[i].command)`: starting it again in \(delay) ms") }
         timers.schedule(afterMs: delay, .restart(i))
@@ -123,14 +140,20 @@ public final class DaemonSupervisor {
             switch timer {
             case .restart(let i):
                 start(i)
-            case .checkPidfiles:
+            case .check:
                 guard !stopping else { continue }
+                for i in daemons.indices where daemons[i].touched() {
+                    guard let pid = daemons[i].pid ?? daemons[i].livePidFromFile else { continue }
+                    Log.info("daemon `\(daemons[i].command)`: \(daemons[i].touchFiles.joined(separator: ", ")) touched; restarting it (pid \(pid))")
+                    daemons[i].restartNow = true
+                    _ = ChildProcess.signalGroup(pid, daemons[i].stopSignal) || ChildProcess.signal(pid, daemons[i].stopSignal)
+                }
                 for i in daemons.indices where daemons[i].pidfile != nil && daemons[i].pid == nil && daemons[i].livePidFromFile == nil {
                     Log.info("daemon `\(daemons[i].command)`: no live process in \(daemons[i].pidfile!); starting it")
                     daemons[i].respawns += 1
                     start(i)
                 }
-                timers.schedule(afterMs: 1000, .checkPidfiles)
+                timers.schedule(afterMs: 1000, .check)
             case .kill(let pid):
                 guard let d = daemons.first(where: { $0.pid == pid }) else { continue }
                 Log.info("daemon `\(d.command)` (pid \(pid)) did not stop in time; SIGKILL")

@@ -228,8 +228,16 @@ extension Master {
             for (pid, status) in ChildProcess.reapAll() {
                 if pid == router?.pid {
                     routerExited(status: status)
-                } else if !daemons.exited(pid: pid, status: status) && !cronExited(pid: pid, status: status) {
-                    reaped(pid: pid, status: status)
+                    continue
+                }
+                switch daemons.exited(pid: pid, status: status) {
+                case .daemon:
+                    break
+                case .controlDaemonEnded(let command):
+                    Log.info("control daemon `\(command)` ended: the zerg stops")
+                    stop(.graceful)
+                case .notADaemon:
+                    if !cronExited(pid: pid, status: status) { reaped(pid: pid, status: status) }
                 }
             }
         case SIGHUP: startReload()
