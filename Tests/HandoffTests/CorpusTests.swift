@@ -27,11 +27,16 @@ import Testing
             }
         }
 
-        /// Starts `program ARGS` in the copy; waits until it says it serves, or exits.
-        func start(_ args: [String], program: String = "zerg", env: [String: String], until ready: String = "serving on") throws -> TestProcess {
+        /// Starts `program ARGS` in the copy; waits until it says it serves (in
+        /// its stderr, or in `logFile` when the config logs to a file), or exits.
+        func start(_ args: [String], program: String = "zerg", env: [String: String], until ready: String = "serving on",
+                   logFile: String? = nil) throws -> TestProcess {
             let p = try TestProcess(program, args, log: dir.file("run\(processes.count).log"), cwd: root, env: env)
             processes.append(p)
-            _ = waitUntil(20) { !p.logLines(containing: ready).isEmpty || p.hasExited() }
+            _ = waitUntil(20) {
+                let text = logFile.flatMap { try? String(contentsOfFile: dir.file($0), encoding: .utf8) } ?? p.log()
+                return text.contains(ready) || p.hasExited()
+            }
             return p
         }
 
@@ -77,6 +82,25 @@ import Testing
         let z = try c.start(["production.ini"], env: Self.env(port))
         #expect(Self.get(port)?.hasPrefix("ok ") == true, "\(z.log())")
         #expect(z.logLines(containing: "not offered").isEmpty && z.logLines(containing: "unknown option").isEmpty, "\(z.log())")
+    }
+
+    @Test func aSiteUsingUWSGIServicesServesUnderStrict() throws {
+        let c = try Copy()
+        defer { c.cleanup() }
+        let port = try BuildsSetup.freePort()
+        let z = try c.start(["site-services.ini"], env: Self.env(port), logFile: "site.log")
+        defer { c.daemons += [pid_t((try? String(contentsOfFile: c.dir.file("worker.pid"), encoding: .utf8))?.trimmed() ?? "") ?? 0] }
+        #expect((try? String(contentsOfFile: c.dir.file("site.log"), encoding: .utf8))?.contains("serving on") == true, "\(z.log())")
+        // The count lives in the shared cache: whichever worker answers, it goes up by one.
+        let counts = (1...6).compactMap { _ in try? HTTPClient.once(port: port, "/visits").body }
+        #expect(counts == (1...6).map { "visits=\($0)\n" }, "\(counts)")
+        for file in ["site.log", "copy.log"] {
+            let text = (try? String(contentsOfFile: c.dir.file(file), encoding: .utf8)) ?? ""
+            #expect(text.contains(" - zerg[") && text.contains("started daemon"), "\(file): \(text)")
+        }
+        #expect(waitUntil(5) { (try? String(contentsOfFile: c.dir.file("access.log"), encoding: .utf8))?.contains("GET /visits") == true })
+        let css = try HTTPClient.once(port: port, "/static/site.css")
+        #expect(css.status == 200 && css.headers["vary"] == "Accept-Encoding")
     }
 
     @Test func aThreadedContainerConfigServesAndNamesWhatItLacks() throws {
