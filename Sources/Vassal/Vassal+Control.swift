@@ -13,7 +13,7 @@ extension Vassal {
         case SIGUSR1: Log.info(statusLine())
         case SIGCHLD:
             // Only the daemons' pids: a reload's configuration check is waited for by itself.
-            for pid in daemons.pids.compactMap({ $0 }) {
+            for pid in daemons.childPids {
                 guard let status = ChildProcess.reap(pid) else { continue }
                 if case .controlDaemonEnded(let command) = daemons.exited(pid: pid, status: status) {
                     Log.info("control daemon `\(command)` ended: the vassal stops")

@@ -28,7 +28,7 @@ extension Vassal {
             state.clients.append(.init(fd: c.fd, state: c.state, host: c.remote.host, port: c.remote.port,
                                        requests: c.requests, buffer: c.buffer, totals: c.totals, uwsgi: c.wire == .uwsgi))
         }
-        state.daemons = daemons.pids.enumerated().compactMap { i, pid in pid.map { (i, $0) } }
+        state.daemons = daemons.running
         return state
     }
 
@@ -52,7 +52,7 @@ extension Vassal {
             env[VassalState.environmentVariable] = nil
             env[ConfigCheck.resultVariable] = "3"
             var spec = ChildProcess.Spec(executable: binary.path, arguments: arguments, environment: env,
-                                         fdMap: [(devNull, 0), (Log.forChildren, 1), (Log.forChildren, 2), (writeEnd, 3)])
+                                         fdMap: Log.childStdio(stdin: devNull) + [(writeEnd, 3)])
             spec.fallbackImage = binary.image
             let check = PendingCheck(pid: try ChildProcess.spawn(spec), pipe: readEnd)
             pendingCheck = check
@@ -123,9 +123,7 @@ extension Vassal {
 
     /// Takes over what the previous process held.
     func restore(_ state: VassalState) {
-        var pids = [pid_t?](repeating: nil, count: daemons.daemons.count)
-        for d in state.daemons where d.index < pids.count { pids[d.index] = d.pid }
-        daemons.adopt(pids: pids)
+        daemons.adopt(state.daemons)
         for w in state.workers {
             let worker = AttachedWorker(link: HandoffLink(fd: w.fd), id: newID(), peer: w.peer)
             worker.state = w.state

@@ -42,7 +42,7 @@ public struct VassalStateError: Error, CustomStringConvertible {
 ///                                     not retryable, retryable, sent again already; byte totals - when unknown;
 ///                                     `uwsgi`: its client speaks the uwsgi protocol)
 ///     client <fd> <state> <host> <port> <requests> <buffer-hex> [<written> <read> [uwsgi]]
-///     daemon <pid> <index>           (an attached daemon, still this process's child; no fd)
+///     daemon <pid> <command-hex>     (an attached daemon, still this process's child; no fd)
 public struct VassalState {
     public static let environmentVariable = "HADJANGO_VASSAL_STATE"
 
@@ -119,8 +119,8 @@ public struct VassalState {
     public var board: FileDescriptor?
     public var workers: [Worker] = []
     public var clients: [Client] = []
-    /// Attached daemons running as children: their position in the configuration and pid.
-    public var daemons: [(index: Int, pid: Int32)] = []
+    /// Attached daemons running as children: their command and pid.
+    public var daemons: [(command: String, pid: Int32)] = []
 
     public init() {}
 
@@ -145,7 +145,7 @@ public struct VassalState {
             let totals = c.totals.map { "\($0.written) \($0.read)" } ?? "- -"
             lines.append("client \(c.fd.rawValue) \(c.state.rawValue) \(c.host.isEmpty ? "-" : c.host) \(c.port) \(c.requests) \(Hex.encode(c.buffer)) \(totals)\(c.uwsgi ? " uwsgi" : "")")
         }
-        for d in daemons { lines.append("daemon \(d.pid) \(d.index)") }
+        for d in daemons { lines.append("daemon \(d.pid) \(Hex.encode(Array(d.command.utf8)))") }
         return lines.joined(separator: "\n") + "\n"
     }
 
@@ -180,8 +180,8 @@ public struct VassalState {
                     Held(fd: fd, host: f[2] == "-" ? "" : f[2], port: port, requests: requests, buffer: buffer,
                          retryable: retry == "r", retried: retry == "R", totals: totals, uwsgi: f.count > 9 && f[9] == "uwsgi"))
             case "daemon":
-                guard let index = Int(f[2]) else { throw bad() }
-                state.daemons.append((index, raw))
+                guard let command = Hex.decode(f[2]) else { throw bad() }
+                state.daemons.append((String(decoding: command, as: UTF8.self), raw))
             case "client":
                 guard f.count >= 7, let s = ClientState(rawValue: f[2]), let port = Int(f[4]),
                       let requests = UInt32(f[5]), let buffer = Hex.decode(f[6]) else { throw bad() }

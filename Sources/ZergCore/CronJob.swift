@@ -58,9 +58,9 @@ public struct CronJob: Sendable {
             var fields = [-1, -1, -1, -1, -1]
             var unique = false
             var bad: [String] = []
-            for item in spec.split(separator: ",") {
-                guard let (k, v) = String(item).splitOnce("="), let n = Int(v) else {
-                    bad.append(String(item))
+            for (k, v) in spec.keyValues() {
+                guard let n = Int(v) else {
+                    bad.append(v.isEmpty ? k : "\(k)=\(v)")
                     continue
                 }
                 if k == "unique" { unique = n != 0 } else if let i = names.firstIndex(of: k) { fields[i] = n } else { bad.append(k) }

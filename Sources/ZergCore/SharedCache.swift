@@ -107,7 +107,8 @@ public struct SharedCache: @unchecked Sendable {
             }
             let s = slot(i)
             s.storeBytes(of: Int64(value.count), toByteOffset: 8, as: Int64.self)
-            s.storeBytes(of: expires > 0 ? now + expires : 0, toByteOffset: 16, as: Int64.self)
+            let (at, overflow) = now.addingReportingOverflow(expires)
+            s.storeBytes(of: expires > 0 && !overflow ? at : 0, toByteOffset: 16, as: Int64.self)  // past Int64: never
             if let v = value.baseAddress { (s + Self.slotHeader + spec.keysize).copyMemory(from: v, byteCount: value.count) }
             return .stored
         }

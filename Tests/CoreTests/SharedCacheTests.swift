@@ -56,6 +56,8 @@ import Testing
         #expect(store(cache, "c", "3", expires: 5, now: 1000) == .stored, "the slot `a` held came back")
         #expect(store(cache, "d", "4", now: 2000) == .stored, "a full cache reclaims expired items first")
         #expect(get(cache, "b", now: 2000) == "2")
+        #expect(delete(cache, "b") && store(cache, "far", "x", expires: .max, now: 1000) == .stored, "an expiry past Int64 is never")
+        #expect(get(cache, "far", now: .max) == "x")
     }
 
     @Test func anotherMappingSeesTheSameCacheAndLocks() throws {

@@ -48,8 +48,19 @@ import Testing
         #expect(daemons.count == 1 && daemons.first?["respawns"] as? Int == 1 && daemons.first?["pid"] as? Int == Int(Self.pids(list)[1]),
                 "\(daemons)")
 
+        // A reload whose config names another command: the old daemon is stopped, the new one started.
+        let replaced = Self.pids(list)[1]
+        try v.dir.write("vassal.ini", """
+            [uwsgi]
+            attach-daemon = echo $$ >> \(v.dir.file("other.pids")); exec sleep 600
+            """)
+        v.vassal.signal(SIGHUP)
+        #expect(waitUntil(15) { !v.vassal.logLines(containing: "is no longer configured; stopping it").isEmpty }, "\(v.vassal.log())")
+        #expect(waitUntil(10) { !Self.alive(replaced) && Self.pids(v.dir.file("other.pids")).count == 1 })
+        defer { for pid in Self.pids(v.dir.file("other.pids")) { kill(pid, SIGKILL) } }
+
         // The vassal stops: so does its daemon.
-        let running = Self.pids(list)[1]
+        let running = Self.pids(v.dir.file("other.pids"))[0]
         v.vassal.signal(SIGTERM)
         #expect(waitUntil(15) { v.vassal.hasExited() })
         #expect(waitUntil(5) { !Self.alive(running) }, "the daemon stopped with the vassal")

@@ -25,6 +25,10 @@ import Testing
         def every_second(num):
             bump("timer")
 
+        # Twice in all: both workers' imports add it, the master counts it once.
+        uwsgi.register_signal(25, "worker", lambda num: bump("rb"))
+        uwsgi.add_rb_timer(25, 1, 2)
+
         @cron(-1, -1, -1, -1, -1)
         def every_minute(num):
             uwsgi.cache_update("cron", str(uwsgi.worker_id()))
@@ -119,7 +123,8 @@ import Testing
         _ = try call(z, "/raise?21")
         #expect(z.waitUntil(5) { cached(z, "only-two") == "2" })
         // The same timer registered by both workers' imports is one timer.
-        #expect(z.log().components(separatedBy: "raised every 1 s").count == 2, "\(z.log())")
+        #expect(z.log().components(separatedBy: "raised every 1 s\n").count == 2, "\(z.log())")
+        #expect(z.log().components(separatedBy: "signal 25: raised every 1 s, 2 time(s)").count == 2, "\(z.log())")
         // Errors name what is wrong.
         let errors = try call(z, "/errors")
         #expect((errors["no-such-cache"] as? String)?.contains("no cache named `nope` (configured: shared)") == true)
@@ -128,6 +133,7 @@ import Testing
         // The cron entry: raised at the start of the next minute.
         #expect(z.waitUntil(65) { cached(z, "cron") != nil }, "\(z.log())")
         #expect(z.log().contains("raised by cron (-1 -1 -1 -1 -1)"))
+        #expect(cached(z, "rb") == "2", "add_rb_timer(25, 1, 2) from two imports: two runs")
     }
 
     @Test func theCacheIsSharedAndTheLockExcludes() throws {

@@ -201,7 +201,7 @@ public enum OptionTable {
                    difference: "Keys `cmd` (`command`, `exec`), `pidfile`, `daemonize`, `control`, `stopsignal`, `freq`, `touch`, `chdir`; the others (`uid`, `gid`, `reloadsignal`, `stdin`, `ns_pid`, `legion`...) are refused naming themselves.",
                    "`cmd=COMMAND[,pidfile=PATH][,daemonize=1][,control=1][,stopsignal=N][,freq=SECONDS][,touch=FILE;FILE][,chdir=DIR]`: the keyed form. `daemonize`: as `smart-attach-daemon2`; `control`: as `attach-control-daemon`; `touch`: the daemon is restarted when a file is touched (checked every second)."),
         OptionSpec("smart-attach-daemon2", .string, list: true, roles: [.zerg, .vassal],
-                   "`PIDFILE COMMAND` for a command that stays in the foreground: it is started only while PIDFILE names no live process; the supervisor writes PIDFILE and the process outlives it (a restart of the zerg or vassal finds it running)."),
+                   "`PIDFILE COMMAND` for a command that stays in the foreground: it is started only while PIDFILE names no live process; the supervisor writes PIDFILE and does not tie the process to its own life: a zerg or vassal that dies and is started again finds it running (a stop stops it)."),
         OptionSpec("attach-control-daemon", .string, list: true, roles: [.zerg, .vassal],
                    "As `attach-daemon`, but when the command exits the zerg (or vassal) stops gracefully instead of starting it again."),
         OptionSpec("static-gzip-all", .bool, roles: .zerg,

@@ -73,10 +73,7 @@ public struct AttachedDaemon: Sendable {
             }
         }
         for entry in config.occurrences("attach-daemon2") {
-            var keys: [String: String] = [:]
-            for item in entry.value.split(separator: ",") {
-                if let (k, v) = String(item).splitOnce("=") { keys[k.trimmed()] = v }
-            }
+            let keys = Dictionary(entry.value.keyValues(), uniquingKeysWith: { $1 })
             let flag = { (names: [String]) in names.contains { keys[$0].flatMap(OptionSpec.parseBool) == true } }
             guard let command = keys["cmd"] ?? keys["command"] ?? keys["exec"], !command.isEmpty else {
                 problems.append(ConfigDiagnostic(entry.origin, "`attach-daemon2 = \(entry.value)`: expected `cmd=COMMAND[,pidfile=PATH][,daemonize=1][,control=1][,stopsignal=N][,freq=SECONDS][,touch=FILE][,chdir=DIR]`"))

@@ -8,8 +8,9 @@ import Glibc
 /// the daemon's process group, SIGKILL after `mercySeconds`). It keeps its
 /// own timers; the owner's loop waits at most `timeoutMs` and calls `fireDue`,
 /// and hands it every child that ended (`exited`). A reload of the owner
-/// (workers rolled, a vassal re-exec'd) never starts one twice: the pids go
-/// across a re-exec (`adopt`).
+/// (workers rolled, a vassal re-exec'd) never starts one twice: the running
+/// daemons go across a re-exec with their commands (`adopt`), and one the new
+/// configuration no longer names is stopped.
 public final class DaemonSupervisor {
     enum Timer {
         case restart(Int)
@@ -39,16 +40,32 @@ public final class DaemonSupervisor {
         self.hiddenVariables = EmperorLink.variables + ["NOTIFY_SOCKET"] + hiddenVariables
     }
 
-    /// The pids a re-exec'd owner's previous image started (still its children), by position.
-    public func adopt(pids: [pid_t?]) {
-        for (i, pid) in pids.enumerated() where i < daemons.count { daemons[i].pid = pid }
+    /// Daemons the configuration no longer names, stopped and waited for.
+    private var leftovers: [pid_t] = []
+
+    /// The daemons a re-exec'd owner's previous image started (still its
+    /// children), matched by command; the others are stopped.
+    public func adopt(_ running: [(command: String, pid: pid_t)]) {
+        for (command, pid) in running {
+            if let i = daemons.firstIndex(where: { $0.command == command && $0.pid == nil }) {
+                daemons[i].pid = pid
+            } else {
+                Log.info("daemon `\(command)` (pid \(pid)) is no longer configured; stopping it")
+                _ = ChildProcess.signalGroup(pid, SIGTERM) || ChildProcess.signal(pid, SIGTERM)
+                leftovers.append(pid)
+                timers.schedule(afterMs: mercySeconds * 1000, .kill(pid))
+            }
+        }
     }
 
-    /// Each daemon's pid (nil: not a child now), for the image that replaces the owner.
-    public var pids: [pid_t?] { daemons.map(\.pid) }
+    /// The daemons running as children, for the image that replaces the owner.
+    public var running: [(command: String, pid: pid_t)] { daemons.compactMap { d in d.pid.map { (d.command, $0) } } }
+
+    /// Every child pid this supervisor waits for (an owner that reaps only these).
+    public var childPids: [pid_t] { daemons.compactMap(\.pid) + leftovers }
 
     /// A child of the owner is still running (the owner waits for it before exiting).
-    public var hasChildren: Bool { daemons.contains { $0.pid != nil } }
+    public var hasChildren: Bool { !childPids.isEmpty }
 
     /// Runs `/bin/sh -c command` as the owner's child, in a process group of
     /// its own (a stop signal reaches what it started), its output in the
@@ -59,7 +76,7 @@ public final class DaemonSupervisor {
         let devNull = try FileDescriptor.open("/dev/null", O_RDONLY)
         defer { devNull.close() }
         var spec = ChildProcess.Spec(executable: "/bin/sh", arguments: ["/bin/sh", "-c", command], environment: env,
-                                     fdMap: [(devNull, 0), (Log.forChildren, 1), (Log.forChildren, 2)])
+                                     fdMap: Log.childStdio(stdin: devNull))
         spec.newProcessGroup = true
         spec.workingDirectory = directory
         if outliving { spec.deathSignal = 0 }
@@ -94,6 +111,10 @@ public final class DaemonSupervisor {
     /// A child of the owner ended: a daemon is started again (unless
     /// stopping); a control daemon's end stops the owner.
     public func exited(pid: pid_t, status: ExitStatus) -> Exit {
+        if let k = leftovers.firstIndex(of: pid) {
+            leftovers.remove(at: k)
+            return .daemon
+        }
         guard let i = daemons.firstIndex(where: { $0.pid == pid }) else { return .notADaemon }
         daemons[i].pid = nil
         if stopping { return .daemon }
@@ -155,8 +176,8 @@ public final class DaemonSupervisor {
                 }
                 timers.schedule(afterMs: 1000, .check)
             case .kill(let pid):
-                guard let d = daemons.first(where: { $0.pid == pid }) else { continue }
-                Log.info("daemon `\(d.command)` (pid \(pid)) did not stop in time; SIGKILL")
+                guard let name = daemons.first(where: { $0.pid == pid })?.command ?? (leftovers.contains(pid) ? "no longer configured" : nil) else { continue }
+                Log.info("daemon `\(name)` (pid \(pid)) did not stop in time; SIGKILL")
                 _ = ChildProcess.signalGroup(pid, SIGKILL) || ChildProcess.signal(pid, SIGKILL)
             }
         }

@@ -19,8 +19,8 @@ public enum Log {
 
     /// uWSGI's `log-date`: `true` (or empty) for its ctime-style date, else a strftime format.
     public static func setDateFormat(_ format: String?) {
-        guard let format else { return dateFormat = nil }
-        dateFormat = ["true", "1", "yes", "on", ""].contains(format.lowercased()) ? "" : format
+        guard let format, OptionSpec.parseBool(format) != false else { return dateFormat = nil }  // `false`, `0`, `no`, `off`: none
+        dateFormat = OptionSpec.parseBool(format) == true || format.isEmpty ? "" : format
     }
 
     /// Appends to `path` (uWSGI's `logto`) instead of stderr.
@@ -39,22 +39,24 @@ public enum Log {
     /// inherited stderr of a worker), its stdout and stderr point at it too
     /// (what embedded code prints).
     public static func reopen(_ path: String) throws {
-        let fresh = try FileDescriptor.open(path, O_WRONLY | O_CREAT | O_APPEND, mode: 0o640)
         let i = outputs.firstIndex { if case .file(path, _) = $0 { return true } else { return false } }
         let old: FileDescriptor
         if let i, case .file(_, let fd) = outputs[i] { old = fd } else { old = destination }
-        if old.rawValue == destination.rawValue {
-            try? fresh.duplicate(onto: .standardOutput)
-            try? fresh.duplicate(onto: .standardError)
-        }
-        if old.rawValue > 2, (try? fresh.duplicate(onto: old)) != nil {
-            // The same fd number now names the fresh file: a thread writing a line
-            // meanwhile (a worker with `threads`) never meets a closed descriptor.
-            fresh.close()
-        } else if let i {
-            outputs[i] = .file(path: path, fd: fresh)
+        let processLog = old.rawValue == destination.rawValue
+        if old.rawValue > 2 {
+            try old.reopenAppending(path)
+            // A new path on the old fd (a reload changed `logto`): later reopens use it.
+            if let j = outputs.firstIndex(where: { if case .file(_, old) = $0 { return true } else { return false } }) {
+                outputs[j] = .file(path: path, fd: old)
+            }
+            if processLog {
+                try? old.duplicate(onto: .standardOutput)
+                try? old.duplicate(onto: .standardError)
+            }
         } else {
-            fresh.close()  // stderr, the process's log, names the fresh file now
+            // A worker's log is its inherited stderr: stdout and stderr take the fresh file.
+            try FileDescriptor.standardError.reopenAppending(path)
+            try? FileDescriptor.standardError.duplicate(onto: .standardOutput)
         }
     }
 
@@ -73,6 +75,11 @@ public enum Log {
 
     /// What a child's stdout and stderr should be.
     public static var forChildren: FileDescriptor { childOutput ?? destination }
+
+    /// A child's fds 0, 1 and 2: `stdin` and this process's log (`forChildren`).
+    public static func childStdio(stdin: FileDescriptor) -> [(FileDescriptor, Int32)] {
+        [(stdin, 0), (forChildren, 1), (forChildren, 2)]
+    }
 
     public static func info(_ message: String, terminator: String = "\n") {
         let stamp = dateFormat.map(formattedDate).map { "\($0) -" } ?? timestamp()

@@ -17,13 +17,13 @@ public enum LogOutput {
         }
     }
 
-    /// A line ending in "\n" (syslog gets it without).
-    public func write(_ line: String) {
+    /// Lines, each ending in "\n": one write to a file; to syslog, a datagram
+    /// per non-empty line (without its newline).
+    public func write(_ lines: String) {
         switch self {
-        case .file(_, let fd): try? fd.writeAll(line)
+        case .file(_, let fd): try? fd.writeAll(lines)
         case .syslog(let socket):
-            let text = line.hasSuffix("\n") ? line.dropLast() : Substring(line)
-            if !text.isEmpty { socket.send(text) }
+            for line in lines.split(separator: "\n", omittingEmptySubsequences: true) { socket.send(line) }
         }
     }
 
@@ -31,8 +31,6 @@ public enum LogOutput {
     /// meanwhile never meets a closed one); other outputs stay as they are.
     public func reopen() throws {
         guard case .file(let path?, let fd) = self, fd.rawValue > 2 else { return }
-        let fresh = try FileDescriptor.open(path, O_WRONLY | O_CREAT | O_APPEND, mode: 0o640)
-        defer { fresh.close() }
-        try fresh.duplicate(onto: fd)
+        try fd.reopenAppending(path)
     }
 }

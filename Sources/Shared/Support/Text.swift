@@ -23,6 +23,15 @@ extension String {
         return (String(self[..<i]), String(self[index(after: i)...]))
     }
 
+    /// uWSGI's keyed option values, `key=value,key=value`, in order (keys
+    /// trimmed; an item without `=` is a key with an empty value).
+    public func keyValues() -> [(key: String, value: String)] {
+        split(separator: ",").map { item in
+            let (k, v) = String(item).splitOnce("=") ?? (String(item), "")
+            return (k.trimmed(), v)
+        }
+    }
+
     /// Replaces every occurrence of `target` (no Foundation needed).
     public func replacingAll(_ target: String, with replacement: String) -> String {
         guard !target.isEmpty else { return self }

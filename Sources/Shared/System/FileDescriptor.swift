@@ -67,6 +67,15 @@ public struct FileDescriptor: Hashable, Sendable, CustomStringConvertible {
         try Syscall.call("dup2", "\(description) onto \(target.rawValue)") { dup2(rawValue, target.rawValue) }
     }
 
+    /// Opens `path` for appending (created 0640) onto this descriptor's number:
+    /// a log reopened after a rotation, where a thread writing meanwhile never
+    /// meets a closed descriptor.
+    public func reopenAppending(_ path: String) throws(SystemError) {
+        let fresh = try FileDescriptor.open(path, O_WRONLY | O_CREAT | O_APPEND, mode: 0o640)
+        defer { fresh.close() }
+        try fresh.duplicate(onto: self)
+    }
+
     /// lseek(2) to `offset` from the start; returns the new offset.
     @discardableResult
     public func seek(to offset: Int64) throws(SystemError) -> Int64 {

@@ -25,19 +25,24 @@ final class LogPipe {
         return try LogPipe(reader: r, writer: w)
     }
 
-    /// Reads what is there and passes on every complete line.
-    func drain() {
-        while case .completed(let bytes)? = try? reader.readAvailable(max: 65536), !bytes.isEmpty {
+    /// Reads what is there (at most `readsPerWake` times: the master's other
+    /// work is not starved by a chatty app) and passes on the complete lines,
+    /// one write per target for each read.
+    func drain(all: Bool = false) {
+        var reads = 0
+        while all || reads < Self.readsPerWake, case .completed(let bytes)? = try? reader.readAvailable(max: 65536), !bytes.isEmpty {
+            reads += 1
             partial += bytes
-            var start = 0
-            while let newline = partial[start...].firstIndex(of: UInt8(ascii: "\n")) {
-                Log.write(String(decoding: partial[start...newline], as: UTF8.self))
-                start = newline + 1
+            guard let last = partial.lastIndex(of: UInt8(ascii: "\n")) else {
+                if partial.count > Self.longestLine { flush() }
+                continue
             }
-            partial.removeFirst(start)
-            if partial.count > Self.longestLine { flush() }
+            Log.write(String(decoding: partial[...last], as: UTF8.self))
+            partial.removeFirst(last + 1)
         }
     }
+
+    static let readsPerWake = 16
 
     /// What is left of an unfinished line (at exit, or past `longestLine`).
     func flush() {

@@ -23,9 +23,16 @@ extension Master {
         var t = time_t(Timestamp.now().seconds)
         var parts = tm()
         localtime_r(&t, &parts)
+        var dropped: [Int] = []
+        defer { for i in dropped.reversed() { cronJobs.remove(at: i) } }
         for i in cronJobs.indices where cronJobs[i].due(parts) {
             switch cronJobs[i].action {
             case .signal(let number):
+                guard registered(number) else {
+                    Log.info("signal \(number): no worker registers a handler for it any more; its cron entry is dropped")
+                    dropped.append(i)
+                    continue
+                }
                 raise(signal: number, cause: "cron")
             case .command(let command):
                 if cronJobs[i].unique, let pid = cronJobs[i].running {

@@ -14,7 +14,9 @@ import ZergCore
 /// slot (its newest process only, so a rolling reload's overlap does not run
 /// it twice), or worker N. Timers and cron entries belong to the master: a
 /// signal number has one timer, so the same `add_timer` made by every
-/// worker's import (or again by a reloaded worker) does not multiply it.
+/// worker's import (or again by a reloaded worker) does not multiply it, nor
+/// restart an `add_rb_timer`'s count; a timer or cron entry whose signal no
+/// worker registers any more (a deploy dropped the handler) is dropped.
 extension Master {
     /// A signal timer (`add_timer`: for ever; `add_rb_timer`: `remaining` times).
     struct SignalTimer: Equatable {
@@ -22,6 +24,12 @@ extension Master {
         var remaining: UInt32?
         /// Bumped when the timer is replaced: what the queue holds for an older one is dropped.
         var generation: Int
+    }
+
+    struct SignalTimerKey: Hashable {
+        let number: UInt8
+        let seconds: UInt32
+        let iterations: UInt32
     }
 
     func received(signalReport report: WorkerReport, from p: WorkerProcess) {
@@ -53,6 +61,12 @@ extension Master {
     func addSignalTimer(_ number: UInt8, seconds: UInt32, iterations: UInt32) {
         let remaining = iterations == 0 ? nil : iterations
         if let existing = signalTimers[number], existing.seconds == seconds, existing.remaining == nil, remaining == nil { return }
+        // A counted timer another worker's import (or a respawn) already added, running or run out.
+        let counted = SignalTimerKey(number: number, seconds: seconds, iterations: iterations)
+        if remaining != nil {
+            guard !countedTimers.contains(counted) else { return }
+            countedTimers.insert(counted)
+        }
         let generation = (signalTimers[number]?.generation ?? 0) + 1
         signalTimers[number] = SignalTimer(seconds: seconds, remaining: remaining, generation: generation)
         Log.info("signal \(number): raised every \(seconds) s\(remaining.map { ", \($0) time(s)" } ?? "")")
@@ -61,6 +75,11 @@ extension Master {
 
     func signalTimerFired(_ number: UInt8, generation: Int) {
         guard var timer = signalTimers[number], timer.generation == generation, stopping == nil else { return }
+        guard registered(number) else {
+            signalTimers[number] = nil
+            Log.info("signal \(number): no worker registers a handler for it any more; its timer is dropped")
+            return
+        }
         raise(signal: number, cause: "timer")
         if let left = timer.remaining {
             guard left > 1 else {
@@ -72,6 +91,9 @@ extension Master {
         }
         timers.schedule(afterMs: Int(timer.seconds) * 1000, .signalTimer(number, generation: generation))
     }
+
+    /// Whether a worker (starting, ready or leaving) has a handler for it.
+    func registered(_ number: UInt8) -> Bool { processes.values.contains { $0.signals[number] != nil } }
 
     /// Sends the signal to its target's workers.
     func raise(signal number: UInt8, cause: String) {

@@ -27,6 +27,12 @@ extension Master {
             ("body_timeouts", .int(scoreboard[.bodyTimeouts])),
             ("static_requests", .int(scoreboard[.staticRequests])),
             ("daemons", daemons.json),
+            // uWSGI signals: handlers run, timers the master keeps.
+            ("signals", .object([("delivered", .number(signalsDelivered)),
+                                 ("timers", .array(signalTimers.sorted { $0.key < $1.key }.map { number, t in
+                                     .object([("signal", .number(Int(number))), ("seconds", .number(Int(t.seconds))),
+                                              ("remaining", t.remaining.map { .number(Int($0)) } ?? .null)])
+                                 }))])),
             ("cheaper", settings.cheaper.map { c in
                 .object([("algorithm", .string(c.algorithm.rawValue)), ("minimum", .number(c.minimum)),
                          ("maximum", .number(c.maximum)), ("active", .number(settings.workers - cheapedSlots.count)),

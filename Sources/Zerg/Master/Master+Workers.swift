@@ -222,24 +222,24 @@ extension Master {
         }
     }
 
+    /// A child ended: the router's vassal, a daemon, a cron run, or a worker.
+    func childEnded(pid: pid_t, status: ExitStatus) {
+        if pid == router?.pid { return routerExited(status: status) }
+        switch daemons.exited(pid: pid, status: status) {
+        case .daemon:
+            break
+        case .controlDaemonEnded(let command):
+            Log.info("control daemon `\(command)` ended: the zerg stops")
+            stop(.graceful)
+        case .notADaemon:
+            if !cronExited(pid: pid, status: status) { reaped(pid: pid, status: status) }
+        }
+    }
+
     func handle(signal sig: Int32) {
         switch sig {
         case SIGCHLD:
-            for (pid, status) in ChildProcess.reapAll() {
-                if pid == router?.pid {
-                    routerExited(status: status)
-                    continue
-                }
-                switch daemons.exited(pid: pid, status: status) {
-                case .daemon:
-                    break
-                case .controlDaemonEnded(let command):
-                    Log.info("control daemon `\(command)` ended: the zerg stops")
-                    stop(.graceful)
-                case .notADaemon:
-                    if !cronExited(pid: pid, status: status) { reaped(pid: pid, status: status) }
-                }
-            }
+            for (pid, status) in ChildProcess.reapAll() { childEnded(pid: pid, status: status) }
         case SIGHUP: startReload()
         case SIGTERM: stop(.graceful)
         case SIGINT, SIGQUIT: stop(.immediate)

@@ -70,6 +70,8 @@ final class Master {
     var cronScheduled = false
     /// uWSGI signal timers by signal number (`Master+Signals`).
     var signalTimers: [UInt8: SignalTimer] = [:]
+    /// `add_rb_timer`s seen: the same one from another import is not a new count.
+    var countedTimers: Set<SignalTimerKey> = []
     /// The last problem logged per signal (logged once until it is delivered).
     var signalProblems: [UInt8: String] = [:]
     var signalRotation: UInt = 0
@@ -140,7 +142,7 @@ final class Master {
         self.handover = handover
         daemons = DaemonSupervisor(settings.daemons, mercySeconds: settings.reloadMercySeconds, hiding: [WorkerMain.roleVariable])
         cronJobs = settings.cronJobs
-        daemons.adopt(pids: (handover?["daemons"]?.arrayValue ?? []).map { $0.intValue.map { pid_t($0) } })  // still this process's children
+        daemons.adopt(Self.inheritedDaemons(handover?["daemons"], settings.daemons))  // still this process's children
         listenerPaths = (settings.sockets.map(\.address) + settings.routerHTTP).compactMap {
             if case .unix(let path) = $0 { OwnedSocketPath(path) } else { nil }
         }
@@ -247,7 +249,7 @@ final class Master {
                 for path in listenerPaths { path.remove() }
                 if let pidfile = settings.pidfile { FileSystem.unlink(pidfile) }
                 emperor?.removeAdoptionSocket()
-                logPipe?.drain()
+                logPipe?.drain(all: true)
                 logPipe?.flush()
                 Log.info("master stopped")
                 return exitStatus
@@ -311,7 +313,7 @@ final class Master {
             env[WorkerMain.Inherited.scoreboard] = "\(scoreboardFd):\(scoreboard.rows):\(rows.lowerBound):\(rows.count)"
             // One worker of one thread has nobody to share ready connections with.
             let pool = settings.workers * settings.threads > 1 ? readyPool : nil
-            var map: [(FileDescriptor, Int32)] = [(devNull, 0), (Log.forChildren, 1), (Log.forChildren, 2), (theirs, WorkerMain.Inherited.control)]
+            var map = Log.childStdio(stdin: devNull) + [(theirs, WorkerMain.Inherited.control)]
             for (i, l) in listeners.enumerated() { map.append((l, first + Int32(i))) }
             map.append((scoreboard.memory.fd, scoreboardFd))
             env[WorkerMain.Inherited.sharedArea] = String(scoreboardFd + 1)

@@ -49,7 +49,7 @@ extension Master {
                 .object([("address", .string($0.description)), ("fd", .number($1.rawValue))])
             })),
             // Daemons and the router's vassal are this process's children still after the exec.
-            ("daemons", .array(daemons.pids.map { pid in pid.map { .number(Int($0)) } ?? .null })),
+            ("daemons", .array(daemons.running.map { .object([("cmd", .string($0.command)), ("pid", .number(Int($0.pid)))]) })),
             ("router", router.map { r in .object([("dir", .string(r.directory)), ("pid", r.pid.map { .number($0) } ?? .null)]) } ?? .null),
             ("scoreboard", .number(scoreboard.memory.fd.rawValue)), ("rows", .number(scoreboard.rows)),
             ("shared_area", .number(sharedArea.memory.fd.rawValue)),
@@ -85,6 +85,16 @@ extension Master {
             return nil
         }
         return area
+    }
+
+    /// The running daemons the previous image handed over: `{cmd, pid}`
+    /// objects, or (an image before those) pids by position in `configured`.
+    static func inheritedDaemons(_ list: JSON?, _ configured: [AttachedDaemon]) -> [(command: String, pid: pid_t)] {
+        (list?.arrayValue ?? []).enumerated().compactMap { i, item in
+            if let pid = item.intValue { return i < configured.count ? (configured[i].command, pid_t(pid)) : nil }
+            guard let command = item["cmd"]?.stringValue, let pid = item["pid"]?.intValue else { return nil }
+            return (command, pid_t(pid))
+        }
     }
 
     /// An inherited fd named in the state.
@@ -123,7 +133,7 @@ extension Master {
         // Slots the adaptive count would leave empty are running here: they stay.
         cheapedSlots.subtract(processes.values.map(\.id))
         // Workers that ended during the exec: their SIGCHLD is pending and reaps them now.
-        for (pid, status) in ChildProcess.reapAll() { reaped(pid: pid, status: status) }
+        for (pid, status) in ChildProcess.reapAll() { childEnded(pid: pid, status: status) }
         announcedReady = processes.values.contains { $0.state == .ready }
         Log.info("re-exec'd (\(binary.versionLine)): \(processes.count) worker(s) taken over; rolling them onto it")
         startReload(configuration: false)

@@ -42,6 +42,8 @@ final class ModuleServices {
     /// this thread and the worker's loop never interleave frames.
     private let master: FileDescriptor
     let area: SharedArea?
+    /// Caches that logged a value too large to store (every `api` call holds the GIL).
+    private var tooLargeNoted: Set<String> = []
 
     init(master: FileDescriptor, area: SharedArea?) {
         self.master = master
@@ -186,7 +188,8 @@ final class ModuleServices {
                 return Py.raise(Int32(PG_TYPE_ERROR), "uwsgi.\(operation.pythonName)(): the value is str or bytes, expires an int")
             }
             let stored = cache.store(key, value, expires: Int64(max(0, expires)), now: now, overwrite: operation == .cacheUpdate)
-            if stored == .tooLarge {
+            if stored == .tooLarge, !tooLargeNoted.contains(cache.spec.name) {
+                tooLargeNoted.insert(cache.spec.name)  // once per cache and process: the caller gets None each time
                 Log.info("cache `\(cache.spec.name)`: a \(key.count)-byte key with a \(value.count)-byte value is not stored (keysize \(cache.spec.keysize), blocksize \(cache.spec.blocksize))")
             }
             return Py.bool(stored == .stored, orNone: true)

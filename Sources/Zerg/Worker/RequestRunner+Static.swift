@@ -20,10 +20,12 @@ extension RequestRunner {
         }
         guard let found = settings.staticFiles.find(path: path.isEmpty ? "/" : path) else { return nil }
         // `static-gzip*`: FILE.gz beside it, for a client that takes gzip.
-        let gzipped = settings.staticGzip.isEmpty || !settings.staticGzip.applies(to: found.path)
+        var gzipped = settings.staticGzip.isEmpty || !settings.staticGzip.applies(to: found.path)
             || !StaticGzip.accepted(by: head.value("Accept-Encoding")) ? nil
             : (try? FileSystem.status(found.path + ".gz")).flatMap { $0.isRegularFile ? $0 : nil }
-        guard let file = try? FileDescriptor.open(gzipped == nil ? found.path : found.path + ".gz", O_RDONLY) else { return nil }
+        let packed = gzipped == nil ? nil : try? FileDescriptor.open(found.path + ".gz", O_RDONLY)
+        if packed == nil { gzipped = nil }  // FILE.gz not readable: the file itself
+        guard let file = packed ?? (try? FileDescriptor.open(found.path, O_RDONLY)) else { return nil }
         defer { file.close() }
         let startNs = Host.monotonicNanoseconds()
         let startTime = requestLog == nil ? Timestamp(seconds: 0, nanoseconds: 0) : Timestamp.now()
