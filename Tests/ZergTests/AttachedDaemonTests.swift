@@ -9,12 +9,7 @@ import Testing
         ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").split(separator: "\n").compactMap { pid_t($0.trimmingCharacters(in: .whitespaces)) }
     }
 
-    static func alive(_ pid: pid_t) -> Bool {
-        // A zombie is not alive: its state in /proc/PID/stat is Z.
-        guard kill(pid, 0) == 0, let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-              let close = stat.lastIndex(of: ")") else { return false }
-        return !stat[stat.index(close, offsetBy: 2)...].hasPrefix("Z")
-    }
+    static func alive(_ pid: pid_t) -> Bool { ProcStat.isRunning(pid) }
 
     @Test func daemonsAreRestartedNotDuplicatedAndStopped() throws {
         let z = try ZergHarness(["--processes", "2", "--stats", "zerg.stats",

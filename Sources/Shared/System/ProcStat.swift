@@ -26,6 +26,12 @@ public struct ProcStat: Sendable {
 
     /// How long the process has run: its start time against CLOCK_BOOTTIME
     /// (to the clock tick, 10 ms). For a process this one did not start (an adopted instance).
+    /// A process that exists and has not ended (a zombie has: state Z).
+    public static func isRunning(_ pid: Int32) -> Bool {
+        guard pid > 0, let stat = read(pid) else { return false }
+        return stat.state != "Z" && stat.state != "X"
+    }
+
     public var ageNanoseconds: UInt64 {
         var ts = timespec()
         clock_gettime(CLOCK_BOOTTIME, &ts)
