@@ -241,8 +241,9 @@ def main():
                 continue
             u, z = results.get((app, mode, "uwsgi-zerg")), results.get((app, mode, "zerg"))
             cpu = sorted(vassal_cpu.get((app, mode), [0]))[len(vassal_cpu.get((app, mode), [0])) // 2]
-            print(f"| {app} | {mode} | {v[0]:,.0f} | {v[0] / u[0]:.2f}× | {v[0] / z[0]:.2f}× | {cpu:.1f} |" if u and z
-                  else f"| {app} | {mode} | {v[0]:,.0f} | | | {cpu:.1f} |")
+            over_uwsgi = f"{v[0] / u[0]:.2f}×" if u else ""
+            over_standalone = f"{v[0] / z[0]:.2f}×" if z else ""
+            print(f"| {app} | {mode} | {v[0]:,.0f} | {over_uwsgi} | {over_standalone} | {cpu:.1f} |")
     print("\nerrors: wrk's socket errors plus non-2xx responses. uWSGI's http-socket closes every")
     print("connection without a `Connection: close` header, which wrk counts as a read error per request.")
 
