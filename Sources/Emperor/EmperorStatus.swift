@@ -4,7 +4,8 @@ import Glibc
 import Shared
 
 /// The emperor's `status` page: every instance's stats merged per build
-/// (`/status.json`), Prometheus text (`/metrics`), and a dashboard (`/`).
+/// (`/status.json`), Prometheus text (`/metrics`), a dashboard (`/`), and
+/// the probes `/ready` and `/live` (`EmperorReadiness`).
 /// Instances' stats sockets are read on request, 250 ms at most each.
 extension Emperor {
     func statusAnswer(path: String) -> StatsAnswer {
@@ -12,6 +13,8 @@ extension Emperor {
         case "/status.json": return .json(statusDocument())
         case "/metrics": return StatsAnswer(contentType: "text/plain; version=0.0.4", body: Array(metricsText().utf8))
         case "/", "/index.html": return StatsAnswer(contentType: "text/html; charset=utf-8", body: Array(DashboardPage.html.utf8))
+        case "/ready": return readinessAnswer()
+        case "/live": return StatsAnswer(contentType: "text/plain", body: Array("alive\n".utf8))
         default: return StatsAnswer(status: 404, contentType: "text/plain", body: Array("not found: \(path)\n".utf8))
         }
     }

@@ -101,6 +101,33 @@ struct StatusPageTests {
         #expect(try Self.get(statusPort, "/nope").status == 404)
     }
 
+    /// The probes an orchestrator uses: `/live` while the emperor answers;
+    /// `/ready` when every build serves, or only the `_live` one once it exists.
+    @Test func readyAndLiveFollowTheBuilds() throws {
+        guard let (s, statusPort) = try Self.startBuilds() else { return }
+        defer { s.cleanup() }
+        let live = try Self.get(statusPort, "/live")
+        #expect(live.status == 200 && live.body == "alive\n")
+        #expect(try Self.get(statusPort, "/ready").status == 200)
+        // A build whose workers cannot start (its app does not exist): not ready, and named.
+        try FileManager.default.createDirectory(atPath: s.dir.file("builds/c"), withIntermediateDirectories: true)
+        try s.dir.write("builds/c/zerg.ini", """
+            [uwsgi]
+            zerg = \(s.dir.file("run/c.sock"))
+            wsgi-file = \(s.dir.file("no-such-app.py"))
+            """)
+        var answer = try Self.get(statusPort, "/ready")
+        #expect(waitUntil(15) {
+            answer = (try? Self.get(statusPort, "/ready")) ?? answer
+            return answer.status == 503
+        }, "\(answer.body)")
+        #expect(answer.body.contains("not ready: build c: ") && !answer.body.contains("build a"), "\(answer.body)")
+        // Once `_live` names build a, only build a counts.
+        try FileManager.default.createSymbolicLink(atPath: s.dir.file("builds/_live"), withDestinationPath: "a")
+        #expect(try Self.get(statusPort, "/ready").status == 200)
+        #expect(try Self.get(statusPort, "/live").status == 200)
+    }
+
     /// Chromium (Debian's, headless) renders the dashboard: workers of both
     /// builds appear, each vassal's attached daemon too, and a worker serving
     /// a slow request turns busy.
