@@ -23,6 +23,8 @@ extension Emperor {
         case SIGHUP:
             guard shutdown == nil else { return }
             Log.info("SIGHUP: graceful reload of \(instances.count) instance(s)")
+            notifier?.reloading()
+            awaitingSystemdReady = true
             for instance in instances.values.sorted(by: { $0.name < $1.name }) {
                 switch instance.state {
                 case .starting, .ready, .reloading: reload(instance, cause: "SIGHUP")
@@ -57,6 +59,7 @@ extension Emperor {
             return
         }
         shutdown = mode
+        notifier?.stopping()
         let deadline = mode == .graceful ? settings.reloadMercySeconds : min(settings.reloadMercySeconds, 3)
         Log.info("\(SignalChannel.name(sig)): \(mode.rawValue) stop of \(instances.count) instance(s); SIGKILL after \(deadline) s")
         for instance in instances.values.sorted(by: { $0.name < $1.name }) {

@@ -42,6 +42,10 @@ final class Emperor {
     var watches: [String: Int32] = [:]
     var timers = TimerQueue<TimerAction>()
     var shutdown: ShutdownMode?
+    /// Started by systemd with `NOTIFY_SOCKET` (`Emperor+Systemd`).
+    let notifier = SystemdNotify.fromEnvironment()
+    /// `READY=1` is due once the instances settle (at start, after a HUP).
+    var awaitingSystemdReady = true
     var scanPending = false
     var nextRescanNs: UInt64 = 0
     var loggedNotes: Set<String> = []
@@ -53,6 +57,8 @@ final class Emperor {
         /// `mercy`: the seconds it was given (what the log line says).
         case kill(name: String, pid: Int32, mercy: Int)
         case scan
+        /// systemd's watchdog is due a `WATCHDOG=1`.
+        case watchdog
     }
 
     /// How long a burst of file system events may settle before the rescan.
@@ -100,8 +106,10 @@ final class Emperor {
         if let state = handover {
             handover = nil
             restore(state)
+            notifier?.mainPID()  // the same pid, on the new binary
         }
         scan()
+        scheduleWatchdog()
         nextRescanNs = Host.monotonicNanoseconds() + UInt64(settings.rescanSeconds) * 1_000_000_000
 
         while true {
@@ -130,6 +138,7 @@ final class Emperor {
                 finishShutdown()
                 return 0
             }
+            tellSystemd()
         }
     }
 
@@ -156,6 +165,9 @@ final class Emperor {
         case .scan:
             scanPending = false
             if shutdown == nil { scan() }
+        case .watchdog:
+            notifier?.watchdog()
+            scheduleWatchdog()
         case .respawn(let name, let generation):
             guard let instance = instances[name], instance.generation == generation, instance.state == .throttled,
                   shutdown == nil else { return }

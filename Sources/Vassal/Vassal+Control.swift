@@ -33,7 +33,11 @@ extension Vassal {
             + "queue timeouts \(counters.queueTimeouts)"
     }
 
-    func tellEmperor(_ report: EmperorProtocol.Report) { emperor?.tell(report) }
+    /// Tells the emperor, or systemd (a vassal it started itself): `ready` once listening, and after a reload.
+    func tellEmperor(_ report: EmperorProtocol.Report) {
+        emperor?.tell(report)
+        if report == .ready { notifier?.ready(status: statusLine()) }
+    }
 
     func readEmperor() {
         emperor?.handleChannel(in: sources, stop: { stop($0 ? .graceful : .immediate) }, reload: { reload() })
@@ -53,6 +57,7 @@ extension Vassal {
         if stopping == .immediate { return }
         if stopping == nil {
             Log.info(how == .graceful ? "graceful stop" : "stopping now")
+            notifier?.stopping()
             stopDeadlineNs = Host.monotonicNanoseconds() + UInt64(settings.reloadMercySeconds) * 1_000_000_000
             for (l, token) in zip(listeners, listenerTokens) {
                 sources.remove(l, token)

@@ -40,6 +40,7 @@ extension Vassal {
             Log.info("reload: the new configuration is still being checked")
             return
         }
+        notifier?.reloading()
         var pipe: FileDescriptor?
         do {
             let (readEnd, writeEnd) = try Pipe.make()
@@ -50,6 +51,7 @@ extension Vassal {
             var env = Host.environment()
             env[EmperorProtocol.environmentVariable] = nil
             env[VassalState.environmentVariable] = nil
+            for key in SystemdNotify.variables { env[key] = nil }
             env[ConfigCheck.resultVariable] = "3"
             var spec = ChildProcess.Spec(executable: binary.path, arguments: arguments, environment: env,
                                          fdMap: Log.childStdio(stdin: devNull) + [(writeEnd, 3)])

@@ -129,6 +129,9 @@ final class Vassal {
     let touches: TouchWatcher<TouchAction>?
     /// `attach-daemon` and kin in a vassal config (a Celery worker beside the build).
     let daemons: DaemonSupervisor
+    /// Started by systemd itself (`NOTIFY_SOCKET`); under the emperor, the emperor tells systemd.
+    let notifier: SystemdNotify?
+    var nextWatchdogNs: UInt64 = 0
 
     init(settings: VassalSettings, arguments: [String], binary: OwnBinary, listeners: [FileDescriptor], zergServer: FileDescriptor,
          emperor: EmperorLink?, board: SharedMemory?) throws {
@@ -146,6 +149,7 @@ final class Vassal {
         self.emperor = emperor
         signals = try SignalChannel([SIGHUP, SIGTERM, SIGINT, SIGQUIT, SIGUSR1, SIGCHLD])
         daemons = DaemonSupervisor(settings.daemons, mercySeconds: settings.reloadMercySeconds, hiding: [])
+        notifier = emperor == nil ? SystemdNotify.fromEnvironment() : nil
         SignalChannel.ignoreBrokenPipe()
         sources = try EventSources()
         try sources.add(signals.fd, .signals)
@@ -214,6 +218,10 @@ final class Vassal {
             now = Host.monotonicNanoseconds()
             updateWaiting(now: now)
             board[0] = Int64(waiting)
+            if let ms = notifier?.watchdogIntervalMs, now >= nextWatchdogNs {
+                notifier?.watchdog()
+                nextWatchdogNs = now + UInt64(ms) * 1_000_000
+            }
             if now - lastSweepNs > 250_000_000 {
                 sweep(now: now)
                 stats?.sweep()

@@ -58,6 +58,7 @@ enum VassalStartup {
                                 emperor: emperor, board: board)
         if let inherited {
             vassal.restore(inherited)
+            vassal.notifier?.mainPID()  // the same pid, re-exec'd
             Log.info("reloaded: \(vassal.statusLine())")
         } else {
             let addresses = zip(settings.http, listeners).map { address, fd -> String in

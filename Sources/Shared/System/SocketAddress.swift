@@ -60,9 +60,13 @@ public enum SocketAddress: Equatable, Sendable {
         case .unix(let path):
             var a = sockaddr_un()
             a.sun_family = sa_family_t(AF_UNIX)
-            let bytes = Array(path.utf8.prefix(MemoryLayout.size(ofValue: a.sun_path) - 1))
+            var bytes = Array(path.utf8.prefix(MemoryLayout.size(ofValue: a.sun_path) - 1))
+            // `@name`: Linux's abstract namespace (a NUL first, the length exact), as NOTIFY_SOCKET may name.
+            let abstract = path.hasPrefix("@")
+            if abstract { bytes[0] = 0 }
             withUnsafeMutableBytes(of: &a.sun_path) { $0.copyBytes(from: bytes) }
-            return withUnsafePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
+            let length = abstract ? MemoryLayout<sa_family_t>.size + bytes.count : MemoryLayout<sockaddr_un>.size
+            return withUnsafePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, socklen_t(length)) } }
         }
     }
 

@@ -145,6 +145,9 @@ extension Master {
             runCron()
         case .signalTimer(let number, let generation):
             signalTimerFired(number, generation: generation)
+        case .watchdog:
+            notifier?.watchdog()
+            if let ms = notifier?.watchdogIntervalMs { timers.schedule(afterMs: ms, .watchdog) }
         case .restartRouter:
             startRouter()
         }
@@ -168,6 +171,7 @@ extension Master {
         }
         // An upgraded binary: the master itself moves onto it first (and then rolls the workers).
         if configuration { reexecIfUpgraded() }
+        notifier?.reloading()
         let running = Set(processes.values.filter { $0.state != .stopping }.map(\.id))
         // Fewer workers now: the extra ones drain; more: the new ones start.
         for p in processes.values where p.state != .stopping && p.id > settings.workers { stopWorker(p) }
@@ -201,6 +205,7 @@ extension Master {
     func stop(_ how: Stop) {
         if stopping == .immediate { return }
         stopping = how
+        notifier?.stopping()
         updateUnavailable()
         Log.info("\(how.rawValue) stop of \(processes.count) worker(s)")
         daemons.stopAll()
@@ -272,7 +277,14 @@ extension Master {
 
     // MARK: emperor
 
-    func tellEmperor(_ report: EmperorProtocol.Report) { emperor?.tell(report) }
+    /// Tells the emperor, or systemd (a zerg it started itself, `Type=notify`):
+    /// `ready` is when the workers serve, at start and after each reload.
+    func tellEmperor(_ report: EmperorProtocol.Report) {
+        emperor?.tell(report)
+        if report == .ready {
+            notifier?.ready(status: "\(processes.values.filter { $0.state == .ready }.count) worker(s) serving on \(boundAddresses.joined(separator: ", "))")
+        }
+    }
 
     func readEmperor() {
         emperor?.handleChannel(in: sources, stop: { stop($0 ? .graceful : .immediate) }, reload: { startReload() })

@@ -23,6 +23,8 @@ final class Master {
         case cron
         /// A uWSGI signal timer (`uwsgi.add_timer`) is due; `generation` tells a replaced timer's.
         case signalTimer(UInt8, generation: Int)
+        /// systemd's watchdog is due a `WATCHDOG=1`.
+        case watchdog
     }
 
     enum TouchAction { case reload, workersReload, logReopen }
@@ -83,6 +85,8 @@ final class Master {
     let sources: EventSources<Event>
     let signals: SignalChannel
     let emperor: EmperorLink?
+    /// Started by systemd itself (`NOTIFY_SOCKET`; under the emperor, the emperor tells systemd).
+    let notifier: SystemdNotify?
     let scoreboard: Scoreboard
     var processes: [pid_t: WorkerProcess] = [:]
     var timers = TimerQueue<TimerAction>()
@@ -187,6 +191,7 @@ final class Master {
             readyPool = listeners.isEmpty ? nil : try ReadyPool.create()
         }
         emperor = EmperorLink.fromEnvironment(Host.environment())
+        notifier = emperor == nil ? SystemdNotify.fromEnvironment() : nil
         try emperor?.register(in: sources, channel: .emperor, adoption: .emperorAdoption)
         try watchTouchFiles()
         if let address = settings.stats {
@@ -202,8 +207,10 @@ final class Master {
             cheaper = Cheaper(c, nowS: Self.nowSeconds())
             cheapedSlots = Set((c.initial + 1)...max(c.initial + 1, settings.workers)).filter { $0 <= settings.workers }
         }
+        if let ms = notifier?.watchdogIntervalMs { timers.schedule(afterMs: ms, .watchdog) }
         if let state = handover {
             handover = nil
+            notifier?.mainPID()
             restore(state)
         } else {
             startRouter()  // first: the workers attach to its socket
@@ -302,6 +309,7 @@ final class Master {
             defer { devNull.close() }
             var env = Host.environment()
             env[EmperorProtocol.environmentVariable] = nil
+            for key in SystemdNotify.variables { env[key] = nil }
             env[WorkerMain.roleVariable] = String(id)
             env[WorkerMain.Inherited.masterPID] = String(getpid())
             // The app failed to load before: the traceback was logged once; now a line per try.

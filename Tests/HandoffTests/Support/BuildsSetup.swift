@@ -14,7 +14,8 @@ final class BuildsSetup {
     /// `binaries`: run copies of the emperor, vassal and zerg binaries from `dir/bin`
     /// (to replace them the way upgrades do).
     /// `vassalExtra`: more lines for every build's vassal.ini.
-    init(builds: [String] = ["a", "b"], zergWorkers: Int = 2, emperorArgs: [String] = [], binaries: Bool = false, vassalExtra: String = "") throws {
+    init(builds: [String] = ["a", "b"], zergWorkers: Int = 2, emperorArgs: [String] = [], binaries: Bool = false, vassalExtra: String = "",
+         emperorEnv: [String: String] = [:]) throws {
         dir = try TestDirectory("builds-test")
         let d = dir.path
         for sub in ["skel", "run", "logs", "ports"] { try FileManager.default.createDirectory(atPath: dir.file(sub), withIntermediateDirectories: true) }
@@ -63,7 +64,7 @@ final class BuildsSetup {
         // Adoption sockets in the test's directory (the default is a shared system one).
         emperorArguments = ["--emperor", "\(d)/builds/[a-z]*/vassal.ini", "--emperor", "\(d)/builds/[a-z]*/zerg.ini",
                             "--emperor-run-dir", "\(d)/run/emperor"] + emperorArgs
-        emperor = try TestProcess(program, emperorArguments, log: dir.file("emperor.log"), cwd: d)
+        emperor = try TestProcess(program, emperorArguments, log: dir.file("emperor.log"), cwd: d, env: emperorEnv)
     }
 
     /// Starts another emperor with the same arguments (its log appends to the same file).

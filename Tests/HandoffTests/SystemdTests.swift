@@ -1,0 +1,98 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+import Testing
+@testable import Shared
+
+/// Under systemd (`Type=notify`): the emperor, and a zerg started by systemd
+/// itself, speak sd_notify to `NOTIFY_SOCKET` (here a datagram socket the test
+/// binds): READY=1 only once the builds serve, RELOADING=1 then READY=1 at a
+/// HUP, STOPPING=1 at TERM, WATCHDOG=1 at half of WATCHDOG_USEC; no child
+/// inherits the socket.
+@Suite(.serialized) struct SystemdTests {
+    /// The test's systemd: every datagram received, in order.
+    final class NotifyListener {
+        let fd: Int32
+        let path: String
+        private(set) var messages: [String] = []
+        init(_ path: String) throws {
+            self.path = path
+            fd = Glibc.socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+            guard fd >= 0, SocketAddress.unix(path: path).withSockAddr({ Glibc.bind(fd, $0, $1) }) == 0 else { throw TestFailure("cannot bind \(path)") }
+        }
+        deinit { Glibc.close(fd) }
+        func received() -> [String] {
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            while true {
+                let n = buffer.withUnsafeMutableBytes { Glibc.recv(fd, $0.baseAddress, $0.count, 0) }
+                guard n > 0 else { break }
+                messages.append(String(decoding: buffer[0..<n], as: UTF8.self))
+            }
+            return messages
+        }
+        func index(of field: String, after start: Int = 0) -> Int? {
+            let all = received()
+            return all.indices.first { $0 >= start && all[$0].split(separator: "\n").contains { $0.hasPrefix(field) } }
+        }
+    }
+
+    static func environment(of pid: pid_t) -> String {
+        String(decoding: (try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/environ"))) ?? Data(), as: UTF8.self)
+    }
+
+    @Test func theEmperorTellsSystemd() throws {
+        let dir = try TestDirectory("systemd-test")
+        defer { dir.remove() }
+        let systemd = try NotifyListener(dir.file("notify.sock"))
+        let s = try BuildsSetup(emperorEnv: [SystemdNotify.socketVariable: systemd.path, "WATCHDOG_USEC": "400000"])
+        defer { s.cleanup() }
+        #expect(waitUntil(30) { systemd.index(of: "READY=1") != nil }, "\(systemd.received())\n\(s.emperor.log())")
+        // READY=1 came once the builds serve: both answer now.
+        for build in ["a", "b"] {
+            #expect((try? HTTPClient.once(port: s.ports[build]!, "/v/pid"))?.status == 200, "build \(build)")
+        }
+        let ready = try #require(systemd.index(of: "READY=1"))
+        #expect(systemd.received()[ready].contains("STATUS=4 of 4 instance(s) serving"), "\(systemd.received()[ready])")
+        // No child inherits the socket.
+        let children = ChildProcess.children(of: s.emperor.pid)
+        #expect(!children.isEmpty && children.allSatisfy { !Self.environment(of: $0).contains(SystemdNotify.socketVariable) })
+        // The watchdog: every 200 ms.
+        let pings = systemd.received().filter { $0 == "WATCHDOG=1" }.count
+        usleep(1_100_000)
+        #expect(systemd.received().filter { $0 == "WATCHDOG=1" }.count >= pings + 4)
+        // HUP: RELOADING=1 (with the monotonic time), then READY=1 once the instances are back.
+        let before = systemd.received().count
+        s.emperor.signal(SIGHUP)
+        #expect(waitUntil(30) { systemd.index(of: "READY=1", after: before) != nil }, "\(systemd.received())")
+        let reloading = try #require(systemd.index(of: "RELOADING=1", after: before))
+        #expect(systemd.received()[reloading].contains("MONOTONIC_USEC="))
+        #expect(reloading < systemd.index(of: "READY=1", after: before)!)
+        // TERM: STOPPING=1.
+        s.emperor.signal(SIGTERM)
+        #expect(waitUntil(20) { systemd.index(of: "STOPPING=1") != nil })
+    }
+
+    @Test func aZergStartedBySystemdTellsItToo() throws {
+        let dir = try TestDirectory("systemd-test")
+        let systemd = try NotifyListener(dir.file("notify.sock"))
+        let port = try BuildsSetup.freePort()
+        let zerg = try TestProcess("zerg", ["--http-socket", "127.0.0.1:\(port)", "--wsgi-file", TestProcess.appsPath, "--processes", "2"],
+                                   log: dir.file("zerg.log"), cwd: dir.path, env: [SystemdNotify.socketVariable: systemd.path])
+        defer {
+            zerg.stop()
+            dir.remove()
+        }
+        #expect(waitUntil(20) { systemd.index(of: "READY=1") != nil }, "\(zerg.log())")
+        #expect(try HTTPClient.once(port: port, "/v/pid").status == 200)
+        #expect(systemd.received()[systemd.index(of: "READY=1")!].contains("STATUS=2 worker(s) serving on 127.0.0.1:\(port)"))
+        let workers = ChildProcess.children(of: zerg.pid)
+        #expect(workers.count == 2 && workers.allSatisfy { !Self.environment(of: $0).contains(SystemdNotify.socketVariable) })
+        let before = systemd.received().count
+        zerg.signal(SIGHUP)
+        #expect(waitUntil(20) { systemd.index(of: "READY=1", after: before) != nil }, "\(zerg.log())")
+        #expect(systemd.index(of: "RELOADING=1", after: before)! < systemd.index(of: "READY=1", after: before)!)
+        zerg.signal(SIGTERM)
+        #expect(waitUntil(20) { systemd.index(of: "STOPPING=1") != nil })
+    }
+}
