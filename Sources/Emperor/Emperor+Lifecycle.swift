@@ -21,6 +21,8 @@ extension Emperor {
             // What the status page needs: the build, and where the instance serves its stats.
             instance.build = config.placeholder("build") ?? FileSystem.baseName(FileSystem.directoryName(instance.name))
             instance.statsAddress = config.string("stats").flatMap(ListenAddress.init(parsing:))
+            instance.listenAddresses = ["http", "http-socket", "socket", "uwsgi-socket"].flatMap { config.strings($0) }
+                .compactMap(ListenAddress.init(parsing:))
             let kind = InstanceKind.of(config)
             instance.kindNote = kind == .zerg && !config.has("zerg") ? InstanceKind.reason(config) : nil
             return .success(kind)
@@ -61,7 +63,7 @@ extension Emperor {
         do {
             // A vassal started again after a crash gets the sockets its predecessor listened on.
             let (pid, control) = try launcher.launch(config: instance.name, kind: kind, stdio: Log.forChildren,
-                                                     listeners: kind == .vassal ? instance.heldListeners : [])
+                                                     listeners: kind == .vassal ? listeners(for: instance) : [])
             instance.pid = pid
             instance.control = control
             instance.controlToken = try? sources.add(control, .control(instance.name))

@@ -26,3 +26,30 @@ extension Emperor {
         if let ms = notifier?.watchdogIntervalMs { timers.schedule(afterMs: ms, .watchdog) }
     }
 }
+
+/// Socket activation under the emperor: systemd holds each build's port (a
+/// socket unit) and passes it to the emperor, which gives it to the vassal
+/// whose config names that address, on every start of it; the emperor keeps
+/// its copy (across an upgrade too), so a restart never refuses a connection.
+extension Emperor {
+    /// What a vassal starts with: the sockets its predecessor listened on, else
+    /// the ones systemd passed for its addresses (labelled as its config says them).
+    func listeners(for instance: Instance) -> [(address: String, fd: FileDescriptor)] {
+        if !instance.heldListeners.isEmpty { return instance.heldListeners }
+        return instance.listenAddresses.compactMap { address in
+            guard let wanted = try? address.socketAddress(),
+                  let passed = activated.first(where: { SocketActivation.same($0.address, wanted) }) else { return nil }
+            Log.info("\(instance.name): \(address) is the socket systemd passed (\(passed.name))")
+            return (address.description, passed.fd)
+        }
+    }
+
+    /// Said once after the first scan: passed sockets no config names (kept for a build that may).
+    func noteUnclaimedActivation() {
+        for passed in activated where !instances.values.contains(where: { instance in
+            instance.listenAddresses.contains { (try? $0.socketAddress()).map { SocketActivation.same(passed.address, $0) } == true }
+        }) {
+            Log.info("socket activation: \(passed.name) (\(passed.address)) matches no config's address yet; kept for one that names it")
+        }
+    }
+}

@@ -44,6 +44,8 @@ final class Emperor {
     var shutdown: ShutdownMode?
     /// Started by systemd with `NOTIFY_SOCKET` (`Emperor+Systemd`).
     let notifier = SystemdNotify.fromEnvironment()
+    /// Sockets systemd passed (`LISTEN_FDS`), kept for the vassals whose configs name their addresses.
+    var activated: [(address: SocketAddress, name: String, fd: FileDescriptor)] = []
     /// `READY=1` is due once the instances settle (at start, after a HUP).
     var awaitingSystemdReady = true
     var scanPending = false
@@ -71,6 +73,7 @@ final class Emperor {
         self.binary = binary
         self.arguments = arguments
         handover = Self.takeState()
+        activated = SocketActivation.fromEnvironment().sockets.map { ($0.address, $0.name, $0.fd) }
         let cwd = FileSystem.currentDirectory()
         scanner = ConfigScanner(patterns: settings.patterns, followSymlinks: settings.followSymlinks, currentDirectory: cwd)
         launcher = InstanceLauncher(settings: settings, workingDirectory: cwd, environment: Host.environment())
@@ -109,6 +112,7 @@ final class Emperor {
             notifier?.mainPID()  // the same pid, on the new binary
         }
         scan()
+        noteUnclaimedActivation()
         scheduleWatchdog()
         nextRescanNs = Host.monotonicNanoseconds() + UInt64(settings.rescanSeconds) * 1_000_000_000
 

@@ -66,6 +66,7 @@ extension Emperor {
             ("instances", .array(list)),
             ("stats", statsServer.map { fd($0.listener) } ?? .null),
             ("status", statusServer.map { fd($0.listener) } ?? .null),
+            ("activated", .array(activated.map { .object([("name", .string($0.name)), ("fd", fd($0.fd))]) })),
         ])
         return (doc, fds)
     }
@@ -80,6 +81,9 @@ extension Emperor {
     func restore(_ state: JSON) {
         func fd(_ value: JSON?) -> FileDescriptor? {
             value?.intValue.flatMap { try? FileDescriptor.inherited(Int32($0), what: "emperor state") }
+        }
+        for item in state["activated"]?.arrayValue ?? [] {
+            if let f = fd(item["fd"]), let address = f.boundAddress() { activated.append((address, item["name"]?.stringValue ?? "?", f)) }
         }
         let now = Host.monotonicNanoseconds()
         var ended: [pid_t] = []

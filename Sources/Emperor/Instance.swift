@@ -80,6 +80,9 @@ final class Instance {
     /// Copies of a vassal's listening sockets (its `listeners` report): passed
     /// to the vassal started after a crash; closed when it stops for good.
     var heldListeners: [(address: String, fd: FileDescriptor)] = []
+    /// The addresses its config listens on (`http`, `http-socket`, `socket`): a
+    /// socket systemd passed the emperor for one of them goes to the vassal.
+    var listenAddresses: [ListenAddress] = []
     /// Left running by an emperor that died, and taken over: not this emperor's
     /// child, so its end is watched through a pidfd instead of SIGCHLD.
     var adopted = false

@@ -25,13 +25,20 @@ enum VassalStartup {
         for held in EmperorChannel.inheritedListeners(environment) {
             if inherited == nil { unused.append((fd: held.fd, address: held.address)) } else { held.fd.close() }
         }
+        // Started by systemd with sockets of its own (`LISTEN_FDS`): a configured address takes its socket.
+        let activation = SocketActivation.fromEnvironment(environment)
         for address in settings.http {
             if let i = unused.firstIndex(where: { $0.address == address.description }) {
                 listeners.append(unused.remove(at: i).fd)
                 continue
             }
+            if let fd = activation.claim(address) {
+                listeners.append(fd)
+                continue
+            }
             listeners.append(try bind(address, settings: settings))
         }
+        activation.closeUnclaimed()
         for old in unused {
             Log.info("no longer listening on \(old.address) (not in the config any more)")
             old.fd.close()

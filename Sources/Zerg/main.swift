@@ -88,12 +88,18 @@ if let problem = Preflight.check(settings) {
 }
 if handover == nil { Log.info(DescriptorLimit.raiseAndDescribe()) }  // workers inherit it
 var inherited = handover.map(Master.inheritedListeners) ?? []
+// Started by systemd with sockets of its own (`LISTEN_FDS`): a configured address takes its socket.
+let activation = SocketActivation.fromEnvironment(environment)
 var listeners: [FileDescriptor] = []
 var routerListeners: [FileDescriptor] = []
 // `http-socket`/`socket`: the workers'; `http`: the router vassal's (the master keeps copies).
 for (address, router) in settings.sockets.map({ ($0.address, false) }) + settings.routerHTTP.map({ ($0, true) }) {
     if let i = inherited.firstIndex(where: { $0.address == address.description }) {
         if router { routerListeners.append(inherited.remove(at: i).fd) } else { listeners.append(inherited.remove(at: i).fd) }
+        continue
+    }
+    if let fd = activation.claim(address) {
+        if router { routerListeners.append(fd) } else { listeners.append(fd) }
         continue
     }
     do {
@@ -109,6 +115,7 @@ for (address, router) in settings.sockets.map({ ($0.address, false) }) + setting
         exit(1)
     }
 }
+activation.closeUnclaimed()
 // A master re-exec'd after dropping privileges cannot (and need not) drop them again.
 if handover == nil || geteuid() == 0 {
     do {

@@ -37,8 +37,10 @@ import Testing
         }
     }
 
-    static func environment(of pid: pid_t) -> String {
-        String(decoding: (try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/environ"))) ?? Data(), as: UTF8.self)
+    /// The names of the variables a process started with.
+    static func environment(of pid: pid_t) -> Set<String> {
+        let text = String(decoding: (try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/environ"))) ?? Data(), as: UTF8.self)
+        return Set(text.split(separator: "\0").map { String($0.prefix { $0 != "=" }) })
     }
 
     @Test func theEmperorTellsSystemd() throws {
@@ -94,5 +96,76 @@ import Testing
         #expect(systemd.index(of: "RELOADING=1", after: before)! < systemd.index(of: "READY=1", after: before)!)
         zerg.signal(SIGTERM)
         #expect(waitUntil(20) { systemd.index(of: "STOPPING=1") != nil })
+    }
+}
+
+/// Socket activation: sockets bound by the test (systemd's part) and passed as
+/// `LISTEN_FDS`; the test keeps its copy bound, so any bind would fail with
+/// "address in use".
+@Suite(.serialized) struct SocketActivationTests {
+    static func listener(_ port: Int) throws -> FileDescriptor {
+        try ListenAddress.tcp(host: "127.0.0.1", port: port).listen()
+    }
+
+    @Test func aStandaloneZergServesOnThePassedSocket() throws {
+        let dir = try TestDirectory("activation-test")
+        let (port, spare) = (try BuildsSetup.freePort(), try BuildsSetup.freePort())
+        let web = try Self.listener(port), other = try Self.listener(spare)
+        defer {
+            web.close()
+            other.close()
+        }
+        let zerg = try TestProcess("zerg", ["--http-socket", "127.0.0.1:\(port)", "--wsgi-file", TestProcess.appsPath, "--processes", "2"],
+                                   log: dir.file("zerg.log"), cwd: dir.path, activating: [("web", web), ("spare", other)])
+        defer {
+            zerg.stop()
+            dir.remove()
+        }
+        #expect(waitUntil(20) { !zerg.logLines(containing: "serving on 127.0.0.1:\(port)").isEmpty }, "\(zerg.log())")
+        #expect(try HTTPClient.once(port: port, "/v/pid").status == 200)
+        #expect(!zerg.logLines(containing: "127.0.0.1:\(port): the socket systemd passed (web), not bound again").isEmpty)
+        #expect(!zerg.logLines(containing: "socket activation: spare (127.0.0.1:\(spare)) matches no configured address; closed").isEmpty)
+        #expect(zerg.logLines(containing: "in use").isEmpty)
+        // The workers do not inherit the variables.
+        for worker in ChildProcess.children(of: zerg.pid) {
+            #expect(SystemdTests.environment(of: worker).isDisjoint(with: SocketActivation.variables))
+        }
+    }
+
+    @Test func aVassalStartedBySystemdListensOnThePassedSocket() throws {
+        let dir = try TestDirectory("activation-test")
+        let port = try BuildsSetup.freePort()
+        let web = try Self.listener(port)
+        defer { web.close() }
+        let vassal = try TestProcess("vassal", ["--http", "127.0.0.1:\(port)", "--zerg-server", dir.file("zerg.sock")],
+                                     log: dir.file("vassal.log"), activating: [("web", web)])
+        defer {
+            vassal.stop()
+            dir.remove()
+        }
+        #expect(waitUntil(10) { !vassal.logLines(containing: "listening on 127.0.0.1:\(port)").isEmpty }, "\(vassal.log())")
+        #expect(!vassal.logLines(containing: "the socket systemd passed (web), not bound again").isEmpty)
+        // A zerg attaches, and a request through the passed socket is served.
+        let zerg = try TestProcess("zerg", ["--zerg", dir.file("zerg.sock"), "--wsgi-file", TestProcess.appsPath, "--processes", "1"],
+                                   log: dir.file("zerg.log"), cwd: dir.path)
+        defer { zerg.stop() }
+        #expect(waitUntil(20) { (try? HTTPClient.once(port: port, "/v/pid"))?.status == 200 }, "\(zerg.log())")
+    }
+
+    @Test func theEmperorGivesAPassedSocketToItsVassal() throws {
+        var held: FileDescriptor?
+        let s = try BuildsSetup(builds: ["a"], activating: { ports in
+            held = try Self.listener(ports["a"]!)
+            return [("build-a", held!)]
+        })
+        defer {
+            s.cleanup()
+            held?.close()
+        }
+        #expect(s.waitServing("a"), "\(s.emperor.log())")
+        let vassalLog = (try? String(contentsOfFile: s.dir.file("logs/vassal.a.log"), encoding: .utf8)) ?? ""
+        #expect(!s.emperor.logLines(containing: "is the socket systemd passed (build-a)").isEmpty, "\(s.emperor.log())")
+        #expect(!vassalLog.contains("in use"), "\(vassalLog)")
+        #expect(try HTTPClient.once(port: s.ports["a"]!, "/v/pid").status == 200)
     }
 }

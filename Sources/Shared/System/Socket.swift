@@ -137,6 +137,40 @@ extension FileDescriptor {
         }
     }
 
+    /// What a socket is bound to (getsockname), in the kernel's form: an IPv4
+    /// or IPv6 address and port, or a unix path (`@name` for an abstract one).
+    public func boundAddress() -> SocketAddress? {
+        withUnsafeTemporaryAllocation(byteCount: MemoryLayout<sockaddr_storage>.size, alignment: 8) { storage -> SocketAddress? in
+            var length = socklen_t(storage.count)
+            let sa = storage.baseAddress!.assumingMemoryBound(to: sockaddr.self)
+            guard (try? Syscall.call("getsockname", description) { getsockname(rawValue, sa, &length) }) != nil else { return nil }
+            switch Int32(sa.pointee.sa_family) {
+            case AF_INET: return .ipv4(storage.baseAddress!.load(as: sockaddr_in.self))
+            case AF_INET6: return .ipv6(storage.baseAddress!.load(as: sockaddr_in6.self))
+            case AF_UNIX:
+                let offset = MemoryLayout<sa_family_t>.size
+                var bytes = Array(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(storage)[offset..<max(offset, Int(length))]))
+                if bytes.first == 0 {
+                    bytes[0] = UInt8(ascii: "@")  // abstract
+                } else if let end = bytes.firstIndex(of: 0) {
+                    bytes.removeSubrange(end...)
+                }
+                return .unix(path: String(decoding: bytes, as: UTF8.self))
+            default: return nil
+            }
+        }
+    }
+
+    /// A listening stream socket (SO_ACCEPTCONN), as systemd passes them.
+    public var isListeningStream: Bool {
+        func option(_ name: Int32) -> Int32? {
+            var value: Int32 = 0
+            var size = socklen_t(MemoryLayout<Int32>.size)
+            return (try? Syscall.call("getsockopt", description) { getsockopt(rawValue, SOL_SOCKET, name, &value, &size) }).map { _ in value }
+        }
+        return option(SO_TYPE) == Int32(SOCK_STREAM.rawValue) && (option(SO_ACCEPTCONN) ?? 0) != 0
+    }
+
     /// The local port of a bound TCP socket.
     public func localPort() throws(SystemError) -> Int {
         let address = socketAddress(local: true)

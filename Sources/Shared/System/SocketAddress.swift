@@ -99,3 +99,17 @@ public enum SocketAddress: Equatable, Sendable {
         }
     }
 }
+
+extension SocketAddress: CustomStringConvertible {
+    public var description: String {
+        switch self {
+        case .unix(let path): return path
+        case .ipv4(var a):
+            let d = withUnsafeBytes(of: &a) { SocketAddress.describe($0.baseAddress!) }
+            return "\(d.host):\(d.port)"
+        case .ipv6(var a):
+            let d = withUnsafeBytes(of: &a) { SocketAddress.describe($0.baseAddress!) }
+            return "[\(d.host)]:\(d.port)"
+        }
+    }
+}

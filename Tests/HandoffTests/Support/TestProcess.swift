@@ -28,7 +28,10 @@ final class TestProcess {
         FileSystem.directoryName(FileSystem.directoryName(FileSystem.directoryName("\(#filePath)"))) + "/ZergTests/Support/apps.py"
     }
 
-    init(_ program: String, _ args: [String], log: String, cwd: String? = nil, env extra: [String: String] = [:]) throws {
+    /// `activating`: listening sockets passed as systemd does (fd 3 on, `LISTEN_FDS`,
+    /// `LISTEN_FDNAMES`, and `LISTEN_PID` set by a shell that then execs the program).
+    init(_ program: String, _ args: [String], log: String, cwd: String? = nil, env extra: [String: String] = [:],
+         activating sockets: [(name: String, fd: FileDescriptor)] = []) throws {
         logPath = log
         let logFile = try FileDescriptor.open(log, O_WRONLY | O_CREAT | O_APPEND)
         defer { logFile.close() }
@@ -37,8 +40,15 @@ final class TestProcess {
         var env = ProcessInfo.processInfo.environment
         for (k, v) in extra { env[k] = v }
         let path = program.hasPrefix("/") ? program : Self.binDirectory + "/" + program
-        var spec = ChildProcess.Spec(executable: path, arguments: [path] + args, environment: env, workingDirectory: cwd,
-                                     fdMap: [(devNull, 0), (logFile, 1), (logFile, 2)])
+        var argv = [path] + args
+        var map = [(devNull, Int32(0)), (logFile, 1), (logFile, 2)]
+        if !sockets.isEmpty {
+            argv = ["/bin/sh", "-c", "LISTEN_PID=$$ exec \"$0\" \"$@\"", path] + args
+            env["LISTEN_FDS"] = String(sockets.count)
+            env["LISTEN_FDNAMES"] = sockets.map(\.name).joined(separator: ":")
+            for (i, s) in sockets.enumerated() { map.append((s.fd, 3 + Int32(i))) }
+        }
+        var spec = ChildProcess.Spec(executable: argv[0], arguments: argv, environment: env, workingDirectory: cwd, fdMap: map)
         spec.deathSignal = SIGKILL
         pid = try ChildProcess.spawn(spec)
     }
