@@ -8,8 +8,9 @@ have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok ins
 # python3-dev: the CPython the zerg embeds (pkg-config python3-embed); python3-venv:
 # the example site's venv; util-linux: unshare, flock and script; pkg-config: to find Python;
 # chromium: the test that renders the emperor's dashboard in a headless browser; nginx: the
-# deploy test and the demo route live/stage through it.
-for pkg in python3 python3-dev python3-venv pkg-config util-linux procps curl chromium nginx; do
+# deploy test and the demo route live/stage through it; systemd: systemd-analyze checks
+# the example units.
+for pkg in python3 python3-dev python3-venv pkg-config util-linux procps curl chromium nginx systemd; do
     have "$pkg" || need+=("$pkg")
 done
 if ((${#need[@]})); then

@@ -169,3 +169,27 @@ import Testing
         #expect(try HTTPClient.once(port: s.ports["a"]!, "/v/pid").status == 200)
     }
 }
+
+/// The example units (examples/systemd) pass `systemd-analyze verify` (Debian's
+/// systemd), with the binaries' paths pointed at this build's.
+@Suite struct SystemdUnitTests {
+    static let examples = FileSystem.directoryName(FileSystem.directoryName(FileSystem.directoryName("\(#filePath)"))) + "/examples/systemd"
+
+    @Test func theExampleUnitsVerify() throws {
+        guard let analyze = ["/usr/bin/systemd-analyze", "/bin/systemd-analyze"].first(where: FileSystem.exists) else {
+            Issue.record("systemd-analyze is not installed (scripts/setup.sh installs systemd)")
+            return
+        }
+        let dir = try TestDirectory("units-test")
+        defer { dir.remove() }
+        let units = try FileManager.default.contentsOfDirectory(atPath: Self.examples).filter { $0.hasSuffix(".service") || $0.hasSuffix(".socket") }.sorted()
+        #expect(units.count == 5, "\(units)")
+        for unit in units {
+            let text = try String(contentsOfFile: Self.examples + "/" + unit, encoding: .utf8)
+            try dir.write(unit, text.replacingOccurrences(of: "/usr/local/bin/", with: TestProcess.binDirectory + "/"))
+        }
+        let result = try runCapturing(analyze, ["verify", "--man=no"] + units.map { dir.file($0) })
+        // verify exits 0 on unknown keys and bad values too: it must also say nothing.
+        #expect(result.status == 0 && result.output.isEmpty, "\(result.output)")
+    }
+}
