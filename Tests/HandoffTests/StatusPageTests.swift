@@ -108,7 +108,8 @@ struct StatusPageTests {
         defer { s.cleanup() }
         let live = try Self.get(statusPort, "/live")
         #expect(live.status == 200 && live.body == "alive\n")
-        #expect(try Self.get(statusPort, "/ready").status == 200)
+        // A build answers once its first worker is up; the emperor hears `ready` once all are.
+        #expect(waitUntil(10) { (try? Self.get(statusPort, "/ready"))?.status == 200 })
         // A build whose workers cannot start (its app does not exist): not ready, and named.
         try FileManager.default.createDirectory(atPath: s.dir.file("builds/c"), withIntermediateDirectories: true)
         try s.dir.write("builds/c/zerg.ini", """
@@ -119,12 +120,17 @@ struct StatusPageTests {
         var answer = try Self.get(statusPort, "/ready")
         #expect(waitUntil(15) {
             answer = (try? Self.get(statusPort, "/ready")) ?? answer
-            return answer.status == 503
+            return answer.status == 503 && answer.body.contains("build c")
         }, "\(answer.body)")
         #expect(answer.body.contains("not ready: build c: ") && !answer.body.contains("build a"), "\(answer.body)")
-        // Once `_live` names build a, only build a counts.
+        // Once `_live` names build a, only build a counts; swapped to c, c does; and back.
         try FileManager.default.createSymbolicLink(atPath: s.dir.file("builds/_live"), withDestinationPath: "a")
         #expect(try Self.get(statusPort, "/ready").status == 200)
+        for (target, status) in [("c", 503), ("b", 200)] {
+            try FileManager.default.createSymbolicLink(atPath: s.dir.file("builds/_live.new"), withDestinationPath: target)
+            try FileSystem.rename(s.dir.file("builds/_live.new"), to: s.dir.file("builds/_live"))  // as hactl swaps it
+            #expect(try Self.get(statusPort, "/ready").status == status, "_live → \(target)")
+        }
         #expect(try Self.get(statusPort, "/live").status == 200)
     }
 

@@ -70,6 +70,13 @@ import Testing
         let reloading = try #require(systemd.index(of: "RELOADING=1", after: before))
         #expect(systemd.received()[reloading].contains("MONOTONIC_USEC="))
         #expect(reloading < systemd.index(of: "READY=1", after: before)!)
+        // USR2, an upgrade in place: the re-exec'd emperor says its pid (the same) and is ready again.
+        let upgraded = systemd.received().count
+        s.emperor.signal(SIGUSR2)
+        #expect(waitUntil(30) { systemd.index(of: "MAINPID=\(s.emperor.pid)", after: upgraded) != nil
+            && systemd.index(of: "READY=1", after: upgraded) != nil }, "\(systemd.received())\n\(s.emperor.log())")
+        let afterUpgrade = systemd.received().count
+        #expect(waitUntil(2) { systemd.index(of: "WATCHDOG=1", after: afterUpgrade) != nil }, "the watchdog goes on after the re-exec")
         // TERM: STOPPING=1.
         s.emperor.signal(SIGTERM)
         #expect(waitUntil(20) { systemd.index(of: "STOPPING=1") != nil })
@@ -137,14 +144,16 @@ import Testing
         let port = try BuildsSetup.freePort()
         let web = try Self.listener(port)
         defer { web.close() }
+        let systemd = try SystemdTests.NotifyListener(dir.file("notify.sock"))
         let vassal = try TestProcess("vassal", ["--http", "127.0.0.1:\(port)", "--zerg-server", dir.file("zerg.sock")],
-                                     log: dir.file("vassal.log"), activating: [("web", web)])
+                                     log: dir.file("vassal.log"), env: [SystemdNotify.socketVariable: systemd.path], activating: [("web", web)])
         defer {
             vassal.stop()
             dir.remove()
         }
         #expect(waitUntil(10) { !vassal.logLines(containing: "listening on 127.0.0.1:\(port)").isEmpty }, "\(vassal.log())")
         #expect(!vassal.logLines(containing: "the socket systemd passed (web), not bound again").isEmpty)
+        #expect(waitUntil(5) { systemd.index(of: "READY=1") != nil }, "the vassal tells systemd too")
         // A zerg attaches, and a request through the passed socket is served.
         let zerg = try TestProcess("zerg", ["--zerg", dir.file("zerg.sock"), "--wsgi-file", TestProcess.appsPath, "--processes", "1"],
                                    log: dir.file("zerg.log"), cwd: dir.path)
