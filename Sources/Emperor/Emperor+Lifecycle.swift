@@ -21,8 +21,6 @@ extension Emperor {
             // What the status page needs: the build, and where the instance serves its stats.
             instance.build = config.placeholder("build") ?? FileSystem.baseName(FileSystem.directoryName(instance.name))
             instance.statsAddress = config.string("stats").flatMap(ListenAddress.init(parsing:))
-            instance.listenAddresses = ["http", "http-socket", "socket", "uwsgi-socket"].flatMap { config.strings($0) }
-                .compactMap(ListenAddress.init(parsing:))
             let kind = InstanceKind.of(config)
             instance.kindNote = kind == .zerg && !config.has("zerg") ? InstanceKind.reason(config) : nil
             return .success(kind)
@@ -63,7 +61,7 @@ extension Emperor {
         do {
             // A vassal started again after a crash gets the sockets its predecessor listened on.
             let (pid, control) = try launcher.launch(config: instance.name, kind: kind, stdio: Log.forChildren,
-                                                     listeners: kind == .vassal ? listeners(for: instance) : [])
+                                                     listeners: listeners(for: instance))
             instance.pid = pid
             instance.control = control
             instance.controlToken = try? sources.add(control, .control(instance.name))
@@ -71,6 +69,7 @@ extension Emperor {
             instance.ready = false
             instance.accepting = false
             instance.lastProblem = nil
+            instance.appFailing = false
             instance.startedAtNs = Host.monotonicNanoseconds()
             let now = Timestamp.now().seconds
             if instance.firstRun == 0 { instance.firstRun = now }
@@ -213,8 +212,12 @@ extension Emperor {
                 let held = Array(unclaimed.prefix(addresses.count))
                 unclaimed.removeFirst(held.count)
                 hold(Array(zip(addresses, held)), for: instance)
+            case .appFailing:
+                instance.appFailing = true
+                instance.lastProblem = "its app does not load (see its log); retrying"
             case .ready:
                 instance.ready = true
+                instance.appFailing = false
                 instance.lastReady = now
                 if instance.state == .starting || instance.state == .reloading {
                     let ms = (Host.monotonicNanoseconds() - instance.startedAtNs) / 1_000_000

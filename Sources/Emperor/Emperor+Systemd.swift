@@ -11,9 +11,10 @@ extension Emperor {
         guard let notifier, shutdown == nil else { return }
         let all = instances.values
         let serving = all.filter(\.serves).count
-        let failing = all.filter { $0.state == .invalid || $0.state == .throttled }.count
+        let failing = all.filter { $0.state == .invalid || $0.state == .throttled || ($0.state == .starting && $0.appFailing) }.count
         let status = "\(serving) of \(all.count) instance(s) serving" + (failing > 0 ? ", \(failing) failing" : "")
-        let settled = !all.contains { $0.state == .starting || $0.state == .reloading }
+        // Settled: each serves or has failed (a zerg whose app does not load keeps retrying, but has failed for now).
+        let settled = !all.contains { ($0.state == .starting && !$0.appFailing) || $0.state == .reloading }
         if awaitingSystemdReady && settled {
             awaitingSystemdReady = false
             notifier.ready(status: status)
@@ -28,28 +29,23 @@ extension Emperor {
 }
 
 /// Socket activation under the emperor: systemd holds each build's port (a
-/// socket unit) and passes it to the emperor, which gives it to the vassal
-/// whose config names that address, on every start of it; the emperor keeps
-/// its copy (across an upgrade too), so a restart never refuses a connection.
+/// socket unit) and passes it to the emperor, which passes every such socket
+/// on to each instance it starts (labelled `activated:NAME`); the instance
+/// takes the one bound to an address its config names, once its own config is
+/// resolved (`@(exec://)` ports included), and closes the others. The emperor
+/// keeps its copies (across an upgrade too), so a restart never refuses a connection.
 extension Emperor {
-    /// What a vassal starts with: the sockets its predecessor listened on, else
-    /// the ones systemd passed for its addresses (labelled as its config says them).
+    /// What an instance starts with: the sockets its predecessor listened on
+    /// (a vassal started again after a crash), else the ones systemd passed.
     func listeners(for instance: Instance) -> [(address: String, fd: FileDescriptor)] {
         if !instance.heldListeners.isEmpty { return instance.heldListeners }
-        return instance.listenAddresses.compactMap { address in
-            guard let wanted = try? address.socketAddress(),
-                  let passed = activated.first(where: { SocketActivation.same($0.address, wanted) }) else { return nil }
-            Log.info("\(instance.name): \(address) is the socket systemd passed (\(passed.name))")
-            return (address.description, passed.fd)
-        }
+        return activated.map { ("\(SocketActivation.label)\($0.name)", $0.fd) }
     }
 
-    /// Said once after the first scan: passed sockets no config names (kept for a build that may).
-    func noteUnclaimedActivation() {
-        for passed in activated where !instances.values.contains(where: { instance in
-            instance.listenAddresses.contains { (try? $0.socketAddress()).map { SocketActivation.same(passed.address, $0) } == true }
-        }) {
-            Log.info("socket activation: \(passed.name) (\(passed.address)) matches no config's address yet; kept for one that names it")
-        }
+    /// Said once at start.
+    func noteActivation() {
+        guard !activated.isEmpty else { return }
+        let names = activated.map { "\($0.name) (\($0.address))" }.joined(separator: ", ")
+        Log.info("systemd passed \(activated.count) socket(s): \(names); each goes to the instance whose config listens there")
     }
 }

@@ -112,7 +112,7 @@ final class Emperor {
             notifier?.mainPID()  // the same pid, on the new binary
         }
         scan()
-        noteUnclaimedActivation()
+        noteActivation()
         scheduleWatchdog()
         nextRescanNs = Host.monotonicNanoseconds() + UInt64(settings.rescanSeconds) * 1_000_000_000
 

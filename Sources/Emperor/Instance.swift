@@ -80,9 +80,6 @@ final class Instance {
     /// Copies of a vassal's listening sockets (its `listeners` report): passed
     /// to the vassal started after a crash; closed when it stops for good.
     var heldListeners: [(address: String, fd: FileDescriptor)] = []
-    /// The addresses its config listens on (`http`, `http-socket`, `socket`): a
-    /// socket systemd passed the emperor for one of them goes to the vassal.
-    var listenAddresses: [ListenAddress] = []
     /// Left running by an emperor that died, and taken over: not this emperor's
     /// child, so its end is watched through a pidfd instead of SIGCHLD.
     var adopted = false
@@ -115,6 +112,8 @@ final class Instance {
     /// Stop, then start again with the new config (its kind changed).
     var restartAfterExit = false
     var lastProblem: String?
+    /// It said its app does not load (`appFailing`), until it is ready.
+    var appFailing = false
 
     init(name: String, pattern: String, backoff: Backoff) {
         self.name = name

@@ -18,7 +18,7 @@ struct InstanceLauncher {
         // uWSGI's rules: no inherited emperor channel or reload counter, and
         // UWSGI_VASSAL_X=v becomes UWSGI_X=v for instances only.
         var env = environment
-        for key in EmperorLink.variables + ["UWSGI_RELOADS"] + SystemdNotify.variables { env[key] = nil }
+        for key in EmperorLink.variables + ["UWSGI_RELOADS"] + SystemdNotify.childHidden { env[key] = nil }
         for (key, value) in environment where key.hasPrefix("UWSGI_VASSAL_") {
             env[key] = nil
             env["UWSGI_" + key.dropFirst("UWSGI_VASSAL_".count)] = value

@@ -51,7 +51,7 @@ extension Vassal {
             var env = Host.environment()
             env[EmperorProtocol.environmentVariable] = nil
             env[VassalState.environmentVariable] = nil
-            for key in SystemdNotify.variables { env[key] = nil }
+            for key in SystemdNotify.childHidden { env[key] = nil }
             env[ConfigCheck.resultVariable] = "3"
             var spec = ChildProcess.Spec(executable: binary.path, arguments: arguments, environment: env,
                                          fdMap: Log.childStdio(stdin: devNull) + [(writeEnd, 3)])

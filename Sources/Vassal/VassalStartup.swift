@@ -22,23 +22,33 @@ enum VassalStartup {
         // the emperor's copies after a crash) are kept when the config still names them.
         var listeners: [FileDescriptor] = []
         var unused = inherited?.listeners ?? []
+        var passedOn: [(name: String, fd: FileDescriptor)] = []
         for held in EmperorChannel.inheritedListeners(environment) {
-            if inherited == nil { unused.append((fd: held.fd, address: held.address)) } else { held.fd.close() }
+            if inherited != nil {
+                held.fd.close()
+            } else if held.address.hasPrefix(SocketActivation.label) {
+                passedOn.append((String(held.address.dropFirst(SocketActivation.label.count)), held.fd))
+            } else {
+                unused.append((fd: held.fd, address: held.address))
+            }
         }
-        // Started by systemd with sockets of its own (`LISTEN_FDS`): a configured address takes its socket.
+        // Sockets systemd passed (to this process, or to the emperor, which passes them on):
+        // a configured address takes the one bound to it.
         let activation = SocketActivation.fromEnvironment(environment)
+        let emperorsActivation = SocketActivation.passedOn(passedOn)
         for address in settings.http {
             if let i = unused.firstIndex(where: { $0.address == address.description }) {
                 listeners.append(unused.remove(at: i).fd)
                 continue
             }
-            if let fd = activation.claim(address) {
+            if let fd = activation.claim(address) ?? emperorsActivation.claim(address) {
                 listeners.append(fd)
                 continue
             }
             listeners.append(try bind(address, settings: settings))
         }
         activation.closeUnclaimed()
+        emperorsActivation.closeUnclaimed(quietly: true)  // the emperor's copies of other builds' ports
         for old in unused {
             Log.info("no longer listening on \(old.address) (not in the config any more)")
             old.fd.close()

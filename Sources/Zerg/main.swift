@@ -88,8 +88,16 @@ if let problem = Preflight.check(settings) {
 }
 if handover == nil { Log.info(DescriptorLimit.raiseAndDescribe()) }  // workers inherit it
 var inherited = handover.map(Master.inheritedListeners) ?? []
-// Started by systemd with sockets of its own (`LISTEN_FDS`): a configured address takes its socket.
+// Sockets systemd passed (to this process, or to the emperor, which passes them on to a classic
+// vassal): a configured address takes the one bound to it.
 let activation = SocketActivation.fromEnvironment(environment)
+let emperorsActivation = SocketActivation.passedOn(EmperorChannel.inheritedListeners(environment).compactMap { held in
+    guard held.address.hasPrefix(SocketActivation.label) else {
+        held.fd.close()  // a vassal's sockets: a zerg binds its own
+        return nil
+    }
+    return (String(held.address.dropFirst(SocketActivation.label.count)), held.fd)
+})
 var listeners: [FileDescriptor] = []
 var routerListeners: [FileDescriptor] = []
 // `http-socket`/`socket`: the workers'; `http`: the router vassal's (the master keeps copies).
@@ -98,7 +106,7 @@ for (address, router) in settings.sockets.map({ ($0.address, false) }) + setting
         if router { routerListeners.append(inherited.remove(at: i).fd) } else { listeners.append(inherited.remove(at: i).fd) }
         continue
     }
-    if let fd = activation.claim(address) {
+    if let fd = activation.claim(address) ?? emperorsActivation.claim(address) {
         if router { routerListeners.append(fd) } else { listeners.append(fd) }
         continue
     }
@@ -116,6 +124,7 @@ for (address, router) in settings.sockets.map({ ($0.address, false) }) + setting
     }
 }
 activation.closeUnclaimed()
+emperorsActivation.closeUnclaimed(quietly: true)
 // A master re-exec'd after dropping privileges cannot (and need not) drop them again.
 if handover == nil || geteuid() == 0 {
     do {

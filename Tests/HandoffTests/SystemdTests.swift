@@ -82,6 +82,28 @@ import Testing
         #expect(waitUntil(20) { systemd.index(of: "STOPPING=1") != nil })
     }
 
+    /// An app that does not load is a failure, not a wait: READY=1 still comes, and says so.
+    @Test func aBuildThatCannotLoadDoesNotHoldBackReady() throws {
+        let dir = try TestDirectory("systemd-test")
+        defer { dir.remove() }
+        let systemd = try NotifyListener(dir.file("notify.sock"))
+        let port = try BuildsSetup.freePort()
+        // Build c is there when the emperor starts: READY=1 waits for it to serve or fail.
+        let s = try BuildsSetup(builds: ["a"], emperorEnv: [SystemdNotify.socketVariable: systemd.path], beforeStart: { dir in
+            try FileManager.default.createDirectory(atPath: dir.file("builds/c"), withIntermediateDirectories: true)
+            try dir.write("builds/c/broken.py", "raise ImportError('this build is broken')\n")
+            try dir.write("builds/c/zerg.ini", """
+                [uwsgi]
+                http-socket = 127.0.0.1:\(port)
+                wsgi-file = \(dir.file("builds/c/broken.py"))
+                """)
+        })
+        defer { s.cleanup() }
+        #expect(waitUntil(30) { systemd.index(of: "READY=1") != nil }, "\(systemd.received())\n\(s.emperor.log())")
+        let ready = systemd.received()[systemd.index(of: "READY=1")!]
+        #expect(ready.contains("STATUS=2 of 3 instance(s) serving, 1 failing"), "\(ready)")
+    }
+
     @Test func aZergStartedBySystemdTellsItToo() throws {
         let dir = try TestDirectory("systemd-test")
         let systemd = try NotifyListener(dir.file("notify.sock"))
@@ -173,7 +195,8 @@ import Testing
         }
         #expect(s.waitServing("a"), "\(s.emperor.log())")
         let vassalLog = (try? String(contentsOfFile: s.dir.file("logs/vassal.a.log"), encoding: .utf8)) ?? ""
-        #expect(!s.emperor.logLines(containing: "is the socket systemd passed (build-a)").isEmpty, "\(s.emperor.log())")
+        #expect(!s.emperor.logLines(containing: "systemd passed 1 socket(s): build-a (127.0.0.1:\(s.ports["a"]!))").isEmpty, "\(s.emperor.log())")
+        #expect(vassalLog.contains("127.0.0.1:\(s.ports["a"]!): the socket systemd passed (build-a), not bound again"), "\(vassalLog)")
         #expect(!vassalLog.contains("in use"), "\(vassalLog)")
         #expect(try HTTPClient.once(port: s.ports["a"]!, "/v/pid").status == 200)
     }

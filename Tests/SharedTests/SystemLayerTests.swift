@@ -103,3 +103,20 @@ import Testing
         again.close()
     }
 }
+
+/// Which passed socket a configured address takes (`SocketActivation.same`).
+@Suite struct SocketActivationMatchTests {
+    func address(_ text: String) throws -> SocketAddress { try #require(try ListenAddress(parsing: text)?.socketAddress()) }
+
+    @Test func addressesMatchAsTheKernelBindsThem() throws {
+        #expect(SocketActivation.same(try address("127.0.0.1:8000"), try address("127.0.0.1:8000")))
+        #expect(!SocketActivation.same(try address("127.0.0.1:8000"), try address("127.0.0.1:8001")))
+        #expect(SocketActivation.same(try address("localhost:8000"), try address("127.0.0.1:8000")))
+        // `:8000` and systemd's ListenStream=8000 (a dual-stack [::]:8000).
+        #expect(SocketActivation.same(try address(":8000"), try address("[::]:8000")))
+        #expect(!SocketActivation.same(try address("127.0.0.1:8000"), try address("[::]:8000")))
+        // An IPv4-mapped address is its IPv4 one.
+        #expect(SocketActivation.same(try address("[::ffff:127.0.0.1]:8000"), try address("127.0.0.1:8000")))
+        #expect(SocketActivation.same(.unix(path: "/run/a.sock"), .unix(path: "/run/a.sock")))
+    }
+}

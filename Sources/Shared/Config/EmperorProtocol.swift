@@ -37,5 +37,9 @@ public enum EmperorProtocol {
         /// order). The emperor keeps copies, so a vassal that dies is started
         /// again on the same sockets and no connection is refused meanwhile.
         case listeners = 40
+        /// Ours: no worker can start (the app does not load; it retries with
+        /// backoff). The emperor counts the instance as failing, not starting,
+        /// until it says `ready`: systemd hears READY=1 ("serves or has failed").
+        case appFailing = 41
     }
 }

@@ -93,7 +93,7 @@ struct LatePasses {
         let devNull = try? FileDescriptor.open("/dev/null", O_RDONLY)
         defer { devNull?.close() }
         let spec = ChildProcess.Spec(
-            executable: "/bin/sh", arguments: ["sh", "-c", command], environment: Host.environment(),
+            executable: "/bin/sh", arguments: ["sh", "-c", command], environment: Host.environment().filter { !SystemdNotify.childHidden.contains($0.key) },
             workingDirectory: cwd, fdMap: [(devNull ?? .standardInput, 0), (writeEnd, 1), (.standardError, 2)])
         let pid: pid_t
         do {

@@ -37,7 +37,7 @@ public final class DaemonSupervisor {
     public init(_ daemons: [AttachedDaemon], mercySeconds: Int, hiding hiddenVariables: [String]) {
         self.daemons = daemons
         self.mercySeconds = mercySeconds
-        self.hiddenVariables = EmperorLink.variables + SystemdNotify.variables + hiddenVariables
+        self.hiddenVariables = EmperorLink.variables + SystemdNotify.childHidden + hiddenVariables
     }
 
     /// Daemons the configuration no longer names, stopped and waited for.

@@ -74,7 +74,7 @@ public struct OwnBinary: Sendable {
             return "cannot check \(path): \(error)"
         }
         defer { read.close() }
-        var spec = ChildProcess.Spec(executable: path, arguments: [path, "--version"], environment: Host.environment(),
+        var spec = ChildProcess.Spec(executable: path, arguments: [path, "--version"], environment: Host.environment().filter { !SystemdNotify.childHidden.contains($0.key) },
                                      fdMap: [(write, 1), (.standardError, 2)])
         spec.deathSignal = SIGKILL
         let pid: pid_t

@@ -32,9 +32,12 @@ public final class SocketActivation {
         let names = (environment["LISTEN_FDNAMES"] ?? "").split(separator: ":", omittingEmptySubsequences: false).map(String.init)
         var sockets: [Passed] = []
         for i in 0..<count {
-            let fd = FileDescriptor(rawValue: firstFd + i)
-            let name = Int(i) < names.count && !names[Int(i)].isEmpty ? names[Int(i)] : "fd \(fd.rawValue)"
-            try? fd.setCloseOnExec(true)
+            let name = Int(i) < names.count && !names[Int(i)].isEmpty ? names[Int(i)] : "fd \(firstFd + i)"
+            // Close-on-exec from here; a number that is not open is said, not used.
+            guard let fd = try? FileDescriptor.inherited(firstFd + i, what: "LISTEN_FDS") else {
+                Log.info("socket activation: \(name) is not an open descriptor")
+                continue
+            }
             guard fd.isListeningStream, let address = fd.boundAddress() else {
                 Log.info("socket activation: \(name) is not a listening stream socket; closed")
                 fd.close()
@@ -55,10 +58,10 @@ public final class SocketActivation {
         return passed.fd
     }
 
-    /// What no configured address claimed: named in the log, and closed.
-    public func closeUnclaimed() {
+    /// What no configured address claimed: named in the log (unless `quietly`), and closed.
+    public func closeUnclaimed(quietly: Bool = false) {
         for passed in sockets {
-            Log.info("socket activation: \(passed.name) (\(passed.address)) matches no configured address; closed")
+            if !quietly { Log.info("socket activation: \(passed.name) (\(passed.address)) matches no configured address; closed") }
             passed.fd.close()
         }
         sockets = []
@@ -66,7 +69,12 @@ public final class SocketActivation {
 
     /// The same endpoint: a port and address as configured (`:8000` is any address) or a unix path.
     public static func same(_ a: SocketAddress, _ b: SocketAddress) -> Bool {
-        switch (a, b) {
+        switch (mapped(a), mapped(b)) {
+        case (.ipv4(let x), .ipv6(let y)), (.ipv6(let y), .ipv4(let x)):
+            // `:8000` (0.0.0.0) and systemd's `ListenStream=8000` (a dual-stack [::]) are one port.
+            var any = in6addr_any
+            var y6 = y.sin6_addr
+            return x.sin_port == y.sin6_port && x.sin_addr.s_addr == INADDR_ANY && memcmp(&y6, &any, MemoryLayout<in6_addr>.size) == 0
         case (.ipv4(let x), .ipv4(let y)): return x.sin_port == y.sin_port && x.sin_addr.s_addr == y.sin_addr.s_addr
         case (.ipv6(var x), .ipv6(var y)):
             return x.sin6_port == y.sin6_port && memcmp(&x.sin6_addr, &y.sin6_addr, MemoryLayout<in6_addr>.size) == 0
@@ -74,4 +82,30 @@ public final class SocketActivation {
         default: return false
         }
     }
+
+    /// An IPv4-mapped IPv6 address (`::ffff:127.0.0.1`) as the IPv4 address it is.
+    static func mapped(_ a: SocketAddress) -> SocketAddress {
+        guard case .ipv6(let v6) = a else { return a }
+        let bytes = withUnsafeBytes(of: v6.sin6_addr) { Array($0) }
+        guard bytes[0..<10].allSatisfy({ $0 == 0 }), bytes[10] == 0xff, bytes[11] == 0xff else { return a }
+        var v4 = sockaddr_in()
+        v4.sin_family = sa_family_t(AF_INET)
+        v4.sin_port = v6.sin6_port
+        withUnsafeMutableBytes(of: &v4.sin_addr) { $0.copyBytes(from: bytes[12..<16]) }
+        return .ipv4(v4)
+    }
+
+    /// A pool made of sockets passed on by the emperor (`activated:NAME` listeners).
+    public static func passedOn(_ sockets: [(name: String, fd: FileDescriptor)]) -> SocketActivation {
+        SocketActivation(sockets: sockets.compactMap { s in
+            guard let address = s.fd.boundAddress() else {
+                s.fd.close()
+                return nil
+            }
+            return Passed(fd: s.fd, name: s.name, address: address)
+        })
+    }
+
+    /// How the emperor labels a passed-on socket in an instance's listeners.
+    public static let label = "activated:"
 }

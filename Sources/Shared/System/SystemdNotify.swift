@@ -45,10 +45,16 @@ public final class SystemdNotify {
         return SystemdNotify(fd: fd, watchdogIntervalMs: watchdog)
     }
 
-    /// One datagram of fields; dropped if the socket cannot take it now.
+    /// One datagram of fields. A full socket gets 100 ms to take it (systemd
+    /// reads its queue constantly); past that it is dropped rather than stall the loop.
     public func send(_ fields: [String]) {
-        _ = try? fd.writeAvailable(Array(fields.joined(separator: "\n").utf8), from: 0)
+        let datagram = Array(fields.joined(separator: "\n").utf8)
+        if (try? fd.writeAvailable(datagram, from: 0)) == datagram.count { return }
+        if (try? fd.wait(writable: true, timeoutMs: 100)) == true { _ = try? fd.writeAvailable(datagram, from: 0) }
     }
+
+    /// Every variable a child of a service must not inherit from it (sd_notify's and socket activation's).
+    public static var childHidden: [String] { variables + SocketActivation.variables }
 
     public func ready(status: String? = nil) {
         send(["READY=1"] + (status.map { ["STATUS=\($0)"] } ?? []))

@@ -59,7 +59,7 @@ extension Master {
         for (address, _) in r.listeners { arguments += ["--http", address.description] }
         for entry in configuration.entries where Router.sharedOptions.contains(entry.key) { arguments += ["--\(entry.key)", entry.value] }
         var env = Host.environment()
-        for key in EmperorLink.variables + SystemdNotify.variables { env[key] = nil }  // the master answers the emperor, not its vassal
+        for key in EmperorLink.variables + SystemdNotify.childHidden { env[key] = nil }  // the master answers the emperor, not its vassal
         env[WorkerMain.roleVariable] = nil
         var map: [(FileDescriptor, Int32)] = [(Log.forChildren, 1), (Log.forChildren, 2)]
         var named: [String] = []

@@ -106,6 +106,8 @@ extension Master {
                 case .appLoad, .startup: Log.info("app failed to load: \(failure) (\(source)); retrying with backoff")
                 }
                 lastFailure = failure
+                // Nothing serves: the emperor (and systemd through it) must not wait for `ready`.
+                if !processes.values.contains(where: { $0.state == .ready }) { tellEmperor(.appFailing) }
             }
             updateUnavailable()
             timers.schedule(afterMs: delay, .respawn(id: p.id))

@@ -309,7 +309,7 @@ final class Master {
             defer { devNull.close() }
             var env = Host.environment()
             env[EmperorProtocol.environmentVariable] = nil
-            for key in SystemdNotify.variables { env[key] = nil }
+            for key in SystemdNotify.childHidden { env[key] = nil }
             env[WorkerMain.roleVariable] = String(id)
             env[WorkerMain.Inherited.masterPID] = String(getpid())
             // The app failed to load before: the traceback was logged once; now a line per try.

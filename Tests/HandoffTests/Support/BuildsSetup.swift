@@ -15,7 +15,8 @@ final class BuildsSetup {
     /// (to replace them the way upgrades do).
     /// `vassalExtra`: more lines for every build's vassal.ini.
     init(builds: [String] = ["a", "b"], zergWorkers: Int = 2, emperorArgs: [String] = [], binaries: Bool = false, vassalExtra: String = "",
-         emperorEnv: [String: String] = [:], activating: ([String: Int]) throws -> [(name: String, fd: FileDescriptor)] = { _ in [] }) throws {
+         emperorEnv: [String: String] = [:], activating: ([String: Int]) throws -> [(name: String, fd: FileDescriptor)] = { _ in [] },
+         beforeStart: (TestDirectory) throws -> Void = { _ in }) throws {
         dir = try TestDirectory("builds-test")
         let d = dir.path
         for sub in ["skel", "run", "logs", "ports"] { try FileManager.default.createDirectory(atPath: dir.file(sub), withIntermediateDirectories: true) }
@@ -64,6 +65,7 @@ final class BuildsSetup {
         // Adoption sockets in the test's directory (the default is a shared system one).
         emperorArguments = ["--emperor", "\(d)/builds/[a-z]*/vassal.ini", "--emperor", "\(d)/builds/[a-z]*/zerg.ini",
                             "--emperor-run-dir", "\(d)/run/emperor"] + emperorArgs
+        try beforeStart(dir)
         emperor = try TestProcess(program, emperorArguments, log: dir.file("emperor.log"), cwd: d, env: emperorEnv,
                                   activating: try activating(ports))
     }
