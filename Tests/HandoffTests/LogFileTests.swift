@@ -63,35 +63,13 @@ import Testing
         #expect(zerg.logLines(containing: "GET /v/pid?ms=1 ").isEmpty, "a fast, non-empty response stays unlogged")
     }
 
-    /// A unix datagram socket bound at `path`: the test's syslog daemon.
-    final class SyslogListener {
-        let fd: Int32
-        private(set) var messages: [String] = []
-        init(_ path: String) throws {
-            fd = Glibc.socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-            let address = SocketAddress.unix(path: path)
-            guard fd >= 0, address.withSockAddr({ Glibc.bind(fd, $0, $1) }) == 0 else { throw CocoaError(.fileWriteUnknown) }
-        }
-        deinit { Glibc.close(fd) }
-        /// Every datagram received so far.
-        func received() -> [String] {
-            var buffer = [UInt8](repeating: 0, count: 65536)
-            while true {
-                let n = buffer.withUnsafeMutableBytes { Glibc.recv(fd, $0.baseAddress, $0.count, 0) }
-                guard n > 0 else { break }
-                messages.append(String(decoding: buffer[0..<n], as: UTF8.self))
-            }
-            return messages
-        }
-    }
-
     /// Several `logger` lines (a file besides `logto`, syslog), two `req-logger`
     /// files and `log-date`: every line reaches every target, the app's own
     /// prints included (through the master); `log-reopen` reopens at a reload.
     @Test func severalLoggersSyslogAndLogDate() throws {
         let dir = try TestDirectory("logfile-test")
         let port = try BuildsSetup.freePort()
-        let syslog = try SyslogListener(dir.file("syslog.sock"))
+        let syslog = try DatagramListener(dir.file("syslog.sock"))  // the test's syslog daemon
         try dir.write("printing.py", """
             import sys
             print("printed at import", flush=True)

@@ -11,32 +11,6 @@ import Testing
 /// HUP, STOPPING=1 at TERM, WATCHDOG=1 at half of WATCHDOG_USEC; no child
 /// inherits the socket.
 @Suite(.serialized) struct SystemdTests {
-    /// The test's systemd: every datagram received, in order.
-    final class NotifyListener {
-        let fd: Int32
-        let path: String
-        private(set) var messages: [String] = []
-        init(_ path: String) throws {
-            self.path = path
-            fd = Glibc.socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-            guard fd >= 0, SocketAddress.unix(path: path).withSockAddr({ Glibc.bind(fd, $0, $1) }) == 0 else { throw TestFailure("cannot bind \(path)") }
-        }
-        deinit { Glibc.close(fd) }
-        func received() -> [String] {
-            var buffer = [UInt8](repeating: 0, count: 4096)
-            while true {
-                let n = buffer.withUnsafeMutableBytes { Glibc.recv(fd, $0.baseAddress, $0.count, 0) }
-                guard n > 0 else { break }
-                messages.append(String(decoding: buffer[0..<n], as: UTF8.self))
-            }
-            return messages
-        }
-        func index(of field: String, after start: Int = 0) -> Int? {
-            let all = received()
-            return all.indices.first { $0 >= start && all[$0].split(separator: "\n").contains { $0.hasPrefix(field) } }
-        }
-    }
-
     /// The names of the variables a process started with.
     static func environment(of pid: pid_t) -> Set<String> {
         let text = String(decoding: (try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/environ"))) ?? Data(), as: UTF8.self)
@@ -46,7 +20,7 @@ import Testing
     @Test func theEmperorTellsSystemd() throws {
         let dir = try TestDirectory("systemd-test")
         defer { dir.remove() }
-        let systemd = try NotifyListener(dir.file("notify.sock"))
+        let systemd = try DatagramListener(dir.file("notify.sock"))
         let s = try BuildsSetup(emperorEnv: [SystemdNotify.socketVariable: systemd.path, "WATCHDOG_USEC": "400000"])
         defer { s.cleanup() }
         #expect(waitUntil(30) { systemd.index(of: "READY=1") != nil }, "\(systemd.received())\n\(s.emperor.log())")
@@ -86,7 +60,7 @@ import Testing
     @Test func aBuildThatCannotLoadDoesNotHoldBackReady() throws {
         let dir = try TestDirectory("systemd-test")
         defer { dir.remove() }
-        let systemd = try NotifyListener(dir.file("notify.sock"))
+        let systemd = try DatagramListener(dir.file("notify.sock"))
         let port = try BuildsSetup.freePort()
         // Build c is there when the emperor starts: READY=1 waits for it to serve or fail.
         let s = try BuildsSetup(builds: ["a"], emperorEnv: [SystemdNotify.socketVariable: systemd.path], beforeStart: { dir in
@@ -106,7 +80,7 @@ import Testing
 
     @Test func aZergStartedBySystemdTellsItToo() throws {
         let dir = try TestDirectory("systemd-test")
-        let systemd = try NotifyListener(dir.file("notify.sock"))
+        let systemd = try DatagramListener(dir.file("notify.sock"))
         let port = try BuildsSetup.freePort()
         let zerg = try TestProcess("zerg", ["--http-socket", "127.0.0.1:\(port)", "--wsgi-file", TestProcess.appsPath, "--processes", "2"],
                                    log: dir.file("zerg.log"), cwd: dir.path, env: [SystemdNotify.socketVariable: systemd.path])
@@ -166,7 +140,7 @@ import Testing
         let port = try BuildsSetup.freePort()
         let web = try Self.listener(port)
         defer { web.close() }
-        let systemd = try SystemdTests.NotifyListener(dir.file("notify.sock"))
+        let systemd = try DatagramListener(dir.file("notify.sock"))
         let vassal = try TestProcess("vassal", ["--http", "127.0.0.1:\(port)", "--zerg-server", dir.file("zerg.sock")],
                                      log: dir.file("vassal.log"), env: [SystemdNotify.socketVariable: systemd.path], activating: [("web", web)])
         defer {
