@@ -155,13 +155,25 @@ def stop(procs):
             proc.wait()
 
 
-def main():
+def bench_arguments(*servers):
+    """The options every bench takes: the binaries (`servers`: zerg, vassal, venv), run length and rounds."""
     p = argparse.ArgumentParser()
-    p.add_argument("--zerg", required=True)
-    p.add_argument("--vassal", required=True)
-    p.add_argument("--venv", required=True)
+    for name in servers:
+        p.add_argument(f"--{name}", required=True)
     p.add_argument("--duration", type=int, default=int(os.environ.get("BENCH_DURATION", "10")))
     p.add_argument("--rounds", type=int, default=int(os.environ.get("BENCH_ROUNDS", "3")))
+    return p
+
+
+def print_machine(wrk_line, rounds):
+    """The first line of every bench's table: when, where, and how it was measured."""
+    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+    print(f"\n{datetime.date.today()} on {platform.node()}: {os.cpu_count()} cores, {cpu}; "
+          f"{wrk_line}, median of {rounds} alternating rounds\n")
+
+
+def main():
+    p = bench_arguments("zerg", "vassal", "venv")
     p.add_argument("--only", default="zerg,zerg-vassal,uwsgi,uwsgi-zerg,gunicorn,granian")
     p.add_argument("--apps", default="hello,django")
     p.add_argument("--baseline", help="a directory with another build's zerg and vassal: adds zerg@base and zerg-vassal@base")
@@ -209,9 +221,7 @@ def main():
             for p in procs.values():
                 stop(p)
 
-    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
-    print(f"\n{datetime.date.today()} on {platform.node()}: {os.cpu_count()} cores, {cpu}; "
-          f"wrk -t1 -c32 -d{a.duration}s --latency, median of {a.rounds} alternating rounds\n")
+    print_machine(f"wrk -t1 -c32 -d{a.duration}s --latency", a.rounds)
     print("| app | mode | server | req/s | p50 ms | p99 ms | errors | zerg ÷ server |")
     print("|---|---|---|---:|---:|---:|---:|---:|")
     for (app, mode) in [(x, y) for x in ("hello", "django") for y in ("keep-alive", "close")]:

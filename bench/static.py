@@ -1,23 +1,17 @@
 """The static files bench: the same two files (10 KiB, 1 MiB) from the zerg's
 static-map, uWSGI's static-map and nginx, 2 processes each, wrk -c32 keep-alive."""
-import argparse
 import atexit
-import datetime
 import os
-import platform
 import shutil
 import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from run import ROOT, median_of_rounds, start, stop, wait_ready, wrk  # noqa: E402
+from run import ROOT, bench_arguments, median_of_rounds, print_machine, start, stop, wait_ready, wrk  # noqa: E402
 
 
 def main():
-    p = argparse.ArgumentParser()
-    p.add_argument("--zerg", required=True)
-    p.add_argument("--duration", type=int, default=int(os.environ.get("BENCH_DURATION", "10")))
-    p.add_argument("--rounds", type=int, default=int(os.environ.get("BENCH_ROUNDS", "3")))
+    p = bench_arguments("zerg")
     a = p.parse_args()
     tmp = tempfile.mkdtemp(prefix="bench-static-")
     atexit.register(shutil.rmtree, tmp, True)
@@ -59,9 +53,7 @@ http {{ access_log off; sendfile on; types {{ application/octet-stream bin; }}
     finally:
         for p in procs.values():
             stop(p)
-    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
-    print(f"\n{datetime.date.today()} on {platform.node()}: {os.cpu_count()} cores, {cpu}; "
-          f"wrk -t1 -c32 -d{a.duration}s --latency (keep-alive), median of {a.rounds} alternating rounds\n")
+    print_machine(f"wrk -t1 -c32 -d{a.duration}s --latency (keep-alive)", a.rounds)
     print("| file | server | req/s | p50 ms | p99 ms | errors | zerg ÷ server |")
     print("|---|---|---:|---:|---:|---:|---:|")
     for path in ("/static/10k.bin", "/static/1m.bin"):

@@ -5,17 +5,14 @@ given concurrency, median of alternating rounds; prints two tables.
    zerg standalone, zerg behind the vassal, uWSGI, gunicorn gthread, granian.
 2. The example Django site on 2 processes, 4 threads against 1 (our zerg, and uWSGI for comparison).
 """
-import argparse
 import atexit
-import datetime
 import os
-import platform
 import shutil
 import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from run import ROOT, SITE, median_of_rounds, start, stop, wait_ready, wrk  # noqa: E402
+from run import ROOT, SITE, bench_arguments, median_of_rounds, print_machine, start, stop, wait_ready, wrk  # noqa: E402
 
 
 def io_servers(a, port, tmp):
@@ -82,12 +79,7 @@ def measure(table, ports, a, cwd, env, concurrency):
 
 
 def main():
-    p = argparse.ArgumentParser()
-    p.add_argument("--zerg", required=True)
-    p.add_argument("--vassal", required=True)
-    p.add_argument("--venv", required=True)
-    p.add_argument("--duration", type=int, default=int(os.environ.get("BENCH_DURATION", "10")))
-    p.add_argument("--rounds", type=int, default=int(os.environ.get("BENCH_ROUNDS", "3")))
+    p = bench_arguments("zerg", "vassal", "venv")
     p.add_argument("--concurrency", default="8,32", help="wrk connections, comma-separated")
     p.add_argument("--parts", default="io,django", help="which tables: io, django")
     a = p.parse_args()
@@ -108,9 +100,7 @@ def main():
     table = {name: django_servers(a, ports[name])[name] for name in ports}
     django = measure_alone(table, ports, a, SITE, env, 32) if "django" in parts else {}
 
-    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
-    print(f"\n{datetime.date.today()} on {platform.node()}: {os.cpu_count()} cores, {cpu}; "
-          f"wrk -t1 -d{a.duration}s --latency, median of {a.rounds} alternating rounds\n")
+    print_machine(f"wrk -t1 -d{a.duration}s --latency", a.rounds)
     if io:
         print("I/O-bound app (50 ms `time.sleep` per request), 2 processes × 4 threads (at most 160 req/s):\n")
         print("| connections | server | req/s | p50 ms | p99 ms | errors | zerg ÷ server |")

@@ -208,9 +208,9 @@ final class Vassal {
                     continue
                 }
             }
-            daemons.fireDue()
             dispatch()
             var now = Host.monotonicNanoseconds()
+            daemons.fireDue(now: now)
             admitMore = admit(now: now)
             dispatch()
             // Read again: what admit and dispatch did is dated after the first read,

@@ -22,20 +22,16 @@ enum VassalStartup {
         // the emperor's copies after a crash) are kept when the config still names them.
         var listeners: [FileDescriptor] = []
         var unused = inherited?.listeners ?? []
-        var passedOn: [(name: String, fd: FileDescriptor)] = []
-        for held in EmperorChannel.inheritedListeners(environment) {
-            if inherited != nil {
-                held.fd.close()
-            } else if held.address.hasPrefix(SocketActivation.label) {
-                passedOn.append((String(held.address.dropFirst(SocketActivation.label.count)), held.fd))
-            } else {
-                unused.append((fd: held.fd, address: held.address))
-            }
+        var fromEmperor = EmperorChannel.inheritedListeners(environment)
+        if inherited != nil {
+            for held in fromEmperor { held.fd.close() }  // a re-exec: the previous image's sockets are the ones
+            fromEmperor = []
         }
         // Sockets systemd passed (to this process, or to the emperor, which passes them on):
         // a configured address takes the one bound to it.
         let activation = SocketActivation.fromEnvironment(environment)
-        let emperorsActivation = SocketActivation.passedOn(passedOn)
+        let (emperorsActivation, held) = SocketActivation.passedOn(fromEmperor)
+        unused += held.map { (fd: $0.fd, address: $0.address) }
         for address in settings.http {
             if let i = unused.firstIndex(where: { $0.address == address.description }) {
                 listeners.append(unused.remove(at: i).fd)

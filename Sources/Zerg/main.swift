@@ -91,13 +91,8 @@ var inherited = handover.map(Master.inheritedListeners) ?? []
 // Sockets systemd passed (to this process, or to the emperor, which passes them on to a classic
 // vassal): a configured address takes the one bound to it.
 let activation = SocketActivation.fromEnvironment(environment)
-let emperorsActivation = SocketActivation.passedOn(EmperorChannel.inheritedListeners(environment).compactMap { held in
-    guard held.address.hasPrefix(SocketActivation.label) else {
-        held.fd.close()  // a vassal's sockets: a zerg binds its own
-        return nil
-    }
-    return (String(held.address.dropFirst(SocketActivation.label.count)), held.fd)
-})
+let (emperorsActivation, vassalSockets) = SocketActivation.passedOn(EmperorChannel.inheritedListeners(environment))
+for held in vassalSockets { held.fd.close() }  // a vassal's sockets: a zerg binds its own
 var listeners: [FileDescriptor] = []
 var routerListeners: [FileDescriptor] = []
 // `http-socket`/`socket`: the workers'; `http`: the router vassal's (the master keeps copies).

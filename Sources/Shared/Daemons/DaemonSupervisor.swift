@@ -156,8 +156,10 @@ public final class DaemonSupervisor {
     /// How long the owner's loop may wait before `fireDue` has work.
     public func timeoutMs(otherwise: Int32) -> Int32 { timers.timeoutMs(otherwise: otherwise) }
 
-    public func fireDue() {
-        for timer in timers.popDue() {
+    /// Runs what is due at `now` (the owner's loop passes the time it read anyway).
+    public func fireDue(now: UInt64) {
+        guard let next = timers.nextDeadline, next <= now else { return }
+        for timer in timers.popDue(now: now) {
             switch timer {
             case .restart(let i):
                 start(i)

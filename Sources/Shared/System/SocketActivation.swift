@@ -95,15 +95,25 @@ public final class SocketActivation {
         return .ipv4(v4)
     }
 
-    /// A pool made of sockets passed on by the emperor (`activated:NAME` listeners).
-    public static func passedOn(_ sockets: [(name: String, fd: FileDescriptor)]) -> SocketActivation {
-        SocketActivation(sockets: sockets.compactMap { s in
-            guard let address = s.fd.boundAddress() else {
-                s.fd.close()
-                return nil
+    /// The emperor's listeners for an instance, split: the sockets systemd
+    /// passed it (labelled `activated:NAME`) as a pool, and the others (the
+    /// sockets the instance's predecessor listened on).
+    public static func passedOn(_ listeners: [(address: String, fd: FileDescriptor)])
+        -> (activation: SocketActivation, held: [(address: String, fd: FileDescriptor)]) {
+        var sockets: [Passed] = []
+        var held: [(address: String, fd: FileDescriptor)] = []
+        for l in listeners {
+            guard l.address.hasPrefix(label) else {
+                held.append(l)
+                continue
             }
-            return Passed(fd: s.fd, name: s.name, address: address)
-        })
+            if let address = l.fd.boundAddress() {
+                sockets.append(Passed(fd: l.fd, name: String(l.address.dropFirst(label.count)), address: address))
+            } else {
+                l.fd.close()
+            }
+        }
+        return (SocketActivation(sockets: sockets), held)
     }
 
     /// How the emperor labels a passed-on socket in an instance's listeners.

@@ -23,12 +23,7 @@ public struct SyslogSocket: Sendable {
     }
 
     public func send(_ line: Substring) {
-        var t = time(nil)
-        var parts = tm()
-        localtime_r(&t, &parts)
-        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-        func pad(_ v: Int32, _ fill: String = "0") -> String { v < 10 ? fill + String(v) : String(v) }
-        let stamp = "\(months[Int(parts.tm_mon)]) \(pad(parts.tm_mday, " ")) \(pad(parts.tm_hour)):\(pad(parts.tm_min)):\(pad(parts.tm_sec))"
+        let stamp = Log.formattedDate("%b %e %H:%M:%S")  // syslog(3)'s: `Nov 29 19:40:06`
         let priority = facility * 8 + 6  // LOG_INFO
         _ = try? fd.writeAvailable(Array("<\(priority)>\(stamp) \(ident): \(line)".utf8), from: 0)
     }

@@ -244,8 +244,9 @@ final class Master {
                     continue
                 }
             }
-            for action in timers.popDue() { fire(action) }
-            daemons.fireDue()
+            let now = Host.monotonicNanoseconds()
+            for action in timers.popDue(now: now) { fire(action) }
+            daemons.fireDue(now: now)
             stats?.sweep()
             if stopping == nil, emperor?.graceExpired(nowNs: Host.monotonicNanoseconds()) == true {
                 Log.info("no emperor came back within emperor-lost-grace; stopping")
