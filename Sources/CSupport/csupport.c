@@ -244,6 +244,7 @@ int cs_wtermsig(int status) { return WTERMSIG(status); }
 long long cs_atomic_load(const long long *p) { return __atomic_load_n(p, __ATOMIC_RELAXED); }
 void cs_atomic_store(long long *p, long long v) { __atomic_store_n(p, v, __ATOMIC_RELAXED); }
 long long cs_atomic_add(long long *p, long long v) { return __atomic_add_fetch(p, v, __ATOMIC_RELAXED); }
+void cs_atomic_fence(void) { __atomic_thread_fence(__ATOMIC_SEQ_CST); }
 
 #define CS_MAX_FDS 8
 

@@ -8,6 +8,12 @@ import VassalCore
 ///
 /// A busy worker holds one connection, or two when the vassal has given it
 /// the next one ahead of time (it then never sleeps between requests).
+///
+/// A seated worker (one that understands `HandoffMessage.heldVersion`) stays
+/// `free` from `ready` to `draining`: it keeps the keep-alive connections it
+/// was handed (`held`), and whether it is serving one is in its seat
+/// (`HandoffSeat`), which it writes and the vassal reads; it sends no message
+/// per request.
 final class AttachedWorker {
     typealias State = WorkerLinkState
 
@@ -25,6 +31,12 @@ final class AttachedWorker {
     /// (the one being served) first. The vassal keeps its own copy of each fd
     /// until then: if the worker dies, the ones it never started are queued again.
     var inHand: [HandedConnection] = []
+    /// Seated: its seat, and every connection it holds by number on the link
+    /// (`handedIDs` counts the connections sent on it), the vassal's copy of each.
+    var seat: HandoffSeat?
+    var seatIndex = 0
+    var held: [UInt32: HandedConnection] = [:]
+    var handedIDs: UInt32 = 0
     var busySinceNs: UInt64 = 0
     var connectionsServed = 0
     let attachedEpoch = Timestamp.now().seconds
@@ -39,6 +51,34 @@ final class AttachedWorker {
         self.link = link
         self.id = id
         self.peer = peer
+    }
+
+    /// Connections it can take now: a free worker one to serve and one ahead
+    /// of time, a busy one with nothing waiting for it one ahead.
+    var room: Int {
+        switch state {
+        case .free:
+            guard let seat else { return 2 }
+            // Seated: what it serves and what is on its way to it count alike.
+            let onItsWay = handedIDs >= seat.taken ? Int(handedIDs - seat.taken) : 0
+            return max(0, 2 - onItsWay - (seat.serving == 0 ? 0 : 1))
+        case .busy:
+            return inHand.count == 1 ? 1 : 0
+        case .attaching, .loading, .draining:
+            return 0
+        }
+    }
+
+    /// Serving a request, or about to (a connection on its way to it).
+    var isServing: Bool {
+        guard let seat else { return !inHand.isEmpty }
+        return seat.serving != 0 || seat.taken != handedIDs
+    }
+
+    /// The connection it serves now, if known.
+    var serving: HandedConnection? {
+        guard let seat else { return inHand.first }
+        return held[seat.serving]
     }
 
     var label: String { "worker \(workerID) pid \(pid)\(build.isEmpty ? "" : " (build \(build))")" }

@@ -38,17 +38,9 @@ extension Vassal {
     func dispatchRoom(now: UInt64) -> Int? {
         var room = 0
         var serving = false
-        for w in workers.values {
-            switch w.state {
-            case .free:
-                room += 2
-                serving = true
-            case .busy:
-                if w.inHand.count == 1 { room += 1 }
-                serving = true
-            default:
-                break
-            }
+        for w in workers.values where w.state == .free || w.state == .busy {
+            room += w.room
+            serving = true
         }
         guard serving, appProblem == nil, now &- lastProgressNs < Self.progressWindowNs else { return nil }
         return room
@@ -130,7 +122,7 @@ extension Vassal {
     }
 
     /// Client connections held: read or queued here, and handed to workers.
-    var heldConnections: Int { clients.count + workers.values.reduce(0) { $0 + $1.inHand.count } }
+    var heldConnections: Int { clients.count + workers.values.reduce(0) { $0 + $1.inHand.count + $1.held.count } }
 
     /// One line per sweep for what admission had to refuse or close.
     func logShedding() {

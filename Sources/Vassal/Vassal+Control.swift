@@ -27,7 +27,8 @@ extension Vassal {
     func statusLine() -> String {
         let byState = Dictionary(grouping: workers.values, by: \.state).mapValues(\.count)
         let states = byState.sorted { $0.key.rawValue < $1.key.rawValue }.map { "\($0.value) \($0.key.rawValue)" }
-        return "workers: \(states.isEmpty ? "none" : states.joined(separator: ", ")); clients held: \(clients.count), queued: \(queueDepth); "
+        return "workers: \(states.isEmpty ? "none" : states.joined(separator: ", ")); clients held: \(clients.count), "
+            + "by workers: \(workers.values.reduce(0) { $0 + $1.held.count }), queued: \(queueDepth); "
             + "accepted \(counters.accepted), dispatched \(counters.dispatched), handed back \(counters.handedBack), "
             + "lost in workers \(counters.lostInWorker), retried \(counters.retried), 502 \(counters.badGateway), "
             + "queue timeouts \(counters.queueTimeouts)"
@@ -82,7 +83,7 @@ extension Vassal {
             daemons.killAll()
             return true
         }
-        return queueDepth == 0 && !workers.values.contains { !$0.inHand.isEmpty } && !daemons.hasChildren
+        return queueDepth == 0 && !workers.values.contains { $0.isServing } && !daemons.hasChildren
     }
 
     /// Stops taking new worker links: closes the zerg-server socket and

@@ -55,7 +55,7 @@ extension Vassal {
         let port = UInt16(truncatingIfNeeded: client.remote.port)
         // Given ahead of time to a busy worker, it may wait there past
         // queue-timeout: a worker that understands it gets the deadline.
-        let ahead = worker.state == .busy && worker.speaks >= HandoffMessage.dueVersion
+        let ahead = worker.isServing && worker.speaks >= HandoffMessage.dueVersion
         let due = client.sinceNs + UInt64(settings.queueTimeoutSeconds) * 1_000_000_000
         let message: HandoffMessage
         switch client.wire {
@@ -93,16 +93,21 @@ extension Vassal {
         counters.waitSumNs &+= waited
         counters.waitBuckets[Self.waitBucketsMs.firstIndex { waited <= $0 * 1_000_000 } ?? Self.waitBucketsMs.count] += 1
         counters.dispatched += 1
-        if worker.inHand.isEmpty { worker.busySinceNs = Host.monotonicNanoseconds() }
-        worker.state = .busy
+        worker.handedIDs &+= 1
         // The vassal keeps its copy (out of epoll) until the worker answers for it.
         var handed = HandedConnection(fd: client.fd, host: client.remote.host, port: client.remote.port, wire: client.wire,
                                       requests: client.requests, buffered: client.buffer)
         handed.retryable = client.retryable && !client.retried
         handed.retried = client.retried
         handed.totals = client.totals  // known without a system call (see `returned`)
-        worker.inHand.append(handed)
         clients[client.id] = nil
+        if worker.seat != nil {
+            worker.held[worker.handedIDs] = handed
+            return true
+        }
+        if worker.inHand.isEmpty { worker.busySinceNs = Host.monotonicNanoseconds() }
+        worker.state = .busy
+        worker.inHand.append(handed)
         return true
     }
 
@@ -141,12 +146,28 @@ extension Vassal {
         return client
     }
 
-    /// A free worker (the most recently freed), else a busy one with room for
-    /// the next connection (the one busy longest), else nil.
+    /// A free worker, else a busy one with room for the next connection,
+    /// else nil. Among seated workers (whose seats say who is free), the one
+    /// holding fewest connections: keep-alive clients spread over the workers
+    /// as they come. Among the others, the most recently freed, and of the
+    /// busy ones the one busy longest.
     func nextWorker() -> AttachedWorker? {
-        while let id = free.popLast() {
-            if let w = workers[id], w.state == .free { return w }
+        var idleSeated: AttachedWorker?
+        var busySeated: AttachedWorker?
+        if seatTaken.contains(true) {
+            for w in workers.values where w.seat != nil {
+                switch w.room {
+                case 2: if idleSeated.map({ w.held.count < $0.held.count }) ?? true { idleSeated = w }
+                case 1: if busySeated.map({ w.held.count < $0.held.count }) ?? true { busySeated = w }
+                default: break
+                }
+            }
         }
+        if let idleSeated { return idleSeated }
+        while let id = free.popLast() {
+            if let w = workers[id], w.state == .free, w.seat == nil { return w }
+        }
+        if let busySeated { return busySeated }
         return workers.values.filter { $0.state == .busy && $0.inHand.count == 1 }.min { $0.busySinceNs < $1.busySinceNs }
     }
 
@@ -169,7 +190,7 @@ extension Vassal {
         worker.state = .free
         lastProgressNs = Host.monotonicNanoseconds()
         free.removeAll { $0 == worker.id }
-        free.append(worker.id)
+        if worker.seat == nil { free.append(worker.id) }  // a seated one's seat says when it is free
     }
 
     // MARK: workers
@@ -288,6 +309,24 @@ extension Vassal {
             }
         case (.understands(let version), .loading), (.understands(let version), .free), (.understands(let version), .busy):
             worker.speaks = version
+            if version >= HandoffMessage.heldVersion && worker.seat == nil && worker.state == .loading { seat(worker) }
+        case (.available, .free), (.available, .draining):
+            lastProgressNs = Host.monotonicNanoseconds()  // dispatch follows this turn
+        case (.heldClosed(let id), _) where worker.held[id] != nil:
+            let handed = worker.held.removeValue(forKey: id)!
+            handed.fd.close()
+            worker.connectionsServed += 1
+            lastProgressNs = Host.monotonicNanoseconds()
+        case (.heldReturned(let id, let requests, let written, let read, let buffered), _) where worker.held[id] != nil:
+            counters.handedBack += 1
+            let handed = worker.held.removeValue(forKey: id)!
+            if !ownCopy { handed.fd.close() }
+            worker.connectionsServed += 1
+            lastProgressNs = Host.monotonicNanoseconds()
+            let totals = handed.totals.map { ($0.written + Int64(clamping: written), $0.read + Int64(clamping: read)) }
+            if let fd = fd ?? (ownCopy ? handed.fd : nil) {
+                adoptReturned(fd, remote: (handed.host, handed.port), buffered: buffered, requests: requests, totals: totals)
+            }
         case (.ready, .loading):
             Log.info("\(worker.label) attached and ready")
             if appProblem != nil {
@@ -349,36 +388,49 @@ extension Vassal {
 
     /// A worker's link is gone (it exited, died, or broke the protocol). Any
     /// connection it had not started yet (given ahead of time) goes back to
-    /// the front of the queue, unserved. The one it was serving: when the
-    /// worker wrote none of the response and read nothing more, a GET, HEAD or
-    /// OPTIONS without a body is queued again, once (nginx's
-    /// `proxy_next_upstream`); anything else gets `502 Bad Gateway`; a response
-    /// already under way can only be cut (the connection closes).
+    /// the front of the queue, unserved. The one it was serving: see
+    /// `lostInFlight`. (A seated worker's connections: `recoverHeld`.)
     func detach(_ worker: AttachedWorker) {
         workers[worker.id] = nil
         free.removeAll { $0 == worker.id }
         if let token = worker.eventToken { sources.remove(worker.link.fd, token) }
         worker.link.fd.close()
+        if worker.seat != nil { return recoverHeld(worker) }
         guard let serving = worker.inHand.first else {
             if worker.state != .draining && worker.state != .attaching { Log.info("\(worker.label) detached") }
             return
         }
         var again: [HandedConnection] = Array(worker.inHand.dropFirst())
+        worker.inHand = []
         let before = serving.totals
         let now = before == nil ? nil : serving.fd.tcpTotals()
         // Nothing of a response written (a body read is fine for a 502, not for sending the request again).
         let unanswered = before != nil && now?.written == before?.written
         let untouched = unanswered && now?.read == before?.read
-        let client = "client \(serving.host):\(serving.port)"
+        var resend: HandedConnection?
         if untouched && serving.retryable {
+            resend = serving
+            resend?.retried = true
+        }
+        if let retry = lostInFlight(serving, of: worker, unanswered: unanswered, resend: resend) { again.insert(retry, at: 0) }
+        queueAgain(again)
+    }
+
+    /// The request a dead worker was serving: when the worker wrote none of
+    /// the response and read nothing more, a GET, HEAD or OPTIONS without a
+    /// body (`resend`) is queued again, once (nginx's `proxy_next_upstream`;
+    /// returned here for the caller to queue); anything else gets `502 Bad
+    /// Gateway`; a response already under way can only be cut (the connection closes).
+    func lostInFlight(_ serving: HandedConnection, of worker: AttachedWorker, unanswered: Bool, resend: HandedConnection?,
+                      why: String = "not a request to send twice") -> HandedConnection? {
+        let client = "client \(serving.host):\(serving.port)"
+        if let resend {
             counters.retried += 1
             Log.info("\(worker.label) left before answering (\(client)); its request goes to another worker")
-            var retry = serving
-            retry.retried = true
-            again.insert(retry, at: 0)
+            return resend
         } else if unanswered {
             counters.badGateway += 1
-            Log.info("\(worker.label) left before answering (\(client)); 502 (not a request to send twice)")
+            Log.info("\(worker.label) left before answering (\(client)); 502 (\(why))")
             ClientConnection(fd: serving.fd, remote: (serving.host, serving.port), wire: serving.wire).badGateway()
             serving.fd.close()
         } else {
@@ -386,6 +438,11 @@ extension Vassal {
             Log.info("\(worker.label) left with a response under way (\(client)); that response is cut")
             serving.fd.close()
         }
+        return nil
+    }
+
+    /// Connections handed to a worker that is gone, unserved: first in line again.
+    func queueAgain(_ again: [HandedConnection]) {
         let queued = again.map { h -> UInt64 in
             let client = ClientConnection(fd: h.fd, remote: (h.host, h.port), wire: h.wire, buffered: h.buffered, requests: h.requests)
             client.id = newID()
@@ -396,7 +453,6 @@ extension Vassal {
             clients[client.id] = client
             return client.id
         }
-        worker.inHand = []
         if !queued.isEmpty {
             queue.insert(contentsOf: queued, at: queueHead)
             Log.info("\(queued.count) connection(s) queued again")

@@ -14,12 +14,14 @@ extension Vassal {
         state.listeners = zip(settings.http, listeners).map { ($1, $0.description) }
         state.zergServer = (zergServer, settings.zergServer)
         state.board = board.fd
+        state.seats = seats.fd
         for w in workers.values.sorted(by: { $0.id < $1.id }) {
+            let held = w.inHand.map { (UInt32(0), $0) } + w.held.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
             state.workers.append(.init(fd: w.link.fd, state: w.state, pid: w.pid, workerID: w.workerID, peer: w.peer,
-                                       build: w.build, speaks: w.speaks, held: w.inHand.map {
-                                           .init(fd: $0.fd, host: $0.host, port: $0.port, requests: $0.requests, buffer: $0.buffered,
-                                                 retryable: $0.retryable, retried: $0.retried, totals: $0.totals, uwsgi: $0.wire == .uwsgi)
-                                       }))
+                                       build: w.build, speaks: w.speaks, held: held.map { id, h in
+                                           .init(fd: h.fd, host: h.host, port: h.port, requests: h.requests, buffer: h.buffered,
+                                                 retryable: h.retryable, retried: h.retried, totals: h.totals, uwsgi: h.wire == .uwsgi, id: id)
+                                       }, seat: w.seat == nil ? nil : w.seatIndex, handedIDs: w.handedIDs))
         }
         // Queued clients first, in queue order, so they keep their places.
         let queued = queue[queueHead...].compactMap { clients[$0] }.filter { $0.state == .queued }
@@ -133,22 +135,29 @@ extension Vassal {
             worker.workerID = w.workerID
             worker.build = w.build
             worker.speaks = w.speaks
-            worker.inHand = w.held.map {
-                var h = HandedConnection(fd: $0.fd, host: $0.host, port: $0.port, wire: $0.uwsgi ? .uwsgi : .http,
-                                         requests: $0.requests, buffered: $0.buffer)
-                h.retryable = $0.retryable
-                h.retried = $0.retried
-                h.totals = $0.totals
-                return h
+            worker.handedIDs = w.handedIDs
+            if let index = w.seat, index >= 0, index < seatTaken.count { take(seat: index, for: worker) }
+            for held in w.held {
+                var h = HandedConnection(fd: held.fd, host: held.host, port: held.port, wire: held.uwsgi ? .uwsgi : .http,
+                                         requests: held.requests, buffered: held.buffer)
+                h.retryable = held.retryable
+                h.retried = held.retried
+                h.totals = held.totals
+                if worker.seat != nil && held.id != 0 {
+                    worker.held[held.id] = h
+                } else {
+                    worker.inHand.append(h)
+                }
             }
             worker.busySinceNs = Host.monotonicNanoseconds()
             guard let token = try? sources.add(w.fd, .worker(worker)) else {
                 w.fd.close()
+                if worker.seat != nil { seatTaken[worker.seatIndex] = false }
                 continue
             }
             worker.eventToken = token
             workers[worker.id] = worker
-            if w.state == .free { free.append(worker.id) }
+            if w.state == .free && worker.seat == nil { free.append(worker.id) }
         }
         for c in state.clients {
             let client = ClientConnection(fd: c.fd, remote: (c.host, c.port), wire: c.uwsgi ? .uwsgi : .http, buffered: c.buffer, requests: c.requests)

@@ -18,10 +18,13 @@ extension Vassal {
         let now = Host.monotonicNanoseconds()
         let attached = workers.values.sorted { ($0.build, $0.workerID, $0.pid) < ($1.build, $1.workerID, $1.pid) }
         let rows: [JSON] = attached.enumerated().map { index, w in
-            let busy = !w.inHand.isEmpty
+            let busy = w.isServing
+            // Seated, the seat counts its requests; else the connections it answered for.
+            let requests = w.seat?.served ?? w.connectionsServed
             let status: String
             switch w.state {
             case .busy: status = "busy"
+            case .free where busy: status = "busy"
             case .draining: status = busy ? "busy" : "pause"
             default: status = "idle"
             }
@@ -29,8 +32,8 @@ extension Vassal {
                 ("id", .number(index + 1)),
                 ("pid", .number(w.pid)),
                 ("accepting", .number(w.state == .free || w.state == .busy ? 1 : 0)),
-                ("requests", .number(w.connectionsServed)),
-                ("delta_requests", .number(w.connectionsServed)),
+                ("requests", .number(requests)),
+                ("delta_requests", .number(requests)),
                 ("exceptions", .number(0)),
                 ("harakiri_count", .number(0)),
                 ("signals", .number(0)),
@@ -44,15 +47,17 @@ extension Vassal {
                 ("tx", .number(0)),
                 ("avg_rt", .number(0)),
                 ("apps", .array([])),
-                ("cores", .array([.object([("id", .number(0)), ("requests", .number(w.connectionsServed)),
+                ("cores", .array([.object([("id", .number(0)), ("requests", .number(requests)),
                                            ("in_request", .number(busy ? 1 : 0))])])),
             ]
             members.append(("state", .string(w.state.rawValue)))
             members.append(("build", .string(w.build)))
             members.append(("worker_id", .number(w.workerID)))
-            if let h = w.inHand.first {
+            if w.seat != nil { members.append(("held_connections", .number(w.held.count))) }
+            if let h = w.serving {
                 members.append(("client", .string("\(h.host):\(h.port)")))
-                members.append(("busy_ms", .number(now > w.busySinceNs ? (now - w.busySinceNs) / 1_000_000 : 0)))
+                // (A seated worker does not say when it began: its scoreboard row does, in the zerg's stats.)
+                if w.seat == nil { members.append(("busy_ms", .number(now > w.busySinceNs ? (now - w.busySinceNs) / 1_000_000 : 0))) }
             }
             return .object(members)
         }
@@ -64,6 +69,8 @@ extension Vassal {
             ("problem", appProblem.map(JSON.string) ?? .null),
         ] + UWSGIStats.binaryKeys(binary) + [
             ("parked_connections", .number(parked)),
+            // Keep-alive connections seated workers hold between requests (`HandoffSeat`).
+            ("held_connections", .number(workers.values.reduce(0) { $0 + $1.held.count })),
             ("daemons", daemons.json),
             // Waiting: `depth` in the vassal, `backlog` in the listeners (see `Vassal+Admission`);
             // the wait figures are the vassal's queue only (the kernel does not date a backlog).

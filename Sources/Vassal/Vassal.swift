@@ -84,6 +84,11 @@ final class Vassal {
     var counters = Counters()
     /// Word 0: the requests waiting for a worker (queue and backlogs, `updateWaiting`), read by attached workers.
     let board: SharedMemory
+    /// The seats of workers that hold their keep-alive connections (`HandoffSeat`), and which are taken.
+    let seats: SharedMemory
+    var seatTaken = [Bool](repeating: false, count: HandoffSeat.count)
+    /// The seat given last (seats go round the table: `seat(_:)`).
+    var lastSeat = HandoffSeat.count - 1
     /// Where client reads land (one connection is read at a time).
     let readScratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 16384, alignment: 16)
     /// Where worker messages land (one is received at a time).
@@ -134,8 +139,9 @@ final class Vassal {
     var nextWatchdogNs: UInt64 = 0
 
     init(settings: VassalSettings, arguments: [String], binary: OwnBinary, listeners: [FileDescriptor], zergServer: FileDescriptor,
-         emperor: EmperorLink?, board: SharedMemory?) throws {
+         emperor: EmperorLink?, board: SharedMemory?, seats: SharedMemory?) throws {
         self.board = try board ?? SharedMemory.create(name: "vassal-queue", count: 8)
+        self.seats = try seats ?? HandoffSeat.createAll()
         self.settings = settings
         self.arguments = arguments
         self.binary = binary
@@ -218,6 +224,14 @@ final class Vassal {
             now = Host.monotonicNanoseconds()
             updateWaiting(now: now)
             board[0] = Int64(waiting)
+            if waiting > 0 && !seatTaken.allSatisfy({ !$0 }) {
+                // A seated worker that came free while this turn ran said nothing
+                // if it read the page before that store: look at the seats after it.
+                SharedMemory.fence()
+                dispatch()
+                updateWaiting(now: now)
+                board[0] = Int64(waiting)
+            }
             if let ms = notifier?.watchdogIntervalMs, now >= nextWatchdogNs {
                 notifier?.watchdog()
                 nextWatchdogNs = now + UInt64(ms) * 1_000_000

@@ -35,12 +35,14 @@ public struct VassalStateError: Error, CustomStringConvertible {
 ///     listener <fd> <address>
 ///     zerg-server <fd> <path>
 ///     board <fd>
-///     worker <fd> <state> <pid> <worker-id> <peer-pid> <peer-uid> <peer-gid> <build-hex> [<speaks>]
-///                                    (speaks: the protocol level the worker said it `understands`)
-///     held <fd> <host> <port> <requests> <buffer-hex> [<retry> <written> <read> [uwsgi]]
+///     seats <fd>
+///     worker <fd> <state> <pid> <worker-id> <peer-pid> <peer-uid> <peer-gid> <build-hex> [<speaks> [<seat> <handed>]]
+///                                    (speaks: the protocol level the worker said it `understands`;
+///                                     seat: its seat, - for none; handed: connections sent on its link)
+///     held <fd> <host> <port> <requests> <buffer-hex> [<retry> <written> <read> [uwsgi] [#<id>]]
 ///                                    (a connection the worker line above holds; retry: - r R for
 ///                                     not retryable, retryable, sent again already; byte totals - when unknown;
-///                                     `uwsgi`: its client speaks the uwsgi protocol)
+///                                     `uwsgi`: its client speaks the uwsgi protocol; id: its number on a seated link)
 ///     client <fd> <state> <host> <port> <requests> <buffer-hex> [<written> <read> [uwsgi]]
 ///     daemon <pid> <command-hex>     (an attached daemon, still this process's child; no fd)
 public struct VassalState {
@@ -55,9 +57,15 @@ public struct VassalState {
         public var speaks: UInt8 = 0
         public var build: String
         public var held: [Held] = []
+        /// Its seat (nil: unseated), and how many connections were sent on its link.
+        public var seat: Int?
+        public var handedIDs: UInt32 = 0
         public init(fd: FileDescriptor, state: WorkerLinkState, pid: Int32, workerID: Int32,
-                    peer: (pid: Int32, uid: UInt32, gid: UInt32), build: String, speaks: UInt8 = 0, held: [Held] = []) {
+                    peer: (pid: Int32, uid: UInt32, gid: UInt32), build: String, speaks: UInt8 = 0, held: [Held] = [],
+                    seat: Int? = nil, handedIDs: UInt32 = 0) {
             self.speaks = speaks
+            self.seat = seat
+            self.handedIDs = handedIDs
             self.fd = fd
             self.state = state
             self.pid = pid
@@ -78,9 +86,13 @@ public struct VassalState {
         public var totals: (written: Int64, read: Int64)?
         /// From a `socket` listener (the uwsgi protocol).
         public var uwsgi: Bool
+        /// Its number on a seated worker's link (0: an unseated worker's).
+        public var id: UInt32
         public init(fd: FileDescriptor, host: String, port: Int, requests: UInt32, buffer: [UInt8],
-                    retryable: Bool = false, retried: Bool = false, totals: (written: Int64, read: Int64)? = nil, uwsgi: Bool = false) {
+                    retryable: Bool = false, retried: Bool = false, totals: (written: Int64, read: Int64)? = nil, uwsgi: Bool = false,
+                    id: UInt32 = 0) {
             self.uwsgi = uwsgi
+            self.id = id
             self.fd = fd
             self.host = host
             self.port = port
@@ -117,6 +129,7 @@ public struct VassalState {
     public var listeners: [(fd: FileDescriptor, address: String)] = []
     public var zergServer: (fd: FileDescriptor, path: String)?
     public var board: FileDescriptor?
+    public var seats: FileDescriptor?
     public var workers: [Worker] = []
     public var clients: [Client] = []
     /// Attached daemons running as children: their command and pid.
@@ -125,7 +138,7 @@ public struct VassalState {
     public init() {}
 
     public var allFds: [FileDescriptor] {
-        listeners.map(\.fd) + (zergServer.map { [$0.fd] } ?? []) + (board.map { [$0] } ?? []) + workers.flatMap { [$0.fd] + $0.held.map(\.fd) } + clients.map(\.fd)
+        listeners.map(\.fd) + (zergServer.map { [$0.fd] } ?? []) + (board.map { [$0] } ?? []) + (seats.map { [$0] } ?? []) + workers.flatMap { [$0.fd] + $0.held.map(\.fd) } + clients.map(\.fd)
     }
 
     public func serialized() -> String {
@@ -133,12 +146,13 @@ public struct VassalState {
         for l in listeners { lines.append("listener \(l.fd.rawValue) \(l.address)") }
         if let z = zergServer { lines.append("zerg-server \(z.fd.rawValue) \(z.path)") }
         if let b = board { lines.append("board \(b.rawValue) -") }
+        if let s = seats { lines.append("seats \(s.rawValue) -") }
         for w in workers {
-            lines.append("worker \(w.fd.rawValue) \(w.state.rawValue) \(w.pid) \(w.workerID) \(w.peer.pid) \(w.peer.uid) \(w.peer.gid) \(Hex.encode(Array(w.build.utf8))) \(w.speaks)")
+            lines.append("worker \(w.fd.rawValue) \(w.state.rawValue) \(w.pid) \(w.workerID) \(w.peer.pid) \(w.peer.uid) \(w.peer.gid) \(Hex.encode(Array(w.build.utf8))) \(w.speaks) \(w.seat.map(String.init) ?? "-") \(w.handedIDs)")
             for h in w.held {
                 let retry = h.retried ? "R" : h.retryable ? "r" : "-"
                 let totals = h.totals.map { "\($0.written) \($0.read)" } ?? "- -"
-                lines.append("held \(h.fd.rawValue) \(h.host.isEmpty ? "-" : h.host) \(h.port) \(h.requests) \(Hex.encode(h.buffer)) \(retry) \(totals)\(h.uwsgi ? " uwsgi" : "")")
+                lines.append("held \(h.fd.rawValue) \(h.host.isEmpty ? "-" : h.host) \(h.port) \(h.requests) \(Hex.encode(h.buffer)) \(retry) \(totals)\(h.uwsgi ? " uwsgi" : "")\(h.id != 0 ? " #\(h.id)" : "")")
             }
         }
         for c in clients {
@@ -163,13 +177,17 @@ public struct VassalState {
                 state.zergServer = (fd, f[2...].joined(separator: " "))
             case "board":
                 state.board = fd
+            case "seats":
+                state.seats = fd
             case "worker":
                 guard f.count >= 9, let s = WorkerLinkState(rawValue: f[2]), let pid = Int32(f[3]), let id = Int32(f[4]),
                       let ppid = Int32(f[5]), let puid = UInt32(f[6]), let pgid = UInt32(f[7]), let build = Hex.decode(f[8])
                 else { throw bad() }
                 // `speaks` is optional: a line written by an older vassal has none.
+                // So are the seat and the count of connections handed.
                 state.workers.append(Worker(fd: fd, state: s, pid: pid, workerID: id, peer: (ppid, puid, pgid),
-                                            build: String(decoding: build, as: UTF8.self), speaks: f.count > 9 ? UInt8(f[9]) ?? 0 : 0))
+                                            build: String(decoding: build, as: UTF8.self), speaks: f.count > 9 ? UInt8(f[9]) ?? 0 : 0,
+                                            seat: f.count > 11 ? Int(f[10]) : nil, handedIDs: f.count > 11 ? UInt32(f[11]) ?? 0 : 0))
             case "held":
                 guard f.count >= 6, !state.workers.isEmpty, let port = Int(f[3]), let requests = UInt32(f[4]),
                       let buffer = Hex.decode(f[5]) else { throw bad() }
@@ -178,7 +196,8 @@ public struct VassalState {
                 let totals = f.count > 8 ? Int64(f[7]).flatMap { w in Int64(f[8]).map { (w, $0) } } : nil
                 state.workers[state.workers.count - 1].held.append(
                     Held(fd: fd, host: f[2] == "-" ? "" : f[2], port: port, requests: requests, buffer: buffer,
-                         retryable: retry == "r", retried: retry == "R", totals: totals, uwsgi: f.count > 9 && f[9] == "uwsgi"))
+                         retryable: retry == "r", retried: retry == "R", totals: totals, uwsgi: f.dropFirst(9).contains("uwsgi"),
+                         id: f.dropFirst(9).first { $0.hasPrefix("#") }.flatMap { UInt32($0.dropFirst()) } ?? 0))
             case "daemon":
                 guard let command = Hex.decode(f[2]) else { throw bad() }
                 state.daemons.append((String(decoding: command, as: UTF8.self), raw))

@@ -15,12 +15,15 @@ import Testing
                   held: [.init(fd: FileDescriptor(rawValue: 10), host: "127.0.0.1", port: 5555, requests: 3, buffer: Array("GET / HTTP/1.1\r\n\r\n".utf8),
                                retryable: true, totals: (1234, 56)),
                          .init(fd: FileDescriptor(rawValue: 11), host: "", port: 0, requests: 0, buffer: [], uwsgi: true)]),
-            .init(fd: FileDescriptor(rawValue: 12), state: .free, pid: 1235, workerID: 3, peer: (1235, 0, 0), build: "böild"),
+            .init(fd: FileDescriptor(rawValue: 12), state: .free, pid: 1235, workerID: 3, peer: (1235, 0, 0), build: "böild", speaks: 5,
+                  held: [.init(fd: FileDescriptor(rawValue: 13), host: "::1", port: 7, requests: 1, buffer: [], totals: (5, 6), uwsgi: true, id: 41)],
+                  seat: 17, handedIDs: 42),
         ]
         s.clients = [
-            .init(fd: FileDescriptor(rawValue: 13), state: .queued, host: "::1", port: 40000, requests: 1, buffer: [0, 255, 10], totals: (10, 20)),
-            .init(fd: FileDescriptor(rawValue: 14), state: .reading, host: "10.0.0.1", port: 1, requests: 0, buffer: [], uwsgi: true),
+            .init(fd: FileDescriptor(rawValue: 14), state: .queued, host: "::1", port: 40000, requests: 1, buffer: [0, 255, 10], totals: (10, 20)),
+            .init(fd: FileDescriptor(rawValue: 15), state: .reading, host: "10.0.0.1", port: 1, requests: 0, buffer: [], uwsgi: true),
         ]
+        s.seats = FileDescriptor(rawValue: 16)
         return s
     }
 
@@ -37,12 +40,16 @@ import Testing
         // A line from an older vassal (no retry fields) still reads.
         let old = try VassalState.parse("worker 9 busy 1 2 3 4 5 61\nheld 10 h 1 2 -\n")
         #expect(old.workers[0].held[0].totals == nil && !old.workers[0].held[0].retryable)
-        #expect(back.workers.map(\.speaks) == [3, 0] && old.workers[0].speaks == 0)
+        #expect(back.workers.map(\.speaks) == [3, 5] && old.workers[0].speaks == 0)
+        // A seated worker: its seat, its count of connections, each held one's id.
+        #expect(back.workers.map(\.seat) == [nil, 17] && back.workers.map(\.handedIDs) == [0, 42] && old.workers[0].seat == nil)
+        #expect(back.workers[1].held.map(\.id) == [41] && back.workers[0].held.map(\.id) == [0, 0] && back.workers[1].held[0].uwsgi)
+        #expect(back.seats?.rawValue == 16)
         #expect(back.clients.map(\.state) == [.queued, .reading])
         #expect(back.clients[0].buffer == [0, 255, 10])
         #expect(back.clients[0].totals! == (10, 20) && back.clients[1].totals == nil)
         #expect(back.clients.map(\.uwsgi) == [false, true] && back.workers[0].held.map(\.uwsgi) == [false, true] && !old.workers[0].held[0].uwsgi)
-        #expect(back.allFds.map(\.rawValue) == Array(5...14))
+        #expect(back.allFds.map(\.rawValue).sorted() == Array(5...16))
     }
 
     @Test func unreadableLinesAreRefusedWithTheirNumber() {
@@ -52,7 +59,7 @@ import Testing
             #expect {
                 try VassalState.parse(good + bad + "\n")
             } throws: { error in
-                (error as? VassalStateError)?.description.contains("line 11") == true
+                (error as? VassalStateError)?.description.contains("line \(good.split(separator: "\n").count + 1)") == true
             }
         }
         // A held connection needs a worker line before it.

@@ -63,11 +63,14 @@ struct StatsTests {
         #expect(after["listen_queue"] as? Int == 0)
         #expect(Self.workers(after).allSatisfy { ($0["pid"] as? Int ?? 0) > 0 && $0["respawn_count"] as? Int == 1 })
         #expect(Self.workers(after).allSatisfy { ($0["ready_ms"] as? Int ?? -1) >= 0 })
-        // The vassal counts a connection when the worker answers for it (after its short linger).
+        // The vassal counts requests as each worker's seat says.
         #expect(waitUntil(5) { Self.workers((try? Self.read(vassalStats, http: true)) ?? [:]).reduce(0) { $0 + ($1["requests"] as? Int ?? 0) } == 8 })
         let v2 = try Self.read(vassalStats, http: true)
         #expect((v2["handoff"] as? [String: Any])?["dispatched"] as? Int == 8)
-        #expect(v2["parked_connections"] as? Int == 1)  // the slow client's keep-alive connection, back and idle
+        // The slow client's keep-alive connection, idle: its worker holds it.
+        #expect(v2["parked_connections"] as? Int == 0)
+        #expect(v2["held_connections"] as? Int == 1)
+        #expect(Self.workers(v2).reduce(0) { $0 + ($1["held_connections"] as? Int ?? 0) } == 1)
     }
 
     @Test func uwsgitopShowsOurWorkers() throws {

@@ -14,6 +14,9 @@ import Testing
         .connectionDue(dueNs: 0, remoteHost: "", remotePort: 0, buffered: []),
         .uwsgiConnection(dueNs: 0, remoteHost: "10.0.0.2", remotePort: 80, buffered: [0, 4, 0, 0, 1, 0, 65, 0, 0]),
         .uwsgiConnection(dueNs: 1 << 40, remoteHost: "", remotePort: 0, buffered: []),
+        .available, .heldClosed(id: 0xFFFF_FFFE), .seat(index: 255),
+        .heldReturned(id: 7, requests: 2, written: 1 << 33, read: 12, buffered: Array("GET /a HT".utf8)),
+        .heldReturned(id: 1, requests: 0, written: 0, read: 0, buffered: []),
     ]
 
     func decode(_ bytes: [UInt8], fds: Int) throws -> HandoffMessage {

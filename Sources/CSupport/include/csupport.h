@@ -98,6 +98,9 @@ int cs_wtermsig(int status);
 long long cs_atomic_load(const long long *p);
 void cs_atomic_store(long long *p, long long v);
 long long cs_atomic_add(long long *p, long long v);
+/* A full (sequentially consistent) fence: a store before it is seen by every
+ * other process before a load after it is done (the seat's idle/queue handshake). */
+void cs_atomic_fence(void);
 
 /* sendmsg(2) of `len` bytes with `nfds` (at most 8) fds as SCM_RIGHTS,
  * MSG_NOSIGNAL, MSG_DONTWAIT when nonblock. */

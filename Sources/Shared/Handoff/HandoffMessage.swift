@@ -26,6 +26,16 @@ public enum HandoffMessage: Equatable, Sendable {
     /// Right after a `welcome` of `dueVersion` or later: this worker
     /// understands messages up to `version` (`connectionDue`).
     case understands(version: UInt8)
+    /// A seated worker (see `seat`) finished a request and is free, and the
+    /// vassal's queue page said requests wait: dispatch. (With nobody waiting
+    /// it says nothing: the seat shows it free.)
+    case available
+    /// A seated worker closed the connection the vassal handed it as the
+    /// `id`-th connection on this link (counting from 1).
+    case heldClosed(id: UInt32)
+    /// A seated worker gives back connection `id` (one fd), idle or with a
+    /// request head begun, as `returned` does for the connection served last.
+    case heldReturned(id: UInt32, requests: UInt32, written: UInt64, read: UInt64, buffered: [UInt8])
     // vassal → worker
     /// The attach is accepted, speaking `version`. Carries one fd: a shared
     /// memory page whose first 64-bit word is the vassal's queue depth (how
@@ -51,6 +61,11 @@ public enum HandoffMessage: Equatable, Sendable {
     case uwsgiConnection(dueNs: UInt64, remoteHost: String, remotePort: UInt16, buffered: [UInt8])
     /// Answer to `draining`: no further message follows on this link.
     case bye
+    /// To a worker that `understands` `heldVersion`: its seat (one fd, a
+    /// memfd of `HandoffSeat.size`-byte seats; `index` is its own). Seated, the
+    /// worker keeps the keep-alive connections it was handed in its own epoll
+    /// between requests, and shows in its seat which one it serves.
+    case seat(index: UInt16)
 
     public static let version: UInt8 = 1
     /// The `welcome` version from which a vassal understands `returned`.
@@ -59,13 +74,16 @@ public enum HandoffMessage: Equatable, Sendable {
     public static let dueVersion: UInt8 = 3
     /// The version from which vassals send `uwsgiConnection`.
     public static let uwsgiVersion: UInt8 = 4
+    /// The version from which vassals send `seat` and workers hold connections.
+    public static let heldVersion: UInt8 = 5
     /// What this side's vassal says in `welcome`, and its workers in `understands`.
-    public static let welcomeVersion: UInt8 = uwsgiVersion
+    public static let welcomeVersion: UInt8 = heldVersion
     static let magic: [UInt8] = [0x48, 0x5A]  // "HZ"
 
     public enum Kind: UInt8, Sendable {
         case hello = 0x01, ready = 0x02, back = 0x03, done = 0x04, draining = 0x05, failing = 0x06, returned = 0x07, understands = 0x08
-        case welcome = 0x81, refuse = 0x82, connection = 0x83, bye = 0x84, connectionDue = 0x85, uwsgiConnection = 0x86
+        case available = 0x09, heldClosed = 0x0A, heldReturned = 0x0B
+        case welcome = 0x81, refuse = 0x82, connection = 0x83, bye = 0x84, connectionDue = 0x85, uwsgiConnection = 0x86, seat = 0x87
     }
 
     public var kind: Kind {
@@ -78,6 +96,10 @@ public enum HandoffMessage: Equatable, Sendable {
         case .draining: return .draining
         case .failing: return .failing
         case .understands: return .understands
+        case .available: return .available
+        case .heldClosed: return .heldClosed
+        case .heldReturned: return .heldReturned
+        case .seat: return .seat
         case .welcome: return .welcome
         case .refuse: return .refuse
         case .connection: return .connection
@@ -89,7 +111,10 @@ public enum HandoffMessage: Equatable, Sendable {
 
     /// How many fds travel with a message of this kind (exactly).
     public static func fdCount(_ kind: Kind) -> Int {
-        kind == .back || kind == .returned || kind == .connection || kind == .connectionDue || kind == .uwsgiConnection || kind == .welcome ? 1 : 0
+        switch kind {
+        case .back, .returned, .heldReturned, .connection, .connectionDue, .uwsgiConnection, .welcome, .seat: return 1
+        case .hello, .ready, .done, .draining, .failing, .understands, .available, .heldClosed, .refuse, .bye: return 0
+        }
     }
 
     /// The largest packet either side sends or accepts.
@@ -104,15 +129,25 @@ public enum HandoffMessage: Equatable, Sendable {
             let name = Array(build.utf8.prefix(255))
             out.append(UInt8(name.count))
             out += name
-        case .ready, .done, .draining, .bye:
+        case .ready, .done, .draining, .bye, .available:
             break
+        case .heldClosed(let id):
+            out.appendLE(id)
+        case .seat(let index):
+            out.appendLE16(index)
         case .back(let requests, let buffered):
             out.appendLE(requests)
             out += buffered
         case .returned(let requests, let written, let read, let buffered):
             out.appendLE(requests)
-            out.appendLE(UInt32(truncatingIfNeeded: written)); out.appendLE(UInt32(truncatingIfNeeded: written >> 32))
-            out.appendLE(UInt32(truncatingIfNeeded: read)); out.appendLE(UInt32(truncatingIfNeeded: read >> 32))
+            out.appendLE64(written)
+            out.appendLE64(read)
+            out += buffered
+        case .heldReturned(let id, let requests, let written, let read, let buffered):
+            out.appendLE(id)
+            out.appendLE(requests)
+            out.appendLE64(written)
+            out.appendLE64(read)
             out += buffered
         case .welcome(let version), .understands(let version):
             out.append(version)
@@ -125,7 +160,7 @@ public enum HandoffMessage: Equatable, Sendable {
             out.appendLE16(port)
             out += buffered
         case .connectionDue(let due, let host, let port, let buffered), .uwsgiConnection(let due, let host, let port, let buffered):
-            out.appendLE(UInt32(truncatingIfNeeded: due)); out.appendLE(UInt32(truncatingIfNeeded: due >> 32))
+            out.appendLE64(due)
             let name = Array(host.utf8.prefix(255))
             out.append(UInt8(name.count))
             out += name
@@ -158,12 +193,21 @@ public enum HandoffMessage: Equatable, Sendable {
         case .done: message = .done
         case .draining: message = .draining
         case .bye: message = .bye
+        case .available: message = .available
+        case .heldClosed: message = .heldClosed(id: try r.u32())
+        case .seat: message = .seat(index: try r.u16())
+        case .heldReturned:
+            let id = try r.u32()
+            let requests = try r.u32()
+            let written = try r.u64()
+            let read = try r.u64()
+            message = .heldReturned(id: id, requests: requests, written: written, read: read, buffered: r.rest())
         case .back:
             message = .back(requests: try r.u32(), buffered: r.rest())
         case .returned:
             let requests = try r.u32()
-            let written = UInt64(try r.u32()) | UInt64(try r.u32()) << 32
-            let read = UInt64(try r.u32()) | UInt64(try r.u32()) << 32
+            let written = try r.u64()
+            let read = try r.u64()
             message = .returned(requests: requests, written: written, read: read, buffered: r.rest())
         case .welcome:
             message = .welcome(version: try r.u8())
@@ -179,7 +223,7 @@ public enum HandoffMessage: Equatable, Sendable {
             let port = try r.u16()
             message = .connection(remoteHost: host, remotePort: port, buffered: r.rest())
         case .connectionDue, .uwsgiConnection:
-            let due = UInt64(try r.u32()) | UInt64(try r.u32()) << 32
+            let due = try r.u64()
             let n = Int(try r.u8())
             let host = String(decoding: try r.bytes(n), as: UTF8.self)
             let port = try r.u16()
@@ -210,6 +254,7 @@ public enum HandoffMessage: Equatable, Sendable {
             let b = try bytes(4)
             return b.enumerated().reduce(0) { $0 | UInt32($1.element) << (8 * UInt32($1.offset)) }
         }
+        mutating func u64() throws -> UInt64 { UInt64(try u32()) | UInt64(try u32()) << 32 }
         mutating func rest() -> [UInt8] {
             defer { at = bytes.count }
             return Array(bytes[at...])
@@ -226,6 +271,9 @@ public struct HandoffError: Error, CustomStringConvertible, Sendable {
 extension Array where Element == UInt8 {
     mutating func appendLE(_ v: UInt32) {
         append(UInt8(v & 0xFF)); append(UInt8(v >> 8 & 0xFF)); append(UInt8(v >> 16 & 0xFF)); append(UInt8(v >> 24))
+    }
+    mutating func appendLE64(_ v: UInt64) {
+        appendLE(UInt32(truncatingIfNeeded: v)); appendLE(UInt32(truncatingIfNeeded: v >> 32))
     }
     mutating func appendLE16(_ v: UInt16) {
         append(UInt8(v & 0xFF)); append(UInt8(v >> 8))

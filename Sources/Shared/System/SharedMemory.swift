@@ -55,11 +55,12 @@ public struct SharedMemory: @unchecked Sendable {
         return try? fd.readToEnd()
     }
 
-    /// Maps a region received from the parent.
-    public init(mapping fd: FileDescriptor, count: Int) throws(SystemError) {
+    /// Maps a region received from the parent (`count` counters from byte
+    /// `offset`, a multiple of the page size).
+    public init(mapping fd: FileDescriptor, count: Int, offset: Int = 0) throws(SystemError) {
         // mmap returns a pointer, MAP_FAILED (-1) on error: as an Int it fits `Syscall`'s convention.
         let address = try Syscall.call("mmap", fd.description) {
-            Int(bitPattern: mmap(nil, count * 8, PROT_READ | PROT_WRITE, MAP_SHARED, fd.rawValue, 0))
+            Int(bitPattern: mmap(nil, count * 8, PROT_READ | PROT_WRITE, MAP_SHARED, fd.rawValue, off_t(offset)))
         }
         guard let p = UnsafeMutableRawPointer(bitPattern: address) else { throw SystemError("mmap", fd.description, errno: ENOMEM) }
         self.fd = fd
@@ -94,6 +95,9 @@ public struct SharedMemory: @unchecked Sendable {
         _ = try? Syscall.call("munmap", fd.description) { munmap(base, count * 8) }
         fd.close()
     }
+
+    /// A full fence (see `cs_atomic_fence`).
+    public static func fence() { cs_atomic_fence() }
 
     @discardableResult
     public func add(_ index: Int, _ delta: Int64) -> Int64 {

@@ -26,6 +26,10 @@ final class Connection {
     /// vassal with the connection, so it knows the connection's totals).
     var written: Int64 = 0
     var read: Int64 = 0
+    /// Zerg mode: its number on the link it came by (`Worker.takenIDs`; 0 standalone).
+    var handoffID: UInt32 = 0
+    /// `requestsServed` when its bytes were last copied to the worker's seat (-1: never).
+    var seatedAt = -1
 
     /// Where reads land before they are appended to `buffer`: one per worker
     /// (it serves one connection at a time), handed to each connection.
@@ -155,5 +159,12 @@ final class Connection {
         Interpreter.withoutGIL { (try? fd.wait(writable: writable, timeoutMs: timeoutMs)) == true }
     }
 
-    func close() { fd.close() }
+    /// Closed here (a connection may be closed on two paths when the vassal's link is lost mid-request).
+    private(set) var isClosed = false
+
+    func close() {
+        guard !isClosed else { return }
+        isClosed = true
+        fd.close()
+    }
 }

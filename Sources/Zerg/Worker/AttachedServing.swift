@@ -25,6 +25,7 @@ extension Worker {
         }
         runner.vassalBoard?.release()  // the page of the vassal attached to before
         runner.vassalBoard = board
+        takenIDs = 0
         return true
     }
 
@@ -62,6 +63,14 @@ extension Worker {
         guard let link, let fd = link.fd else { return }
         if let token = linkToken { sources.remove(fd, token) }
         linkToken = nil
+        // Held connections are this worker's alone now (see `serveOrphanedHandoffs`).
+        for conn in parked.values where conn.handoffID != 0 {
+            unpark(conn)
+            conn.handoffID = 0
+            orphanedHeld.append(conn)
+        }
+        seat?.unmap()
+        seat = nil
         draining: while true {
             switch try? link.receive() {
             case .message(.connection(let host, let port, let buffered), let connection?)?,
@@ -94,19 +103,32 @@ extension Worker {
         case .closed:
             linkLost()
         case .message(.connection(let host, let port, let buffered), let fd?):
-            take(fd, HandedOver(fd: fd, host: host, port: port, buffered: buffered, wire: .http), dueNs: 0)
+            takenIDs &+= 1
+            take(fd, HandedOver(fd: fd, host: host, port: port, buffered: buffered, wire: .http, id: takenIDs), dueNs: 0)
         case .message(.connectionDue(let due, let host, let port, let buffered), let fd?):
-            take(fd, HandedOver(fd: fd, host: host, port: port, buffered: buffered, wire: .http), dueNs: due)
+            takenIDs &+= 1
+            take(fd, HandedOver(fd: fd, host: host, port: port, buffered: buffered, wire: .http, id: takenIDs), dueNs: due)
         case .message(.uwsgiConnection(let due, let host, let port, let buffered), let fd?):
-            take(fd, HandedOver(fd: fd, host: host, port: port, buffered: buffered, wire: .uwsgi), dueNs: due)
+            takenIDs &+= 1
+            take(fd, HandedOver(fd: fd, host: host, port: port, buffered: buffered, wire: .uwsgi, id: takenIDs), dueNs: due)
+        case .message(.seat(let index), let fd?):
+            defer { fd.close() }  // the mapping stays
+            do {
+                seat = try HandoffSeat.map(fd, index: Int(index))
+            } catch {
+                Log.info("cannot map the seat the vassal gave this worker: \(error); reattaching")
+                linkLost()
+            }
         case .message(.bye, _):
             linkLost(quietly: true)
         case .messageLostItsFd(.connection(let host, let port, _)), .messageLostItsFd(.connectionDue(_, let host, let port, _)),
              .messageLostItsFd(.uwsgiConnection(_, let host, let port, _)):
             // Out of descriptors here: that client is lost (the vassal closes its
             // copy on `done`), the link and every other connection are not.
+            takenIDs &+= 1
             Log.info("could not receive the connection of client \(host):\(port) (out of file descriptors); closing it")
-            tellVassal(.done)
+            seat?.received(takenIDs)
+            closed(id: takenIDs)
         case .messageLostItsFd(let other):
             Log.info("unexpected \(other.kind) from the vassal")
             linkLost()
@@ -121,12 +143,14 @@ extension Worker {
     /// when this worker is leaving (handed before the vassal saw `draining`),
     /// or answered 503 when it waited here past its due time (`dueNs`, 0: none).
     func take(_ fd: FileDescriptor, _ handed: HandedOver, dueNs: UInt64) {
+        seat?.received(handed.id)
         if stopping || paused {
             if handed.wire == .uwsgi {
                 // Never handed back (the vassal parks HTTP connections only): it is served.
                 return serve(handed)
             }
-            handBack(fd, requests: 0, written: 0, read: 0, buffered: handed.buffered)  // untouched here
+            seat?.idle(taken: takenIDs, served: runner.requestsServed)
+            handBack(fd, id: handed.id, requests: 0, written: 0, read: 0, buffered: handed.buffered)  // untouched here
             fd.close()
             return
         }
@@ -136,7 +160,7 @@ extension Worker {
             Log.info("client \(handed.host):\(handed.port): waited past queue-timeout for this worker; 503")
             fd.answerAndClose(HTTPResponseHead.simple(status: 503, message: "no worker became free within queue-timeout",
                                                       minorVersion: handed.wire == .uwsgi ? 0 : 1, extraHeaders: [("Retry-After", "1")]))
-            tellVassal(.done)
+            closed(id: handed.id)
             return
         }
         serve(handed)
@@ -145,21 +169,111 @@ extension Worker {
     func serve(_ handed: HandedOver) {
         let conn = Connection(fd: handed.fd, remote: (handed.host, Int(handed.port)), wire: handed.wire, scratch: scratch)
         conn.buffer = handed.buffered
+        if seat != nil { conn.handoffID = handed.id }
         openConnections += 1
         serve(conn)
     }
 
     /// Serves what a lost link left (each connection closes after its
-    /// requests: there is no vassal to give it back to).
+    /// requests: there is no vassal to give it back to). A held connection
+    /// whose client has sent something is served; the others close (their
+    /// clients open a new connection, to the vassal that replaces this one).
     func serveOrphanedHandoffs() {
         while !orphanedHandoffs.isEmpty { serve(orphanedHandoffs.removeFirst()) }
+        while let conn = orphanedHeld.popLast() {
+            if conn.isClosed { continue }
+            if conn.pending > 0 || (try? conn.fd.wait(timeoutMs: 0)) == true {
+                serve(conn)
+            } else {
+                close(conn)
+            }
+        }
+    }
+
+    /// The vassal is told that connection `id` is closed: with a seat,
+    /// `heldClosed` (and the seat shows this worker free), else `done`.
+    func closed(id: UInt32) {
+        guard seat != nil, id != 0 else {
+            tellVassal(.done)
+            return
+        }
+        // Free first: the message wakes the vassal, which then finds the seat free (no `available` needed).
+        seat?.idle(taken: takenIDs, served: runner.requestsServed)
+        tellVassal(.heldClosed(id: id))
+    }
+
+    /// Seated, between requests: the seat shows this worker free; when
+    /// requests wait in the vassal, it says so (`available`). The seat is
+    /// written before the queue page is read, and the vassal writes the queue
+    /// page before it reads the seats (both with a full fence), so either the
+    /// vassal sees this worker free or this worker sees the queue: never neither.
+    func freed() {
+        guard let seat else { return }
+        seat.idle(taken: takenIDs, served: runner.requestsServed)
+        if (runner.vassalBoard?[0] ?? 0) > 0 { tellVassal(.available) }
+    }
+
+    /// A held connection's client sent something: the seat shows it served
+    /// (with nothing of a request read yet), then it is served.
+    func serveHeld(_ conn: Connection) {
+        copyToSeat(conn)
+        serve(conn)
+    }
+
+    /// Seated: the seat shows `conn` served, with its unanswered bytes and
+    /// totals as they are now (the first request's bytes are those it was
+    /// handed with, there since `received`).
+    func copyToSeat(_ conn: Connection) {
+        guard let seat, conn.handoffID != 0 else { return }
+        seat.serves(conn.handoffID, taken: takenIDs, bytes: conn.buffer[conn.start...], written: conn.written, read: conn.read,
+                    requests: conn.requestsServed)
+        conn.seatedAt = conn.requestsServed
+    }
+
+    /// Seated, after a request with nothing more buffered: the connection
+    /// stays in this worker's epoll until its client sends again. With a
+    /// request begun (a partial head), or when this worker is leaving, it goes
+    /// back to the vassal.
+    func hold(_ conn: Connection) {
+        // At `max-connections` (this process's descriptors), idle ones go back to the vassal too.
+        guard conn.pending == 0, conn.wire == .http, !conn.broken, !stopping, !paused,
+              conn.eventToken != nil || parked.count < maxConnections else { return giveBack(conn) }
+        conn.compact()
+        if conn.eventToken == nil {
+            do {
+                conn.eventToken = try sources.add(conn.fd, .connection(conn))
+                parked[ObjectIdentifier(conn)] = conn
+            } catch {
+                return giveBack(conn)
+            }
+        }
+        freed()
+    }
+
+    /// A held connection goes back to the vassal (`heldReturned`; the seat
+    /// shows this worker free before the message wakes the vassal).
+    func giveBack(_ conn: Connection) {
+        unpark(conn)
+        openConnections -= 1
+        seat?.idle(taken: takenIDs, served: runner.requestsServed)
+        handBack(conn.fd, id: conn.handoffID, requests: conn.requestsServed, written: conn.written, read: conn.read,
+                 buffered: Array(conn.buffer[conn.start...]))
+        conn.close()
+    }
+
+    /// Leaving (stop, pause, retire): every held connection goes back to the vassal.
+    func giveBackHeld() {
+        for conn in Array(parked.values) where conn.handoffID != 0 { giveBack(conn) }
     }
 
     /// Gives a connection back to the vassal with what this worker wrote and
-    /// read on it (`returned`), or, to a vassal that predates it, `back`.
-    func handBack(_ fd: FileDescriptor, requests: Int, written: Int64, read: Int64, buffered: [UInt8]) {
+    /// read on it: seated, `heldReturned` naming it (`id`); else `returned`,
+    /// or, to a vassal that predates it, `back`.
+    func handBack(_ fd: FileDescriptor, id: UInt32, requests: Int, written: Int64, read: Int64, buffered: [UInt8]) {
         let count = UInt32(clamping: requests)
-        if let link, link.vassalVersion >= HandoffMessage.countedBackVersion {
+        if seat != nil, id != 0 {
+            tellVassal(.heldReturned(id: id, requests: count, written: UInt64(written), read: UInt64(read), buffered: buffered), fd: fd)
+        } else if let link, link.vassalVersion >= HandoffMessage.countedBackVersion {
             tellVassal(.returned(requests: count, written: UInt64(written), read: UInt64(read), buffered: buffered), fd: fd)
         } else {
             tellVassal(.back(requests: count, buffered: buffered), fd: fd)
@@ -189,7 +303,7 @@ extension Worker {
         }
         let buffered = Array(conn.buffer[conn.start...])
         openConnections -= 1
-        handBack(conn.fd, requests: conn.requestsServed, written: conn.written, read: conn.read, buffered: buffered)
+        handBack(conn.fd, id: 0, requests: conn.requestsServed, written: conn.written, read: conn.read, buffered: buffered)
         conn.close()
         return false
     }

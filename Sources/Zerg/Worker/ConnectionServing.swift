@@ -9,10 +9,12 @@ extension Worker {
     /// a connection that stays open is parked (or handed back).
     func serve(_ conn: Connection) {
         if conn.pending == 0 || conn.eventToken != nil {
-            if case .some(0) = conn.readAvailable() {
+            let n = conn.readAvailable()
+            if n == 0 {
                 close(conn)
                 return
             }
+            if n != nil { copyToSeat(conn) }  // at once: the seat must show what was read
         }
         if conn.wire == .uwsgi { return serveUWSGI(conn) }
         // A parked connection stays registered while it is served (no epoll
@@ -32,6 +34,8 @@ extension Worker {
                 close(conn)
                 return
             case .complete(let head, let consumed):
+                // A pipelined one: the seat shows its bytes (the first one's are there already).
+                if conn.seatedAt != conn.requestsServed && (conn.read > 0 || conn.requestsServed > 0) { copyToSeat(conn) }
                 conn.start += consumed
                 let keep = handle(conn, head)
                 conn.requestsServed += 1
@@ -88,6 +92,10 @@ extension Worker {
             park(conn)
             return false
         }
+        if seat != nil && conn.handoffID != 0 {
+            hold(conn)
+            return false
+        }
         return lingerOrHandBack(conn)
     }
 
@@ -118,7 +126,7 @@ extension Worker {
             // The vassal still holds a copy until it reads `done`: FIN now, not then.
             conn.fd.shutdownWrite()
             conn.close()
-            tellVassal(.done)
+            closed(id: conn.handoffID)
             return
         }
         conn.close()

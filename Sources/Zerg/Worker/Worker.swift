@@ -11,7 +11,7 @@ enum WorkerEvent {
     case pool
     /// A message from the vassal (zerg mode).
     case link
-    /// A parked keep-alive connection has bytes.
+    /// A parked keep-alive connection (standalone) or a held one (seated) has bytes.
     case connection(Connection)
 }
 
@@ -62,18 +62,31 @@ final class Worker {
     var linkToken: EventToken?
     /// Answers a waiting client when out of descriptors (standalone).
     let reserve = ReserveDescriptor()
-    /// Client connections this worker holds at most, standalone (`max-connections`;
-    /// each worker is a process with its own descriptor table).
+    /// Client connections this worker holds at most (`max-connections`; each
+    /// worker is a process with its own descriptor table). Standalone, past it
+    /// a newcomer makes the longest-idle one close; seated, idle ones go back
+    /// to the vassal.
     lazy var maxConnections = settings.maxConnectionsOption > 0 ? settings.maxConnectionsOption : max(64, DescriptorLimit.current - 64)
     /// Connections the vassal had handed over (queued on the link) when the
     /// link was lost: still this worker's to serve (see `linkLost`).
     var orphanedHandoffs: [HandedOver] = []
+    /// Held connections the link was lost with: served if their client has
+    /// sent something, else closed (see `linkLost`).
+    var orphanedHeld: [Connection] = []
+    /// The seat the vassal gave this worker (`HandoffMessage.seat`): while
+    /// seated, keep-alive connections stay in this worker's epoll between
+    /// requests (`hold`), identified by the number of their `connection`
+    /// message on the link (`takenIDs` counts them).
+    var seat: HandoffSeat?
+    var takenIDs: UInt32 = 0
     struct HandedOver {
         let fd: FileDescriptor
         let host: String
         let port: UInt16
         let buffered: [UInt8]
         let wire: WireProtocol
+        /// Its number on the link (see `takenIDs`).
+        var id: UInt32 = 0
     }
     let build: String
 

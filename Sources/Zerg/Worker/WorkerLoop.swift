@@ -75,6 +75,7 @@ extension Worker {
     private func runAttached() -> Int32 {
         guard let link else { return 0 }
         var drainingSent = false
+        var lastSweep = Host.monotonicNanoseconds()
         while true {
             serveOrphanedHandoffs()
             if !link.isAttached {
@@ -99,16 +100,27 @@ extension Worker {
             if events.isEmpty {
                 events = Interpreter.withoutGIL { (try? sources.wait(timeoutMs: 1000)) ?? [] }
             }
+            var ready: [Connection] = []
             for event in events {
                 switch sources[event] {
                 case .control?: readControl()
                 case .link?: receiveFromVassal()
+                case .connection(let conn)?: ready.append(conn)
                 default: continue
                 }
             }
+            // Held connections (seated): their requests after the vassal's, in epoll's order.
+            for conn in ready where conn.eventToken != nil { serveHeld(conn) }
             if (stopping || paused) && !drainingSent && link.isAttached {
+                // Held connections go back first: after `bye` the link is gone.
+                giveBackHeld()
                 // Nothing new for this worker; `bye` confirms no connection is still on its way.
                 drainingSent = tellVassal(.draining)
+            }
+            let now = Host.monotonicNanoseconds()
+            if now - lastSweep > 1_000_000_000 && !parked.isEmpty && !stopping && !paused {
+                sweepIdle(now: now)  // held connections: keep-alive and head timeouts
+                lastSweep = now
             }
         }
     }

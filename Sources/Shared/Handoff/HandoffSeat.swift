@@ -1,0 +1,151 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A seated worker's page in the vassal's seat memfd (`HandoffMessage.seat`):
+/// what the worker is doing, written by the worker without a system call,
+/// read by the vassal to dispatch and, when the worker dies, to tell what
+/// became of each connection it held.
+///
+/// Why: a seated worker keeps its keep-alive connections in its own epoll
+/// between requests (as a standalone worker does) instead of handing each one
+/// back to the vassal after every response. On this machine that round trip
+/// cost the vassal 10 µs of CPU and two wake-ups per request, and held hello
+/// keep-alive to 0.39× the standalone server. The seat is what keeps the
+/// vassal's guarantees without the messages: it shows which connection the
+/// worker serves (dispatch skips a busy worker; a crash retries that one
+/// request) and a copy of that request's bytes (the vassal resends them to
+/// another worker when the response had not started).
+///
+/// Layout (64-bit little-endian words, then bytes):
+///
+/// | word | field |
+/// |---:|---|
+/// | 0 | `taken` (high 32 bits): the last connection id received; `serving` (low 32): the id being served, 0 none |
+/// | 1, 2 | what the worker had written to and read from `serving` when the snapshot was taken |
+/// | 3 | requests it had served on it by then |
+/// | 4 | the snapshot's byte count; `asHanded`: the bytes its `connection` message carried; `tooLong` |
+/// | 5 | requests this worker has served (its stats row in the vassal) |
+/// | 8… | the snapshot: the bytes read from `serving` and not yet answered (its request, and any pipelined after it) |
+public struct HandoffSeat {
+    /// Bytes per seat (a multiple of the page size: a worker maps only its own).
+    public static let size = 8192
+    /// Seats in the memfd: workers past these are served without one (a message per request).
+    public static let count = 256
+    static let headerWords = 8
+    /// The longest snapshot (a longer request is not copied: it is not resent).
+    public static let capacity = size - headerWords * 8
+    static let asHanded: Int64 = -1
+    static let tooLong: Int64 = -2
+
+    enum Word: Int {
+        case state = 0, written, read, requests, bytes, served
+    }
+
+    let memory: SharedMemory
+    /// Word index of this seat's first word in `memory`.
+    let base: Int
+
+    /// Seat `index` of the vassal's whole memfd (mapped by the vassal).
+    public init(in memory: SharedMemory, index: Int) {
+        self.memory = memory
+        base = index * Self.size / 8
+    }
+
+    /// The vassal's memfd of `count` seats.
+    public static func createAll() throws(SystemError) -> SharedMemory {
+        try SharedMemory.create(name: "vassal-seats", count: count * size / 8)
+    }
+
+    /// Maps seat `index` alone of the memfd a `seat` message carried (the worker's side).
+    public static func map(_ fd: FileDescriptor, index: Int) throws(SystemError) -> HandoffSeat {
+        guard index < count else { throw SystemError("mmap", "seat \(index)", errno: EINVAL) }
+        return HandoffSeat(in: try SharedMemory(mapping: fd, count: size / 8, offset: index * size), index: 0)
+    }
+
+    private subscript(word: Word) -> Int64 {
+        get { memory[base + word.rawValue] }
+        nonmutating set { memory[base + word.rawValue] = newValue }
+    }
+
+    // MARK: the worker's side
+
+    /// Connection `id` arrived and is served at once, from the bytes it came with.
+    public func received(_ id: UInt32) {
+        self[.bytes] = Self.asHanded
+        self[.requests] = 0
+        self[.written] = 0
+        self[.read] = 0
+        publish(taken: id, serving: id)
+    }
+
+    /// Connection `id` (a held one) is `serving` from now. `bytes`: what was
+    /// read from it and not answered yet, `written`, `read`, `requests`: its
+    /// totals at this point. Called again after each read and before each
+    /// pipelined request, so that the snapshot always matches the totals.
+    public func serves(_ id: UInt32, taken: UInt32, bytes: ArraySlice<UInt8>, written: Int64, read: Int64, requests: Int) {
+        // Bytes first, then the count that makes them valid (the vassal reads them only after the worker died).
+        if bytes.count <= Self.capacity {
+            memory.withBytes(fromWord: base + Self.headerWords, count: bytes.count) { out in
+                bytes.withUnsafeBytes { out.copyMemory(from: $0) }
+            }
+            self[.bytes] = Int64(bytes.count)
+        } else {
+            self[.bytes] = Self.tooLong
+        }
+        self[.requests] = Int64(requests)
+        self[.written] = written
+        self[.read] = read
+        publish(taken: taken, serving: id)
+    }
+
+    /// Between requests: free (a full fence follows, so that a queue page read
+    /// after it sees any request the vassal queued before it looked at this seat),
+    /// having served `served` requests in all.
+    public func idle(taken: UInt32, served: Int) {
+        self[.served] = Int64(served)
+        publish(taken: taken, serving: 0)
+        SharedMemory.fence()
+    }
+
+    private func publish(taken: UInt32, serving: UInt32) {
+        self[.state] = Int64(bitPattern: UInt64(taken) << 32 | UInt64(serving))
+    }
+
+    // MARK: the vassal's side
+
+    public var taken: UInt32 { UInt32(truncatingIfNeeded: UInt64(bitPattern: self[.state]) >> 32) }
+    public var serving: UInt32 { UInt32(truncatingIfNeeded: UInt64(bitPattern: self[.state])) }
+    public var served: Int { Int(self[.served]) }
+
+    /// A seat given to a new worker starts empty.
+    public func clear() {
+        self[.state] = 0
+        self[.bytes] = 0
+        self[.served] = 0
+    }
+
+    /// What the worker had of the connection it was serving.
+    public struct Snapshot: Equatable {
+        public let written: Int64
+        public let read: Int64
+        public let requests: Int
+        /// nil: the bytes it was handed with; empty: nothing read yet.
+        public let bytes: [UInt8]?
+        /// Its request was too long to copy (it cannot be resent).
+        public let tooLong: Bool
+    }
+
+    public var snapshot: Snapshot {
+        let n = self[.bytes]
+        let bytes: [UInt8]? = n == Self.asHanded ? nil : n <= 0 ? [] : memory.withBytes(fromWord: base + Self.headerWords, count: Int(min(n, Int64(Self.capacity)))) {
+            Array($0)
+        }
+        return Snapshot(written: self[.written], read: self[.read], requests: Int(self[.requests]), bytes: bytes, tooLong: n == Self.tooLong)
+    }
+}
+
+extension HandoffSeat {
+    /// The worker's mapping goes (its link is over).
+    public func unmap() { memory.unmap() }
+}

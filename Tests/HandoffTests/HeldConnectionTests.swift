@@ -1,0 +1,74 @@
+import Foundation
+import Testing
+@testable import Shared
+
+/// Seated workers (`HandoffSeat`) hold their keep-alive connections between
+/// requests; what the vassal promised for connections it held must hold for
+/// these too: a worker's death, a rolling reload, a request head that comes in
+/// pieces. Each test uses one keep-alive connection throughout (HTTPClient
+/// fails on a closed one), so "the client never knew" is what it checks.
+@Suite(.serialized)
+struct HeldConnectionTests {
+    func stats(_ setup: VassalSetup) throws -> [String: Any] { try StatsTests.read(setup.statsPath, http: false) }
+
+    func pid(_ response: HTTPClient.Response) -> pid_t { pid_t(response.body.split(separator: " ")[0]) ?? 0 }
+
+    @Test func anIdleHeldConnectionOutlivesItsWorker() throws {
+        let setup = try VassalSetup(withStats: true)
+        defer { setup.cleanup() }
+        try setup.startZerg(workers: 2)
+        let client = try HTTPClient(port: setup.port)
+        let first = try client.get("/v/pid")
+        #expect(first.status == 200)
+        // Held by its worker, not parked in the vassal; later requests on it go to the same worker.
+        #expect(waitUntil(5) { (try? stats(setup))?["held_connections"] as? Int == 1 })
+        #expect(try stats(setup)["parked_connections"] as? Int == 0)
+        usleep(20_000)
+        #expect(pid(try client.get("/v/pid")) == pid(first))
+        // Idle: its worker has finished with the response (killed between its last write and
+        // this, the vassal could not tell a whole response from a cut one, and would close it).
+        #expect(waitUntil(5) { StatsTests.workers((try? stats(setup)) ?? [:]).allSatisfy { $0["status"] as? String == "idle" } })
+        kill(pid(first), SIGKILL)
+        #expect(waitUntil(10) { !setup.vassal.logLines(containing: "idle connection(s) it held are parked here").isEmpty },
+                "\(setup.vassal.log())")
+        // The vassal took it over: the next request on it goes to the other worker.
+        let after = try client.get("/v/pid")
+        #expect(after.status == 200 && pid(after) != pid(first), "\(setup.vassal.log())")
+        #expect(setup.vassal.logLines(containing: "502").isEmpty && setup.vassal.logLines(containing: "cut").isEmpty)
+    }
+
+    @Test func aRollingReloadGivesHeldConnectionsBack() throws {
+        let setup = try VassalSetup(withStats: true)
+        defer { setup.cleanup() }
+        let zerg = try setup.startZerg(workers: 2)
+        let client = try HTTPClient(port: setup.port)
+        let before = Set(setup.workers(of: zerg))
+        #expect(try client.get("/v/pid").status == 200)
+        zerg.signal(SIGHUP)
+        #expect(waitUntil(20) { !zerg.logLines(containing: "rolling reload done").isEmpty }, "\(zerg.log())")
+        // Every old worker handed its connection back before it left; a new one serves it.
+        let after = try client.get("/v/pid")
+        #expect(after.status == 200)
+        #expect(!before.contains(pid(after)), "\(before) \(after.body)")
+        let handoff = try stats(setup)["handoff"] as? [String: Any]
+        #expect((handoff?["handed_back"] as? Int ?? 0) >= 1)
+    }
+
+    /// A head that comes in pieces on a held connection goes back to the vassal,
+    /// which reads the rest under its own deadline: the worker is free meanwhile.
+    @Test func aHeadInPiecesOnAHeldConnectionIsReadByTheVassal() throws {
+        let setup = try VassalSetup(withStats: true)
+        defer { setup.cleanup() }
+        try setup.startZerg(workers: 1)
+        let client = try HTTPClient(port: setup.port)
+        #expect(try client.get("/v/pid").status == 200)
+        #expect(waitUntil(5) { (try? stats(setup))?["held_connections"] as? Int == 1 })
+        try client.send("GET /v/echo?x=3 HTTP/1.1\r\nHo")
+        #expect(waitUntil(5) { (try? stats(setup))?["parked_connections"] as? Int == 1 })
+        // The one worker serves another client meanwhile.
+        #expect(try HTTPClient.once(port: setup.port, "/v/pid", timeout: 5).status == 200)
+        try client.send("st: t\r\n\r\n")
+        let r = try client.readResponse(timeout: 5)
+        #expect(r.status == 200 && r.body.contains("\"QUERY_STRING\": \"x=3\""), "\(r.body)")
+    }
+}
