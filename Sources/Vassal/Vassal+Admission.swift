@@ -38,11 +38,14 @@ extension Vassal {
     func dispatchRoom(now: UInt64) -> Int? {
         var room = 0
         var serving = false
+        // A seated worker free now has made progress (it says nothing when a request ends).
+        var seatedFree = false
         for w in workers.values where w.state == .free || w.state == .busy {
             room += w.room
             serving = true
+            if w.seat != nil && w.room == 2 { seatedFree = true }
         }
-        guard serving, appProblem == nil, now &- lastProgressNs < Self.progressWindowNs else { return nil }
+        guard serving, appProblem == nil, seatedFree || now &- lastProgressNs < Self.progressWindowNs else { return nil }
         return room
     }
 

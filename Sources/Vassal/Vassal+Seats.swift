@@ -22,6 +22,13 @@ extension Vassal {
         take(seat: index, for: worker)
     }
 
+    /// Each seated worker's share of the client connections (`HandoffBoard.share`):
+    /// those workers hold and those here (parked ones go to workers with their next request).
+    func heldShare() -> Int {
+        let seated = workers.values.reduce(0) { $0 + ($1.seat != nil && $1.state == .free ? 1 : 0) }
+        return seated == 0 ? 0 : max(1, (heldConnections + seated - 1) / seated)
+    }
+
     func take(seat index: Int, for worker: AttachedWorker) {
         seatTaken[index] = true
         lastSeat = index

@@ -140,7 +140,7 @@ final class Vassal {
 
     init(settings: VassalSettings, arguments: [String], binary: OwnBinary, listeners: [FileDescriptor], zergServer: FileDescriptor,
          emperor: EmperorLink?, board: SharedMemory?, seats: SharedMemory?) throws {
-        self.board = try board ?? SharedMemory.create(name: "vassal-queue", count: 8)
+        self.board = try board ?? SharedMemory.create(name: "vassal-queue", count: HandoffBoard.words)
         self.seats = try seats ?? HandoffSeat.createAll()
         self.settings = settings
         self.arguments = arguments
@@ -223,14 +223,17 @@ final class Vassal {
             // and the sweep subtracts those dates from `now`.
             now = Host.monotonicNanoseconds()
             updateWaiting(now: now)
-            board[0] = Int64(waiting)
-            if waiting > 0 && !seatTaken.allSatisfy({ !$0 }) {
-                // A seated worker that came free while this turn ran said nothing
-                // if it read the page before that store: look at the seats after it.
-                SharedMemory.fence()
-                dispatch()
-                updateWaiting(now: now)
-                board[0] = Int64(waiting)
+            board[HandoffBoard.waiting] = Int64(waiting)
+            if seatTaken.contains(true) {
+                if waiting > 0 {
+                    // A seated worker that came free while this turn ran said nothing
+                    // if it read the page before that store: look at the seats after it.
+                    SharedMemory.fence()
+                    dispatch()
+                    updateWaiting(now: now)
+                    board[HandoffBoard.waiting] = Int64(waiting)
+                }
+                board[HandoffBoard.share] = Int64(heldShare())
             }
             if let ms = notifier?.watchdogIntervalMs, now >= nextWatchdogNs {
                 notifier?.watchdog()

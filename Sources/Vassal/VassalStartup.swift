@@ -66,7 +66,7 @@ enum VassalStartup {
         }
 
         // Attached workers keep the queue-depth page they mapped: take over the same one.
-        let board = try inherited?.board.map { try SharedMemory(mapping: $0, count: 8) }
+        let board = try inherited?.board.map { try SharedMemory(mapping: $0, count: HandoffBoard.words) }
         // And their seats.
         let seats = try inherited?.seats.map { try SharedMemory(mapping: $0, count: HandoffSeat.count * HandoffSeat.size / 8) }
         let vassal = try Vassal(settings: settings, arguments: arguments, binary: binary, listeners: listeners, zergServer: zergServer,

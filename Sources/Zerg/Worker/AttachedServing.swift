@@ -113,6 +113,7 @@ extension Worker {
             take(fd, HandedOver(fd: fd, host: host, port: port, buffered: buffered, wire: .uwsgi, id: takenIDs), dueNs: due)
         case .message(.seat(let index), let fd?):
             defer { fd.close() }  // the mapping stays
+            seat?.unmap()  // (a vassal gives one seat per link: never more than once)
             do {
                 seat = try HandoffSeat.map(fd, index: Int(index))
             } catch {
@@ -210,7 +211,7 @@ extension Worker {
     func freed() {
         guard let seat else { return }
         seat.idle(taken: takenIDs, served: runner.requestsServed)
-        if (runner.vassalBoard?[0] ?? 0) > 0 { tellVassal(.available) }
+        if (runner.vassalBoard?[HandoffBoard.waiting] ?? 0) > 0 { tellVassal(.available) }
     }
 
     /// A held connection's client sent something: the seat shows it served
@@ -235,9 +236,13 @@ extension Worker {
     /// request begun (a partial head), or when this worker is leaving, it goes
     /// back to the vassal.
     func hold(_ conn: Connection) {
-        // At `max-connections` (this process's descriptors), idle ones go back to the vassal too.
-        guard conn.pending == 0, conn.wire == .http, !conn.broken, !stopping, !paused,
-              conn.eventToken != nil || parked.count < maxConnections else { return giveBack(conn) }
+        if conn.broken { return close(conn) }
+        // Past its share of the vassal's keep-alive connections (the board's word 1), or
+        // at `max-connections` (this process's descriptors), idle ones go back to the vassal too.
+        let holding = parked.count + (conn.eventToken == nil ? 1 : 0)
+        let share = runner.vassalBoard?[HandoffBoard.share] ?? 0
+        guard conn.pending == 0, conn.wire == .http, !stopping, !paused, holding <= maxConnections,
+              share <= 0 || holding <= share else { return giveBack(conn) }
         conn.compact()
         if conn.eventToken == nil {
             do {
@@ -286,7 +291,7 @@ extension Worker {
     func lingerOrHandBack(_ conn: Connection) -> Bool {
         // Linger only while no other request waits in the vassal's queue: fairness first
         // (nor when the vassal already gave this worker its next connection).
-        if !stopping && !paused && lingerMs > 0 && conn.pending == 0 && (runner.vassalBoard?[0] ?? 1) == 0
+        if !stopping && !paused && lingerMs > 0 && conn.pending == 0 && (runner.vassalBoard?[HandoffBoard.waiting] ?? 1) == 0
             && (try? link?.fd?.wait(timeoutMs: 0)) == false {
             let ready = Interpreter.withoutGIL { (try? conn.fd.wait(timeoutMs: lingerMs)) == true }
             if ready {

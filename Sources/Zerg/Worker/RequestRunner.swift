@@ -173,7 +173,7 @@ final class RequestRunner {
             row[.requests] = Int64(requestsServed)
             row.add(.busyMicros, Int64(elapsedNs / 1000))
             row.add(.tx, Int64(response.headBytes + response.bodyBytes))
-            if let board = vassalBoard { row[.backlog] = board[0] }
+            if let board = vassalBoard { row[.backlog] = board[HandoffBoard.waiting] }
         }
         logRequest(state, startNs: startNs, startTime: startTime)
     }

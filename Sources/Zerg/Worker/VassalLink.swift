@@ -37,7 +37,7 @@ final class VassalLink {
         switch try? candidate.receive(into: buffer) {
         case .message(.welcome(let version), let boardFd?):
             vassalVersion = version
-            guard let board = try? SharedMemory(mapping: boardFd, count: 8) else {
+            guard let board = try? SharedMemory(mapping: boardFd, count: HandoffBoard.words) else {
                 boardFd.close()
                 fd.close()
                 return nil
