@@ -53,15 +53,23 @@ final class AttachedWorker {
         self.peer = peer
     }
 
-    /// Connections it can take now: a free worker one to serve and one ahead
-    /// of time, a busy one with nothing waiting for it one ahead.
+    /// Seated: the connections it serves or that are on their way to it.
+    var inFlight: Int {
+        guard let seat else { return inHand.count }
+        let onItsWay = handedIDs >= seat.taken ? Int(handedIDs - seat.taken) : 0
+        return onItsWay + (seat.serving == 0 ? 0 : 1)
+    }
+
+    /// Connections the vassal accepts for it now (admission): a free worker
+    /// one to serve and one ahead of time, a busy one with nothing waiting for
+    /// it one ahead. (A seated worker may start serving one of its own held
+    /// connections meanwhile: dispatch then gives it one more ahead, so what
+    /// was accepted for it never waits in the vassal.)
     var room: Int {
         switch state {
         case .free:
-            guard let seat else { return 2 }
-            // Seated: what it serves and what is on its way to it count alike.
-            let onItsWay = handedIDs >= seat.taken ? Int(handedIDs - seat.taken) : 0
-            return max(0, 2 - onItsWay - (seat.serving == 0 ? 0 : 1))
+            guard seat != nil else { return 2 }
+            return max(0, 2 - inFlight)
         case .busy:
             return inHand.count == 1 ? 1 : 0
         case .attaching, .loading, .draining:

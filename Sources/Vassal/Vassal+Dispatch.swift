@@ -155,10 +155,10 @@ extension Vassal {
         var idleSeated: AttachedWorker?
         var busySeated: AttachedWorker?
         if seatTaken.contains(true) {
-            for w in workers.values where w.seat != nil {
-                switch w.room {
-                case 2: if idleSeated.map({ w.held.count < $0.held.count }) ?? true { idleSeated = w }
-                case 1: if busySeated.map({ w.held.count < $0.held.count }) ?? true { busySeated = w }
+            for w in workers.values where w.seat != nil && w.state == .free {
+                switch w.inFlight {
+                case 0: if idleSeated.map({ w.held.count < $0.held.count }) ?? true { idleSeated = w }
+                case 1, 2: if busySeated.map({ (w.inFlight, w.held.count) < ($0.inFlight, $0.held.count) }) ?? true { busySeated = w }
                 default: break
                 }
             }

@@ -61,7 +61,7 @@ extension Vassal {
             if id > taken {
                 again.append(held)
             } else if id == serving {
-                if let retry = recoverServing(held, snapshot: seat.snapshot, of: worker) {
+                if let retry = recoverServing(held, seat: seat, of: worker) {
                     again.insert(retry, at: 0)
                 }
             } else {
@@ -78,16 +78,24 @@ extension Vassal {
 
     /// The connection a dead seated worker was serving (see `recoverHeld`);
     /// returns it when its request is to be sent to another worker.
-    func recoverServing(_ held: HandedConnection, snapshot: HandoffSeat.Snapshot, of worker: AttachedWorker) -> HandedConnection? {
+    func recoverServing(_ held: HandedConnection, seat: HandoffSeat, of worker: AttachedWorker) -> HandedConnection? {
+        let snapshot = seat.snapshot
         let now = held.totals == nil ? nil : held.fd.tcpTotals()
         guard let base = held.totals, let now else { return lostInFlight(held, of: worker, unanswered: false, resend: nil) }
         let unanswered = now.written == base.written + snapshot.written
-        guard unanswered, now.read == base.read + snapshot.read, !snapshot.tooLong else {
+        // Read since the seat's copy: a held connection's bytes land in the seat, so when
+        // the copy was empty (or is being noted), they are the first ones there.
+        let unnoted = Int(now.read - (base.read + snapshot.read))
+        var landed: [UInt8]?
+        if unanswered && unnoted > 0, let copy = snapshot.bytes, copy.isEmpty || copy.count == unnoted {
+            landed = seat.landed(unnoted)
+        }
+        guard unanswered, unnoted == 0 || landed != nil, !snapshot.tooLong else {
             return lostInFlight(held, of: worker, unanswered: unanswered, resend: nil,
                                 why: snapshot.tooLong ? "its request was too long to keep a copy of" : "it had read more than its seat shows")
         }
         // `nil`: its first request, the bytes it was handed with.
-        let bytes = snapshot.bytes ?? held.buffered
+        let bytes = landed ?? snapshot.bytes ?? held.buffered
         let client = ClientConnection(fd: held.fd, remote: (held.host, held.port), wire: held.wire, buffered: bytes, requests: held.requests)
         guard !bytes.isEmpty, case .complete = client.examine(limits: settings.requestLimits) else {
             // Nothing of a request read, or a head begun: it goes on here, unharmed.

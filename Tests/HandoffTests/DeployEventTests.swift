@@ -106,8 +106,12 @@ struct DeployEventTests {
 
         var rows: [(String, LoadGenerator.Summary)] = []
         var unexplained: [String] = []
+        // The vassal's CPU time per request (what the handoff costs), over the events its pid lived through.
+        var vassalTicks = 0, vassalRequests = 0
         for _ in 0..<rounds {
             for event in Self.events {
+                let vassal = s.processes("vassal", "a").first
+                let ticksBefore = vassal.flatMap { ProcStat.read($0)?.cpuTicks }
                 var before = Self.counters(s)
                 before["serving"] = s.count("zerg.a", "worker(s) serving")
                 let victimWorkers = s.zergWorkers("a")
@@ -123,6 +127,10 @@ struct DeployEventTests {
                 load.retryStaleKeepAlive = false
                 let summary = load.summary(from: start, to: Host.monotonicNanoseconds())
                 rows.append((event.name, summary))
+                if let vassal, let ticksBefore, s.processes("vassal", "a").first == vassal, let ticks = ProcStat.read(vassal)?.cpuTicks {
+                    vassalTicks += Int(ticks) - Int(ticksBefore)
+                    vassalRequests += summary.requests
+                }
                 // A vassal killed in the microseconds between accepting a connection
                 // and handing it to a worker loses that one connection: at most one a kill.
                 var lostInHandoff = 0
@@ -160,6 +168,10 @@ struct DeployEventTests {
         let total = rows.reduce(0) { $0 + $1.1.requests }
         let failed = rows.reduce(0) { $0 + $1.1.failures.count }
         print("\(rows.count) events, \(total) requests, \(failed) failed (all in flight on killed workers: \(unexplained.isEmpty))")
+        if vassalRequests > 0 {
+            print(String(format: "vassal CPU per request: %.1f µs (over %d requests; the vassal also reloads and restarts in these events)",
+                         Double(vassalTicks) * 10_000 / Double(vassalRequests), vassalRequests))
+        }
         #expect(unexplained.isEmpty, "\(unexplained.prefix(10))")
         // Build b was never touched by a's events... except the shared skeletons' touches: it still serves.
         #expect(s.waitServing("b", seconds: 10))

@@ -99,6 +99,14 @@ public struct HandoffSeat {
         publish(taken: taken, serving: id)
     }
 
+    /// Where a held connection's next bytes are read to (the copy's place):
+    /// the worker's seat shows `serving` with an empty copy when it reads, so
+    /// if it dies before it notes what it read, the bytes the kernel counts
+    /// as read since are these (`Snapshot.landed`).
+    public var landing: UnsafeMutableRawBufferPointer {
+        memory.withBytes(fromWord: base + Self.headerWords, count: Self.capacity) { $0 }
+    }
+
     /// Between requests: free (a full fence follows, so that a queue page read
     /// after it sees any request the vassal queued before it looked at this seat),
     /// having served `served` requests in all.
@@ -142,6 +150,13 @@ public struct HandoffSeat {
             Array($0)
         }
         return Snapshot(written: self[.written], read: self[.read], requests: Int(self[.requests]), bytes: bytes, tooLong: n == Self.tooLong)
+    }
+
+    /// The first `count` bytes of the copy's place, whatever the copy's length
+    /// says: what a read into `landing` left there.
+    public func landed(_ count: Int) -> [UInt8]? {
+        guard count > 0, count <= Self.capacity else { return nil }
+        return memory.withBytes(fromWord: base + Self.headerWords, count: count) { Array($0) }
     }
 }
 

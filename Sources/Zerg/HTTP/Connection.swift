@@ -63,14 +63,16 @@ final class Connection {
     }
 
     /// Reads what is available without blocking. Returns bytes read; 0 means
-    /// the peer closed (or reset); nil means nothing available now.
-    func readAvailable() -> Int? {
-        switch try? fd.read(into: scratch) {
+    /// the peer closed (or reset); nil means nothing available now. `landing`:
+    /// where the kernel puts the bytes (by default the worker's scratch).
+    func readAvailable(landing: UnsafeMutableRawBufferPointer? = nil) -> Int? {
+        let into = landing ?? scratch
+        switch try? fd.read(into: into) {
         case .completed(let n)? where n > 0:
             read += Int64(n)
             lastActiveNs = Host.monotonicNanoseconds()
             if start == buffer.count { requestStartNs = lastActiveNs }  // a request's first bytes
-            buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: scratch[0..<n]))
+            buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: into[0..<n]))
             return n
         case .wouldBlock?:
             return nil

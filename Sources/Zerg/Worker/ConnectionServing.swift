@@ -9,7 +9,9 @@ extension Worker {
     /// a connection that stays open is parked (or handed back).
     func serve(_ conn: Connection) {
         if conn.pending == 0 || conn.eventToken != nil {
-            let n = conn.readAvailable()
+            // Seated, a held connection's bytes land in the seat itself: killed before
+            // it notes them, the vassal still finds them there (`HandoffSeat.landing`).
+            let n = conn.readAvailable(landing: conn.handoffID != 0 && conn.pending == 0 ? seat?.landing : nil)
             if n == 0 {
                 close(conn)
                 return
