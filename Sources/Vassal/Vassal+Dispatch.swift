@@ -158,7 +158,8 @@ extension Vassal {
             for w in workers.values where w.seat != nil && w.state == .free {
                 switch w.inFlight {
                 case 0: if idleSeated.map({ w.held.count < $0.held.count }) ?? true { idleSeated = w }
-                case 1, 2: if busySeated.map({ (w.inFlight, w.held.count) < ($0.inFlight, $0.held.count) }) ?? true { busySeated = w }
+                // Fewest held first (a worker past its share gives connections back), then least in flight.
+                case 1, 2: if busySeated.map({ (w.held.count, w.inFlight) < ($0.held.count, $0.inFlight) }) ?? true { busySeated = w }
                 default: break
                 }
             }
