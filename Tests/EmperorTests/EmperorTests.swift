@@ -224,7 +224,8 @@ import Testing
         #expect(EmperorHarness.parent(sleeper) == emperor)
         // It exits after the sleep; as PID 1 the emperor must reap it: no zombie left.
         #expect(e.waitUntil(5) { EmperorHarness.state(sleeper) == nil }, "orphan \(sleeper) state \(String(describing: EmperorHarness.state(sleeper)))")
-        #expect(e.log().contains("reaped orphan pid"))
+        // (The line follows the reaping: the process may be gone a moment before it is written.)
+        #expect(e.waitUntil(5) { e.log().contains("reaped orphan pid") }, "\(e.log())")
         kill(emperor, SIGTERM)  // unshare exits with its child
         #expect(e.waitUntil(10) { e.hasExited() })
         #expect(e.exitStatus == Shared.ExitStatus.exited(0))
