@@ -72,3 +72,33 @@ struct HeldConnectionTests {
         #expect(r.status == 200 && r.body.contains("\"QUERY_STRING\": \"x=3\""), "\(r.body)")
     }
 }
+
+extension HeldConnectionTests {
+    /// A vassal serves a mix of builds as during an upgrade: workers that take a
+    /// seat beside workers of an older build that do not (they hand every
+    /// keep-alive connection back, as before seats), under load, and the older
+    /// zerg leaves without a failed request.
+    @Test func seatedAndUnseatedWorkersShareTheVassal() throws {
+        let setup = try VassalSetup(withStats: true)
+        defer { setup.cleanup() }
+        let old = try setup.startZerg(workers: 2, env: ["HADJANGO_HANDOFF_VERSION": "4", "APP_VERSION": "old"])
+        try setup.startZerg(workers: 2, env: ["APP_VERSION": "new"])
+        let load = LoadGenerator(port: setup.port, keepAlive: 4, close: 4)
+        defer { load.stop() }
+        #expect(load.waitForSuccesses(300))
+        let workers = StatsTests.workers(try stats(setup))
+        #expect(workers.count == 4)
+        #expect(workers.filter { $0["held_connections"] != nil }.count == 2, "\(workers)")  // the new build's are seated
+        let handedBack = { (try? stats(setup))?["handoff"].flatMap { ($0 as? [String: Any])?["handed_back"] as? Int } ?? 0 }
+        #expect(waitUntil(5) { handedBack() > 0 })  // the old build's workers hand connections back
+        let start = Host.monotonicNanoseconds()
+        old.signal(SIGTERM)
+        #expect(waitUntil(20) { old.hasExited() })
+        #expect(load.waitForSuccesses(200))
+        load.stop()
+        let s = load.summary(from: start, to: Host.monotonicNanoseconds())
+        print("an older build's zerg leaves a vassal it shared with seated workers, under load: \(s)")
+        #expect(s.failures.isEmpty, "\(s.failures.prefix(5).map { $0.failure ?? "" })")
+        #expect(try HTTPClient.once(port: setup.port, "/v/pid").body.hasSuffix(" new"))
+    }
+}

@@ -14,7 +14,7 @@ extension Worker {
         let hello = HandoffMessage.hello(pid: Host.pid, worker: Int32(id), build: build)
         guard let board = try link.attach(hello: hello), let fd = link.fd else { return false }
         if link.vassalVersion >= HandoffMessage.dueVersion {
-            _ = link.tell(.understands(version: min(link.vassalVersion, HandoffMessage.welcomeVersion)))
+            _ = link.tell(.understands(version: min(link.vassalVersion, VassalLink.understoodVersion)))
         }
         do {
             linkToken = try sources.add(fd, .link)

@@ -19,6 +19,15 @@ final class VassalLink {
 
     init(path: String) { self.path = path }
 
+    /// The highest handoff version this worker says it `understands`:
+    /// `welcomeVersion`, or lower when the environment says so (a stand-in for a
+    /// worker of an older build, to test a mix of builds as during an upgrade).
+    static let understoodVersion: UInt8 = {
+        let asked = Host.environment()[versionVariable].flatMap { UInt8($0) } ?? HandoffMessage.welcomeVersion
+        return min(max(asked, HandoffMessage.dueVersion), HandoffMessage.welcomeVersion)
+    }()
+    static let versionVariable = "HADJANGO_HANDOFF_VERSION"
+
     var isAttached: Bool { handoff != nil }
     var fd: FileDescriptor? { handoff?.fd }
 
