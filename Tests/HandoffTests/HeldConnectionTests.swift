@@ -91,12 +91,7 @@ extension HeldConnectionTests {
         #expect(workers.filter { $0["held_connections"] != nil }.count == 2, "\(workers)")  // the new build's are seated
         let handedBack = { (try? stats(setup))?["handoff"].flatMap { ($0 as? [String: Any])?["handed_back"] as? Int } ?? 0 }
         #expect(waitUntil(5) { handedBack() > 0 })  // the old build's workers hand connections back
-        let start = Host.monotonicNanoseconds()
-        old.signal(SIGTERM)
-        #expect(waitUntil(20) { old.hasExited() })
-        #expect(load.waitForSuccesses(200))
-        load.stop()
-        let s = load.summary(from: start, to: Host.monotonicNanoseconds())
+        let s = try #require(setup.stopGracefully(old, under: load))
         print("an older build's zerg leaves a vassal it shared with seated workers, under load: \(s)")
         #expect(s.failures.isEmpty, "\(s.failures.prefix(5).map { $0.failure ?? "" })")
         #expect(try HTTPClient.once(port: setup.port, "/v/pid").body.hasSuffix(" new"))

@@ -154,12 +154,7 @@ struct VassalTests {
         let load = LoadGenerator(port: setup.port, keepAlive: 4, close: 4)
         defer { load.stop() }
         #expect(load.waitForSuccesses(300))
-        let start = Host.monotonicNanoseconds()
-        old.signal(SIGTERM)
-        #expect(waitUntil(20) { old.hasExited() })
-        #expect(load.waitForSuccesses(200))
-        load.stop()
-        let s = load.summary(from: start, to: Host.monotonicNanoseconds())
+        let s = try #require(setup.stopGracefully(old, under: load))
         print("graceful stop of one of two zergs under load: \(s)")
         #expect(s.failures.isEmpty, "\(s.failures.prefix(5).map { $0.failure ?? "" })")
         #expect(old.exitStatus == .exited(0))

@@ -62,6 +62,17 @@ final class VassalSetup {
     /// Worker pids of a zerg (its group minus the master).
     func workers(of z: TestProcess) -> [pid_t] { z.group().filter { $0 != z.pid } }
 
+    /// SIGTERM to `zerg` while `load` runs: what clients saw from the signal
+    /// until the zerg has exited and 200 more requests succeeded (nil: it did
+    /// not exit, or they did not), the load stopped.
+    func stopGracefully(_ zerg: TestProcess, under load: LoadGenerator) -> LoadGenerator.Summary? {
+        let start = Host.monotonicNanoseconds()
+        zerg.signal(SIGTERM)
+        let done = waitUntil(20) { zerg.hasExited() } && load.waitForSuccesses(200)
+        load.stop()
+        return done ? load.summary(from: start, to: Host.monotonicNanoseconds()) : nil
+    }
+
     func cleanup() {
         for z in zergs { z.stop() }
         vassal.stop()
