@@ -74,23 +74,27 @@ struct HeldConnectionTests {
 }
 
 extension HeldConnectionTests {
-    /// A vassal serves a mix of builds as during an upgrade: workers that take a
-    /// seat beside workers of an older build that do not (they hand every
-    /// keep-alive connection back, as before seats), under load, and the older
-    /// zerg leaves without a failed request.
+    /// A vassal serves a mix of builds as during an upgrade, under load: workers
+    /// of an older build that take no seat (they hand keep-alive connections
+    /// back, as before seats), then seated ones beside them; the older zerg
+    /// leaves without a failed request.
     @Test func seatedAndUnseatedWorkersShareTheVassal() throws {
         let setup = try VassalSetup(withStats: true)
         defer { setup.cleanup() }
         let old = try setup.startZerg(workers: 2, env: ["HADJANGO_HANDOFF_VERSION": "4", "APP_VERSION": "old"])
-        try setup.startZerg(workers: 2, env: ["APP_VERSION": "new"])
         let load = LoadGenerator(port: setup.port, keepAlive: 4, close: 4)
         defer { load.stop() }
         #expect(load.waitForSuccesses(300))
-        let workers = StatsTests.workers(try stats(setup))
-        #expect(workers.count == 4)
-        #expect(workers.filter { $0["held_connections"] != nil }.count == 2, "\(workers)")  // the new build's are seated
+        // Alone, the old build's workers hand keep-alive connections back, unseated.
         let handedBack = { (try? stats(setup))?["handoff"].flatMap { ($0 as? [String: Any])?["handed_back"] as? Int } ?? 0 }
-        #expect(waitUntil(5) { handedBack() > 0 })  // the old build's workers hand connections back
+        #expect(waitUntil(10) { handedBack() > 0 })
+        #expect(StatsTests.workers(try stats(setup)).allSatisfy { $0["held_connections"] == nil })
+        // The new build's workers take seats beside them and serve too.
+        try setup.startZerg(workers: 2, env: ["APP_VERSION": "new"])
+        #expect(waitUntil(10) {
+            let seated = StatsTests.workers((try? stats(setup)) ?? [:]).filter { $0["held_connections"] != nil }
+            return seated.count == 2 && seated.contains { ($0["requests"] as? Int ?? 0) > 0 }
+        }, "\(StatsTests.workers((try? stats(setup)) ?? [:]))")
         let s = try #require(setup.stopGracefully(old, under: load))
         print("an older build's zerg leaves a vassal it shared with seated workers, under load: \(s)")
         #expect(s.failures.isEmpty, "\(s.failures.prefix(5).map { $0.failure ?? "" })")
