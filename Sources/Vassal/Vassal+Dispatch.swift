@@ -154,7 +154,7 @@ extension Vassal {
     func nextWorker() -> AttachedWorker? {
         var idleSeated: AttachedWorker?
         var busySeated: AttachedWorker?
-        if seatTaken.contains(true) {
+        if seatsInUse > 0 {
             for w in workers.values where w.seat != nil && w.state == .free {
                 switch w.inFlight {
                 case 0: if idleSeated.map({ w.held.count < $0.held.count }) ?? true { idleSeated = w }

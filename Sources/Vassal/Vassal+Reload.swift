@@ -152,7 +152,7 @@ extension Vassal {
             worker.busySinceNs = Host.monotonicNanoseconds()
             guard let token = try? sources.add(w.fd, .worker(worker)) else {
                 w.fd.close()
-                if worker.seat != nil { seatTaken[worker.seatIndex] = false }
+                releaseSeat(of: worker)
                 continue
             }
             worker.eventToken = token

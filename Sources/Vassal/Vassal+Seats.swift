@@ -31,9 +31,18 @@ extension Vassal {
 
     func take(seat index: Int, for worker: AttachedWorker) {
         seatTaken[index] = true
+        seatsInUse += 1
         lastSeat = index
         worker.seat = HandoffSeat(in: seats, index: index)
         worker.seatIndex = index
+    }
+
+    /// The worker's seat may be given again (to the last: see `seat(_:)`).
+    func releaseSeat(of worker: AttachedWorker) {
+        guard worker.seat != nil else { return }
+        seatTaken[worker.seatIndex] = false
+        seatsInUse -= 1
+        worker.seat = nil
     }
 
     /// A seated worker is gone; its seat says what became of each connection
@@ -51,8 +60,7 @@ extension Vassal {
     ///   never knows.
     func recoverHeld(_ worker: AttachedWorker) {
         guard let seat = worker.seat else { return }
-        seatTaken[worker.seatIndex] = false
-        worker.seat = nil
+        releaseSeat(of: worker)
         let taken = seat.taken
         let serving = seat.serving
         var again: [HandedConnection] = []

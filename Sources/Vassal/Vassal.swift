@@ -87,6 +87,8 @@ final class Vassal {
     /// The seats of workers that hold their keep-alive connections (`HandoffSeat`), and which are taken.
     let seats: SharedMemory
     var seatTaken = [Bool](repeating: false, count: HandoffSeat.count)
+    /// Seats taken now (the loop and dispatch look at seats only when some are).
+    var seatsInUse = 0
     /// The seat given last (seats go round the table: `seat(_:)`).
     var lastSeat = HandoffSeat.count - 1
     /// Where client reads land (one connection is read at a time).
@@ -224,7 +226,7 @@ final class Vassal {
             now = Host.monotonicNanoseconds()
             updateWaiting(now: now)
             board[HandoffBoard.waiting] = Int64(waiting)
-            if seatTaken.contains(true) {
+            if seatsInUse > 0 {
                 if waiting > 0 {
                     // A seated worker that came free while this turn ran said nothing
                     // if it read the page before that store: look at the seats after it.

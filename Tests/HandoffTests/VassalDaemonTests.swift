@@ -11,8 +11,6 @@ import Testing
         ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").split(separator: "\n").compactMap { pid_t($0.trimmingCharacters(in: .whitespaces)) }
     }
 
-    static func alive(_ pid: pid_t) -> Bool { ProcStat.isRunning(pid) }
-
     @Test func aVassalRunsItsDaemons() throws {
         let v = try VassalSetup(withStats: true, ini: """
             [uwsgi]
@@ -25,18 +23,18 @@ import Testing
         }
         #expect(waitUntil(10) { Self.pids(list).count == 1 }, "\(v.vassal.log())")
         let first = Self.pids(list)[0]
-        #expect(Self.alive(first))
+        #expect(ProcStat.isRunning(first))
 
         // Two reloads (each a re-exec of the vassal): the same daemon, adopted, no second one.
         for round in 1...2 {
             v.vassal.signal(SIGHUP)
             #expect(waitUntil(15) { v.vassal.logLines(containing: "reloaded:").count == round }, "\(v.vassal.log())")
         }
-        #expect(Self.pids(list) == [first] && Self.alive(first))
+        #expect(Self.pids(list) == [first] && ProcStat.isRunning(first))
 
         // Killed: the re-exec'd vassal reaps it and starts it again.
         kill(first, SIGKILL)
-        #expect(waitUntil(10) { Self.pids(list).count == 2 && Self.alive(Self.pids(list)[1]) }, "\(v.vassal.log())")
+        #expect(waitUntil(10) { Self.pids(list).count == 2 && ProcStat.isRunning(Self.pids(list)[1]) }, "\(v.vassal.log())")
         let stats = try FileDescriptor.connect(unixPath: v.statsPath)
         let document = try JSONSerialization.jsonObject(with: Data(try stats.readToEnd())) as? [String: Any]
         stats.close()
@@ -52,13 +50,13 @@ import Testing
             """)
         v.vassal.signal(SIGHUP)
         #expect(waitUntil(15) { !v.vassal.logLines(containing: "is no longer configured; stopping it").isEmpty }, "\(v.vassal.log())")
-        #expect(waitUntil(10) { !Self.alive(replaced) && Self.pids(v.dir.file("other.pids")).count == 1 })
+        #expect(waitUntil(10) { !ProcStat.isRunning(replaced) && Self.pids(v.dir.file("other.pids")).count == 1 })
         defer { for pid in Self.pids(v.dir.file("other.pids")) { kill(pid, SIGKILL) } }
 
         // The vassal stops: so does its daemon.
         let running = Self.pids(v.dir.file("other.pids"))[0]
         v.vassal.signal(SIGTERM)
         #expect(waitUntil(15) { v.vassal.hasExited() })
-        #expect(waitUntil(5) { !Self.alive(running) }, "the daemon stopped with the vassal")
+        #expect(waitUntil(5) { !ProcStat.isRunning(running) }, "the daemon stopped with the vassal")
     }
 }
