@@ -31,11 +31,13 @@ let package = Package(
         .target(name: "ZergCore", dependencies: ["Shared"], swiftSettings: optimized),
         // The vassal's pure logic (the state handed over on re-exec).
         .target(name: "VassalCore", dependencies: ["Shared"], swiftSettings: optimized),
-        .executableTarget(name: "Emperor", dependencies: ["Shared"]),
+        // The emperor's pure logic: each build's history and the deploy events (the dashboard's data).
+        .target(name: "EmperorCore", dependencies: ["Shared"]),
+        .executableTarget(name: "Emperor", dependencies: ["Shared", "EmperorCore"]),
         // Owns a build's port; hands accepted connections to zerg workers.
         .executableTarget(name: "Vassal", dependencies: ["Shared", "VassalCore"], swiftSettings: optimized),
         // The deploy CLI: builds a, b, c…, live/stage switching, nginx.
-        .executableTarget(name: "Hactl", dependencies: ["Shared"]),
+        .executableTarget(name: "Hactl", dependencies: ["Shared", "EmperorCore"]),
         // Debian's CPython 3.11, linked through pkg-config (package python3-dev).
         .systemLibrary(name: "CPython", pkgConfig: "python3-embed", providers: [.apt(["python3-dev"])]),
         // C glue for the interpreter: macros Swift cannot call, and the native
@@ -45,8 +47,8 @@ let package = Package(
         // Fixtures are read from the source tree (they include symlinks, which
         // resource copying would flatten).
         .testTarget(name: "SharedTests", dependencies: ["Shared"], exclude: ["Fixtures"]),
-        // Pure logic, no process started: cheaper, CPU slots, scoreboard, vassal state.
-        .testTarget(name: "CoreTests", dependencies: ["Shared", "ZergCore", "VassalCore"]),
+        // Pure logic, no process started: cheaper, CPU slots, scoreboard, vassal state, history.
+        .testTarget(name: "CoreTests", dependencies: ["Shared", "ZergCore", "VassalCore", "EmperorCore"]),
         .testTarget(name: "EmperorTests", dependencies: ["Shared", "Emperor", "Zerg"], exclude: ["Support/instance.py"]),
         .testTarget(name: "ZergTests", dependencies: ["Shared", "Zerg"], exclude: ["Support/apps.py", "Support/broken_app.py"]),
         // Real vassal, zerg and emperor processes: handoff, reloads and swaps under load.

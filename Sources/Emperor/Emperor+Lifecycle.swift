@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import EmperorCore
 import Shared
 
 extension Emperor {
@@ -38,6 +39,8 @@ extension Emperor {
 
     func start(_ instance: Instance) {
         guard shutdown == nil else { return }
+        // Started again after it crashed (by the backoff timer, SIGURG or an edited config).
+        let respawn = instance.state == .throttled && instance.lastExit != nil
         instance.generation += 1
         instance.nextSpawnAtNs = nil
         let kind: InstanceKind?
@@ -77,6 +80,7 @@ extension Emperor {
             instance.lastRun = now
             if let note = instance.kindNote { Log.info("\(instance.name): runs as a \(note)") }
             Log.info("\(instance.name): started \(kind?.rawValue ?? "instance") pid \(pid)")
+            recordEvent(respawn ? .respawned : .started, instance, cause: respawn ? instance.lastExit.map { "after \($0)" } ?? "" : "pid \(pid)")
         } catch {
             instance.lastProblem = "\(error)"
             crashed(instance, ranNs: 0, what: "cannot start: \(error)")
@@ -118,6 +122,7 @@ extension Emperor {
         instance.respawns += 1
         instance.lastRun = Timestamp.now().seconds
         Log.info("\(instance.name) pid \(pid): graceful reload (\(cause))")
+        recordEvent(.reloaded, instance, cause: cause)
         if !send(.reload, to: instance) {
             Log.info("\(instance.name) pid \(pid): control channel closed; SIGHUP instead")
             ChildProcess.signal(pid, SIGHUP)
@@ -224,6 +229,7 @@ extension Emperor {
                     let what = instance.state == .reloading ? "reloaded" : "ready in \(ms) ms"
                     instance.state = .ready
                     Log.info("\(name) pid \(instance.pid ?? 0): \(what)")
+                    recordEvent(.ready, instance, cause: what)
                 }
             case .accepting:
                 instance.accepting = true
@@ -330,9 +336,11 @@ extension Emperor {
             start(instance)
         } else if instance.retiring || shutdown != nil {
             Log.info("\(instance.name) pid \(pid) stopped (\(status))")
+            recordEvent(.stopped, instance, cause: instance.retiring ? "config removed" : "emperor stopping")
             releaseListeners(instance)
             instances[instance.name] = nil
         } else {
+            recordEvent(.crashed, instance, cause: "\(status)")
             crashed(instance, ranNs: ranNs, what: "pid \(pid) \(status)")
         }
     }

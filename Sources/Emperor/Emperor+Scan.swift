@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import EmperorCore
 import Shared
 
 extension Emperor {
@@ -33,6 +34,7 @@ extension Emperor {
                 instance.stamp = stamp
                 instance.lastModified = stamp?.modified.seconds ?? 0
                 instances[found.name] = instance
+                recordEvent(.configSeen, instance, cause: found.name)
                 if !adopt(instance) { start(instance) }
             }
         }
@@ -54,7 +56,7 @@ extension Emperor {
             do {
                 watches[directory] = try inotify.watch(directory)
                 added = true
-            } catch let error as SystemError where error.errno == ENOENT || error.errno == ENOTDIR {
+            } catch where error.errno == ENOENT || error.errno == ENOTDIR {
                 continue
             } catch {
                 noteOnce("cannot watch \(directory): \(error) (changes there are seen by the \(settings.rescanSeconds) s rescan)")

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import EmperorCore
 import Shared
 
 /// The emperor: one thread, one epoll loop. Everything that happens —
@@ -17,6 +18,8 @@ final class Emperor {
         case adoptedExit(String)
         case stats(StatsEvent)
         case status(StatsEvent)
+        /// An instance's stats document on its way for the history (`StatsRound`), by config name.
+        case sample(String)
     }
 
     enum ShutdownMode: String {
@@ -52,6 +55,8 @@ final class Emperor {
     var nextRescanNs: UInt64 = 0
     var loggedNotes: Set<String> = []
     let startedAt = Timestamp.now()
+    /// The builds' history and the deploy events (`Emperor+History`).
+    let record = DeployRecord()
 
     /// What the emperor does later.
     enum TimerAction {
@@ -61,6 +66,8 @@ final class Emperor {
         case scan
         /// systemd's watchdog is due a `WATCHDOG=1`.
         case watchdog
+        /// The history's next stats round is due.
+        case sample
     }
 
     /// How long a burst of file system events may settle before the rescan.
@@ -114,6 +121,7 @@ final class Emperor {
         scan()
         noteActivation()
         scheduleWatchdog()
+        sampleTick()
         nextRescanNs = Host.monotonicNanoseconds() + UInt64(settings.rescanSeconds) * 1_000_000_000
 
         while true {
@@ -160,7 +168,9 @@ final class Emperor {
         case .stats(let e):
             statsServer?.handle(e) { statsDocument() }
         case .status(let e):
-            statusServer?.handle(e) { statusAnswer(path: $0) }
+            statusServer?.handle(e) { statusAnswer(path: $0, query: $1) }
+        case .sample(let name):
+            sampleReadable(name)
         }
     }
 
@@ -172,6 +182,8 @@ final class Emperor {
         case .watchdog:
             notifier?.watchdog()
             scheduleWatchdog()
+        case .sample:
+            sampleTick()
         case .respawn(let name, let generation):
             guard let instance = instances[name], instance.generation == generation, instance.state == .throttled,
                   shutdown == nil else { return }

@@ -8,9 +8,11 @@ import Shared
 /// the probes `/ready` and `/live` (`EmperorReadiness`).
 /// Instances' stats sockets are read on request, 250 ms at most each.
 extension Emperor {
-    func statusAnswer(path: String) -> StatsAnswer {
+    func statusAnswer(path: String, query: [String: String] = [:]) -> StatsAnswer {
         switch path {
         case "/status.json": return .json(statusDocument())
+        case "/history.json": return .json(historyDocument(query: query))
+        case "/events.json": return .json(eventsDocument(query: query))
         case "/metrics": return StatsAnswer(contentType: "text/plain; version=0.0.4", body: Array(metricsText().utf8))
         case "/", "/index.html": return StatsAnswer(contentType: "text/html; charset=utf-8", body: Array(DashboardPage.html.utf8))
         case "/ready": return readinessAnswer()
@@ -94,7 +96,7 @@ extension Emperor {
     func metricsText() -> String {
         var families: [String: (help: String, type: String, samples: [String])] = [:]
         var order: [String] = []
-        var samplesRaw: [String] = []  // _count/_sum lines of the histogram family
+        var samplesRaw: [String: [String]] = [:]  // _count/_sum lines of a histogram family, by family
         func add(_ name: String, _ help: String, _ type: String, _ labels: [(String, String)], _ value: Int64) {
             if families[name] == nil {
                 families[name] = (help, type, [])
@@ -131,9 +133,9 @@ extension Emperor {
                             [("build", view.name), ("le", le)], cumulative)
                     }
                     if !buckets.isEmpty {
-                        samplesRaw.append("hadjango_queue_wait_seconds_count{build=\"\(Self.labelEscape(view.name))\"} \(cumulative)")
+                        samplesRaw["hadjango_queue_wait_seconds", default: []].append("hadjango_queue_wait_seconds_count{build=\"\(Self.labelEscape(view.name))\"} \(cumulative)")
                         let sumUs = stats["queue"]?["wait_sum_us"]?.intValue ?? 0
-                        samplesRaw.append("hadjango_queue_wait_seconds_sum{build=\"\(Self.labelEscape(view.name))\"} \(Double(sumUs) / 1e6)")
+                        samplesRaw["hadjango_queue_wait_seconds", default: []].append("hadjango_queue_wait_seconds_sum{build=\"\(Self.labelEscape(view.name))\"} \(Double(sumUs) / 1e6)")
                     }
                     add("hadjango_queue_timeouts_total", "Requests answered 503 by the vassal", "counter", [("build", view.name)],
                         stats["listen_queue_errors"]?.intValue ?? 0)
@@ -141,6 +143,25 @@ extension Emperor {
                 }
                 add("hadjango_static_requests_total", "Static files served by the zerg's workers", "counter", [("build", view.name)],
                     stats["static_requests"]?.intValue ?? 0)
+                if let tally = ResponseTally(stats: stats) {
+                    for (name, n) in zip(ResponseTally.classNames, tally.classes) {
+                        add("hadjango_responses_total", "Responses sent by the zerg's workers, by status class", "counter",
+                            [("build", view.name), ("class", name)], n)
+                    }
+                    // The response time as a Prometheus histogram (cumulative buckets, seconds).
+                    var cumulative: Int64 = 0
+                    for (i, n) in tally.buckets.enumerated() {
+                        cumulative += n
+                        let le = i < ResponseTally.boundsMicros.count ? "\(Double(ResponseTally.boundsMicros[i]) / 1e6)" : "+Inf"
+                        add("hadjango_request_duration_seconds_bucket", "Time the zerg's workers took per response", "histogram",
+                            [("build", view.name), ("le", le)], cumulative)
+                    }
+                    let b = Self.labelEscape(view.name)
+                    samplesRaw["hadjango_request_duration_seconds", default: []] += [
+                        "hadjango_request_duration_seconds_count{build=\"\(b)\"} \(cumulative)",
+                        "hadjango_request_duration_seconds_sum{build=\"\(b)\"} \(Double(tally.sumMicros) / 1e6)",
+                    ]
+                }
                 for d in stats["daemons"]?.arrayValue ?? [] {
                     let labels = [("build", view.name), ("cmd", d["cmd"]?.stringValue ?? "")]
                     add("hadjango_daemon_up", "1 while the attached daemon runs", "gauge", labels, (d["pid"]?.intValue ?? 0) > 0 ? 1 : 0)
@@ -170,7 +191,7 @@ extension Emperor {
             let family = name.hasSuffix("_bucket") ? String(name.dropLast("_bucket".count)) : name
             out += "# HELP \(family) \(f.help)\n# TYPE \(family) \(f.type)\n"
             for s in f.samples { out += s + "\n" }
-            if family != name { for s in samplesRaw { out += s + "\n" } }
+            for s in samplesRaw[family] ?? [] where family != name { out += s + "\n" }
         }
         return out
     }

@@ -116,8 +116,8 @@ struct Commands {
     func stage(_ name: String, warmPaths: [String]) throws {
         try activate(name)
         try warmup(name, paths: warmPaths, requests: 10, concurrency: 4)
-        try deploy.point("_stage", at: name)
-        try deploy.reloadNginx()
+        try deploy.point("_stage", at: name, by: "hactl stage \(name)")
+        try deploy.reloadNginx(by: "hactl stage \(name)")
         say("stage → \(name)")
     }
 
@@ -130,9 +130,10 @@ struct Commands {
         if let state = BuildState.read(deploy)?[newLive], !state.serving {
             throw Problem("\(newLive) is not serving (zerg \(state.zerg ?? "not started")); `hactl activate \(newLive)` first")
         }
-        try deploy.point("_live", at: newLive)
-        if let oldLive { try deploy.point("_stage", at: oldLive) }
-        try deploy.reloadNginx()
+        let by = "hactl swap-live" + (wanted.map { " \($0)" } ?? "")
+        try deploy.point("_live", at: newLive, by: by)
+        if let oldLive { try deploy.point("_stage", at: oldLive, by: by) }
+        try deploy.reloadNginx(by: by)
         if let live = deploy.liveURL {
             // nginx answers with X-Upstream (the shipped server block adds it): wait for the new port.
             let port = try deploy.port(newLive)

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import EmperorCore
 import Shared
 
 /// A deploy directory in the seed's layout:
@@ -39,8 +40,11 @@ struct Deploy {
 
     func port(_ name: String) throws -> Int { try BuildName.port(of: name, base: basePort) }
 
-    /// Points `link` at `name` atomically: a new link, then rename(2) over the old one.
-    func point(_ link: String, at name: String) throws {
+    /// Points `link` at `name` atomically: a new link, then rename(2) over the old
+    /// one. The journal says who did it first (`DeployJournal`): `by` is the command.
+    func point(_ link: String, at name: String, by: String) throws {
+        DeployJournal.append(.init(epochMs: Timestamp.now().microseconds / 1000, kind: link == "_live" ? .live : .stage, build: name, by: by),
+                             buildsDirectory: builds)
         let tmp = builds + "/.\(link).\(getpid())"
         FileSystem.unlink(tmp)
         do {
@@ -52,10 +56,12 @@ struct Deploy {
         }
     }
 
-    /// Runs nginx's reload command (a shell line).
-    func reloadNginx() throws {
+    /// Runs nginx's reload command (a shell line), and says so in the journal.
+    func reloadNginx(by: String) throws {
         let status = try Run.shell(nginxReload, cwd: root, quiet: true)
         guard status.isSuccess else { throw Problem("`\(nginxReload)` \(status)") }
+        DeployJournal.append(.init(epochMs: Timestamp.now().microseconds / 1000, kind: .nginxReloaded, build: live ?? "", by: by),
+                             buildsDirectory: builds)
     }
 }
 

@@ -143,6 +143,29 @@ public struct Scoreboard {
 
     public subscript(total: Total) -> Int64 { memory[Self.word(totalsRow, total.rawValue)] }
 
+    /// In the totals row after `Total`: responses by class (5 words), their
+    /// summed duration (µs), then the duration buckets (`ResponseTally`).
+    /// Words an older worker never wrote stay 0. (They fit in a row: ScoreboardTests.)
+    static let responseClassesWord = 4
+    static let responseSumWord = responseClassesWord + ResponseTally.classNames.count
+    static let responseBucketsWord = responseSumWord + 1
+    public static var responseWordsEnd: Int { responseBucketsWord + ResponseTally.bucketCount }
+
+    /// A response sent (any worker, any core): its status and duration.
+    public func recordResponse(status: Int, micros: Int64) {
+        if let c = ResponseTally.classIndex(status: status) { memory.add(Self.word(totalsRow, Self.responseClassesWord + c), 1) }
+        memory.add(Self.word(totalsRow, Self.responseSumWord), micros)
+        memory.add(Self.word(totalsRow, Self.responseBucketsWord + ResponseTally.bucket(micros: micros)), 1)
+    }
+
+    /// Every response the zerg's workers recorded since the scoreboard was made.
+    public func responseTally() -> ResponseTally {
+        func words(_ from: Int, _ n: Int) -> [Int64] { (0..<n).map { memory[Self.word(totalsRow, from + $0)] } }
+        return ResponseTally(classes: words(Self.responseClassesWord, ResponseTally.classNames.count),
+                             buckets: words(Self.responseBucketsWord, ResponseTally.bucketCount),
+                             sumMicros: memory[Self.word(totalsRow, Self.responseSumWord)])
+    }
+
     /// Workers other than `row` computing now (their slot deadline is ahead),
     /// and the earliest of their deadlines.
     public func computing(excluding row: Int, nowNs: UInt64) -> (count: Int, earliestNs: UInt64) {

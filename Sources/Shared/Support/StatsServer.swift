@@ -73,12 +73,12 @@ public final class StatsServer<Source> {
 
     /// Handles one of its events; `document` is built only when a client is answered.
     public func handle(_ event: StatsEvent, document: () -> JSON) {
-        handle(event) { _ in .json(document()) }
+        handle(event) { _, _ in .json(document()) }
     }
 
-    /// The same, answering by request path (`stats-http`, the emperor's status page);
-    /// the path is "" for plain (non-HTTP) clients.
-    public func handle(_ event: StatsEvent, route: (String) -> Answer) {
+    /// The same, answering by request path and query (`stats-http`, the emperor's
+    /// status page); the path is "" for plain (non-HTTP) clients.
+    public func handle(_ event: StatsEvent, route: (_ path: String, _ query: [String: String]) -> Answer) {
         switch event {
         case .listener:
             while case .completed(let accepted)? = try? listener.accept() {
@@ -86,7 +86,7 @@ public final class StatsServer<Source> {
                 if http {
                     register(client, interest: .readable)
                 } else {
-                    answer(client, route(""))
+                    answer(client, route("", [:]))
                 }
             }
         case .client(let client):
@@ -101,12 +101,37 @@ public final class StatsServer<Source> {
             }
             unregister(client)
             client.awaitingRequest = false
-            // "GET /path?query HTTP/1.1": the path, without the query.
+            // "GET /path?query HTTP/1.1".
             let line = got.split(separator: 0x0D, maxSplits: 1).first ?? []
             let words = line.split(separator: 0x20)
             let target = words.count > 1 ? String(decoding: words[1], as: UTF8.self) : "/"
-            answer(client, route(String(target.prefix { $0 != "?" })))
+            let parts = target.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
+            answer(client, route(String(parts[0]), parts.count > 1 ? Self.query(String(parts[1])) : [:]))
         }
+    }
+
+    /// `a=1&b=x%20y` as a dictionary (the last of a repeated name wins).
+    static func query(_ text: String) -> [String: String] {
+        var out: [String: String] = [:]
+        for pair in text.split(separator: "&") {
+            let kv = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            out[percentDecoded(String(kv[0]))] = kv.count > 1 ? percentDecoded(String(kv[1])) : ""
+        }
+        return out
+    }
+
+    static func percentDecoded(_ s: String) -> String {
+        var bytes: [UInt8] = []
+        var it = Array(s.utf8)[...]
+        while let b = it.popFirst() {
+            if b == UInt8(ascii: "%"), it.count >= 2, let v = UInt8(String(decoding: it.prefix(2), as: UTF8.self), radix: 16) {
+                bytes.append(v)
+                it = it.dropFirst(2)
+            } else {
+                bytes.append(b == UInt8(ascii: "+") ? 0x20 : b)
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     private func answer(_ client: StatsServerClient, _ a: Answer) {

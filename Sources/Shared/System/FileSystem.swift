@@ -138,6 +138,13 @@ public enum FileSystem {
         try fd.writeAll(text)
     }
 
+    /// Appends `text` in one write (O_APPEND: lines of concurrent writers do not interleave).
+    public static func appendText(_ path: String, _ text: String, mode: mode_t = 0o644) throws {
+        let fd = try FileDescriptor.open(path, O_WRONLY | O_CREAT | O_APPEND, mode: mode)
+        defer { fd.close() }
+        try fd.writeAll(text)
+    }
+
     /// Writes a temporary file beside `path` and renames it over `path`: a
     /// reader sees the old content or the new one, never a part.
     public static func writeFileAtomically(_ path: String, _ text: String, mode: mode_t = 0o644) throws {

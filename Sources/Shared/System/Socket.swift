@@ -92,6 +92,23 @@ extension FileDescriptor {
         }
     }
 
+    /// A non-blocking client connection to `address`. A TCP connect may still
+    /// be under way when it returns (EINPROGRESS): reads wait for it, and its
+    /// failure is theirs. A unix socket whose backlog is full fails at once (EAGAIN).
+    public static func connectNonBlocking(to address: SocketAddress, name: String) throws(SystemError) -> FileDescriptor {
+        let fd = try socket(family: address.family, type: SOCK_STREAM, nonBlocking: true)
+        do {
+            try address.check("connect")
+            try Syscall.call("connect", name) { address.withSockAddr { Glibc.connect(fd.rawValue, $0, $1) } }
+        } catch where error.errno == EINPROGRESS {
+            return fd
+        } catch {
+            fd.close()
+            throw error
+        }
+        return fd
+    }
+
     /// A blocking client connection to a unix stream socket.
     public static func connect(unixPath path: String) throws(SystemError) -> FileDescriptor {
         try connect(to: .unix(path: path), name: path)

@@ -26,6 +26,7 @@ extension Master {
             ("head_timeouts", .int(scoreboard[.headTimeouts])),
             ("body_timeouts", .int(scoreboard[.bodyTimeouts])),
             ("static_requests", .int(scoreboard[.staticRequests])),
+        ] + scoreboard.responseTally().jsonMembers + [
             ("daemons", daemons.json),
             // uWSGI signals: handlers run, timers the master keeps.
             ("signals", .object([("delivered", .number(signalsDelivered)),

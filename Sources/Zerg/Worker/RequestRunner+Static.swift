@@ -73,7 +73,7 @@ extension RequestRunner {
         row?.board.add(.staticRequests, 1)
         let state = RequestState(conn: conn, head: head, uwsgi: nil, body: RequestBody(.none, deadlines: settings.requestDeadlines, startNs: startNs),
                                  response: response)
-        logRequest(state, startNs: startNs, startTime: startTime)
+        noteResponse(state, startNs: startNs, startTime: startTime)
         return keepAlive && !conn.broken && response.bodyBytes == (head.isHead ? 0 : bytes.count)
     }
 }

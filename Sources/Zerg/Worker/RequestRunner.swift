@@ -116,7 +116,7 @@ final class RequestRunner {
             case .failure(let error):
                 Log.info("\(conn.remote.host):\(conn.remote.port): \(error)")
                 response.sendError(error.status, error.reason)
-                logRequest(state, startNs: startNs, startTime: startTime)
+                noteResponse(state, startNs: startNs, startTime: startTime)
                 return false
             }
         }
@@ -128,7 +128,7 @@ final class RequestRunner {
             }
             guard let selected = settings.mounts.select(pathInfo: pathInfo, scriptName: uwsgi?.value("SCRIPT_NAME")) else {
                 response.sendError(404, "no app is mounted at \(pathInfo) (mount, manage-script-name)")
-                logRequest(state, startNs: startNs, startTime: startTime)
+                noteResponse(state, startNs: startNs, startTime: startTime)
                 return false
             }
             state.app = selected.index
@@ -175,7 +175,7 @@ final class RequestRunner {
             row.add(.tx, Int64(response.headBytes + response.bodyBytes))
             if let board = vassalBoard { row[.backlog] = board[HandoffBoard.waiting] }
         }
-        logRequest(state, startNs: startNs, startTime: startTime)
+        noteResponse(state, startNs: startNs, startTime: startTime)
     }
 
     /// RSS and VSZ from /proc/self/statm, into the scoreboard (for stats and the master).
@@ -214,14 +214,18 @@ final class RequestRunner {
         }
     }
 
-    func logRequest(_ r: RequestState, startNs: UInt64, startTime: Timestamp) {
-        guard let log = requestLog, !warmingUp else { return }
+    /// A response is sent: the zerg's tally (the emperor's history reads it) and the request log.
+    func noteResponse(_ r: RequestState, startNs: UInt64, startTime: Timestamp) {
+        guard !warmingUp else { return }
+        let durationNs = Host.monotonicNanoseconds() - startNs
+        row?.board.recordResponse(status: r.response.statusCode, micros: Int64(durationNs / 1000))
+        guard let log = requestLog else { return }
         // With disable-logging, only what log-4xx / log-5xx keep.
         if settings.disableLogging && !settings.forcedLogging.forces(
-            status: r.response.statusCode, durationNs: Host.monotonicNanoseconds() - startNs, bodyBytes: r.response.bodyBytes, ioError: r.conn.broken) { return }
+            status: r.response.statusCode, durationNs: durationNs, bodyBytes: r.response.bodyBytes, ioError: r.conn.broken) { return }
         log.write(RequestRecord(
             head: r.head, remote: r.uwsgi?.value("REMOTE_ADDR") ?? r.conn.remote.host, status: r.response.statusCode, bodyBytes: r.response.bodyBytes,
-            headBytes: r.response.headBytes, startTime: startTime, durationNs: Host.monotonicNanoseconds() - startNs,
+            headBytes: r.response.headBytes, startTime: startTime, durationNs: durationNs,
             workerID: workerID, core: core, app: r.app, requestsByWorker: requestsServed, varCount: r.head.fields.count + 17, logvars: r.logvars,
             rss: memory.rss, vsz: memory.vsz))
     }
