@@ -33,11 +33,25 @@ extension Emperor {
         for instance in instances.values.sorted(by: { $0.name < $1.name }) {
             let build = instance.build.isEmpty ? FileSystem.baseName(FileSystem.directoryName(instance.name)) : instance.build
             var view = views[build] ?? markers(BuildView(name: build), config: instance.name)
-            let stats = instance.pid != nil ? instance.statsAddress.flatMap { StatsClient.fetch(resolve($0)) } : nil
+            let stats = instance.pid != nil ? instance.statsAddress.flatMap { StatsClient.fetch(resolve($0)) }.map(Self.withMemory) : nil
             view.instances.append((instance, stats))
             views[build] = view
         }
         return views.values.sorted { $0.name < $1.name }
+    }
+
+    /// Workers' RSS read from /proc where the zerg did not sample it (it does
+    /// only with memory-report or reload-on-rss): the dashboard shows every worker's.
+    static func withMemory(_ stats: JSON) -> JSON {
+        guard case .object(var members) = stats, let i = members.firstIndex(where: { $0.0 == "workers" }),
+              case .array(let workers) = members[i].1 else { return stats }
+        members[i].1 = .array(workers.map { w in
+            guard case .object(var m) = w, (w["rss"]?.intValue ?? 0) == 0, let pid = w["pid"]?.intValue, pid > 0,
+                  let rss = ChildProcess.memory(pid_t(pid))?.rss, let j = m.firstIndex(where: { $0.0 == "rss" }) else { return w }
+            m[j].1 = .int(rss)
+            return .object(m)
+        })
+        return .object(members)
     }
 
     /// A relative unix stats path is relative to the emperor's directory (where instances start).

@@ -23,6 +23,9 @@ let usage = """
       make-incremental NAME --from BASIS
                                        hard-link files equal to the basis build's
       status                           builds, ports, live/stage, states, workers, deploy tags
+      top [--interval SECONDS] [--once]
+                                       a row per build, redrawn each second: req/s, p50/p99, 5xx/s,
+                                       queue, workers busy/ready, RSS, last event (the emperor's status page)
 
     Defaults come from HACTL_DEPLOY (./deploy), HACTL_STATUS (127.0.0.1:9999, the emperor's
     `status`), HACTL_LIVE (nginx's live address, to verify swaps), HACTL_NGINX_RELOAD
@@ -118,6 +121,13 @@ do {
         guard let basis = take("--from").last else { fail("make-incremental needs --from BASIS", code: 2) }
         try commands.makeIncremental(one("build name"), basis: basis)
     case "status": commands.statusTable()
+    case "top":
+        let seconds = Double(take("--interval").last ?? "1") ?? 1
+        let once = args.contains("--once")
+        args.removeAll { $0 == "--once" }
+        guard args.isEmpty else { fail("top takes --interval SECONDS and --once only", code: 2) }
+        guard let status = deploy.status else { fail("top needs the emperor's status page: --status HOST:PORT", code: 2) }
+        Top(status: status).run(intervalMs: max(100, Int(seconds * 1000)), once: once)
     default: fail("unknown command `\(command)` (hactl --help lists them)", code: 2)
     }
 } catch {

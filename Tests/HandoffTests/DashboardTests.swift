@@ -83,19 +83,133 @@ struct DashboardTests {
 
         // A touch of build a's zerg.ini, then a swap by hactl: both in /events.json.
         let before = Int64(Date().timeIntervalSince1970 * 1000)
-        s.touch("builds/a/zerg.ini")
-        let hactl = TestProcess.binDirectory + "/hactl"
-        let (rc, out) = try runCapturing(hactl, ["--deploy", s.dir.path, "--nginx-reload", "true", "swap-live"])
-        #expect(rc == 0, "\(out)")
         func events() -> [[String: Any]] { ((try? Self.json(statusPort, "/events.json?since=\(before)"))?["events"] as? [[String: Any]]) ?? [] }
         func has(_ event: String, _ build: String, cause: String) -> Bool {
             events().contains { $0["event"] as? String == event && $0["build"] as? String == build && ($0["cause"] as? String ?? "").contains(cause) }
         }
+        // (Both builds' zerg.ini link the same skeleton: both reload.)
+        s.touch("builds/a/zerg.ini")
         #expect(waitUntil(10) { has("reloaded", "a", cause: "config changed") }, "\(events())")
-        #expect(waitUntil(10) { has("ready", "a", cause: "reloaded") }, "\(events())")
+        #expect(waitUntil(10) { has("ready", "a", cause: "reloaded") && has("ready", "b", cause: "reloaded") }, "\(events())")
+        let hactl = TestProcess.binDirectory + "/hactl"
+        let (rc, out) = try runCapturing(hactl, ["--deploy", s.dir.path, "--status", "127.0.0.1:\(statusPort)", "--nginx-reload", "true", "swap-live"])
+        #expect(rc == 0, "\(out)")
         #expect(waitUntil(5) { has("live", "b", cause: "hactl swap-live") && has("stage", "a", cause: "hactl swap-live") }, "\(events())")
         #expect(has("nginx reloaded", "b", cause: "hactl swap-live"), "\(events())")
         // Written to the log too.
         #expect(waitUntil(5) { s.emperor.log().contains("event: build b live (hactl swap-live; was a)") }, "\(s.emperor.log())")
+    }
+}
+
+extension DashboardTests {
+    /// Headless Chromium (Debian's) renders the page after a swap: no script
+    /// error, each chart has the points of the last minute that /history.json
+    /// has, the swap is a marker on the new live build's chart and in the event
+    /// list, and `#worker=a/1` opens that worker's popover with its fields.
+    @Test func thePageDrawsHistoryEventsAndPopoversInABrowser() throws {
+        guard let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].first(where: FileSystem.exists) else {
+            Issue.record("chromium is not installed (scripts/setup.sh installs it)")
+            return
+        }
+        guard let (s, statusPort) = try StatusPageTests.startBuilds() else { return }
+        defer { s.cleanup() }
+        try FileManager.default.createSymbolicLink(atPath: s.dir.file("builds/_live"), withDestinationPath: "a")
+        try FileManager.default.createSymbolicLink(atPath: s.dir.file("builds/_stage"), withDestinationPath: "b")
+        _ = Self.pacedLoad(port: s.ports["a"]!, path: "/v/pid", clients: 2, perClient: 20, seconds: 4)
+        let (rc, out) = try runCapturing(TestProcess.binDirectory + "/hactl", ["--deploy", s.dir.path, "--status", "127.0.0.1:\(statusPort)", "--nginx-reload", "true", "swap-live"])
+        #expect(rc == 0, "\(out)")
+        _ = Self.pacedLoad(port: s.ports["b"]!, path: "/v/pid", clients: 2, perClient: 20, seconds: 3)
+
+        let (_, page) = try runCapturing(chromium, [
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--user-data-dir=\(s.dir.file("chromium"))",
+            "--window-size=1400,1000", "--virtual-time-budget=3000", "--dump-dom", "http://127.0.0.1:\(statusPort)/#worker=a/1",
+        ], discardErrors: true)
+        #expect(!page.contains("data-errors="), "\(page.prefix(3000))")
+        // The charts: as many points of the last minute as the emperor has (a tick may fall between).
+        let history = try Self.json(statusPort, "/history.json?step=1")
+        for build in ["a", "b"] {
+            let points = (((history["builds"] as? [String: Any])?[build] as? [String: Any])?["points"] as? [[Any]]) ?? []
+            let recent = points.filter { (($0[0] as? Double) ?? 0) > Date().timeIntervalSince1970 * 1000 - 60_000 }.count
+            let drawn = Self.attribute("data-last-minute", of: "data-chart=\"\(build)\"", in: page).flatMap { Int($0) } ?? -1
+            #expect(recent >= 8 && abs(drawn - recent) <= 3, "build \(build): drawn \(drawn), history \(recent)")
+        }
+        #expect(page.contains("class=\"c2\""), "a stacked 2xx area")
+        #expect(page.contains("class=\"p99\""), "a p99 line")
+        // The swap: a marker on b's chart, and rows in the event list.
+        let bChart = page.components(separatedBy: "data-chart=\"b\"").dropFirst().first?.components(separatedBy: "</svg>").first ?? ""
+        #expect(bChart.contains("class=\"marker swap\" data-event=\"live\""), "\(bChart.suffix(1500))")
+        #expect(page.contains("<tr data-event=\"live\" data-build=\"b\">"))
+        // The popover of worker 1 of build a, opened by the address.
+        let popover = page.components(separatedBy: "id=\"pop\"").dropFirst().first?.components(separatedBy: "</div>").first ?? ""
+        #expect(popover.contains("display: block"), "\(popover)")
+        for field in ["worker 1", "pid ", "requests ", "exceptions ", "avg response ", "RSS ", "ready in ", "recycled "] {
+            #expect(popover.contains(field), "\(field): \(popover)")
+        }
+    }
+
+    /// The value of `name` on the element whose attributes include `marker`.
+    static func attribute(_ name: String, of marker: String, in page: String) -> String? {
+        guard let tag = page.components(separatedBy: "<").first(where: { $0.contains(marker) }),
+              let start = tag.range(of: name + "=\"") else { return nil }
+        return String(tag[start.upperBound...].prefix { $0 != "\"" })
+    }
+}
+
+extension DashboardTests {
+    /// `hactl top` in a pseudo-terminal: frames redrawn (screen cleared each
+    /// time), a row per build with its figures, the live/stage marks and the last event.
+    @Test func hactlTopDrawsARowPerBuildInATerminal() throws {
+        guard let (s, statusPort) = try StatusPageTests.startBuilds() else { return }
+        defer { s.cleanup() }
+        try FileManager.default.createSymbolicLink(atPath: s.dir.file("builds/_live"), withDestinationPath: "a")
+        // Load on build a while top runs (from a second before it, so its frames see it).
+        let port = s.ports["a"]!
+        let loadDone = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async {
+            _ = Self.pacedLoad(port: port, path: "/v/pid?ms=5", clients: 2, perClient: 20, seconds: 5)
+            loadDone.signal()
+        }
+        defer { loadDone.wait() }
+        Thread.sleep(forTimeInterval: 1.2)
+        // Python's pty module runs hactl on a terminal for 3.5 s, then interrupts it.
+        let script = """
+            import os, pty, select, signal, sys, time
+            pid, fd = pty.fork()
+            if pid == 0:
+                os.execv(sys.argv[1], sys.argv[1:])
+            out, end = b"", time.time() + 3.5
+            while time.time() < end:
+                if select.select([fd], [], [], 0.2)[0]:
+                    try: out += os.read(fd, 65536)
+                    except OSError: break
+            os.kill(pid, signal.SIGINT)
+            for _ in range(40):
+                if os.waitpid(pid, os.WNOHANG)[0]: break
+                time.sleep(0.05)
+            else:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                out += b"\\nNOT STOPPED BY SIGINT\\n"
+            sys.stdout.write(out.decode("utf-8", "replace"))
+            """
+        let (_, out) = try runCapturing("/usr/bin/python3", ["-c", script, TestProcess.binDirectory + "/hactl",
+                                                             "--status", "127.0.0.1:\(statusPort)", "top"])
+        let frames = out.components(separatedBy: "\u{1B}[H\u{1B}[2J").filter { !$0.isEmpty }
+        #expect(frames.count >= 3, "\(out)")
+        #expect(!out.contains("NOT STOPPED BY SIGINT"), "Ctrl-C quits")
+        let last = try #require(frames.last)
+        #expect(last.contains("req/s") && last.contains("p99 ms") && last.contains("busy/ready") && last.contains("last event"), "\(last)")
+        let lines = last.components(separatedBy: .newlines)
+        let a = try #require(lines.first { $0.hasPrefix("a ") }, "\(last)")
+        let b = try #require(lines.first { $0.hasPrefix("b ") }, "\(last)")
+        #expect(a.contains("live") && !b.contains("live"))
+        // Build a's row has its figures: req/s of its load (40/s), p50/p99 in ms, workers busy/ready of 2, RSS in MB.
+        let cells = a.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
+        #expect(cells.count >= 10, "\(a)")
+        if cells.count >= 10 {
+            #expect((Double(cells[2]) ?? 0) > 20 && (Double(cells[3]) ?? 0) >= 5 && (Double(cells[4]) ?? 0) >= 5, "\(a)")
+            #expect(cells[7].hasSuffix("/2") && Int(cells[8]) != nil && cells[9] == "MB", "\(a)")
+        }
+        #expect(a.contains("ago:"), "the last event: \(a)")
     }
 }

@@ -28,6 +28,19 @@ public struct SignalChannel {
         signal(SIGPIPE, SIG_IGN)
     }
 
+    /// `signals` back to their default action, and unblocked: a program that
+    /// must stop on Ctrl-C even when its parent left them ignored or blocked
+    /// (both are inherited across exec).
+    public static func restoreDefaults(_ signals: [Int32]) {
+        var set = sigset_t()
+        sigemptyset(&set)
+        for sig in signals {
+            signal(sig, SIG_DFL)
+            sigaddset(&set, sig)
+        }
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
+    }
+
     public static func name(_ sig: Int32) -> String {
         switch sig {
         case SIGHUP: return "SIGHUP"

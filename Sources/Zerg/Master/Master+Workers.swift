@@ -120,6 +120,8 @@ extension Master {
             return
         }
         Log.info("worker \(p.id) pid \(pid) \(status); respawning")
+        // A replacement with a cause like the others (harakiri has its own count).
+        if !p.harakiriSent { slotHistory[p.id, default: SlotHistory()].recycles["died", default: 0] += 1 }
         spawn(id: p.id)
     }
 
