@@ -246,9 +246,14 @@ async function getJSON(path){ const r = await fetch(path, {cache:'no-store'}); i
 async function tick(){
   try {
     const [status, history, evs] = await Promise.all([getJSON('status.json'), getJSON('history.json?step=1&since='+lastPointMs), getJSON('events.json?since='+lastEventMs)]);
+    const t0 = performance.now();
     addHistory(history); addEvents(evs);
     nowMs = history.now;
     render(status);
+    // What a refresh costs the browser (bench/dashboard.sh reads it with 20 builds × 14 workers).
+    const ms = performance.now() - t0;
+    document.body.dataset.renderMs = ms.toFixed(1);
+    document.body.dataset.renderMaxMs = Math.max(ms, +(document.body.dataset.renderMaxMs || 0)).toFixed(1);
   } catch(e) { document.getElementById('sub').innerHTML = '<span class="err">cannot reach the emperor: '+esc(e)+'</span>'; }
 }
 

@@ -23,6 +23,29 @@ final class DeployRecord {
 
     static let sampleMs = 1000
     static let entryMemoryMs: Int64 = 60_000
+
+    /// What an upgrade (SIGUSR2) hands to the new image: the events and every
+    /// build's points (at most 20 builds' 3 hours: a few MB of JSON, once).
+    var handover: JSON {
+        .object([
+            ("events", .array((0..<events.events.count).map { events.events[$0].json })),
+            ("histories", .object(histories.sorted { $0.key < $1.key }.map { name, h in
+                (name, .object([("fine", .array((0..<h.finePoints.count).map { .array(h.finePoints[$0].values) })),
+                                ("coarse", .array((0..<h.coarsePoints.count).map { .array(h.coarsePoints[$0].values) }))]))
+            })),
+        ])
+    }
+
+    /// Takes over what the image this one replaced recorded.
+    func restore(_ state: JSON) {
+        for e in state["events"]?.arrayValue ?? [] { if let event = DeployEvent(json: e) { events.append(event) } }
+        if case .object(let builds)? = state["histories"] {
+            for (name, h) in builds {
+                histories[name] = BuildHistory(fine: h["fine"]?.arrayValue.compactMap { HistoryPoint(values: $0.arrayValue) } ?? [],
+                                               coarse: h["coarse"]?.arrayValue.compactMap { HistoryPoint(values: $0.arrayValue) } ?? [])
+            }
+        }
+    }
 }
 
 extension Emperor {

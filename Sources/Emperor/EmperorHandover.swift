@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import EmperorCore
 import Shared
 
 /// SIGUSR2 (nginx's and gunicorn's convention): the emperor re-execs itself
@@ -67,6 +68,7 @@ extension Emperor {
             ("stats", statsServer.map { fd($0.listener) } ?? .null),
             ("status", statusServer.map { fd($0.listener) } ?? .null),
             ("activated", .array(activated.map { .object([("name", .string($0.name)), ("fd", fd($0.fd))]) })),
+            ("record", record.handover),
         ])
         return (doc, fds)
     }
@@ -79,6 +81,8 @@ extension Emperor {
 
     /// Takes over the instances of the image this one replaced.
     func restore(_ state: JSON) {
+        if let r = state["record"] { record.restore(r) }
+        recordEvent(.emperorUpgraded, nil, build: "", cause: "SIGUSR2: now \(binary.versionLine)")
         func fd(_ value: JSON?) -> FileDescriptor? {
             value?.intValue.flatMap { try? FileDescriptor.inherited(Int32($0), what: "emperor state") }
         }

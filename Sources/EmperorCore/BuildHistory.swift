@@ -48,6 +48,29 @@ public struct HistoryPoint: Sendable, Equatable {
         rssBytes = now.rssBytes
     }
 
+    /// A point back from its `values` (an emperor upgrade hands its history over); nil if malformed.
+    public init?(values v: [JSON]) {
+        guard v.count == Self.columns.count, let t = v[0].intValue else { return nil }
+        func f(_ i: Int) -> Float { Float(v[i].doubleValue ?? 0) }
+        func q(_ i: Int) -> Float? { v[i].doubleValue.map(Float.init) }
+        epochMs = t
+        seconds = f(1)
+        rps = f(2)
+        ok = f(3)
+        redirect = f(4)
+        clientError = f(5)
+        serverError = f(6)
+        unavailable = f(7)
+        failedHandoffs = f(8)
+        p50 = q(9)
+        p90 = q(10)
+        p99 = q(11)
+        queue = f(12)
+        busy = f(13)
+        ready = f(14)
+        rssBytes = v[15].intValue ?? 0
+    }
+
     /// The columns of `/history.json`, in order, with each point's values.
     public static let columns = ["t", "seconds", "rps", "2xx", "3xx", "4xx", "5xx", "503", "failed_handoffs",
                                  "p50", "p90", "p99", "queue", "busy", "ready", "rss"]
@@ -76,6 +99,13 @@ public struct BuildHistory: Sendable {
     private var gauges = (queue: Float(0), busy: Float(0), ready: Float(0), samples: Float(0))
 
     public init() {}
+
+    /// A history handed over by the emperor image this one replaced (its
+    /// points; the next sample starts the next point).
+    public init(fine: [HistoryPoint], coarse: [HistoryPoint]) {
+        for p in fine { finePoints.append(p) }
+        for p in coarse { coarsePoints.append(p) }
+    }
 
     /// Adds a sample: a fine point from the last one, and a coarse point when
     /// a 10-second boundary of the wall clock was crossed.

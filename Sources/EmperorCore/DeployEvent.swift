@@ -22,6 +22,8 @@ public struct DeployEvent: Sendable, Equatable {
         case live
         case stage
         case nginxReloaded = "nginx reloaded"
+        /// The emperor re-exec'd itself (SIGUSR2), keeping its instances, history and events.
+        case emperorUpgraded = "emperor upgraded"
     }
 
     public var epochMs: Int64
@@ -45,9 +47,15 @@ public struct DeployEvent: Sendable, Equatable {
                  ("subject", .string(subject)), ("cause", .string(cause))])
     }
 
+    public init?(json: JSON) {
+        guard let t = json["t"]?.intValue, let kind = json["event"]?.stringValue.flatMap(Kind.init(rawValue:)) else { return nil }
+        self.init(epochMs: t, build: json["build"]?.stringValue ?? "", kind: kind, subject: json["subject"]?.stringValue ?? "",
+                  cause: json["cause"]?.stringValue ?? "")
+    }
+
     /// The log line: "event: build c zerg reloaded (touch zerg.ini)".
     public var logLine: String {
-        var s = "event: build \(build)"
+        var s = build.isEmpty ? "event:" : "event: build \(build)"
         if !subject.isEmpty { s += " \(subject)" }
         s += " \(kind.rawValue)"
         if !cause.isEmpty { s += " (\(cause))" }

@@ -92,6 +92,39 @@ struct HistoryTests {
         #expect(MemoryLayout<HistoryPoint>.stride <= 88)  // what BuildHistory's memory figure assumes
     }
 
+    /// The bound docs/stats.md states: 20 builds with full windows (3 hours of
+    /// samples each) and a full event log, measured as the process's RSS growth.
+    @Test func twentyBuildsOfFullHistoryStayWithinTheirBound() throws {
+        let before = try #require(ChildProcess.memory(nil)).rss
+        var histories: [BuildHistory] = []
+        let step = Self.tally(Array(repeating: 3_000, count: 40) + [40_000])
+        for _ in 0..<20 {
+            var h = BuildHistory()
+            var cumulative = ResponseTally()
+            for s in 0..<(BuildHistory.coarse.seconds * BuildHistory.coarse.count + 10) {
+                var sample = BuildSample(monotonicNs: UInt64(s) * 1_000_000_000, epochMs: 1_700_000_000_000 + Int64(s) * 1000)
+                cumulative = cumulative + step
+                sample.tally = cumulative
+                sample.vassal = .init()
+                sample.busy = 3
+                sample.ready = 14
+                sample.rssBytes = 300 << 20
+                h.record(sample)
+            }
+            histories.append(h)
+        }
+        var log = EventLog()
+        for i in 0..<EventLog.capacity {
+            log.append(DeployEvent(epochMs: Int64(i), build: "b\(i % 20)", kind: .workerRecycled, subject: "worker \(i % 14)",
+                                   cause: "max-requests, \(i) times since the build started"))
+        }
+        let grown = Double(try #require(ChildProcess.memory(nil)).rss - before) / 1_048_576
+        print("20 builds of full history (3 h each) and a full event log: the process grew \(grown) MB")
+        #expect(histories.allSatisfy { $0.finePoints.count == BuildHistory.fine.count && $0.coarsePoints.count == BuildHistory.coarse.count })
+        #expect(log.events.count == EventLog.capacity)
+        #expect(grown < 12)
+    }
+
     @Test func theJournalIsReadFromWhereTheReaderStarted() throws {
         let dir = try FileSystem.makeTemporaryDirectory(prefix: "/tmp/journal-test-")
         defer { FileSystem.removeDirectory(dir) }

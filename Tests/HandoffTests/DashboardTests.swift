@@ -40,7 +40,7 @@ struct DashboardTests {
         return (results.latencies.sorted(), results.failed, fromMs, Int64(Date().timeIntervalSince1970 * 1000))
     }
 
-    @Test func historyMatchesAKnownLoadAndEventsShowATouchAndASwap() throws {
+    @Test func historyMatchesAKnownLoadEventsShowATouchAndASwapAndBothOutliveAnUpgrade() throws {
         guard let (s, statusPort) = try StatusPageTests.startBuilds() else { return }
         defer { s.cleanup() }
         try FileManager.default.createSymbolicLink(atPath: s.dir.file("builds/_live"), withDestinationPath: "a")
@@ -98,6 +98,14 @@ struct DashboardTests {
         #expect(has("nginx reloaded", "b", cause: "hactl swap-live"), "\(events())")
         // Written to the log too.
         #expect(waitUntil(5) { s.emperor.log().contains("event: build b live (hactl swap-live; was a)") }, "\(s.emperor.log())")
+
+        // An upgrade of the emperor (SIGUSR2, re-exec) keeps the history and the events.
+        s.emperor.signal(SIGUSR2)
+        #expect(waitUntil(10) { has("emperor upgraded", "", cause: "SIGUSR2") }, "\(events())")
+        #expect(has("live", "b", cause: "hactl swap-live"), "events kept: \(events())")
+        let kept = try Self.json(statusPort, "/history.json?build=a&since=\(load.fromMs)&step=1")
+        let keptRows = ((kept["builds"] as? [String: Any])?["a"] as? [String: Any])?["points"] as? [[Any]] ?? []
+        #expect(keptRows.count >= rows.count, "points of the load kept: \(keptRows.count) of \(rows.count)")
     }
 }
 

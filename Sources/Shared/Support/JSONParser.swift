@@ -23,6 +23,13 @@ extension JSON {
         }
     }
     public var stringValue: String? { if case .string(let s) = self { return s } else { return nil } }
+    public var doubleValue: Double? {
+        switch self {
+        case .int(let i): return Double(i)
+        case .double(let d): return d
+        default: return nil
+        }
+    }
 
     struct Parser {
         let bytes: [UInt8]
