@@ -65,8 +65,12 @@ table.events td,table.events th{padding:.2em .6em;border-bottom:1px solid #eee;t
 <div id="pop"></div>
 <script>
 "use strict";
-// Script errors are kept on <body> too (the browser test reads them from the DOM).
-window.addEventListener('error', e => { document.body.dataset.errors = (document.body.dataset.errors || '') + e.message + '; '; });
+// Script errors and console errors are kept on <body> too (the browser test reads them from the DOM).
+function noteError(text){ document.body.dataset.errors = (document.body.dataset.errors || '') + text + '; '; }
+window.addEventListener('error', e => noteError(e.message));
+window.addEventListener('unhandledrejection', e => noteError(String(e.reason)));
+const consoleError = console.error.bind(console);
+console.error = (...args) => { noteError(args.join(' ')); consoleError(...args); };
 const KEEP_MS = 900000;
 let windowS = 300, lastPointMs = 0, lastEventMs = 0, columns = null, nowMs = Date.now(), pinned = null, hashDone = false;
 const hist = {};      // build -> rows of /history.json's columns, oldest first
@@ -254,7 +258,10 @@ async function tick(){
     const ms = performance.now() - t0;
     document.body.dataset.renderMs = ms.toFixed(1);
     document.body.dataset.renderMaxMs = Math.max(ms, +(document.body.dataset.renderMaxMs || 0)).toFixed(1);
-  } catch(e) { document.getElementById('sub').innerHTML = '<span class="err">cannot reach the emperor: '+esc(e)+'</span>'; }
+  } catch(e) {
+    document.getElementById('sub').innerHTML = '<span class="err">cannot reach the emperor: '+esc(e)+'</span>';
+    console.error('cannot reach the emperor: ' + e);
+  }
 }
 
 function show(d, pin){

@@ -132,7 +132,9 @@ extension DashboardTests {
             "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--user-data-dir=\(s.dir.file("chromium"))",
             "--window-size=1400,1000", "--virtual-time-budget=3000", "--dump-dom", "http://127.0.0.1:\(statusPort)/#worker=a/1",
         ], discardErrors: true)
+        // No script error, no console error (a failed fetch is one), and the page says when it updated.
         #expect(!page.contains("data-errors="), "\(page.prefix(3000))")
+        #expect(page.contains("updated ") && !page.contains("cannot reach the emperor"), "\(page.prefix(3000))")
         // The charts: as many points of the last minute as the emperor has (a tick may fall between).
         let history = try Self.json(statusPort, "/history.json?step=1")
         for build in ["a", "b"] {
