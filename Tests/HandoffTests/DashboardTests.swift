@@ -134,7 +134,8 @@ extension DashboardTests {
         ], discardErrors: true)
         // No script error, no console error (a failed fetch is one), and the page says when it updated.
         #expect(!page.contains("data-errors="), "\(page.prefix(3000))")
-        #expect(page.contains("updated ") && !page.contains("cannot reach the emperor"), "\(page.prefix(3000))")
+        let sub = page.components(separatedBy: "id=\"sub\">").dropFirst().first?.components(separatedBy: "</div>").first ?? ""
+        #expect(sub.contains("emperor pid") && sub.contains("updated ") && !sub.contains("cannot reach"), "\(sub)")
         // The charts: as many points of the last minute as the emperor has (a tick may fall between).
         let history = try Self.json(statusPort, "/history.json?step=1")
         for build in ["a", "b"] {
