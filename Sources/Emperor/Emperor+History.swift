@@ -19,7 +19,15 @@ final class DeployRecord {
     /// `<dir>/_live` and `<dir>/_stage` → the build each pointed at last tick (nil before the first).
     var links: [String: String]?
     /// Per zerg instance: its workers' recycle counts by cause and harakiri counts, last tick.
-    var workerCounts: [String: [String: Int64]] = [:]
+    var workerCounts: [String: [WorkerCount: Int64]] = [:]
+
+    /// What a zerg's stats count for one worker slot that makes an event when it grows.
+    struct WorkerCount: Hashable, Comparable {
+        let worker: Int64
+        /// A recycle cause (`max-requests`, `died`…), or nil for harakiri kills.
+        let recycleCause: String?
+        static func < (a: WorkerCount, b: WorkerCount) -> Bool { (a.worker, a.recycleCause ?? "") < (b.worker, b.recycleCause ?? "") }
+    }
 
     static let sampleMs = 1000
     static let entryMemoryMs: Int64 = 60_000
@@ -115,6 +123,7 @@ extension Emperor {
             samples[build] = sample
         }
         for (build, sample) in samples { record.histories[build, default: BuildHistory()].record(sample) }
+        record.workerCounts = record.workerCounts.filter { instances[$0.key] != nil }
         // A build whose configs are all gone keeps its history until the window has passed.
         let horizon = round.epochMs - Int64(BuildHistory.coarse.seconds * BuildHistory.coarse.count) * 1000
         for (build, history) in record.histories where samples[build] == nil && (history.latest?.epochMs ?? 0) < horizon {
@@ -124,23 +133,22 @@ extension Emperor {
 
     /// Workers recycled (by cause) and killed by harakiri since the last round.
     func noteWorkerEvents(_ instance: Instance, _ doc: JSON) {
-        var counts: [String: Int64] = [:]
+        var counts: [DeployRecord.WorkerCount: Int64] = [:]
         for w in doc["workers"]?.arrayValue ?? [] {
             let id = w["id"]?.intValue ?? 0
             if case .object(let causes)? = w["recycles"] {
-                for (cause, n) in causes { counts["\(id)\t\(cause)"] = n.intValue ?? 0 }
+                for (cause, n) in causes { counts[.init(worker: id, recycleCause: cause)] = n.intValue ?? 0 }
             }
-            counts["\(id)\tharakiri"] = w["harakiri_count"]?.intValue ?? 0
+            counts[.init(worker: id, recycleCause: nil)] = w["harakiri_count"]?.intValue ?? 0
         }
         if let before = record.workerCounts[instance.name] {
-            for (key, n) in counts.sorted(by: { $0.key < $1.key }) where n > (before[key] ?? 0) {
-                let parts = key.split(separator: "\t", maxSplits: 1).map(String.init)
+            for (key, n) in counts.sorted(by: { $0.key < $1.key }) where n > before[key] ?? 0 {
                 let times = n - (before[key] ?? 0)
-                let cause = times > 1 ? "\(parts[1]), \(times) times" : parts[1]
-                if parts[1] == "harakiri" {
-                    recordEvent(.harakiri, instance, subject: "worker \(parts[0])", cause: times > 1 ? "\(times) times" : "")
+                let repeated = times > 1 ? "\(times) times" : ""
+                if let cause = key.recycleCause {
+                    recordEvent(.workerRecycled, instance, subject: "worker \(key.worker)", cause: repeated.isEmpty ? cause : "\(cause), \(repeated)")
                 } else {
-                    recordEvent(.workerRecycled, instance, subject: "worker \(parts[0])", cause: cause)
+                    recordEvent(.harakiri, instance, subject: "worker \(key.worker)", cause: repeated)
                 }
             }
         }
@@ -181,8 +189,7 @@ extension Emperor {
         var now: [String: String] = [:]
         for dir in linkDirectories() {
             for link in ["_live", "_stage"] {
-                guard let target = FileSystem.symlinkTarget(dir + "/" + link) else { continue }
-                now[dir + "/" + link] = FileSystem.baseName(target.hasSuffix("/") ? String(target.dropLast()) : target)
+                now[dir + "/" + link] = FileSystem.symlinkTargetName(dir + "/" + link)
             }
         }
         defer { record.links = now }

@@ -67,8 +67,7 @@ extension Emperor {
         let buildsDir = FileSystem.directoryName(buildDir)
         for dir in [buildsDir, FileSystem.directoryName(buildsDir)] {
             for (link, isLive) in [("_live", true), ("_stage", false)] {
-                guard let target = FileSystem.symlinkTarget(dir + "/" + link),
-                      FileSystem.baseName(target.hasSuffix("/") ? String(target.dropLast()) : target) == FileSystem.baseName(buildDir) else { continue }
+                guard FileSystem.symlinkTargetName(dir + "/" + link) == FileSystem.baseName(buildDir) else { continue }
                 if isLive { v.live = true } else { v.stage = true }
             }
         }

@@ -26,7 +26,7 @@ struct Deploy {
 
     /// The build a `_live`/`_stage` link points at.
     func target(_ link: String) -> String? {
-        FileSystem.symlinkTarget(builds + "/" + link).map { FileSystem.baseName($0.hasSuffix("/") ? String($0.dropLast()) : $0) }
+        FileSystem.symlinkTargetName(builds + "/" + link)
     }
 
     var live: String? { target("_live") }

@@ -99,6 +99,11 @@ struct DashboardTests {
         // Written to the log too.
         #expect(waitUntil(5) { s.emperor.log().contains("event: build b live (hactl swap-live; was a)") }, "\(s.emperor.log())")
 
+        // A worker killed: its master starts another, an event of its build.
+        let worker = try #require(s.zergWorkers("a").first)
+        kill(worker, SIGKILL)
+        #expect(waitUntil(10) { has("worker recycled", "a", cause: "died") }, "\(events())")
+
         // An upgrade of the emperor (SIGUSR2, re-exec) keeps the history and the events.
         s.emperor.signal(SIGUSR2)
         #expect(waitUntil(10) { has("emperor upgraded", "", cause: "SIGUSR2") }, "\(events())")

@@ -83,6 +83,11 @@ public enum FileSystem {
         return String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
+    /// The last component of where the symlink `path` points (`_live` → `builds/c/` is `c`); nil if it is not a link.
+    public static func symlinkTargetName(_ path: String) -> String? {
+        symlinkTarget(path).map { baseName($0.hasSuffix("/") ? String($0.dropLast()) : $0) }
+    }
+
     /// realpath(3).
     public static func realPath(_ path: String) throws -> String {
         guard let p = realpath(path, nil) else { throw SystemError("realpath", path, errno: errno) }
