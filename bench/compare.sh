@@ -14,5 +14,6 @@ git worktree prune
 git worktree add --detach -q "$base" "$rev"
 trap 'git worktree remove --force "$base" 2>/dev/null || true' EXIT
 (cd "$base" && swift build -c release --product zerg >&2 && swift build -c release --product vassal >&2)
-exec bash bench/run.sh --only zerg,zerg-vassal,zerg@base,zerg-vassal@base \
+# Not `exec`: the trap above removes the worktree once the bench is done.
+bash bench/run.sh --only zerg,zerg-vassal,zerg@base,zerg-vassal@base \
     --baseline "$(cd "$base" && swift build -c release --show-bin-path)" "$@"
