@@ -121,7 +121,8 @@ final class Emperor {
         scan()
         noteActivation()
         scheduleWatchdog()
-        sampleTick()
+        // The history is for the status page: without one, nothing is sampled.
+        if statusServer != nil { sampleTick() }
         nextRescanNs = Host.monotonicNanoseconds() + UInt64(settings.rescanSeconds) * 1_000_000_000
 
         while true {
