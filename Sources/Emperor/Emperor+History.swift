@@ -65,7 +65,7 @@ extension Emperor {
     /// Records a deploy event about `instance` (or a build) now, and logs it.
     func recordEvent(_ kind: DeployEvent.Kind, _ instance: Instance?, build: String? = nil, subject: String? = nil, cause: String = "",
                      atMs: Int64? = nil) {
-        let now = Timestamp.now().microseconds / 1000
+        let now = Timestamp.now().milliseconds
         // Events stay in time order (hactl's journal times are a little in the past).
         let at = max(atMs ?? now, record.events.events.last?.epochMs ?? 0)
         let event = DeployEvent(epochMs: at, build: build ?? instance.map(buildName) ?? "", kind: kind,
@@ -81,7 +81,7 @@ extension Emperor {
             round.abandon(sources: sources)
             finishRound(round)
         }
-        let round = StatsRound(monotonicNs: Host.monotonicNanoseconds(), epochMs: Timestamp.now().microseconds / 1000)
+        let round = StatsRound(monotonicNs: Host.monotonicNanoseconds(), epochMs: Timestamp.now().milliseconds)
         record.round = round
         for instance in instances.values where instance.pid != nil {
             guard let address = instance.statsAddress else { continue }
@@ -169,7 +169,7 @@ extension Emperor {
     /// New lines of hactl's journals: nginx reloads become events; link
     /// changes are kept a minute as the cause of what `watchLinks` sees.
     func readJournals() {
-        let now = Timestamp.now().microseconds / 1000
+        let now = Timestamp.now().milliseconds
         for dir in linkDirectories() {
             if record.journals[dir] == nil { record.journals[dir] = DeployJournal.Reader(buildsDirectory: dir) }
             for entry in record.journals[dir]!.readNew() {
@@ -224,7 +224,7 @@ extension Emperor {
             builds.append((name, .object([("step", .int(Int64(s))), ("points", .array(points.map { .array($0.values) }))])))
         }
         return .object([
-            ("now", .int(Timestamp.now().microseconds / 1000)),
+            ("now", .int(Timestamp.now().milliseconds)),
             ("step", .int(Int64(usedStep))),
             ("columns", .array(HistoryPoint.columns.map(JSON.string))),
             ("builds", .object(builds)),
@@ -233,7 +233,7 @@ extension Emperor {
 
     /// `/events.json?since=…&build=a`: deploy events after `since` (ms or s), oldest first.
     func eventsDocument(query: [String: String]) -> JSON {
-        let now = Timestamp.now().microseconds / 1000
+        let now = Timestamp.now().milliseconds
         let events = record.events.since(Self.epochMs(query["since"]), nowMs: now).filter { e in query["build"].map { $0 == e.build } ?? true }
         return .object([("now", .int(now)), ("events", .array(events.map(\.json)))])
     }

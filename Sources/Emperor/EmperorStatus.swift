@@ -31,7 +31,7 @@ extension Emperor {
     func buildViews() -> [BuildView] {
         var views: [String: BuildView] = [:]
         for instance in instances.values.sorted(by: { $0.name < $1.name }) {
-            let build = instance.build.isEmpty ? FileSystem.baseName(FileSystem.directoryName(instance.name)) : instance.build
+            let build = buildName(of: instance)
             var view = views[build] ?? markers(BuildView(name: build), config: instance.name)
             let stats = instance.pid != nil ? instance.statsAddress.flatMap { StatsClient.fetch(resolve($0)) }.map(Self.withMemory) : nil
             view.instances.append((instance, stats))
@@ -118,6 +118,17 @@ extension Emperor {
             let l = labels.map { "\($0.0)=\"\(Self.labelEscape($0.1))\"" }.joined(separator: ",")
             families[name]!.samples.append("\(name){\(l)} \(value)")
         }
+        /// A histogram of one build: `buckets` (upper bound in seconds, or "+Inf"; count, not cumulative), and the sum in seconds.
+        func histogram(_ family: String, _ help: String, build: String, _ buckets: [(le: String, count: Int64)], sumSeconds: Double) {
+            guard !buckets.isEmpty else { return }
+            var cumulative: Int64 = 0
+            for b in buckets {
+                cumulative += b.count
+                add(family + "_bucket", help, "histogram", [("build", build), ("le", b.le)], cumulative)
+            }
+            let label = "{build=\"\(Self.labelEscape(build))\"}"
+            samplesRaw[family, default: []] += ["\(family)_count\(label) \(cumulative)", "\(family)_sum\(label) \(sumSeconds)"]
+        }
         for view in buildViews() {
             add("hadjango_build_live", "1 when the _live link points at this build", "gauge", [("build", view.name)], view.live ? 1 : 0)
             for (instance, stats) in view.instances {
@@ -136,20 +147,12 @@ extension Emperor {
                         add("hadjango_handoff_total", "Vassal connection events", "counter", [("build", view.name), ("event", event)],
                             stats["handoff"]?[event]?.intValue ?? 0)
                     }
-                    // The dispatch wait as a Prometheus histogram (cumulative buckets, seconds).
-                    let buckets = stats["queue"]?["wait_histogram_ms"]?.arrayValue ?? []
-                    var cumulative: Int64 = 0
-                    for b in buckets {
-                        cumulative += b["count"]?.intValue ?? 0
-                        let le = b["le"]?.intValue.map { Self.seconds(ms: $0) } ?? "+Inf"
-                        add("hadjango_queue_wait_seconds_bucket", "Time requests waited in the vassal for a worker", "histogram",
-                            [("build", view.name), ("le", le)], cumulative)
-                    }
-                    if !buckets.isEmpty {
-                        samplesRaw["hadjango_queue_wait_seconds", default: []].append("hadjango_queue_wait_seconds_count{build=\"\(Self.labelEscape(view.name))\"} \(cumulative)")
-                        let sumUs = stats["queue"]?["wait_sum_us"]?.intValue ?? 0
-                        samplesRaw["hadjango_queue_wait_seconds", default: []].append("hadjango_queue_wait_seconds_sum{build=\"\(Self.labelEscape(view.name))\"} \(Double(sumUs) / 1e6)")
-                    }
+                    // The dispatch wait.
+                    histogram("hadjango_queue_wait_seconds", "Time requests waited in the vassal for a worker", build: view.name,
+                              (stats["queue"]?["wait_histogram_ms"]?.arrayValue ?? []).map { b in
+                                  (b["le"]?.intValue.map { Self.seconds(ms: $0) } ?? "+Inf", b["count"]?.intValue ?? 0)
+                              },
+                              sumSeconds: Double(stats["queue"]?["wait_sum_us"]?.intValue ?? 0) / 1e6)
                     add("hadjango_queue_timeouts_total", "Requests answered 503 by the vassal", "counter", [("build", view.name)],
                         stats["listen_queue_errors"]?.intValue ?? 0)
                     continue
@@ -161,19 +164,12 @@ extension Emperor {
                         add("hadjango_responses_total", "Responses sent by the zerg's workers, by status class", "counter",
                             [("build", view.name), ("class", name)], n)
                     }
-                    // The response time as a Prometheus histogram (cumulative buckets, seconds).
-                    var cumulative: Int64 = 0
-                    for (i, n) in tally.buckets.enumerated() {
-                        cumulative += n
-                        let le = i < ResponseTally.boundsMicros.count ? "\(Double(ResponseTally.boundsMicros[i]) / 1e6)" : "+Inf"
-                        add("hadjango_request_duration_seconds_bucket", "Time the zerg's workers took per response", "histogram",
-                            [("build", view.name), ("le", le)], cumulative)
-                    }
-                    let b = Self.labelEscape(view.name)
-                    samplesRaw["hadjango_request_duration_seconds", default: []] += [
-                        "hadjango_request_duration_seconds_count{build=\"\(b)\"} \(cumulative)",
-                        "hadjango_request_duration_seconds_sum{build=\"\(b)\"} \(Double(tally.sumMicros) / 1e6)",
-                    ]
+                    // The response time.
+                    histogram("hadjango_request_duration_seconds", "Time the zerg's workers took per response", build: view.name,
+                              tally.buckets.enumerated().map { i, n in
+                                  (i < ResponseTally.boundsMicros.count ? "\(Double(ResponseTally.boundsMicros[i]) / 1e6)" : "+Inf", n)
+                              },
+                              sumSeconds: Double(tally.sumMicros) / 1e6)
                 }
                 for d in stats["daemons"]?.arrayValue ?? [] {
                     let labels = [("build", view.name), ("cmd", d["cmd"]?.stringValue ?? "")]

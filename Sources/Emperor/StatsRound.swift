@@ -28,7 +28,6 @@ final class StatsRound {
     private(set) var fetches: [String: Fetch] = [:]
     /// Documents in, by instance name.
     private(set) var documents: [String: JSON] = [:]
-    static let maxDocumentBytes = 16 << 20
 
     init(monotonicNs: UInt64, epochMs: Int64) {
         self.monotonicNs = monotonicNs
@@ -63,7 +62,7 @@ final class StatsRound {
                 finish(fetch, sources: sources)
                 return
             }
-            if chunk.isEmpty || fetch.data.count + chunk.count > Self.maxDocumentBytes {
+            if chunk.isEmpty || fetch.data.count + chunk.count > StatsClient.maxDocumentBytes {
                 if chunk.isEmpty, let doc = JSON.parse(String(decoding: fetch.data, as: UTF8.self)) { documents[instance] = doc }
                 finish(fetch, sources: sources)
                 return

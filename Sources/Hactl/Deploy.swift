@@ -43,7 +43,7 @@ struct Deploy {
     /// Points `link` at `name` atomically: a new link, then rename(2) over the old
     /// one. The journal says who did it first (`DeployJournal`): `by` is the command.
     func point(_ link: String, at name: String, by: String) throws {
-        DeployJournal.append(.init(epochMs: Timestamp.now().microseconds / 1000, kind: link == "_live" ? .live : .stage, build: name, by: by),
+        DeployJournal.append(.init(epochMs: Timestamp.now().milliseconds, kind: link == "_live" ? .live : .stage, build: name, by: by),
                              buildsDirectory: builds)
         let tmp = builds + "/.\(link).\(getpid())"
         FileSystem.unlink(tmp)
@@ -60,7 +60,7 @@ struct Deploy {
     func reloadNginx(by: String) throws {
         let status = try Run.shell(nginxReload, cwd: root, quiet: true)
         guard status.isSuccess else { throw Problem("`\(nginxReload)` \(status)") }
-        DeployJournal.append(.init(epochMs: Timestamp.now().microseconds / 1000, kind: .nginxReloaded, build: live ?? "", by: by),
+        DeployJournal.append(.init(epochMs: Timestamp.now().milliseconds, kind: .nginxReloaded, build: live ?? "", by: by),
                              buildsDirectory: builds)
     }
 }

@@ -26,7 +26,7 @@ struct Top {
     /// One frame's rows; nil when the emperor's page does not answer.
     func rows() -> [Row]? {
         guard let doc = fetch("/status.json") else { return nil }
-        let nowMs = Timestamp.now().microseconds / 1000
+        let nowMs = Timestamp.now().milliseconds
         let history = fetch("/history.json?step=1&since=\(nowMs - 5000)")
         let events = fetch("/events.json?since=\(nowMs - Int64(EventLog.windowMs))")?["events"]?.arrayValue ?? []
         let columns = history?["columns"]?.arrayValue.compactMap(\.stringValue) ?? []
@@ -37,11 +37,7 @@ struct Top {
             if let last = history?["builds"]?[name]?["points"]?.arrayValue.last?.arrayValue {
                 func value(_ column: String) -> Double? {
                     guard let i = columns.firstIndex(of: column), i < last.count else { return nil }
-                    switch last[i] {
-                    case .double(let d): return d
-                    case .int(let n): return Double(n)
-                    default: return nil
-                    }
+                    return last[i].doubleValue
                 }
                 func text(_ v: Double?) -> String { v.map { String(format1: $0) } ?? "-" }
                 row.rps = text(value("rps"))

@@ -23,6 +23,25 @@ public enum HTTPBytes {
     /// Request-target bytes: visible ASCII (and obs-text is refused too: targets are ASCII).
     @inline(__always) static func isTargetByte(_ c: UInt8) -> Bool { c > 32 && c < 127 }
 
+    /// %XX sequences decoded to bytes (PATH_INFO is the decoded path, as latin-1; a query's values).
+    public static func percentDecoded(_ bytes: UnsafeBufferPointer<UInt8>) -> [UInt8] {
+        guard bytes.contains(UInt8(ascii: "%")) else { return Array(bytes) }
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count)
+        var i = 0
+        while i < bytes.count {
+            if bytes[i] == UInt8(ascii: "%"), i + 2 < bytes.count,
+               let h = ChunkedDecoder.hexValue(bytes[i + 1]), let l = ChunkedDecoder.hexValue(bytes[i + 2]) {
+                out.append(UInt8(h << 4 | l))
+                i += 3
+            } else {
+                out.append(bytes[i])
+                i += 1
+            }
+        }
+        return out
+    }
+
     @inline(__always) public static func lower(_ c: UInt8) -> UInt8 { c >= 65 && c <= 90 ? c | 0x20 : c }
 
     public static func equalsIgnoringCase<C: Collection>(_ bytes: C, _ text: String) -> Bool where C.Element == UInt8 {

@@ -120,18 +120,10 @@ public final class StatsServer<Source> {
         return out
     }
 
+    /// A query's name or value: `+` is a space, then %XX sequences are decoded.
     static func percentDecoded(_ s: String) -> String {
-        var bytes: [UInt8] = []
-        var it = Array(s.utf8)[...]
-        while let b = it.popFirst() {
-            if b == UInt8(ascii: "%"), it.count >= 2, let v = UInt8(String(decoding: it.prefix(2), as: UTF8.self), radix: 16) {
-                bytes.append(v)
-                it = it.dropFirst(2)
-            } else {
-                bytes.append(b == UInt8(ascii: "+") ? 0x20 : b)
-            }
-        }
-        return String(decoding: bytes, as: UTF8.self)
+        let bytes = Array(s.replacingAll("+", with: " ").utf8)
+        return String(decoding: bytes.withUnsafeBufferPointer { HTTPBytes.percentDecoded($0) }, as: UTF8.self)
     }
 
     private func answer(_ client: StatsServerClient, _ a: Answer) {
@@ -197,11 +189,14 @@ public final class StatsServer<Source> {
 /// Reads a stats document from another process's stats socket (the emperor's
 /// status page merges them). Bounded: nil after `timeoutMs` without progress.
 public enum StatsClient {
+    /// The largest stats document read (a zerg of thousands of workers is far below).
+    public static let maxDocumentBytes = 16 << 20
+
     public static func fetch(_ address: ListenAddress, timeoutMs: Int32 = 250) -> JSON? {
         guard let fd = try? address.connect() else { return nil }
         defer { fd.close() }
         var data: [UInt8] = []
-        while data.count < 16 << 20 {
+        while data.count < maxDocumentBytes {
             guard (try? fd.wait(timeoutMs: timeoutMs)) == true, let chunk = (try? fd.readAvailable(max: 65536))?.value else { return nil }
             if chunk.isEmpty { break }
             data += chunk

@@ -46,6 +46,7 @@ public struct Timestamp: Comparable, Hashable, Sendable {
         return Timestamp(seconds: Int64(ts.tv_sec), nanoseconds: Int64(ts.tv_nsec))
     }
     public var microseconds: Int64 { seconds * 1_000_000 + nanoseconds / 1000 }
+    public var milliseconds: Int64 { seconds * 1000 + nanoseconds / 1_000_000 }
 }
 
 /// Path-level file system calls, all through `Syscall`.

@@ -130,7 +130,7 @@ struct RequestLog {
         case "msecs": return String(r.durationNs / 1_000_000)
         case "secs": return String(Double(r.durationNs) / 1e9)
         case "time": return String(r.startTime.seconds)
-        case "tmsecs": return String(r.startTime.microseconds / 1000)
+        case "tmsecs": return String(r.startTime.milliseconds)
         case "tmicros": return String(r.startTime.microseconds)
         case "epoch": return String(Timestamp.now().seconds)
         case "ltime": return Self.ltime(r.startTime)

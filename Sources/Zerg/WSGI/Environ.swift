@@ -62,7 +62,7 @@ struct EnvironBuilder {
         head.bytes.withUnsafeBufferPointer { b in
             func slice(_ r: Range<Int>) -> UnsafeBufferPointer<UInt8> { UnsafeBufferPointer(rebasing: b[r]) }
             Py.setStealing(env, keys.method, Py.latin1(slice(head.method)))
-            var path = head.path.isEmpty ? [UInt8(ascii: "/")] : EnvironBuilder.percentDecoded(slice(head.path))
+            var path = head.path.isEmpty ? [UInt8(ascii: "/")] : HTTPBytes.percentDecoded(slice(head.path))
             if let mountpoint, !mountpoint.isEmpty {
                 // manage-script-name: the mountpoint moves from PATH_INFO to SCRIPT_NAME.
                 Py.setStealing(env, keys.scriptName, Py.string(mountpoint))
@@ -177,24 +177,5 @@ struct EnvironBuilder {
         pg_decref(list)
         pg_decref(sep)
         return joined
-    }
-
-    /// %XX sequences decoded to bytes (PATH_INFO is the decoded path, as latin-1).
-    static func percentDecoded(_ bytes: UnsafeBufferPointer<UInt8>) -> [UInt8] {
-        guard bytes.contains(UInt8(ascii: "%")) else { return Array(bytes) }
-        var out: [UInt8] = []
-        out.reserveCapacity(bytes.count)
-        var i = 0
-        while i < bytes.count {
-            if bytes[i] == UInt8(ascii: "%"), i + 2 < bytes.count,
-               let h = ChunkedDecoder.hexValue(bytes[i + 1]), let l = ChunkedDecoder.hexValue(bytes[i + 2]) {
-                out.append(UInt8(h << 4 | l))
-                i += 3
-            } else {
-                out.append(bytes[i])
-                i += 1
-            }
-        }
-        return out
     }
 }

@@ -16,7 +16,7 @@ extension RequestRunner {
         let method = head.bytes[head.method]
         guard method.elementsEqual("GET".utf8) || method.elementsEqual("HEAD".utf8) else { return nil }
         let path = head.bytes.withUnsafeBufferPointer {
-            String(decoding: EnvironBuilder.percentDecoded(UnsafeBufferPointer(rebasing: $0[head.path])), as: UTF8.self)
+            String(decoding: HTTPBytes.percentDecoded(UnsafeBufferPointer(rebasing: $0[head.path])), as: UTF8.self)
         }
         guard let found = settings.staticFiles.find(path: path.isEmpty ? "/" : path) else { return nil }
         // `static-gzip*`: FILE.gz beside it, for a client that takes gzip.

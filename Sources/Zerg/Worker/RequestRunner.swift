@@ -124,7 +124,7 @@ final class RequestRunner {
         var mountpoint: String?
         if settings.mounts.selects {
             let pathInfo = uwsgi?.value("PATH_INFO") ?? head.bytes.withUnsafeBufferPointer {
-                String(decoding: EnvironBuilder.percentDecoded(UnsafeBufferPointer(rebasing: $0[head.path])), as: UTF8.self)
+                String(decoding: HTTPBytes.percentDecoded(UnsafeBufferPointer(rebasing: $0[head.path])), as: UTF8.self)
             }
             guard let selected = settings.mounts.select(pathInfo: pathInfo, scriptName: uwsgi?.value("SCRIPT_NAME")) else {
                 response.sendError(404, "no app is mounted at \(pathInfo) (mount, manage-script-name)")
@@ -175,7 +175,7 @@ final class RequestRunner {
             row.add(.tx, Int64(response.headBytes + response.bodyBytes))
             if let board = vassalBoard { row[.backlog] = board[HandoffBoard.waiting] }
         }
-        noteResponse(state, startNs: startNs, startTime: startTime)
+        noteResponse(state, startNs: startNs, startTime: startTime, durationNs: elapsedNs)
     }
 
     /// RSS and VSZ from /proc/self/statm, into the scoreboard (for stats and the master).
@@ -215,9 +215,9 @@ final class RequestRunner {
     }
 
     /// A response is sent: the zerg's tally (the emperor's history reads it) and the request log.
-    func noteResponse(_ r: RequestState, startNs: UInt64, startTime: Timestamp) {
+    func noteResponse(_ r: RequestState, startNs: UInt64, startTime: Timestamp, durationNs measured: UInt64? = nil) {
         guard !warmingUp else { return }
-        let durationNs = Host.monotonicNanoseconds() - startNs
+        let durationNs = measured ?? Host.monotonicNanoseconds() - startNs
         row?.board.recordResponse(status: r.response.statusCode, micros: Int64(durationNs / 1000))
         guard let log = requestLog else { return }
         // With disable-logging, only what log-4xx / log-5xx keep.
