@@ -41,7 +41,7 @@ extension Vassal {
         // A seated worker free now has made progress (it says nothing when a request ends).
         var seatedFree = false
         for w in workers.values where w.state == .free || w.state == .busy {
-            room += w.room
+            if packing?.takes(w) ?? true { room += w.room }
             serving = true
             if w.seat != nil && w.room == 2 { seatedFree = true }
         }

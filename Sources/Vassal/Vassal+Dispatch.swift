@@ -14,6 +14,7 @@ extension Vassal {
     /// A client that has waited in a listener's backlog longer than the queue's
     /// head goes first (see `newcomer(before:)`).
     func dispatch() {
+        updatePacking()
         while queueHead < queue.count {
             let token = queue[queueHead]
             guard let client = clients[token], client.state == .queued else {
@@ -150,12 +151,13 @@ extension Vassal {
     /// else nil. Among seated workers (whose seats say who is free), the one
     /// holding fewest connections: keep-alive clients spread over the workers
     /// as they come. Among the others, the most recently freed, and of the
-    /// busy ones the one busy longest.
+    /// busy ones the one busy longest. While the app is CPU-bound, seated
+    /// workers other than the slot holders get none (`SlotPacking`).
     func nextWorker() -> AttachedWorker? {
         var idleSeated: AttachedWorker?
         var busySeated: AttachedWorker?
         if seatsInUse > 0 {
-            for w in workers.values where w.seat != nil && w.state == .free {
+            for w in workers.values where w.seat != nil && w.state == .free && packing?.takes(w) ?? true {
                 switch w.inFlight {
                 case 0: if idleSeated.map({ w.held.count < $0.held.count }) ?? true { idleSeated = w }
                 // Fewest held first (a worker past its share gives connections back), then least in flight.

@@ -23,9 +23,10 @@ extension Vassal {
     }
 
     /// Each seated worker's share of the client connections (`HandoffBoard.share`):
-    /// those workers hold and those here (parked ones go to workers with their next request).
+    /// those workers hold and those here (parked ones go to workers with their next request),
+    /// over the seated workers, or over the slot holders while they are packed on (`SlotPacking`).
     func heldShare() -> Int {
-        let seated = workers.values.reduce(0) { $0 + ($1.seat != nil && $1.state == .free ? 1 : 0) }
+        let seated = packing?.slots ?? workers.values.reduce(0) { $0 + ($1.seat != nil && $1.state == .free ? 1 : 0) }
         return seated == 0 ? 0 : max(1, (heldConnections + seated - 1) / seated)
     }
 

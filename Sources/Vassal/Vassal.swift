@@ -89,6 +89,8 @@ final class Vassal {
     var seatTaken = [Bool](repeating: false, count: HandoffSeat.count)
     /// Seats taken now (the loop and dispatch look at seats only when some are).
     var seatsInUse = 0
+    /// The slot holders new connections go to (nil: no packing), as of the last dispatch.
+    var packing: SlotPacking?
     /// The seat given last (seats go round the table: `seat(_:)`).
     var lastSeat = HandoffSeat.count - 1
     /// Where client reads land (one connection is read at a time).
@@ -183,7 +185,7 @@ final class Vassal {
         var admitMore = false
         daemons.startAll()
         while true {
-            let events = (try? sources.wait(timeoutMs: admitMore ? 0 : daemons.timeoutMs(otherwise: 250))) ?? []
+            let events = (try? sources.wait(timeoutMs: admitMore ? 0 : min(packingWaitMs(), daemons.timeoutMs(otherwise: 250)))) ?? []
             for event in events {
                 switch sources[event] {
                 case .signals?:

@@ -145,7 +145,7 @@ public enum OptionTable {
                    "Serve uWSGI's binary protocol on `[addr]:port` or a unix path (what nginx's `uwsgi_pass` sends, with `include uwsgi_params`): one request per connection, the response written as HTTP. On a vassal, its connections are queued and handed to the workers like HTTP ones."),
         OptionSpec("protocol", .string, default: "uwsgi", roles: [.vassal, .zerg], "What `socket` listeners speak: `uwsgi`, or `http` (then a `socket` is an `http-socket`)."),
         OptionSpec("cpu-slots", .int, default: "the CPU count", roles: .zerg,
-                   difference: "New (standalone mode).",
+                   difference: "New. Standalone, workers beyond the slots leave new connections to the computing ones; attached to a vassal, the vassal hands new connections to `cpu-slots` of the workers (requests of 0.25 ms or more).",
                    "How many workers of a CPU-bound app compute at once; with more workers than this, the others leave new connections to the computing ones. Workers whose requests wait on I/O never hold a slot. 0 turns this off (every worker takes connections, as in uWSGI)."),
         OptionSpec("workers", .int, aliases: ["processes"], default: "1", roles: [.vassal, .zerg], "Number of worker processes (the maximum with `cheaper`); a vassal has none (`processes = 0` in uWSGI files)."),
         OptionSpec("threads", .int, default: "1", roles: .zerg,

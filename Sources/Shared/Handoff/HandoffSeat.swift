@@ -26,6 +26,8 @@ import Glibc
 /// | 3 | requests it had served on it by then |
 /// | 4 | the snapshot's byte count; `asHanded`: the bytes its `connection` message carried; `tooLong` |
 /// | 5 | requests this worker has served (its stats row in the vassal) |
+/// | 6 | `cpu-slots` while its app is CPU-bound (see `CPUGate`), else 0 |
+/// | 7 | monotonic ns until which its last request holds a CPU slot (0: none) |
 /// | 8… | the snapshot: the bytes read from `serving` and not yet answered (its request, and any pipelined after it) |
 public struct HandoffSeat {
     /// Bytes per seat (a multiple of the page size: a worker maps only its own).
@@ -39,7 +41,7 @@ public struct HandoffSeat {
     static let tooLong: Int64 = -2
 
     enum Word: Int {
-        case state = 0, written, read, requests, bytes, served
+        case state = 0, written, read, requests, bytes, served, cpuSlots, computeUntil
     }
 
     let memory: SharedMemory
@@ -116,6 +118,16 @@ public struct HandoffSeat {
         SharedMemory.fence()
     }
 
+    /// A request starts: it holds a CPU slot until `untilNs` (0: none).
+    public func computes(untilNs: UInt64) {
+        self[.computeUntil] = Int64(bitPattern: untilNs)
+    }
+
+    /// After each request: the worker's `cpu-slots` while its app is CPU-bound, else 0.
+    public func publish(cpuSlots: Int) {
+        self[.cpuSlots] = Int64(cpuSlots)
+    }
+
     private func publish(taken: UInt32, serving: UInt32) {
         self[.state] = Int64(bitPattern: UInt64(taken) << 32 | UInt64(serving))
     }
@@ -125,12 +137,17 @@ public struct HandoffSeat {
     public var taken: UInt32 { UInt32(truncatingIfNeeded: UInt64(bitPattern: self[.state]) >> 32) }
     public var serving: UInt32 { UInt32(truncatingIfNeeded: UInt64(bitPattern: self[.state])) }
     public var served: Int { Int(self[.served]) }
+    /// The worker's `cpu-slots` when its app is CPU-bound (0: not, or a worker that predates it).
+    public var cpuSlots: Int { Int(self[.cpuSlots]) }
+    public var computeUntilNs: UInt64 { UInt64(bitPattern: self[.computeUntil]) }
 
     /// A seat given to a new worker starts empty.
     public func clear() {
         self[.state] = 0
         self[.bytes] = 0
         self[.served] = 0
+        self[.cpuSlots] = 0
+        self[.computeUntil] = 0
     }
 
     /// What the worker had of the connection it was serving.

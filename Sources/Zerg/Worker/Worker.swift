@@ -108,7 +108,8 @@ final class Worker {
     /// Moving a connection through the pool costs about 20 µs of CPU: worth it
     /// for Django-sized requests, not for a hello world (measured: 104k → 55k
     /// req/s when every request moved). This worker queues its extra ready
-    /// connections only while its requests take longer than this on average.
+    /// connections only while its requests take longer than this on average
+    /// (and, attached, lets the vassal pack connections on CPU slots).
     static let poolWorthNs: UInt64 = 250_000
     /// How long a new connection may keep the worker waiting for its first bytes.
     static let firstBytesWaitMs: Int32 = 5
@@ -126,7 +127,7 @@ final class Worker {
         build = settings.build
         link = zergServer.map(VassalLink.init(path:))
         self.readyPool = listeners.isEmpty ? nil : readyPool
-        accept = AcceptPolicy(row: listeners.isEmpty ? nil : row, cpuSlots: settings.cpuSlots, workers: settings.workers)
+        accept = AcceptPolicy(row: listeners.isEmpty ? nil : row, attached: zergServer != nil && settings.threads == 1, cpuSlots: settings.cpuSlots, workers: settings.workers)
         runner = try RequestRunner(interpreter: interpreter, settings: settings, workerID: id, core: core, row: row)
         sources = try EventSources()
         controlToken = try sources.add(control.fd, .control)
@@ -177,8 +178,12 @@ final class Worker {
 
     /// Serves one request: the CPU slot around it, then the runner.
     func handle(_ conn: Connection, _ head: HTTPRequestHead, uwsgi: UWSGIRequest? = nil) -> Bool {
-        accept.requestBegins(nowNs: Host.monotonicNanoseconds(), averageNs: runner.averageNs)
-        defer { accept.requestEnds() }
+        let slotUntil = accept.requestBegins(nowNs: Host.monotonicNanoseconds(), averageNs: runner.averageNs)
+        seat?.computes(untilNs: slotUntil)
+        defer {
+            accept.requestEnds()
+            seat?.publish(cpuSlots: accept.publishedSlots(averageNs: runner.averageNs))
+        }
         if !settings.staticFiles.isEmpty, let keep = Interpreter.withoutGIL({ runner.serveStatic(conn, head) }) { return keep }
         // A request thread runs without the GIL between requests (its network
         // work overlaps the other threads' Python); one thread holds it throughout.
