@@ -12,7 +12,7 @@ import ZergCore
 ///
 /// Attached to a vassal, a worker takes no connection itself: it publishes
 /// its slot in its seat and the vassal packs connections on the slot holders
-/// (see `Vassal.cpuPacking`).
+/// (the vassal's `SlotPacking`).
 struct AcceptPolicy {
     /// This worker's row (nil: a lone worker, nothing to balance).
     let row: Scoreboard.Row?
