@@ -56,6 +56,9 @@ extension Vassal {
     /// pending (the loop then looks again without sleeping).
     func admit(now: UInt64) -> Bool {
         guard stopping == nil, listenerPending.contains(true) else { return false }
+        // The slot holders as dispatch will see them: room for a worker that is no
+        // longer one would leave the connection waiting here, where a crash loses it.
+        updatePacking()
         let room = dispatchRoom(now: now)
         var accepted = 0
         // Complete requests taken on in this turn, handed or queued, and those queued
