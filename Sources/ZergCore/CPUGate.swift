@@ -19,8 +19,10 @@
 /// a request that runs much longer than usual (stuck, or waiting after all)
 /// stops holding the others back. The slot outlives the request (the worker
 /// takes its next connection with warm caches) until the worker runs out of
-/// work. A gated worker serving a keep-alive client it already holds computes
-/// without a slot, so the slot holders always go on accepting.
+/// work. A gated worker passes the requests that come ready on the keep-alive
+/// connections it holds to the slot holders (the ready pool, for requests
+/// worth a move), else it computes them without a slot, so the slot holders
+/// always go on accepting.
 public struct CPUGate {
     /// CPUs the app may use at once; 0: the gate is off.
     public let slots: Int

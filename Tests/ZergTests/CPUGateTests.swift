@@ -85,6 +85,24 @@ import Testing
         #expect(average > 2.4, "all three workers wait at once: \(average)")
     }
 
+    /// Keep-alive clients of an app computing 3 ms, 4 workers, 2 slots: a
+    /// gated worker passes the requests that come ready on its connections to
+    /// the slot holders through the ready pool, so about 2 compute at once;
+    /// with the gate off (0) each worker computes its own clients' requests.
+    @Test(arguments: [2, 0])
+    func keepAliveRequestsGoToTheSlotHolders(slots: Int) throws {
+        let z = try ZergHarness(["--processes", "4", "--cpu-slots", String(slots), "--disable-logging"])
+        defer { z.cleanup() }
+        let (average, requests) = Self.concurrency(Self.load(port: z.port, path: "/v/spin?ms=3", clients: 8, seconds: 3, keepAlive: true),
+                                                   skipSeconds: 1)
+        #expect(requests > 200, "requests kept flowing: \(requests)")
+        if slots == 2 {
+            #expect(average < 2.6, "the slot holders compute: \(average)")
+        } else {
+            #expect(average > 3.0, "every worker computes: \(average)")
+        }
+    }
+
     /// Keep-alive clients keep all three workers computing (each serves the
     /// clients it holds, with or without a slot): a new client is still
     /// accepted at once, by a slot holder, not left in the accept queue.

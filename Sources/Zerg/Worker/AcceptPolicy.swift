@@ -77,14 +77,16 @@ struct AcceptPolicy {
     }
 
     /// Closes the gate while `cpu-slots` other workers compute, opens it when
-    /// one of them finishes or overruns its deadline.
-    mutating func updateGate(open: Int) {
+    /// one of them finishes or overruns its deadline. `passing`: a gated worker
+    /// passes its ready keep-alive requests to the slot holders (the ready pool).
+    mutating func updateGate(open: Int, passing: Bool) {
         guard gate.isOn, let row else { return }
         let (computing, earliest) = row.board.computing(excluding: row.index, nowNs: Host.monotonicNanoseconds())
         // Keep-alive clients stay with the worker that accepts them: one holding
         // fewer than its share takes new ones anyway, or they would all end up
-        // with the computing workers.
-        gated = computing >= gate.slots && !holdsLessThanItsShare(open)
+        // with the computing workers. Unless gated workers pass their ready
+        // requests on: then ending up with the computing workers is the point.
+        gated = computing >= gate.slots && (passing || !holdsLessThanItsShare(open))
         gateRecheckNs = earliest
         if gated { row[.computeUntil] = 0 }
     }

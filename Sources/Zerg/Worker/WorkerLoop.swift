@@ -67,8 +67,9 @@ extension Worker {
     }
 
     func updateGate() {
-        accept.updateGate(open: openConnections)
+        accept.updateGate(open: openConnections, passing: passesReadyWhenGated)
         syncListening()
+        syncPool()
     }
 
     /// Zerg mode: connections from the vassal, orders from the master.
