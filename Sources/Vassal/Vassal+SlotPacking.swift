@@ -38,7 +38,7 @@ struct SlotPacking {
     /// worker's last requests waited on something (the app is not CPU-bound,
     /// or not only), or there are no more seated workers than slots. (No
     /// allocation: the vassal works this out a few times a turn.)
-    init?(_ workers: Dictionary<UInt64, AttachedWorker>.Values, now: UInt64) {
+    init?(_ workers: Dictionary<UInt64, AttachedWorker>.Values) {
         var slots = Int.max
         var seated = 0
         for w in workers where w.state == .free {
@@ -49,6 +49,7 @@ struct SlotPacking {
         }
         guard seated > slots else { return nil }
         self.slots = slots
+        let now = Host.monotonicNanoseconds()
         for _ in 0..<slots {
             var best: AttachedWorker?
             var bestUntil: UInt64 = 0
@@ -101,15 +102,15 @@ struct SlotPacking {
 extension Vassal {
     /// Works the packing out for this point of the turn (`packing`).
     func updatePacking() {
-        packing = seatsInUse > 0 ? SlotPacking(workers.values, now: Host.monotonicNanoseconds()) : nil
+        packing = seatsInUse > 0 ? SlotPacking(workers.values) : nil
     }
 
-    /// How long the loop may sleep: while requests wait, until a slot
-    /// holder's deadline passes (1 ms at least), when it may be passed over.
-    func packingWaitMs() -> Int32 {
-        guard waiting > 0, let recheck = packing?.recheckNs, recheck != 0 else { return 250 }
+    /// How long the loop may sleep for the packing's sake (nil: no limit):
+    /// while requests wait, until a slot holder's deadline passes (1 ms at
+    /// least), when it may be passed over.
+    func packingWaitMs() -> Int32? {
+        guard waiting > 0, let recheck = packing?.recheckNs, recheck != 0 else { return nil }
         let now = Host.monotonicNanoseconds()
-        guard recheck > now else { return 1 }
-        return Int32(clamping: min(250, max(1, (recheck - now + 999_999) / 1_000_000)))
+        return Int32(clamping: recheck > now ? max(1, (recheck - now + 999_999) / 1_000_000) : 1)
     }
 }

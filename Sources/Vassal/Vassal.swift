@@ -185,7 +185,8 @@ final class Vassal {
         var admitMore = false
         daemons.startAll()
         while true {
-            let events = (try? sources.wait(timeoutMs: admitMore ? 0 : min(packingWaitMs(), daemons.timeoutMs(otherwise: 250)))) ?? []
+            let idleMs = daemons.timeoutMs(otherwise: 250)
+            let events = (try? sources.wait(timeoutMs: admitMore ? 0 : min(idleMs, packingWaitMs() ?? idleMs))) ?? []
             for event in events {
                 switch sources[event] {
                 case .signals?:

@@ -39,8 +39,8 @@ struct AcceptPolicy {
     /// trip between two of them is small beside them, else 0 (measured: hello
     /// world in close mode through the vassal went from 0.86× standalone to
     /// 0.67× when packed on 2 of 4 workers; Django's page gained 14 %).
-    func publishedSlots(averageNs: UInt64) -> Int {
-        gate.appIsCPUBound && averageNs >= Worker.poolWorthNs ? gate.slots : 0
+    func publishedSlots(requestsWorthAMove: Bool) -> Int {
+        gate.appIsCPUBound && requestsWorthAMove ? gate.slots : 0
     }
 
     /// This worker's open connections and the average worker's (rounded down);

@@ -216,7 +216,7 @@ extension Worker {
     /// are served in arrival order across workers, as from one queue, and none
     /// waits on a busy or descheduled worker while another is free.
     func serveReady(_ ready: [Connection], poolReady: Bool) {
-        guard let pool = readyPool, !stopping, runner.averageNs >= Self.poolWorthNs else {
+        guard let pool = readyPool, !stopping, requestsWorthAMove else {
             for conn in ready { serve(conn) }
             if poolReady && !retiring { serveFromPool() }
             return
@@ -247,7 +247,7 @@ extension Worker {
     /// req/s against 3,019–3,432, p99 11.1–13.2 ms in 4 rounds (44.5 in one)
     /// against 17.3–19.5.
     var passesReadyWhenGated: Bool {
-        readyPool != nil && !retiring && !stopping && runner.averageNs >= Self.poolWorthNs
+        readyPool != nil && !retiring && !stopping && requestsWorthAMove
     }
 
     /// The pool in epoll exactly while this worker takes from it: not when

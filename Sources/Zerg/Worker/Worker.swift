@@ -111,6 +111,8 @@ final class Worker {
     /// connections only while its requests take longer than this on average
     /// (and, attached, lets the vassal pack connections on CPU slots).
     static let poolWorthNs: UInt64 = 250_000
+    /// Its requests are long enough for a move (see `poolWorthNs`).
+    var requestsWorthAMove: Bool { runner.averageNs >= Self.poolWorthNs }
     /// How long a new connection may keep the worker waiting for its first bytes.
     static let firstBytesWaitMs: Int32 = 5
 
@@ -182,7 +184,7 @@ final class Worker {
         seat?.computes(untilNs: slotUntil)
         defer {
             accept.requestEnds()
-            seat?.publish(cpuSlots: accept.publishedSlots(averageNs: runner.averageNs))
+            seat?.publish(cpuSlots: accept.publishedSlots(requestsWorthAMove: requestsWorthAMove))
         }
         if !settings.staticFiles.isEmpty, let keep = Interpreter.withoutGIL({ runner.serveStatic(conn, head) }) { return keep }
         // A request thread runs without the GIL between requests (its network
