@@ -316,10 +316,7 @@ extension Vassal {
         case (.available, .free), (.available, .draining):
             lastProgressNs = Host.monotonicNanoseconds()  // dispatch follows this turn
         case (.heldClosed(let id), _) where worker.held[id] != nil:
-            let handed = worker.held.removeValue(forKey: id)!
-            handed.fd.close()
-            worker.connectionsServed += 1
-            lastProgressNs = Host.monotonicNanoseconds()
+            _ = closeHeld(id, of: worker)
         case (.heldReturned(let id, let requests, let written, let read, let buffered), _) where worker.held[id] != nil:
             counters.handedBack += 1
             let handed = worker.held.removeValue(forKey: id)!

@@ -46,6 +46,35 @@ extension Vassal {
         worker.seat = nil
     }
 
+    /// A seated worker closed connection `id` (`heldClosed`, or its seat's
+    /// closed ring): the vassal's copy closes. False when it held no such connection.
+    func closeHeld(_ id: UInt32, of worker: AttachedWorker) -> Bool {
+        guard let handed = worker.held.removeValue(forKey: id) else { return false }
+        handed.fd.close()
+        worker.connectionsServed += 1
+        lastProgressNs = Host.monotonicNanoseconds()
+        return true
+    }
+
+    /// Once a turn: the connections seated workers noted closed in their
+    /// seats (`HandoffSeat.noteClosed`) since the last turn. A worker that
+    /// notes what it does not hold, or impossible counters, broke the protocol.
+    func collectClosed() {
+        guard seatsInUse > 0 else { return }
+        for worker in workers.values where worker.speaks >= HandoffMessage.quietVersion {
+            guard let seat = worker.seat else { continue }
+            var stray: UInt32?
+            let intact = seat.collectClosed { id in
+                counters.closedInSeats += 1
+                if !closeHeld(id, of: worker) && stray == nil { stray = id }
+            }
+            if !intact || stray != nil {
+                Log.info("\(worker.label): its seat notes \(intact ? "connection \(stray!) closed, which it did not hold" : "impossible closed counts"); detaching it")
+                detach(worker)
+            }
+        }
+    }
+
     /// A seated worker is gone; its seat says what became of each connection
     /// it held (it wrote nothing more once dead):
     /// - not received yet (numbered past `taken`): queued again, unserved;
@@ -61,6 +90,8 @@ extension Vassal {
     ///   never knows.
     func recoverHeld(_ worker: AttachedWorker) {
         guard let seat = worker.seat else { return }
+        // What it closed since the last turn is not for recovering (it noted nothing false: it was not detached for that).
+        if worker.speaks >= HandoffMessage.quietVersion { _ = seat.collectClosed { _ = closeHeld($0, of: worker) } }
         releaseSeat(of: worker)
         let taken = seat.taken
         let serving = seat.serving

@@ -83,7 +83,8 @@ extension Vassal {
                                             ("count", .number(n))])
                                }))])),
             ("handoff", .object([("accepted", .number(counters.accepted)), ("dispatched", .number(counters.dispatched)),
-                                 ("handed_back", .number(counters.handedBack)), ("refused_heads", .number(counters.refusedHeads)),
+                                 ("handed_back", .number(counters.handedBack)), ("closed_in_seats", .number(counters.closedInSeats)),
+                                 ("refused_heads", .number(counters.refusedHeads)),
                                  ("lost_in_workers", .number(counters.lostInWorker)), ("retried", .number(counters.retried)),
                                  ("bad_gateway", .number(counters.badGateway)),
                                  ("head_timeouts", .number(counters.headTimeouts)), ("body_timeouts", .number(counters.bodyTimeouts)),

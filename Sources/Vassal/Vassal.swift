@@ -104,6 +104,8 @@ final class Vassal {
         var accepted = 0
         var dispatched = 0
         var handedBack = 0
+        /// Connections seated workers closed and noted in their seats' closed rings (no message).
+        var closedInSeats = 0
         var refusedHeads = 0
         /// Requests answered 408: head or body past its deadline (`RequestReading`).
         var headTimeouts = 0
@@ -187,6 +189,7 @@ final class Vassal {
         while true {
             let idleMs = daemons.timeoutMs(otherwise: 250)
             let events = (try? sources.wait(timeoutMs: admitMore ? 0 : min(idleMs, packingWaitMs() ?? idleMs))) ?? []
+            if seatsInUse > 0 { board[HandoffBoard.asleep] = 0 }  // awake: it looks at the seats before it sleeps again
             for event in events {
                 switch sources[event] {
                 case .signals?:
@@ -219,6 +222,7 @@ final class Vassal {
                     continue
                 }
             }
+            collectClosed()
             dispatch()
             var now = Host.monotonicNanoseconds()
             daemons.fireDue(now: now)
@@ -232,7 +236,9 @@ final class Vassal {
             if seatsInUse > 0 {
                 if waiting > 0 {
                     // A seated worker that came free while this turn ran said nothing
-                    // if it read the page before that store: look at the seats after it.
+                    // if it read the page before these stores: look at the seats after them.
+                    // One that comes free later says `available` (it may wake the vassal).
+                    board[HandoffBoard.asleep] = 1
                     SharedMemory.fence()
                     dispatch()
                     updateWaiting(now: now)

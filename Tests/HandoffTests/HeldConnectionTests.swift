@@ -54,6 +54,31 @@ struct HeldConnectionTests {
         #expect((handoff?["handed_back"] as? Int ?? 0) >= 1)
     }
 
+    /// A seated worker notes the connections it closes in its seat (the closed
+    /// ring) and the vassal closes its copies at its next turn, without a message
+    /// per connection; a worker that predates the ring (version 5) still says
+    /// `heldClosed`. Either way no copy stays open in the vassal.
+    @Test func closedConnectionsAreNotedInTheSeat() throws {
+        let setup = try VassalSetup(withStats: true)
+        defer { setup.cleanup() }
+        func openFds() -> Int { ((try? FileSystem.list("/proc/\(setup.vassal.pid)/fd")) ?? []).count }
+        func closedInSeats() -> Int { (try? stats(setup))?["handoff"].flatMap { ($0 as? [String: Any])?["closed_in_seats"] as? Int } ?? -1 }
+        for version in ["5", "6"] {
+            let zerg = try setup.startZerg(workers: 2, env: ["HADJANGO_HANDOFF_VERSION": version])
+            let baseline = openFds()
+            let before = closedInSeats()
+            for _ in 0..<200 { #expect(try HTTPClient.once(port: setup.port, "/v/pid").status == 200) }
+            // Every copy closes within the vassal's idle wait (250 ms), the stats socket's reads aside.
+            #expect(waitUntil(3) { openFds() <= baseline && (try? stats(setup))?["held_connections"] as? Int == 0 },
+                    "version \(version): \(openFds()) fds (\(baseline) before)")
+            let noted = closedInSeats() - before
+            #expect(version == "5" ? noted == 0 : noted == 200, "version \(version): \(noted) closed in seats")
+            zerg.stop()
+            #expect(waitUntil(10) { StatsTests.workers((try? stats(setup)) ?? [:]).isEmpty })
+        }
+        #expect(setup.vassal.logLines(containing: "detaching it").isEmpty, "\(setup.vassal.log())")
+    }
+
     /// A head that comes in pieces on a held connection goes back to the vassal,
     /// which reads the rest under its own deadline: the worker is free meanwhile.
     @Test func aHeadInPiecesOnAHeldConnectionIsReadByTheVassal() throws {

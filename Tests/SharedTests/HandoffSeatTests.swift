@@ -41,4 +41,44 @@ import Testing
         #expect(vassal.taken == 0 && vassal.serving == 0 && vassal.served == 0)
         #expect(throws: SystemError.self) { try HandoffSeat.map(all.fd, index: HandoffSeat.count) }
     }
+
+    /// The closed ring: what the worker notes the vassal collects once, in
+    /// order; a full ring refuses (the worker then sends `heldClosed`); a
+    /// snapshot as long as a snapshot may be never reaches the ring.
+    @Test func closedConnectionsAreCollectedOnceInOrder() throws {
+        let all = try HandoffSeat.createAll()
+        defer { all.release() }
+        let vassal = HandoffSeat(in: all, index: 7)
+        let worker = try HandoffSeat.map(all.fd, index: 7)
+        defer { worker.unmap() }
+        func collect() -> [UInt32]? {
+            var ids: [UInt32] = []
+            return vassal.collectClosed { ids.append($0) } ? ids : nil
+        }
+        #expect(collect() == [])
+        #expect(worker.noteClosed(1) && worker.noteClosed(3) && worker.noteClosed(2))
+        #expect(collect() == [1, 3, 2])
+        #expect(collect() == [])
+
+        // Full after 62 uncollected: refused, and what was noted is intact; room again once collected.
+        var noted: [UInt32] = []
+        var id: UInt32 = 10
+        while worker.noteClosed(id) {
+            noted.append(id)
+            id += 1
+        }
+        #expect(noted.count == 62)
+        let longest = [UInt8](repeating: 67, count: HandoffSeat.capacity)
+        worker.serves(9, taken: 9, bytes: longest[...], written: 0, read: 0, requests: 0)
+        worker.landing.copyBytes(from: longest)
+        #expect(collect() == noted)
+        #expect(vassal.snapshot.bytes == longest)
+        #expect(worker.noteClosed(id) && collect() == [id])
+
+        // Impossible counters (a worker writing where it should not): nothing collected, said so.
+        all[7 * HandoffSeat.size / 8 + HandoffSeat.notedWord] = 1_000
+        #expect(collect() == nil)
+        vassal.clear()
+        #expect(collect() == [] && worker.noteClosed(5) && collect() == [5])
+    }
 }

@@ -14,4 +14,14 @@ public enum HandoffBoard {
     /// its share a worker gives idle ones back, and the vassal hands them to
     /// the workers holding fewest.
     public static let share = 1
+    /// 1 from the end of a turn in which requests waited until the vassal next
+    /// wakes, else 0 (version 6, `HandoffMessage.quietVersion`): a seated
+    /// worker that comes free says `available` only while it is 1. Otherwise
+    /// the vassal is awake and looks at the seats before it sleeps (it sets
+    /// this word, then, after a full fence, looks at the seats; a worker
+    /// writes its seat, then, after a full fence, reads this word: one of the
+    /// two sees the other). Why: under `Connection: close` load requests
+    /// always wait in the backlog, and every freed worker sent `available`
+    /// (a send in the worker, two receives in the vassal, per connection).
+    public static let asleep = 2
 }

@@ -31,7 +31,8 @@ public enum HandoffMessage: Equatable, Sendable {
     /// it says nothing: the seat shows it free.)
     case available
     /// A seated worker closed the connection the vassal handed it as the
-    /// `id`-th connection on this link (counting from 1).
+    /// `id`-th connection on this link (counting from 1). From
+    /// `quietVersion` on, only when its seat's closed ring is full.
     case heldClosed(id: UInt32)
     /// A seated worker gives back connection `id` (one fd), idle or with a
     /// request head begun, as `returned` does for the connection served last.
@@ -76,8 +77,13 @@ public enum HandoffMessage: Equatable, Sendable {
     public static let uwsgiVersion: UInt8 = 4
     /// The version from which vassals send `seat` and workers hold connections.
     public static let heldVersion: UInt8 = 5
+    /// The version from which a seated worker sends no message per request:
+    /// it notes the connections it closes in its seat's closed ring instead of
+    /// sending `heldClosed` (`HandoffSeat.noteClosed`), and says `available`
+    /// only while the vassal may be asleep (`HandoffBoard.asleep`).
+    public static let quietVersion: UInt8 = 6
     /// What this side's vassal says in `welcome`, and its workers in `understands`.
-    public static let welcomeVersion: UInt8 = heldVersion
+    public static let welcomeVersion: UInt8 = quietVersion
     static let magic: [UInt8] = [0x48, 0x5A]  // "HZ"
 
     public enum Kind: UInt8, Sendable {
@@ -121,7 +127,12 @@ public enum HandoffMessage: Equatable, Sendable {
     public static let maxPacket = 256 * 1024
 
     public func encoded() -> [UInt8] {
-        var out = Self.magic + [Self.version, kind.rawValue]
+        // One allocation per message: a connection's is sent for every request.
+        var out: [UInt8] = []
+        out.reserveCapacity(32 + payloadBytes)
+        out += Self.magic
+        out.append(Self.version)
+        out.append(kind.rawValue)
         switch self {
         case .hello(let pid, let worker, let build):
             out.appendLE(UInt32(bitPattern: pid))
@@ -168,6 +179,19 @@ public enum HandoffMessage: Equatable, Sendable {
             out += buffered
         }
         return out
+    }
+
+    /// The variable-length part's size (what `encoded` reserves beyond the fixed fields).
+    private var payloadBytes: Int {
+        switch self {
+        case .hello(_, _, let build): return build.utf8.count
+        case .refuse(let text), .failing(let text): return text.utf8.count
+        case .back(_, let buffered), .returned(_, _, _, let buffered), .heldReturned(_, _, _, _, let buffered):
+            return buffered.count
+        case .connection(let host, _, let buffered), .connectionDue(_, let host, _, let buffered), .uwsgiConnection(_, let host, _, let buffered):
+            return host.utf8.count + buffered.count
+        default: return 0
+        }
     }
 
     /// Parses one packet; throws `HandoffError` for anything malformed: wrong
@@ -245,16 +269,16 @@ public enum HandoffMessage: Equatable, Sendable {
             defer { at += n }
             return Array(bytes[at..<at + n])
         }
-        mutating func u8() throws -> UInt8 { try bytes(1)[0] }
-        mutating func u16() throws -> UInt16 {
-            let b = try bytes(2)
-            return UInt16(b[0]) | UInt16(b[1]) << 8
+        /// A little-endian integer of `n` bytes, read in place (no array per field).
+        private mutating func integer(_ n: Int) throws -> UInt64 {
+            guard remaining >= n else { throw HandoffError("message ends early") }
+            defer { at += n }
+            return (0..<n).reduce(0) { $0 | UInt64(bytes[at + $1]) << (8 * UInt64($1)) }
         }
-        mutating func u32() throws -> UInt32 {
-            let b = try bytes(4)
-            return b.enumerated().reduce(0) { $0 | UInt32($1.element) << (8 * UInt32($1.offset)) }
-        }
-        mutating func u64() throws -> UInt64 { UInt64(try u32()) | UInt64(try u32()) << 32 }
+        mutating func u8() throws -> UInt8 { UInt8(try integer(1)) }
+        mutating func u16() throws -> UInt16 { UInt16(try integer(2)) }
+        mutating func u32() throws -> UInt32 { UInt32(try integer(4)) }
+        mutating func u64() throws -> UInt64 { try integer(8) }
         mutating func rest() -> [UInt8] {
             defer { at = bytes.count }
             return Array(bytes[at...])

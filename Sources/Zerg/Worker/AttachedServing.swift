@@ -14,7 +14,7 @@ extension Worker {
         let hello = HandoffMessage.hello(pid: Host.pid, worker: Int32(id), build: build)
         guard let board = try link.attach(hello: hello), let fd = link.fd else { return false }
         if link.vassalVersion >= HandoffMessage.dueVersion {
-            _ = link.tell(.understands(version: min(link.vassalVersion, VassalLink.understoodVersion)))
+            _ = link.tell(.understands(version: link.spokenVersion))
         }
         do {
             linkToken = try sources.add(fd, .link)
@@ -191,15 +191,20 @@ extension Worker {
         }
     }
 
-    /// The vassal is told that connection `id` is closed: with a seat,
-    /// `heldClosed` (and the seat shows this worker free), else `done`.
+    /// The vassal is told that connection `id` is closed: with a seat, in its
+    /// closed ring (the vassal collects it at its next turn; `available` if
+    /// requests wait), else with `heldClosed` when the ring is full or the
+    /// vassal predates it (and the seat shows this worker free); unseated, `done`.
     func closed(id: UInt32) {
-        guard seat != nil, id != 0 else {
+        guard let seat, let link, id != 0 else {
             tellVassal(.done)
             return
         }
+        if link.spokenVersion >= HandoffMessage.quietVersion && seat.noteClosed(id) {
+            return freed()
+        }
         // Free first: the message wakes the vassal, which then finds the seat free (no `available` needed).
-        seat?.idle(taken: takenIDs, served: runner.requestsServed)
+        seat.idle(taken: takenIDs, served: runner.requestsServed)
         tellVassal(.heldClosed(id: id))
     }
 
@@ -208,10 +213,13 @@ extension Worker {
     /// written before the queue page is read, and the vassal writes the queue
     /// page before it reads the seats (both with a full fence), so either the
     /// vassal sees this worker free or this worker sees the queue: never neither.
+    /// A vassal of version 6 or later is told only while it may be asleep
+    /// (`HandoffBoard.asleep`): awake, it looks at the seats before it sleeps.
     func freed() {
-        guard let seat else { return }
+        guard let seat, let board = runner.vassalBoard else { return }
         seat.idle(taken: takenIDs, served: runner.requestsServed)
-        if (runner.vassalBoard?[HandoffBoard.waiting] ?? 0) > 0 { tellVassal(.available) }
+        guard board[HandoffBoard.waiting] > 0 else { return }
+        if (link?.spokenVersion ?? 0) < HandoffMessage.quietVersion || board[HandoffBoard.asleep] != 0 { tellVassal(.available) }
     }
 
     /// A held connection's client sent something: the seat shows it served

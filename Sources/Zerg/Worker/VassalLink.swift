@@ -28,6 +28,9 @@ final class VassalLink {
     }()
     static let versionVariable = "HADJANGO_HANDOFF_VERSION"
 
+    /// What this worker says it `understands` to this vassal: the lower of the two.
+    var spokenVersion: UInt8 { min(vassalVersion, Self.understoodVersion) }
+
     var isAttached: Bool { handoff != nil }
     var fd: FileDescriptor? { handoff?.fd }
 
