@@ -79,6 +79,32 @@ struct HeldConnectionTests {
         #expect(setup.vassal.logLines(containing: "detaching it").isEmpty, "\(setup.vassal.log())")
     }
 
+    /// A seated worker that comes free tells a sleeping vassal (`available`,
+    /// board word 2) and only then: 10 clients at once on one worker, each a
+    /// 40 ms request; the vassal hands the next as the last ends, not at its
+    /// idle wake-up (250 ms).
+    @Test func aWorkerThatComesFreeWakesASleepingVassal() throws {
+        let setup = try VassalSetup()
+        defer { setup.cleanup() }
+        try setup.startZerg(workers: 1)
+        let port = setup.port
+        let done = DispatchGroup()
+        let served = SlotPackingTests.Collected()
+        for _ in 0..<10 {
+            done.enter()
+            Thread {
+                served.add((try? HTTPClient.once(port: port, "/v/spin?sleep=40", timeout: 20)).flatMap(SlotPackingTests.spin))
+                done.leave()
+            }.start()
+        }
+        done.wait()
+        let runs = served.snapshot.sorted { $0.start < $1.start }
+        #expect(served.failures == 0 && runs.count == 10)
+        // Idle time of the one worker between requests.
+        let idleMs = zip(runs, runs.dropFirst()).reduce(0.0) { $0 + Double($1.1.start &- min($1.1.start, $1.0.end)) / 1e6 }
+        #expect(idleMs < 150, "the worker stood idle \(idleMs) ms between 10 requests")
+    }
+
     /// A head that comes in pieces on a held connection goes back to the vassal,
     /// which reads the rest under its own deadline: the worker is free meanwhile.
     @Test func aHeadInPiecesOnAHeldConnectionIsReadByTheVassal() throws {
