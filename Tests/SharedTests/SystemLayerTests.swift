@@ -60,6 +60,21 @@ import Testing
         guard case .wouldBlock = try listener.accept() else { Issue.record("no second connection"); return }
     }
 
+    /// IPv4 text without printf: the same as glibc's inet_ntop.
+    @Test func dottedQuadsAreWhatInetNtopWrites() {
+        var state: UInt32 = 0x9E37_79B9
+        let samples: [UInt32] = [0, 0xFFFF_FFFF, 0x7F00_0001, 0x0A00_6409, 0xC0A8_0001, 0x0102_0304, 0x6463_0A00] + (0..<200).map { _ in
+            state = state &* 1_664_525 &+ 1_013_904_223
+            return state
+        }
+        for address in samples {
+            var a = in_addr(s_addr: address.bigEndian)
+            var text = [CChar](repeating: 0, count: 64)
+            inet_ntop(AF_INET, &a, &text, 64)
+            #expect(SocketAddress.dottedQuad(address) == String(cString: text), "\(String(address, radix: 16))")
+        }
+    }
+
     @Test func eventTokensMapBackToTheirSources() throws {
         enum Source: Equatable { case a, b(Int) }
         let sources = try EventSources<Source>()

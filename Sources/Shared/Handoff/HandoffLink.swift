@@ -28,7 +28,7 @@ public struct HandoffLink {
 
     /// Sends one message (`.wouldBlock`: the link is full; only when `nonBlocking`).
     public func send(_ message: HandoffMessage, fd connection: FileDescriptor? = nil, nonBlocking: Bool = false) throws(SystemError) -> IOResult<Void> {
-        try fd.sendPacket(message.encoded(), fds: connection.map { [$0] } ?? [], nonBlocking: nonBlocking)
+        try fd.sendPacket(message.encoded(), fd: connection, nonBlocking: nonBlocking)
     }
 
     /// Receives one message. A malformed one throws `HandoffError` after its fds are closed.

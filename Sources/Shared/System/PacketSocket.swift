@@ -25,11 +25,21 @@ extension FileDescriptor {
     /// socket buffer is full (only with `nonBlocking`).
     public func sendPacket(_ bytes: [UInt8], fds: [FileDescriptor] = [], nonBlocking: Bool = false) throws(SystemError) -> IOResult<Void> {
         let raw = fds.map(\.rawValue)
+        return try raw.withUnsafeBufferPointer { (f) throws(SystemError) in try sendPacket(bytes, raw: f, nonBlocking: nonBlocking) }
+    }
+
+    /// `sendPacket` with one fd or none, without an array (the vassal sends one per connection).
+    public func sendPacket(_ bytes: [UInt8], fd: FileDescriptor?, nonBlocking: Bool = false) throws(SystemError) -> IOResult<Void> {
+        var raw = fd?.rawValue ?? -1
+        return try withUnsafePointer(to: &raw) { (p) throws(SystemError) in
+            try sendPacket(bytes, raw: UnsafeBufferPointer(start: p, count: fd == nil ? 0 : 1), nonBlocking: nonBlocking)
+        }
+    }
+
+    private func sendPacket(_ bytes: [UInt8], raw fds: UnsafeBufferPointer<Int32>, nonBlocking: Bool) throws(SystemError) -> IOResult<Void> {
         let result = try Syscall.nonBlocking("sendmsg", description) {
             bytes.withUnsafeBytes { b in
-                raw.withUnsafeBufferPointer { f in
-                    cs_send_with_fds(rawValue, b.baseAddress, b.count, f.baseAddress, Int32(f.count), nonBlocking ? 1 : 0)
-                }
+                cs_send_with_fds(rawValue, b.baseAddress, b.count, fds.baseAddress, Int32(fds.count), nonBlocking ? 1 : 0)
             }
         }
         guard case .completed = result else { return .wouldBlock }
