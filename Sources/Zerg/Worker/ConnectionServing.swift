@@ -224,6 +224,7 @@ extension Worker {
         if accept.gated && passesReadyWhenGated {
             // The slot holders serve them (what the pool cannot take is served here).
             for conn in ready where !offer(conn, to: pool) { serve(conn) }
+            if poolReady { passOnPoolWakeup(pool) }
             return
         }
         var mine = ready
@@ -260,6 +261,20 @@ extension Worker {
         } else if !wanted, let token = poolToken {
             sources.remove(pool.receiver, token)
             poolToken = nil
+        }
+    }
+
+    /// This worker was woken for the pool and found itself gated: the wake-up
+    /// was its alone (EPOLLEXCLUSIVE), so a slot holder asleep in epoll would
+    /// not see the waiting connection until the pool's next arrival. The
+    /// oldest goes round the pool again, which wakes one of them.
+    func passOnPoolWakeup(_ pool: ReadyPool) {
+        guard let conn = pool.take(scratch: scratch) else { return }
+        if pool.offer(conn) {
+            conn.close()
+        } else {
+            openConnections += 1
+            serve(conn)
         }
     }
 
