@@ -267,7 +267,11 @@ extension Worker {
     /// This worker was woken for the pool and found itself gated: the wake-up
     /// was its alone (EPOLLEXCLUSIVE), so a slot holder asleep in epoll would
     /// not see the waiting connection until the pool's next arrival. The
-    /// oldest goes round the pool again, which wakes one of them.
+    /// oldest goes round the pool again, which wakes one of them. Measured
+    /// (Django keep-alive, 4 workers, 2 slots): p99 9.4–14.0 ms in 24 of 24
+    /// paired rounds, against 5 of 24 at 21–44 ms without it; doing it only
+    /// when this worker offered none of its own (which wake holders too)
+    /// brought 3 bad rounds of 8 back, so it is done every time.
     func passOnPoolWakeup(_ pool: ReadyPool) {
         guard let conn = pool.take(scratch: scratch) else { return }
         if pool.offer(conn) {
