@@ -127,7 +127,11 @@ struct HistoryTests {
 
     @Test func theJournalIsReadFromWhereTheReaderStarted() throws {
         let dir = try FileSystem.makeTemporaryDirectory(prefix: "/tmp/journal-test-")
-        defer { FileSystem.removeDirectory(dir) }
+        defer {
+            // rmdir only: the journal goes first (the directory was left behind when it did not).
+            FileSystem.unlink(dir + "/" + DeployJournal.fileName)
+            FileSystem.removeDirectory(dir)
+        }
         DeployJournal.append(.init(epochMs: 1, kind: .live, build: "a", by: "hactl swap-live"), buildsDirectory: dir)
         var reader = DeployJournal.Reader(buildsDirectory: dir)
         #expect(reader.readNew().isEmpty)  // what was there before is not news
