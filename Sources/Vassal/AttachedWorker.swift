@@ -42,6 +42,8 @@ final class AttachedWorker {
     let attachedEpoch = Timestamp.now().seconds
     /// The protocol level it said it `understands` (0: it did not say).
     var speaks: UInt8 = 0
+    /// It notes the connections it closes in its seat's closed ring (`HandoffMessage.quietVersion`).
+    var notesClosesInSeat: Bool { seat != nil && speaks >= HandoffMessage.quietVersion }
     /// When its link was accepted (the hello deadline's start).
     let connectedNs = Host.monotonicNanoseconds()
     /// Set when SO_PEERCRED says this peer may not attach: its hello gets `refuse`.

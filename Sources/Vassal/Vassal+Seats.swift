@@ -61,7 +61,7 @@ extension Vassal {
     /// notes what it does not hold, or impossible counters, broke the protocol.
     func collectClosed() {
         guard seatsInUse > 0 else { return }
-        for worker in workers.values where worker.speaks >= HandoffMessage.quietVersion {
+        for worker in workers.values where worker.notesClosesInSeat {
             guard let seat = worker.seat else { continue }
             var stray: UInt32?
             let intact = seat.collectClosed { id in
@@ -91,7 +91,7 @@ extension Vassal {
     func recoverHeld(_ worker: AttachedWorker) {
         guard let seat = worker.seat else { return }
         // What it closed since the last turn is not for recovering (it noted nothing false: it was not detached for that).
-        if worker.speaks >= HandoffMessage.quietVersion { _ = seat.collectClosed { _ = closeHeld($0, of: worker) } }
+        if worker.notesClosesInSeat { _ = seat.collectClosed { _ = closeHeld($0, of: worker) } }
         releaseSeat(of: worker)
         let taken = seat.taken
         let serving = seat.serving

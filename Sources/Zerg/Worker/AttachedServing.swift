@@ -200,7 +200,7 @@ extension Worker {
             tellVassal(.done)
             return
         }
-        if link.spokenVersion >= HandoffMessage.quietVersion && seat.noteClosed(id) {
+        if link.isQuiet && seat.noteClosed(id) {
             return freed()
         }
         // Free first: the message wakes the vassal, which then finds the seat free (no `available` needed).
@@ -219,7 +219,7 @@ extension Worker {
         guard let seat, let board = runner.vassalBoard else { return }
         seat.idle(taken: takenIDs, served: runner.requestsServed)
         guard board[HandoffBoard.waiting] > 0 else { return }
-        if (link?.spokenVersion ?? 0) < HandoffMessage.quietVersion || board[HandoffBoard.asleep] != 0 { tellVassal(.available) }
+        if link?.isQuiet != true || board[HandoffBoard.asleep] != 0 { tellVassal(.available) }
     }
 
     /// A held connection's client sent something: the seat shows it served

@@ -33,7 +33,7 @@ struct ReadyPool {
         // Packet: the port as 2 bytes, then the address text.
         var packet: [UInt8] = [UInt8(truncatingIfNeeded: conn.remote.port >> 8), UInt8(truncatingIfNeeded: conn.remote.port)]
         packet.append(contentsOf: conn.remote.host.utf8)
-        return (try? sender.sendPacket(packet, fds: [conn.fd], nonBlocking: true))?.value != nil
+        return (try? sender.sendPacket(packet, fd: conn.fd, nonBlocking: true))?.value != nil
     }
 
     /// The oldest queued connection, if any (reading into the worker's `scratch`).

@@ -31,6 +31,10 @@ final class VassalLink {
     /// What this worker says it `understands` to this vassal: the lower of the two.
     var spokenVersion: UInt8 { min(vassalVersion, Self.understoodVersion) }
 
+    /// Both sides speak `quietVersion`: closes go in the seat's closed ring,
+    /// and `available` only to a vassal that may be asleep.
+    var isQuiet: Bool { spokenVersion >= HandoffMessage.quietVersion }
+
     var isAttached: Bool { handoff != nil }
     var fd: FileDescriptor? { handoff?.fd }
 
